@@ -1,0 +1,5 @@
+"""ClinicOps: operations for outpatient clinics."""
+
+from .celery import app as celery_app
+
+__all__ = ("celery_app",)

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from .models import Clinic
+from .navigation import navigation_for
+
+
+def clinic(request: HttpRequest) -> dict[str, Any]:
+    """The current clinic, the clinics the user may switch to, and their navigation."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "current_clinic": getattr(request, "clinic", None),
+        "user_clinics": Clinic.objects.for_user(user),
+        "nav_items": navigation_for(request),
+    }

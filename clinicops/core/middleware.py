@@ -1,0 +1,92 @@
+"""Session lifetime and the current clinic."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import auth
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from .models import Clinic
+
+SESSION_LAST_ACTIVITY = "clinicops_last_activity"
+SESSION_STARTED = "clinicops_session_started"
+SESSION_CLINIC = "clinicops_clinic_id"
+
+# Requests that carry this header (htmx polls: the flow board, live counters) are background
+# traffic. They are answered, but they do not count as the user being there.
+POLL_HEADER = "X-ClinicOps-Poll"
+
+
+def is_background_poll(request: HttpRequest) -> bool:
+    return request.headers.get(POLL_HEADER) == "1"
+
+
+class SessionTimeoutMiddleware:
+    """Log out after SESSION_IDLE_TIMEOUT of no real activity, or SESSION_ABSOLUTE_LIFETIME.
+
+    An expired htmx request gets `HX-Redirect` to the login page, so the browser navigates
+    there instead of swapping a login form into a fragment of the page.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            now = time.time()
+            started = request.session.get(SESSION_STARTED)
+            last = request.session.get(SESSION_LAST_ACTIVITY)
+            idle_expired = last is not None and now - last > settings.SESSION_IDLE_TIMEOUT
+            absolute_expired = (
+                started is not None and now - started > settings.SESSION_ABSOLUTE_LIFETIME
+            )
+            if idle_expired or absolute_expired:
+                auth.logout(request)
+                return self._to_login(request, idle=idle_expired)
+            if started is None:
+                request.session[SESSION_STARTED] = now
+            if not is_background_poll(request):
+                request.session[SESSION_LAST_ACTIVITY] = now
+        return self.get_response(request)
+
+    @staticmethod
+    def _to_login(request: HttpRequest, *, idle: bool) -> HttpResponse:
+        reason = "idle" if idle else "expired"
+        if getattr(request, "htmx", False):
+            # Send the user back to the page they were on (the htmx request's page), not to the
+            # fragment URL, once they have logged in again.
+            current = request.htmx.current_url_abs_path or "/"
+            url = reverse(settings.LOGIN_URL) + "?" + urlencode({"next": current, "why": reason})
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = url
+            return response
+        url = reverse(settings.LOGIN_URL) + "?" + urlencode(
+            {"next": request.get_full_path(), "why": reason}
+        )
+        return redirect(url)
+
+
+class CurrentClinicMiddleware:
+    """Set `request.clinic`: the clinic chosen in the header switcher, or the user's first."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.clinic = None  # type: ignore[attr-defined]
+        if request.user.is_authenticated:
+            clinics = Clinic.objects.for_user(request.user)
+            chosen = request.session.get(SESSION_CLINIC)
+            clinic = clinics.filter(pk=chosen).first() if chosen else None
+            if clinic is None:
+                clinic = clinics.first()
+                if clinic is not None and not is_background_poll(request):
+                    request.session[SESSION_CLINIC] = clinic.pk
+            request.clinic = clinic  # type: ignore[attr-defined]
+        return self.get_response(request)

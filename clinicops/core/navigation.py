@@ -1,0 +1,37 @@
+"""The main navigation: each entry shows only to users who hold its permission."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    permission: str
+
+
+# Apps add their entries here as their screens land.
+NAV_ITEMS: list[NavItem] = [
+    NavItem("Home", "home", "core.view_clinic"),
+    NavItem("Patients", "core:patient_search", "core.view_patient"),
+    NavItem("Audit log", "compliance:audit_log", "compliance.view_auditevent"),
+]
+
+
+def navigation_for(request: HttpRequest) -> list[dict[str, object]]:
+    items = []
+    for item in NAV_ITEMS:
+        if not request.user.has_perm(item.permission):
+            continue
+        try:
+            url = reverse(item.url_name)
+        except NoReverseMatch:
+            continue
+        active = request.path == url if url == "/" else request.path.startswith(url)
+        items.append({"label": item.label, "url": url, "active": active})
+    return items

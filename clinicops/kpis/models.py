@@ -1,0 +1,1 @@
+"""KPI rollup storage: built in the KPI engine issue."""

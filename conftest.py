@@ -1,0 +1,72 @@
+"""Fixtures shared by every test: clinics and a user per role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from clinicops.core import roles
+from clinicops.core.models import Clinic, User
+from clinicops.core.tests.factories import ClinicFactory, StaffFactory
+
+
+@pytest.fixture
+def clinic(db: None) -> Clinic:
+    return ClinicFactory(name="Riverside Family Clinic")
+
+
+@pytest.fixture
+def other_clinic(db: None) -> Clinic:
+    return ClinicFactory(name="Hillcrest Clinic")
+
+
+@pytest.fixture
+def make_user(db: None, clinic: Clinic) -> Callable[..., User]:
+    """make_user(roles.FRONT_DESK) -> a user with that role in `clinic` (or `clinics=[...]`)."""
+
+    def make(*role_names: str, clinics: list[Clinic] | None = None, **user_fields: object) -> User:
+        staff = StaffFactory(
+            roles=list(role_names),
+            clinics=clinics if clinics is not None else [clinic],
+            **{f"user__{k}": v for k, v in user_fields.items()},
+        )
+        return staff.user
+
+    return make
+
+
+@pytest.fixture
+def front_desk(make_user: Callable[..., User]) -> User:
+    return make_user(roles.FRONT_DESK, username="frontdesk")
+
+
+@pytest.fixture
+def compliance_officer(make_user: Callable[..., User]) -> User:
+    return make_user(roles.COMPLIANCE, username="compliance")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _allow_flushing_the_audit_table() -> None:
+    """Let transactional tests' teardown flush (TRUNCATE) the append-only audit table.
+
+    In production the trigger refuses TRUNCATE. Between tests, Django must empty every table,
+    so the flush alone runs with the table's user triggers disabled, and re-enables them.
+    """
+    from django.db import connections
+    from django.test import TransactionTestCase
+
+    original = TransactionTestCase._fixture_teardown
+
+    def teardown(self: TransactionTestCase) -> None:
+        for alias in self._databases_names(include_mirrors=False):
+            with connections[alias].cursor() as cursor:
+                cursor.execute("ALTER TABLE compliance_auditevent DISABLE TRIGGER USER")
+        try:
+            original(self)
+        finally:
+            for alias in self._databases_names(include_mirrors=False):
+                with connections[alias].cursor() as cursor:
+                    cursor.execute("ALTER TABLE compliance_auditevent ENABLE TRIGGER USER")
+
+    TransactionTestCase._fixture_teardown = teardown  # type: ignore[method-assign]

@@ -1,0 +1,1 @@
+"""Patient flow models: built in their own issue."""

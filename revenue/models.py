@@ -1,0 +1,1 @@
+"""Revenue cycle models: built in their own issue."""

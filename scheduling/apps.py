@@ -1,0 +1,10 @@
+"""Appointment types, schedule templates, availability and booking."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class SchedulingConfig(AppConfig):
+    name = "scheduling"
+    verbose_name = "Scheduling"

@@ -1,0 +1,1 @@
+"""Scheduling models: built in their own issue."""

@@ -1,0 +1,1 @@
+"""Supplies models: built in their own issue."""

@@ -1,0 +1,1 @@
+"""Workforce models: built in their own issue."""
