@@ -25,6 +25,8 @@ urlpatterns = [
     path("healthz/", core_views.healthz, name="healthz"),
     path("patients/", include("clinicops.core.urls")),
     path("compliance/", include("compliance.urls")),
+    path("scheduling/", include("scheduling.urls")),
+    path("supplies/", include("supplies.urls")),
     path("admin/", admin.site.urls),
 ]
 
