@@ -1,0 +1,137 @@
+"""Session idle timeout and absolute lifetime, lockout, and security headers."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.test import Client, override_settings
+
+from clinicops.core.middleware import (
+    POLL_HEADER,
+    SESSION_LAST_ACTIVITY,
+    SESSION_STARTED,
+)
+from clinicops.core.tests.factories import DEMO_PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def age_session(client: Client, *, idle: float = 0, started: float = 0) -> None:
+    session = client.session
+    now = time.time()
+    session[SESSION_LAST_ACTIVITY] = now - idle
+    session[SESSION_STARTED] = now - started
+    session.save()
+
+
+def test_active_user_stays_logged_in(client: Client, front_desk) -> None:
+    client.force_login(front_desk)
+    age_session(client, idle=14 * 60)
+    assert client.get("/").status_code == 200
+
+
+def test_idle_session_is_logged_out_to_the_login_page(client: Client, front_desk) -> None:
+    client.force_login(front_desk)
+    age_session(client, idle=15 * 60 + 1)
+    response = client.get("/patients/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/?next=%2Fpatients%2F&why=idle")
+    # and the session is really gone
+    assert client.get("/").status_code == 302
+
+
+def test_expired_htmx_request_redirects_the_whole_page(client: Client, front_desk) -> None:
+    client.force_login(front_desk)
+    age_session(client, idle=16 * 60)
+    response = client.get(
+        "/patients/?q=smi",
+        headers={
+            "HX-Request": "true",
+            "HX-Current-URL": "http://testserver/patients/?q=smi",
+            POLL_HEADER: "1",
+        },
+    )
+    # Not a login form swapped into a fragment: htmx navigates the page to the login.
+    assert response.status_code == 204
+    assert response["HX-Redirect"].startswith("/login/?next=%2Fpatients%2F%3Fq%3Dsmi&why=idle")
+
+
+def test_background_poll_does_not_keep_the_session_alive(client: Client, front_desk) -> None:
+    client.force_login(front_desk)
+    age_session(client, idle=10 * 60)
+    before = client.session[SESSION_LAST_ACTIVITY]
+    response = client.get("/", headers={"HX-Request": "true", POLL_HEADER: "1"})
+    assert response.status_code == 200
+    assert client.session[SESSION_LAST_ACTIVITY] == before
+    # ... whereas a real request does
+    client.get("/")
+    assert client.session[SESSION_LAST_ACTIVITY] > before
+
+
+def test_polls_alone_end_in_idle_logout(client: Client, front_desk) -> None:
+    client.force_login(front_desk)
+    age_session(client, idle=14 * 60)
+    poll = {"HX-Request": "true", POLL_HEADER: "1"}
+    assert client.get("/", headers=poll).status_code == 200
+    age_session(client, idle=15 * 60 + 5)
+    assert client.get("/", headers=poll).status_code == 204
+
+
+@override_settings(SESSION_IDLE_TIMEOUT=60)
+def test_idle_timeout_is_configurable(client: Client, front_desk) -> None:
+    client.force_login(front_desk)
+    age_session(client, idle=61)
+    assert client.get("/").status_code == 302
+
+
+def test_absolute_lifetime_ends_even_an_active_session(client: Client, front_desk) -> None:
+    client.force_login(front_desk)
+    age_session(client, idle=1, started=12 * 60 * 60 + 1)
+    response = client.get("/")
+    assert response.status_code == 302
+    assert "why=expired" in response["Location"]
+
+
+def login(client: Client, username: str, password: str, ip: str = "10.0.0.1"):
+    return client.post(
+        "/login/", {"username": username, "password": password}, REMOTE_ADDR=ip
+    )
+
+
+def test_five_failures_lock_that_username_from_that_address(client: Client, front_desk) -> None:
+    for _ in range(5):
+        response = login(client, "frontdesk", "wrong-password")
+    assert response.status_code == 429
+    # Now even the right password is refused from this address ...
+    response = login(client, "frontdesk", DEMO_PASSWORD)
+    assert response.status_code == 429
+    assert b"Too many failed attempts" in response.content
+    # ... but the same user from another address, and another user here, may still log in.
+    assert login(Client(), "frontdesk", DEMO_PASSWORD, ip="10.0.0.2").status_code == 302
+
+
+def test_a_failed_login_names_no_reason_and_is_audited(client: Client, front_desk) -> None:
+    from compliance.models import AuditEvent
+
+    response = login(client, "frontdesk", "wrong-password")
+    assert response.status_code == 200
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.LOGIN_FAILED).count() == 1
+
+
+def test_passwords_are_hashed_with_argon2(front_desk) -> None:
+    assert front_desk.password.startswith("argon2")
+
+
+def test_csp_allows_only_our_origin_and_nonced_scripts(client: Client, front_desk) -> None:
+    client.force_login(front_desk)
+    response = client.get("/")
+    policy = response["Content-Security-Policy"]
+    assert "default-src 'self'" in policy
+    assert "script-src 'self' 'nonce-" in policy
+    assert "unsafe-inline" not in policy
+    assert "unsafe-eval" not in policy
+    nonce = policy.split("'nonce-")[1].split("'")[0]
+    html = response.content.decode()
+    # every script tag carries the nonce (htmx and our app.js)
+    assert html.count("<script") == html.count(f'nonce="{nonce}"')
