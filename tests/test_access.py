@@ -86,5 +86,7 @@ def test_switching_to_a_clinic_you_do_not_work_in_is_not_found(
 
 def test_switch_redirects_only_to_our_own_site(client: Client, make_user, clinic) -> None:
     client.force_login(make_user(roles.FRONT_DESK))
-    response = client.post("/clinic/switch/", {"clinic": clinic.pk, "next": "https://evil.example/"})
+    response = client.post(
+        "/clinic/switch/", {"clinic": clinic.pk, "next": "https://evil.example/"}
+    )
     assert response["Location"] == "/"

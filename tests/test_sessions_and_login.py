@@ -94,9 +94,7 @@ def test_absolute_lifetime_ends_even_an_active_session(client: Client, front_des
 
 
 def login(client: Client, username: str, password: str, ip: str = "10.0.0.1"):
-    return client.post(
-        "/login/", {"username": username, "password": password}, REMOTE_ADDR=ip
-    )
+    return client.post("/login/", {"username": username, "password": password}, REMOTE_ADDR=ip)
 
 
 def test_five_failures_lock_that_username_from_that_address(client: Client, front_desk) -> None:
