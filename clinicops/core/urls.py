@@ -11,4 +11,10 @@ urlpatterns = [
     path("new/", patient_views.patient_create, name="patient_create"),
     path("<int:pk>/", patient_views.patient_detail, name="patient_detail"),
     path("<int:pk>/edit/", patient_views.patient_edit, name="patient_edit"),
+    path("<int:pk>/coverage/new/", patient_views.coverage_add, name="coverage_add"),
+    path(
+        "<int:pk>/coverage/<int:coverage_pk>/edit/",
+        patient_views.coverage_edit,
+        name="coverage_edit",
+    ),
 ]

@@ -2,26 +2,103 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
-from django.urls import reverse
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from .middleware import SESSION_CLINIC
 from .models import Clinic
+from .navigation import navigation_for
+
+
+@dataclass(frozen=True)
+class HomeCard:
+    title: str
+    description: str
+    url_name: str
+    permission: str
+
+
+# The landing page's cards, in the order a working day needs them. Screens that other apps add
+# to the navigation appear after these without a change here.
+HOME_CARDS = [
+    HomeCard(
+        "Find a patient",
+        "Search by name, MRN, date of birth or phone number.",
+        "core:patient_search",
+        "core.view_patient",
+    ),
+    HomeCard(
+        "Register a new patient",
+        "Add a patient's demographics; duplicates are flagged before saving.",
+        "core:patient_create",
+        "core.add_patient",
+    ),
+    HomeCard(
+        "Audit log",
+        "Who viewed or changed which record, when and from where.",
+        "compliance:audit_log",
+        "compliance.view_auditevent",
+    ),
+]
+
+
+def home_cards(request: HttpRequest) -> list[dict[str, str]]:
+    cards = []
+    for card in HOME_CARDS:
+        if not request.user.has_perm(card.permission):
+            continue
+        try:
+            url = reverse(card.url_name)
+        except NoReverseMatch:
+            continue
+        cards.append({"title": card.title, "description": card.description, "url": url})
+    shown = {card["url"] for card in cards} | {reverse("home")}
+    for item in navigation_for(request):
+        if item["url"] not in shown:
+            cards.append({"title": str(item["label"]), "description": "", "url": str(item["url"])})
+    if request.user.is_staff:
+        cards.append(
+            {
+                "title": "Administration",
+                "description": "Clinics, opening hours, rooms, payers and staff accounts.",
+                "url": reverse("admin:index"),
+            }
+        )
+    return cards
+
+
+def greeting(hour: int) -> str:
+    if hour < 12:
+        return "Good morning"
+    return "Good afternoon" if hour < 18 else "Good evening"
 
 
 @permission_required("core.view_clinic", raise_exception=True)
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/home.html", {})
+    clinic: Clinic | None = getattr(request, "clinic", None)
+    local_now = timezone.localtime(timezone=clinic.tz) if clinic else None
+    context = {
+        "cards": home_cards(request),
+        "local_now": local_now,
+        "greeting": greeting(local_now.hour if local_now else 12),
+    }
+    return render(request, "core/home.html", context)
 
 
 class LoginView(auth_views.LoginView):
@@ -30,7 +107,20 @@ class LoginView(auth_views.LoginView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["why"] = self.request.GET.get("why", "")
+        why = self.request.GET.get("why", "")
+        context["why"] = why
+        if why == "idle":
+            minutes = settings.SESSION_IDLE_TIMEOUT // 60
+            context["why_message"] = (
+                f"You were logged out after {minutes} minutes without activity. "
+                "Log in again to carry on."
+            )
+        elif why == "expired":
+            hours = settings.SESSION_ABSOLUTE_LIFETIME // 3600
+            context["why_message"] = (
+                f"Your session reached its {hours}-hour limit and was closed. "
+                "Log in again to carry on."
+            )
         return context
 
 
@@ -44,16 +134,38 @@ def admin_login_redirect(request: HttpRequest, extra_context: Any = None) -> Htt
 @require_POST
 @permission_required("core.view_clinic", raise_exception=True)
 def switch_clinic(request: HttpRequest) -> HttpResponse:
-    clinic = get_object_or_404(Clinic.objects.for_user(request.user), pk=request.POST.get("clinic"))
+    clinic_id = request.POST.get("clinic", "")
+    if not clinic_id.isdigit():
+        raise Http404("No such clinic.")
+    clinic = get_object_or_404(Clinic.objects.for_user(request.user), pk=int(clinic_id))
     request.session[SESSION_CLINIC] = clinic.pk
     messages.success(request, f"You are now working in {clinic.name}.")
     next_url = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        next_url = reverse("home")
-    # A record of the old clinic would 404 in the new one: go back to the section's start.
-    return redirect(next_url if next_url.count("/") <= 3 else reverse("home"))
+        return redirect("home")
+    return redirect(page_after_switch(next_url))
+
+
+def page_after_switch(next_url: str) -> str:
+    """Where to land after switching clinic: `next_url`, cut back above any record id in it."""
+    # A record belongs to the old clinic (/patients/12/ would show the old clinic's patient,
+    # or 404): go back to the section's start, /patients/, instead.
+    parts = urlsplit(next_url)
+    segments = [s for s in parts.path.split("/") if s]
+    kept = list(itertools.takewhile(lambda segment: not segment.isdigit(), segments))
+    if kept == segments and parts.path.startswith("/"):
+        return next_url
+    while kept:
+        candidate = "/" + "/".join(kept) + "/"
+        try:
+            resolve(candidate)
+        except Resolver404:
+            kept.pop()
+            continue
+        return candidate
+    return reverse("home")
 
 
 @login_not_required
@@ -65,7 +177,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "403.html", status=403)
+    # Only our own PermissionDenied messages are written for people; others stay generic.
+    reason = str(exception) if isinstance(exception, PermissionDenied) else ""
+    return render(request, "403.html", {"reason": reason}, status=403)
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 import factory
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from clinicops.core.models import Clinic, Coverage, OpeningHours, Patient, Payer, Room, Staff, User
@@ -48,6 +51,11 @@ class RoomFactory(DjangoModelFactory[Room]):
     kind = Room.Kind.EXAM
 
 
+@functools.cache
+def demo_password_hash() -> str:
+    return make_password(DEMO_PASSWORD)
+
+
 class UserFactory(DjangoModelFactory[User]):
     class Meta:
         model = User
@@ -58,7 +66,8 @@ class UserFactory(DjangoModelFactory[User]):
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
     email = factory.LazyAttribute(lambda o: f"{o.username}@example.org")
-    password = factory.django.Password(DEMO_PASSWORD)
+    # Argon2 is slow on purpose; hash the shared demo password once per process, not per user.
+    password = factory.LazyFunction(lambda: demo_password_hash())
 
 
 class StaffFactory(DjangoModelFactory[Staff]):
@@ -124,4 +133,4 @@ class CoverageFactory(DjangoModelFactory[Coverage]):
     payer = factory.SubFactory(PayerFactory)
     member_id = factory.Faker("bothify", text="???#########", letters="ABCDEFGHJKLMNPQRSTUVWXYZ")
     group_number = factory.Faker("numerify", text="GRP-#####")
-    effective_from = factory.LazyFunction(lambda: dt.date(dt.date.today().year, 1, 1))
+    effective_from = factory.LazyFunction(lambda: dt.date(timezone.localdate().year, 1, 1))
