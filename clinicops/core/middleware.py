@@ -11,6 +11,7 @@ from django.contrib import auth
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 
 from .models import Clinic
 
@@ -66,8 +67,10 @@ class SessionTimeoutMiddleware:
             response = HttpResponse(status=204)
             response["HX-Redirect"] = url
             return response
-        url = reverse(settings.LOGIN_URL) + "?" + urlencode(
-            {"next": request.get_full_path(), "why": reason}
+        url = (
+            reverse(settings.LOGIN_URL)
+            + "?"
+            + urlencode({"next": request.get_full_path(), "why": reason})
         )
         return redirect(url)
 
@@ -89,4 +92,9 @@ class CurrentClinicMiddleware:
                 if clinic is not None and not is_background_poll(request):
                     request.session[SESSION_CLINIC] = clinic.pk
             request.clinic = clinic  # type: ignore[attr-defined]
-        return self.get_response(request)
+        if request.clinic is None:
+            return self.get_response(request)
+        # Templates and forms show and read times in the clinic's own zone ("08:00" means
+        # 08:00 at the clinic), whatever the server's zone is.
+        with timezone.override(request.clinic.tz):
+            return self.get_response(request)

@@ -28,6 +28,14 @@ def parse_patient_query(query: str) -> Q:
     text = " ".join(query.split())
     if not text:
         return Q(pk__in=[])
+    if text.isdigit():
+        if len(text) >= 10:
+            return Q(phone_digits=text[-10:])
+        # Eight bare digits are an MRN, or a date of birth typed as MMDDYYYY: offer both.
+        q = Q(mrn__startswith=text)
+        if (day := parse_date(text)) is not None:
+            q |= Q(date_of_birth=day)
+        return q
     if (day := parse_date(text)) is not None:
         return Q(date_of_birth=day)
     digits = re.sub(r"\D", "", text)

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from django.http import HttpResponse
+from django.test import RequestFactory
+from django.utils import timezone
+
+from clinicops.core import roles
+from clinicops.core.middleware import SESSION_CLINIC, CurrentClinicMiddleware
+from clinicops.core.tests.factories import ClinicFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def run_middleware(user, session_clinic=None):
+    seen = {}
+
+    def view(request):
+        seen["clinic"] = request.clinic
+        seen["zone"] = timezone.get_current_timezone_name()
+        return HttpResponse()
+
+    request = RequestFactory().get("/")
+    request.user = user
+    request.session = SessionStore()
+    if session_clinic is not None:
+        request.session[SESSION_CLINIC] = session_clinic.pk
+    CurrentClinicMiddleware(view)(request)
+    return seen
+
+
+def test_requests_run_in_the_current_clinics_time_zone(make_user) -> None:
+    chicago = ClinicFactory(name="Lakeside", time_zone="America/Chicago")
+    user = make_user(roles.FRONT_DESK, clinics=[chicago])
+    seen = run_middleware(user)
+    assert seen["clinic"] == chicago
+    assert seen["zone"] == "America/Chicago"
+    # and the override ends with the request
+    assert timezone.get_current_timezone_name() == "UTC"
+
+
+def test_a_remembered_clinic_the_user_no_longer_works_in_is_ignored(
+    make_user, clinic, other_clinic
+) -> None:
+    user = make_user(roles.FRONT_DESK, clinics=[clinic])
+    seen = run_middleware(user, session_clinic=other_clinic)
+    assert seen["clinic"] == clinic
