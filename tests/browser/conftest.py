@@ -1,0 +1,143 @@
+"""Browser tests: Playwright's sync API driving Debian's Chromium against the live server.
+
+Chromium comes from apt (/usr/bin/chromium), not from `playwright install`, so the tests run
+on a closed network. Where it is missing they skip locally and fail in CI, so a CI image that
+lost its browser cannot pass by running nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, ConsoleMessage, Page
+    from pytest_django.live_server_helper import LiveServer
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+TABLET = {"width": 768, "height": 1024}
+TIMEOUT_MS = 10_000
+
+
+def _require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    message = f"{CHROMIUM} is missing: install Debian's chromium package to run browser tests."
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an asyncio loop running in this thread; Django would take
+    # every ORM call the test makes for one made from async code and refuse it.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            )
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(autouse=True)
+def _roles(request: pytest.FixtureRequest) -> None:
+    """Recreate the role groups: a transactional test's flush empties the tables that the data
+    migrations filled, so a second browser test would otherwise find no roles."""
+    if "live_server" not in request.fixturenames:
+        return
+    request.getfixturevalue("transactional_db")
+    from clinicops.core.roles import sync_roles
+
+    sync_roles()
+
+
+@dataclass
+class ConsoleLog:
+    """What the page said on its console: CSP violations and script errors, kept per test."""
+
+    messages: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def record(self, message: ConsoleMessage) -> None:
+        self.messages.append(f"[{message.type}] {message.text} ({message.location.get('url')})")
+
+    @property
+    def csp_violations(self) -> list[str]:
+        return [m for m in self.messages if "Content Security Policy" in m]
+
+    @property
+    def errors(self) -> list[str]:
+        """Console errors and uncaught exceptions, less htmx's note of a superseded request.
+
+        `hx-sync="this:replace"` aborts a request that a newer one replaces, and htmx logs the
+        abort (and the aborted request's end) as errors. Failed requests still show: htmx logs
+        those as htmx:responseError or htmx:sendError.
+        """
+        superseded = ("[error] htmx:sendAbort", "[error] htmx:afterRequest")
+        return [
+            m for m in self.messages if m.startswith("[error]") and not m.startswith(superseded)
+        ] + self.page_errors
+
+
+@pytest.fixture
+def console() -> ConsoleLog:
+    return ConsoleLog()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: LiveServer, console: ConsoleLog) -> Iterator[Page]:
+    """A fresh browser context (no cookies) per test, at desktop size, on the live server."""
+    context = browser.new_context(viewport=DESKTOP, base_url=live_server.url)
+    context.set_default_timeout(TIMEOUT_MS)
+    new_page = context.new_page()
+    new_page.on("console", console.record)
+    new_page.on("pageerror", lambda error: console.page_errors.append(str(error)))
+    yield new_page
+    context.close()
+
+
+def take_screenshot(page: Page, name: str) -> list[Path]:
+    """Save the page as artifacts/screenshots/<name>-desktop.png and <name>-tablet.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    original = page.viewport_size or DESKTOP
+    paths = []
+    for label, size in (("desktop", DESKTOP), ("tablet", TABLET)):
+        page.set_viewport_size(size)
+        path = SCREENSHOTS / f"{name}-{label}.png"
+        page.screenshot(path=str(path), full_page=True)
+        paths.append(path)
+    page.set_viewport_size(original)
+    return paths
+
+
+@pytest.fixture
+def screenshot() -> Callable[[Page, str], list[Path]]:
+    return take_screenshot
