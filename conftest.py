@@ -8,6 +8,7 @@ import pytest
 
 from clinicops.core import roles
 from clinicops.core.models import Clinic, User
+from clinicops.core.roles import sync_roles
 from clinicops.core.tests.factories import ClinicFactory, StaffFactory
 
 
@@ -48,7 +49,7 @@ def compliance_officer(make_user: Callable[..., User]) -> User:
 
 @pytest.fixture(scope="session", autouse=True)
 def _allow_flushing_the_audit_table() -> None:
-    """Let transactional tests' teardown flush (TRUNCATE) the append-only audit table.
+    """Let transactional tests' teardown flush the audit table, then restore the role groups.
 
     In production the trigger refuses TRUNCATE. Between tests, Django must empty every table,
     so the flush alone runs with the table's user triggers disabled, and re-enables them.
@@ -68,5 +69,8 @@ def _allow_flushing_the_audit_table() -> None:
             for alias in self._databases_names(include_mirrors=False):
                 with connections[alias].cursor() as cursor:
                     cursor.execute("ALTER TABLE compliance_auditevent ENABLE TRIGGER USER")
+        # The flush emptied auth_group too; the role groups come from data migrations, so
+        # put them back for the tests that follow.
+        sync_roles()
 
     TransactionTestCase._fixture_teardown = teardown  # type: ignore[method-assign]

@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -47,7 +49,7 @@ AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY", "")
 if not AUDIT_HMAC_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("AUDIT_HMAC_KEY must be set when DJANGO_DEBUG is off.")
-    AUDIT_HMAC_KEY = "dev-only-audit-key"  # noqa: S105
+    AUDIT_HMAC_KEY = "dev-only-audit-key"
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
@@ -226,8 +228,18 @@ CACHES = {
     }
 }
 
-CELERY_BROKER_URL = REDIS_URL
-CELERY_RESULT_BACKEND = REDIS_URL
+
+def celery_redis_url(url: str) -> str:
+    """Celery spells redis-py's unix:///path?db=N socket URL redis+socket:///path?virtual_host=N."""
+    parts = urlsplit(url)
+    if parts.scheme != "unix":
+        return url
+    db = parse_qs(parts.query).get("db", ["0"])[0]
+    return f"redis+socket://{parts.path}?virtual_host={db}"
+
+
+CELERY_BROKER_URL = celery_redis_url(REDIS_URL)
+CELERY_RESULT_BACKEND = celery_redis_url(REDIS_URL)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -238,7 +250,36 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "compliance.tasks.verify_audit_chain",
         "schedule": timedelta(hours=1),
     },
+    # Hourly; it enqueues supplies' nightly work for each clinic whose local hour has come.
+    "supplies-nightly-dispatch": {
+        "task": "supplies.tasks.dispatch_nightly",
+        "schedule": timedelta(hours=1),
+    },
+    "scheduling-send-reminders": {
+        "task": "scheduling.tasks.send_reminders",
+        "schedule": timedelta(minutes=10),
+    },
+    "scheduling-mark-no-shows": {
+        "task": "scheduling.tasks.mark_no_shows",
+        "schedule": timedelta(minutes=5),
+    },
+    # Hourly at :05 (a crontab, not an interval that could drift across an hour boundary); it
+    # fans out the KPI rollup of each clinic whose local KPI_ROLLUP_LOCAL_HOUR has come.
+    "kpis-nightly-dispatch": {
+        "task": "clinicops.kpis.tasks.dispatch_nightly_rollups",
+        "schedule": crontab(minute=5),
+    },
 }
+# KPI rollup: the local hour it runs at, and how many days before yesterday it re-rolls to
+# pick up late data.
+KPI_ROLLUP_LOCAL_HOUR = env_int("KPI_ROLLUP_LOCAL_HOUR", 2)
+KPI_TRAILING_DAYS = env_int("KPI_TRAILING_DAYS", 7)
+
+# Supplies: the largest quantity one log may use (an item may set its own), and how long
+# the nurse who logged it may undo a log.
+SUPPLIES_MAX_USE_QUANTITY = env_int("SUPPLIES_MAX_USE_QUANTITY", 50)
+SUPPLIES_UNDO_SECONDS = env_int("SUPPLIES_UNDO_SECONDS", 120)
+SUPPLIES_NIGHTLY_LOCAL_HOUR = env_int("SUPPLIES_NIGHTLY_LOCAL_HOUR", 2)
 
 # Django 6.1's MAILERS. Development prints mail to the console; production speaks SMTP.
 MAILERS = {
@@ -263,6 +304,8 @@ MAILERS = {
         ),
     }
 }
+# Absolute links in emails (the reminder's confirm link) start with this.
+SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "ClinicOps <no-reply@clinicops.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -1,0 +1,493 @@
+"""Reads for the supplies screens and services: below par, pick lists, reorder, expiry, par."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.db.models import Count, ExpressionWrapper, F, IntegerField, Q, Sum, Value
+from django.db.models.functions import Coalesce, Greatest, TruncDate
+from django.utils import timezone
+
+from clinicops.core.models import Clinic
+
+from .models import (
+    CountLine,
+    ItemBarcode,
+    LocationItem,
+    LocationItemQuerySet,
+    LotStock,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    StockLocation,
+    StockMovement,
+    StockoutSnapshot,
+    UsageSubmission,
+)
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from clinicops.core.models import User
+
+# Suggested par looks back this far.
+PAR_HISTORY_DAYS = 56
+# One-sided z-scores for the service level a par should reach (see ADR 0004).
+Z_CRITICAL = 2.33  # 99 %
+Z_STANDARD = 1.65  # 95 %
+# "Most used first" on the tablet counts this many days of use.
+TILE_HISTORY_DAYS = 28
+
+
+def round_up_to_pack(quantity: int, pack_size: int) -> int:
+    """The smallest whole number of packs holding `quantity` units, in units."""
+    if quantity <= 0:
+        return 0
+    return -(-quantity // pack_size) * pack_size
+
+
+def local_day_bounds(clinic: Clinic, first: date, last: date) -> tuple[datetime, datetime]:
+    """[start, end) in UTC covering local days first..last in the clinic's time zone."""
+    tz = clinic.tz
+    start = datetime.combine(first, time.min, tzinfo=tz)
+    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz)
+    return start, end
+
+
+def locations(user: User, clinic: Clinic) -> QuerySet[StockLocation]:
+    """The active stock locations of `clinic` that `user` may see (supply room first)."""
+    return (
+        StockLocation.objects.for_user(user)
+        .filter(clinic=clinic, is_active=True)
+        .select_related("room")
+        .order_by("-kind", "name")
+    )
+
+
+def location_items(
+    location: StockLocation, *, now: datetime | None = None
+) -> QuerySet[LocationItem]:
+    """The items stocked at a location, most used (last four weeks) first, for the tablet tiles."""
+    now = now or timezone.now()
+    since = now - timedelta(days=TILE_HISTORY_DAYS)
+    return (
+        LocationItem.objects.filter(location=location, is_active=True, item__is_active=True)
+        .select_related("item")
+        .annotate(
+            recent_use=Coalesce(
+                Sum(
+                    -F("movements__quantity"),
+                    filter=Q(
+                        movements__kind=StockMovement.Kind.USE,
+                        movements__occurred_at__gte=since,
+                    ),
+                ),
+                0,
+            )
+        )
+        .order_by("-recent_use", "item__name")
+    )
+
+
+def item_by_barcode(location: StockLocation, code: str) -> LocationItem | None:
+    """The location-item a scanned barcode (or a typed SKU) stands for, if stocked here."""
+    code = (code or "").strip()
+    if not code:
+        return None
+    barcode = ItemBarcode.objects.filter(code=code).values_list("item_id", flat=True).first()
+    lookup = Q(item_id=barcode) if barcode is not None else Q(item__sku__iexact=code)
+    return (
+        LocationItem.objects.filter(lookup, location=location, is_active=True, item__is_active=True)
+        .select_related("item")
+        .first()
+    )
+
+
+def below_par(clinic: Clinic) -> LocationItemQuerySet:
+    """Every active location-item of the clinic at or under its reorder point, with the
+    quantity that refills it to par."""
+    return (
+        LocationItem.objects.for_clinic(clinic)
+        .at_or_below_reorder_point()
+        .filter(location__is_active=True, item__is_active=True)
+        .select_related("item", "location")
+        .annotate(
+            refill=ExpressionWrapper(F("par") - F("on_hand"), output_field=IntegerField()),
+        )
+        .order_by("location__kind", "location__name", "-item__is_critical", "item__name")
+    )
+
+
+def supply_room(clinic: Clinic) -> StockLocation | None:
+    return StockLocation.objects.filter(
+        clinic=clinic, kind=StockLocation.Kind.SUPPLY_ROOM, is_active=True
+    ).first()
+
+
+@dataclass(frozen=True)
+class PickLine:
+    location_item: LocationItem
+    refill: int  # to par
+    available: int  # in the supply room
+    quantity: int  # what one tap moves: the refill, or what the supply room has
+
+    @property
+    def is_short(self) -> bool:
+        return self.available < self.refill
+
+
+def pick_list(clinic: Clinic) -> list[PickLine]:
+    """Point-of-use lines below par and what the supply room can send to refill them."""
+    room = supply_room(clinic)
+    lines = list(below_par(clinic).filter(location__kind=StockLocation.Kind.POINT_OF_USE))
+    stock: dict[int, int] = {}
+    if room is not None:
+        stock = dict(
+            LocationItem.objects.filter(
+                location=room, item_id__in={li.item_id for li in lines}
+            ).values_list("item_id", "on_hand")
+        )
+    result = []
+    for li in lines:
+        available = stock.get(li.item_id, 0)
+        result.append(
+            PickLine(
+                location_item=li,
+                refill=li.refill_quantity,
+                available=available,
+                quantity=min(li.refill_quantity, available),
+            )
+        )
+    return result
+
+
+def open_order_quantities(location: StockLocation) -> dict[int, int]:
+    """Units still expected per item on open purchase orders delivering to `location`."""
+    rows = (
+        PurchaseOrderLine.objects.filter(
+            order__location=location, order__status__in=PurchaseOrder.OPEN_STATUSES
+        )
+        .values("item_id")
+        .annotate(open=Sum(F("quantity") - F("received_quantity")))
+    )
+    return {row["item_id"]: row["open"] for row in rows}
+
+
+@dataclass(frozen=True)
+class ReorderLine:
+    location_item: LocationItem
+    on_hand: int
+    on_order: int
+    quantity: int  # units, whole packs
+
+    @property
+    def packs(self) -> int:
+        return self.quantity // self.location_item.item.pack_size
+
+    @property
+    def extended_cost(self) -> Decimal:
+        return self.location_item.item.unit_cost * self.quantity
+
+
+def reorder_suggestions(clinic: Clinic) -> list[ReorderLine]:
+    """What the supply room should order: for each item whose inventory position (on hand plus
+    open orders) is at or under its reorder point, max minus that position, rounded up to whole
+    packs."""
+    room = supply_room(clinic)
+    if room is None:
+        return []
+    on_order = open_order_quantities(room)
+    result = []
+    items = (
+        LocationItem.objects.filter(
+            location=room, is_active=True, item__is_active=True, max_quantity__gt=0
+        )
+        .select_related("item", "item__supplier", "location")
+        .order_by("item__supplier__name", "item__name")
+    )
+    for li in items:
+        ordered = on_order.get(li.item_id, 0)
+        position = li.on_hand + ordered
+        if position > li.reorder_point:
+            continue
+        quantity = round_up_to_pack(li.max_quantity - position, li.item.pack_size)
+        if quantity > 0:
+            result.append(
+                ReorderLine(
+                    location_item=li, on_hand=li.on_hand, on_order=ordered, quantity=quantity
+                )
+            )
+    return result
+
+
+def expiring(clinic: Clinic, days: int, *, today: date | None = None) -> QuerySet[LotStock]:
+    """Lots on hand in the clinic that expire within `days` days, expired ones included,
+    soonest first."""
+    today = today or clinic.today()
+    return (
+        LotStock.objects.for_clinic(clinic)
+        .filter(
+            on_hand__gt=0, lot__expiry__isnull=False, lot__expiry__lte=today + timedelta(days=days)
+        )
+        .select_related("lot", "location_item__item", "location_item__location")
+        .order_by("lot__expiry", "location_item__location__name", "location_item__item__name")
+    )
+
+
+def expired(clinic: Clinic, *, today: date | None = None) -> QuerySet[LotStock]:
+    """Lots on hand past their expiry date (a lot is usable through its expiry date)."""
+    today = today or clinic.today()
+    return expiring(clinic, 0, today=today).filter(lot__expiry__lt=today)
+
+
+def recent_submissions(
+    user: User, location: StockLocation, *, since: datetime
+) -> QuerySet[UsageSubmission]:
+    """The user's own logs at a location since a moment (for undo)."""
+    return UsageSubmission.objects.filter(
+        user=user, location=location, kind=UsageSubmission.Kind.USE, created_at__gte=since
+    ).order_by("-created_at")
+
+
+@dataclass(frozen=True)
+class ParSuggestion:
+    par: int
+    average_daily_use: float
+    daily_use_deviation: float
+    lead_days: int
+    review_days: int
+    safety_stock: float
+    days: int = PAR_HISTORY_DAYS
+
+    @property
+    def cover_days(self) -> int:
+        return self.lead_days + self.review_days
+
+
+def compute_par(
+    daily_use: list[int], *, lead_days: int, review_days: int, critical: bool
+) -> ParSuggestion:
+    """Par = average daily use x (lead time + review period) + safety stock, rounded up.
+
+    Safety stock = z x sigma x sqrt(lead time + review period), where sigma is the standard
+    deviation of daily use (days without use count as zero) and z is 2.33 for critical items
+    (99 % of review cycles without a stockout) and 1.65 otherwise (95 %).
+    """
+    days = len(daily_use) or 1
+    mean = sum(daily_use) / days
+    variance = sum((u - mean) ** 2 for u in daily_use) / days
+    sigma = math.sqrt(variance)
+    cover = max(lead_days + review_days, 1)
+    z = Z_CRITICAL if critical else Z_STANDARD
+    safety = z * sigma * math.sqrt(cover)
+    # Rounded to 6 places first so float noise (e.g. 12.000000001) does not add a unit.
+    par = math.ceil(round(max(mean, 0) * cover + safety, 6))
+    return ParSuggestion(
+        par=max(par, 0),
+        average_daily_use=mean,
+        daily_use_deviation=sigma,
+        lead_days=lead_days,
+        review_days=review_days,
+        safety_stock=safety,
+        days=days,
+    )
+
+
+def lead_days_for(location_item: LocationItem) -> int:
+    """Replenishment lead time: the supplier's for the supply room, the refill time for carts."""
+    location = location_item.location
+    if location.is_supply_room:
+        supplier = location_item.item.supplier
+        return supplier.lead_time_days if supplier else 0
+    return location.refill_lead_days
+
+
+def daily_net_use(
+    location: StockLocation, *, first: date, last: date, item_ids: list[int] | None = None
+) -> dict[int, dict[date, int]]:
+    """{location_item_id: {local day: units used net of returns}} for days first..last."""
+    clinic = location.clinic
+    start, end = local_day_bounds(clinic, first, last)
+    movements = StockMovement.objects.filter(
+        location_item__location=location,
+        kind__in=(StockMovement.Kind.USE, StockMovement.Kind.RETURN),
+        occurred_at__gte=start,
+        occurred_at__lt=end,
+    )
+    if item_ids is not None:
+        movements = movements.filter(location_item__item_id__in=item_ids)
+    rows = (
+        movements.annotate(day=TruncDate("occurred_at", tzinfo=clinic.tz))
+        .values("location_item_id", "day")
+        .annotate(used=Sum(-F("quantity")))
+    )
+    result: dict[int, dict[date, int]] = defaultdict(dict)
+    for row in rows:
+        result[row["location_item_id"]][row["day"]] = row["used"]
+    return result
+
+
+def suggested_pars(
+    location: StockLocation, *, today: date | None = None
+) -> dict[int, ParSuggestion]:
+    """A par suggestion for every active item at a location, from the last 8 weeks of use."""
+    today = today or location.clinic.today()
+    first, last = today - timedelta(days=PAR_HISTORY_DAYS), today - timedelta(days=1)
+    history = daily_net_use(location, first=first, last=last)
+    days = [first + timedelta(days=n) for n in range(PAR_HISTORY_DAYS)]
+    result = {}
+    items = LocationItem.objects.filter(location=location, is_active=True).select_related(
+        "item__supplier", "location"
+    )
+    for li in items:
+        used = history.get(li.pk, {})
+        result[li.pk] = compute_par(
+            [used.get(day, 0) for day in days],
+            lead_days=lead_days_for(li),
+            review_days=location.review_period_days,
+            critical=li.item.is_critical,
+        )
+    return result
+
+
+def suggested_par(location_item: LocationItem, *, today: date | None = None) -> ParSuggestion:
+    """The par suggestion for one location-item (see `compute_par`)."""
+    location = location_item.location
+    today = today or location.clinic.today()
+    first, last = today - timedelta(days=PAR_HISTORY_DAYS), today - timedelta(days=1)
+    used = daily_net_use(location, first=first, last=last, item_ids=[location_item.item_id]).get(
+        location_item.pk, {}
+    )
+    days = [first + timedelta(days=n) for n in range(PAR_HISTORY_DAYS)]
+    return compute_par(
+        [used.get(day, 0) for day in days],
+        lead_days=lead_days_for(location_item),
+        review_days=location.review_period_days,
+        critical=location_item.item.is_critical,
+    )
+
+
+def count_variances(session_id: int) -> QuerySet[CountLine]:
+    """The lines of a count with their variance, largest absolute variance first."""
+    return (
+        CountLine.objects.filter(session_id=session_id)
+        .select_related("location_item__item", "lot")
+        .annotate(
+            diff=ExpressionWrapper(F("counted") - F("expected"), output_field=IntegerField()),
+            abs_diff=Greatest(F("counted") - F("expected"), F("expected") - F("counted"), Value(0)),
+        )
+        .order_by("-abs_diff", "location_item__item__name")
+    )
+
+
+def stockout_counts(clinic: Clinic, day: date) -> tuple[int, int]:
+    """(zero-on-hand, tracked) location-items in the clinic's snapshot of `day`."""
+    agg = (
+        StockoutSnapshot.objects.for_clinic(clinic)
+        .filter(day=day)
+        .aggregate(zero=Count("pk", filter=Q(on_hand__lte=0)), tracked=Count("pk"))
+    )
+    return agg["zero"], agg["tracked"]
+
+
+@dataclass(frozen=True)
+class LedgerMismatch:
+    """An on-hand figure that disagrees with the ledger (or lots that exceed their item)."""
+
+    clinic: str
+    location: str
+    item: str
+    sku: str
+    lot: str | None
+    on_hand: int
+    expected: int
+    lots_exceed_on_hand: bool = False
+
+    def __str__(self) -> str:
+        what = f"{self.item} (SKU {self.sku})" + (f" lot {self.lot}" if self.lot else "")
+        where = f"{self.clinic} / {self.location} / {what}"
+        if self.lots_exceed_on_hand:
+            return f"{where}: its lots hold {self.expected}, more than the {self.on_hand} on hand"
+        return (
+            f"{where}: on hand {self.on_hand}, ledger sum {self.expected} "
+            f"(off by {self.on_hand - self.expected:+d})"
+        )
+
+
+def ledger_mismatches(*, clinic: Clinic | None = None) -> list[LedgerMismatch]:
+    """Every location-item and lot whose on hand differs from the sum of its ledger movements,
+    and every location-item whose lots add up to more than its on hand.
+
+    Run it inside one REPEATABLE READ transaction so that stock moving meanwhile cannot make
+    a consistent ledger look inconsistent (the management command does).
+    """
+    items = LocationItem.objects.all()
+    if clinic is not None:
+        items = items.filter(location__clinic=clinic)
+    info = {
+        row["pk"]: row
+        for row in items.values(
+            "pk", "on_hand", "location__name", "location__clinic__name", "item__name", "item__sku"
+        )
+    }
+    movements = (
+        StockMovement.objects.filter(location_item_id__in=info.keys())
+        if clinic
+        else StockMovement.objects.all()
+    )
+    ledger = dict(
+        movements.values("location_item_id")
+        .annotate(total=Sum("quantity"))
+        .values_list("location_item_id", "total")
+    )
+    lot_ledger = {
+        (row["location_item_id"], row["lot_id"]): row["total"]
+        for row in movements.filter(lot__isnull=False)
+        .values("location_item_id", "lot_id")
+        .annotate(total=Sum("quantity"))
+    }
+    lot_rows = LotStock.objects.filter(location_item_id__in=info.keys()).values_list(
+        "location_item_id", "lot_id", "on_hand", "lot__lot_number"
+    )
+    lot_on_hand = {(li, lot): on_hand for li, lot, on_hand, _ in lot_rows}
+    lot_names = {lot: name for _, lot, _, name in lot_rows}
+    lot_names.update(
+        dict(
+            movements.filter(lot__isnull=False).values_list("lot_id", "lot__lot_number").distinct()
+        )
+    )
+
+    def mismatch(
+        li_id: int, lot_id: int | None, on_hand: int, expected: int, *, lots: bool = False
+    ) -> LedgerMismatch:
+        row = info[li_id]
+        return LedgerMismatch(
+            clinic=row["location__clinic__name"],
+            location=row["location__name"],
+            item=row["item__name"],
+            sku=row["item__sku"],
+            lot=lot_names.get(lot_id) if lot_id is not None else None,
+            on_hand=on_hand,
+            expected=expected,
+            lots_exceed_on_hand=lots,
+        )
+
+    found = []
+    for li_id, row in sorted(info.items()):
+        total = ledger.get(li_id, 0)
+        if row["on_hand"] != total:
+            found.append(mismatch(li_id, None, row["on_hand"], total))
+    lots_per_item: dict[int, int] = defaultdict(int)
+    for key in sorted(set(lot_ledger) | set(lot_on_hand)):
+        on_hand = lot_on_hand.get(key, 0)
+        lots_per_item[key[0]] += on_hand
+        if on_hand != lot_ledger.get(key, 0):
+            found.append(mismatch(key[0], key[1], on_hand, lot_ledger.get(key, 0)))
+    for li_id, in_lots in sorted(lots_per_item.items()):
+        if in_lots > info[li_id]["on_hand"]:
+            found.append(mismatch(li_id, None, info[li_id]["on_hand"], in_lots, lots=True))
+    return found
