@@ -1,11 +1,147 @@
-"""The compliance officer's screens (placeholder until the UI lands)."""
+"""The compliance officer's screens: the audit log and its CSV export."""
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterator
+from datetime import UTC, tzinfo
+from typing import Any
+
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Max, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from . import selectors, services
+from .forms import AuditSearchForm
+from .models import AuditEvent
+
+PAGE = "compliance/audit_log.html"
+EXPORT_BATCH = 2000
 
 
+def _clinic_tz(request: HttpRequest) -> tzinfo:
+    clinic = getattr(request, "clinic", None)
+    return clinic.tz if clinic is not None else UTC
+
+
+def _swaps_results(request: HttpRequest) -> bool:
+    """An htmx request aimed at the results; a history restore needs the whole page."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and htmx.target == "audit-results" and not htmx.history_restore_request
+
+
+@require_GET
 @permission_required("compliance.view_auditevent", raise_exception=True)
 def audit_log(request: HttpRequest) -> HttpResponse:
-    raise NotImplementedError
+    tz = _clinic_tz(request)
+    form = AuditSearchForm(request.GET, user=request.user, tz=tz)
+    context: dict[str, Any] = {"form": form, "tz": tz, "rows": [], "older_than": None}
+    if form.is_valid():
+        events = selectors.filter_audit_events(
+            selectors.visible_audit_events(request.user), **form.filters()
+        )
+        page, context["older_than"] = selectors.page_of(events, before=form.cleaned_data["before"])
+        context["rows"] = selectors.audit_rows(request.user, page)
+        services.record_audit_log_access(
+            actor=request.user,
+            clinic=getattr(request, "clinic", None),
+            action=AuditEvent.Action.SEARCH,
+            filters=form.describe(),
+            patient_ids=form.cleaned_data.get("patient_ids"),
+            rows=len(context["rows"]),
+        )
+    template = f"{PAGE}#htmx-update" if _swaps_results(request) else PAGE
+    return render(request, template, context)
+
+
+@require_GET
+@permission_required("compliance.view_auditevent", raise_exception=True)
+def audit_export(request: HttpRequest) -> HttpResponse:
+    tz = _clinic_tz(request)
+    form = AuditSearchForm(request.GET, user=request.user, tz=tz)
+    if not form.is_valid():
+        return render(request, PAGE, {"form": form, "tz": tz, "rows": [], "older_than": None})
+    events = selectors.filter_audit_events(
+        selectors.visible_audit_events(request.user), **form.filters()
+    )
+    # Export what exists now: events written while the file streams (this export's own audit
+    # entry among them) are not in it, and the count in the audit entry is exact.
+    head = AuditEvent.objects.aggregate(head=Max("seq"))["head"] or 0
+    events = selectors.older_than(events, form.cleaned_data["before"]).filter(seq__lte=head)
+    services.record_audit_log_access(
+        actor=request.user,
+        clinic=getattr(request, "clinic", None),
+        action=AuditEvent.Action.EXPORT,
+        filters=form.describe(),
+        patient_ids=form.cleaned_data.get("patient_ids"),
+        rows=events.count(),
+    )
+    stamp = timezone.localtime(timezone.now(), tz).strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(
+        _csv_lines(request, events, tz), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="audit-log-{stamp}.csv"'
+    return response
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+CSV_HEADER = (
+    "seq",
+    "time",
+    "user",
+    "action",
+    "object",
+    "patient",
+    "mrn",
+    "clinic_id",
+    "ip_address",
+    "summary",
+    "changes",
+)
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (names and summaries are typed in)."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_lines(request: HttpRequest, events: QuerySet[AuditEvent], tz: tzinfo) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_HEADER)
+    batch = list(events[:EXPORT_BATCH])
+    while batch:
+        for row in selectors.audit_rows(request.user, batch):
+            event, patient = row.event, row.patient
+            yield writer.writerow(
+                _cell(value)
+                for value in (
+                    event.seq,
+                    timezone.localtime(event.occurred_at, tz).isoformat(timespec="seconds"),
+                    event.actor_label,
+                    event.get_action_display(),
+                    row.object_label,
+                    patient.full_name
+                    if patient
+                    else (f"#{event.patient_id}" if event.patient_id else ""),
+                    patient.mrn if patient else "",
+                    event.clinic_id,
+                    event.ip_address,
+                    event.summary,
+                    "; ".join(row.changes),
+                )
+            )
+        last = batch[-1]
+        batch = list(
+            events.filter(
+                Q(occurred_at__lt=last.occurred_at)
+                | Q(occurred_at=last.occurred_at, seq__lt=last.seq)
+            )[:EXPORT_BATCH]
+        )

@@ -1,0 +1,21 @@
+"""Background work of the compliance app."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+from redis.exceptions import RedisError
+
+from . import services
+
+
+@shared_task(
+    autoretry_for=(OSError, OperationalError, RedisError),
+    retry_backoff=True,
+    max_retries=5,
+    acks_late=True,
+)
+def verify_audit_chain() -> dict[str, int | None]:
+    """Hourly (settings.CELERY_BEAT_SCHEDULE): verify the chain, alert once on a break."""
+    result = services.check_audit_chain()
+    return {"checked": result.checked, "broken_at": result.broken.seq if result.broken else None}
