@@ -1,1 +1,89 @@
-"""KPI rollup storage: built in the KPI engine issue."""
+"""KPI storage: each clinic-day's parts per metric, and each clinic's chosen dashboard metrics."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from clinicops.core.models import Clinic, ClinicScopedQuerySet, Staff
+
+PARTS_DIGITS = {"max_digits": 24, "decimal_places": 6}
+
+
+class MetricDay(models.Model):
+    """The parts of one metric for one clinic and one local day, as the rollup last computed them.
+
+    A row with a zero denominator means "computed, no data" (a closed day); a missing row means
+    "not computed yet". Periods are recomputed from these parts, never from daily figures.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="metric_days")
+    key = models.CharField(max_length=64)
+    day = models.DateField(help_text="The clinic's local date.")
+    numerator = models.DecimalField(**PARTS_DIGITS, default=0)
+    denominator = models.DecimalField(**PARTS_DIGITS, default=0)
+    # The raw values behind a median (or a mean of means), and for a mean of means the group
+    # (provider) of each value, pairwise.
+    values = ArrayField(models.FloatField(), default=list, blank=True)
+    groups = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    computed_at = models.DateTimeField()
+
+    objects = ClinicScopedQuerySet["MetricDay"].as_manager()
+
+    class Meta:
+        ordering = ["clinic", "key", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "key", "day"], name="one_metric_day"),
+            models.CheckConstraint(
+                condition=models.Q(denominator__gte=0), name="metricday_denominator_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.day} ({self.clinic_id}): {self.numerator}/{self.denominator}"
+
+
+class ClinicMetricChoice(models.Model):
+    """One of the three to five metrics a clinic's manager chose for the weekly dashboard.
+
+    The 3-5 rule spans rows, so `services.choose_metrics` enforces it, replacing a clinic's
+    whole set at once under a lock on the clinic.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="metric_choices")
+    key = models.CharField(max_length=64)
+    position = models.PositiveSmallIntegerField()
+    target = models.DecimalField(max_digits=14, decimal_places=4)
+    target_high = models.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="Band metrics only: the target is the band from `target` to this.",
+    )
+    alert_threshold = models.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        help_text="Past this the tile turns to alert; for a band metric, how far outside it.",
+    )
+    owner = models.ForeignKey(
+        Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_metrics"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ClinicScopedQuerySet["ClinicMetricChoice"].as_manager()
+
+    class Meta:
+        ordering = ["clinic", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "key"], name="one_choice_per_metric"),
+            models.UniqueConstraint(fields=["clinic", "position"], name="one_choice_per_position"),
+            models.CheckConstraint(
+                condition=models.Q(target_high__isnull=True)
+                | models.Q(target_high__gte=models.F("target")),
+                name="choice_band_not_upside_down",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} #{self.position} ({self.clinic_id})"

@@ -1,0 +1,480 @@
+"""One clinic-year of raw data for the KPI rollup benchmark: visits and supply movements.
+
+    .venv/bin/python bench/generate_clinic_year.py [--year 2025] [--visits 60000]
+        [--movements 300000] [--database NAME]
+
+It works in its own database, the DATABASE_URL's name plus "_bench_kpis", which it creates and
+migrates, so the development database is never touched. It writes, for "KPI Bench Clinic"
+(America/New_York, so the year holds both DST changes):
+
+- scheduling: 12 providers with a Monday-Friday 08:00-17:00 template of 20-minute slots, and
+  `--visits` appointments in those slots (83 % completed, 6 % no-show, 11 % cancelled, a third
+  of those late), never overlapping a provider's other appointments;
+- supplies: 150 items at a supply room and three carts, `--movements` ledger lines (use,
+  return, waste, receive) spread over each day's opening hours, and the nightly stockout
+  snapshot of every location-item for every day of the year (about 2 % at zero).
+
+Rows go in with COPY (the data is synthetic: the services' rules are not the point here, and
+the ledger's triggers still refuse updates). A second run finds the clinic and reuses it;
+--fresh deletes it first. Only the apps' tables that exist are filled: patientflow, revenue
+and workforce have no tables yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/clinicops"
+CLINIC_NAME = "KPI Bench Clinic"
+TIME_ZONE = "America/New_York"
+PROVIDERS = 12
+SLOT_MINUTES = 20
+DAY_START, DAY_END = 8, 17
+ITEMS = 150
+CARTS = 3
+PATIENTS = 6_000
+
+
+def bench_database_url(url: str, name: str | None) -> str:
+    parts = urlsplit(url)
+    current = parts.path.lstrip("/") or "clinicops"
+    return urlunsplit(parts._replace(path="/" + (name or f"{current}_bench_kpis")))
+
+
+def ensure_database(url: str) -> None:
+    """Create the bench database if it does not exist yet (from the server's `postgres` db)."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    maintenance = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            print(f"creating database {name}")
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def setup_django(database: str | None) -> None:
+    """Point Django at the bench database (created and migrated if need be) and set it up."""
+    url = bench_database_url(os.environ.get("DATABASE_URL", DEFAULT_URL), database)
+    ensure_database(url)
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinicops.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "1")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    print(f"database {connection.settings_dict['NAME']}")
+    call_command("migrate", verbosity=0)
+
+
+@dataclass(frozen=True)
+class Generated:
+    clinic_id: int
+    year: int
+    appointments: int
+    movements: int
+    snapshots: int
+    seconds: float
+
+
+def copy_rows(model: Any, fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """COPY rows into a model's table; columns not in `fields` take the field's default."""
+    from django.db import connection
+
+    given = list(fields)
+    extra = [
+        f
+        for f in model._meta.concrete_fields
+        if not f.primary_key and f.attname not in given and f.name not in given
+    ]
+    defaults = tuple(None if f.null else f.get_default() for f in extra)
+    columns = [model._meta.get_field(name).column for name in given] + [f.column for f in extra]
+    table = model._meta.db_table
+    count = 0
+    with connection.cursor() as cursor:
+        quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+        statement = f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN"
+        with cursor.cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row((*row, *defaults))
+                count += 1
+    return count
+
+
+def working_days(year: int) -> list[date]:
+    day, days = date(year, 1, 1), []
+    while day.year == year:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def all_days(year: int) -> list[date]:
+    first = date(year, 1, 1)
+    return [first + timedelta(days=i) for i in range((date(year + 1, 1, 1) - first).days)]
+
+
+def _reference_data(rng: random.Random) -> dict[str, Any]:
+    from django.contrib.auth.models import Group
+
+    from clinicops.core import roles
+    from clinicops.core.models import Clinic, Patient, Staff, User
+    from scheduling.models import AppointmentType, ScheduleTemplate, TemplateBlock
+    from supplies.models import LocationItem, StockLocation, Supplier, SupplyItem
+
+    clinic = Clinic.objects.create(name=CLINIC_NAME, short_name="Bench", time_zone=TIME_ZONE)
+    provider_group = Group.objects.filter(name=roles.PROVIDER).first()
+    providers = []
+    for n in range(PROVIDERS):
+        user = User(username=f"bench-provider-{clinic.pk}-{n}", first_name="Dr", last_name=f"{n}")
+        user.set_unusable_password()
+        user.save()
+        if provider_group:
+            user.groups.add(provider_group)
+        staff = Staff.objects.create(user=user, title="MD")
+        staff.clinics.add(clinic)
+        providers.append(staff)
+    visit = AppointmentType.objects.create(
+        clinic=clinic, name="Follow-up", duration_minutes=SLOT_MINUTES
+    )
+    for staff in providers:
+        template = ScheduleTemplate.objects.create(
+            provider=staff, clinic=clinic, effective_from=date(2000, 1, 1)
+        )
+        TemplateBlock.objects.bulk_create(
+            TemplateBlock(
+                template=template,
+                weekday=weekday,
+                start_time=clock(DAY_START),
+                end_time=clock(DAY_END),
+                slot_minutes=SLOT_MINUTES,
+            )
+            for weekday in range(5)
+        )
+    mrns = Patient.allocate_mrns(PATIENTS)
+    patients = Patient.objects.bulk_create(
+        Patient(
+            clinic=clinic,
+            mrn=mrn,
+            first_name=f"Bench{n}",
+            last_name="Patient",
+            date_of_birth=date(1940, 1, 1) + timedelta(days=rng.randrange(30_000)),
+            sex=rng.choice("FM"),
+        )
+        for n, mrn in enumerate(mrns)
+    )
+    supplier, _ = Supplier.objects.get_or_create(name="Bench Medical Supply")
+    items = []
+    for n in range(ITEMS):
+        item, _ = SupplyItem.objects.get_or_create(
+            sku=f"BENCH-{n:04d}",
+            defaults={
+                "name": f"Bench item {n}",
+                "unit_cost": Decimal(rng.randrange(5, 5000)) / 100,
+                "supplier": supplier,
+                "is_critical": n % 10 == 0,
+            },
+        )
+        items.append(item)
+    locations = [
+        StockLocation.objects.create(
+            clinic=clinic, name="Supply room", kind=StockLocation.Kind.SUPPLY_ROOM
+        ),
+        *(StockLocation.objects.create(clinic=clinic, name=f"Cart {n + 1}") for n in range(CARTS)),
+    ]
+    location_items = LocationItem.objects.bulk_create(
+        LocationItem(location=location, item=item, par=20, reorder_point=5, max_quantity=40)
+        for location in locations
+        for item in items
+    )
+    return {
+        "clinic": clinic,
+        "providers": providers,
+        "visit_type": visit,
+        "patients": patients,
+        "location_items": location_items,
+    }
+
+
+def _appointments(
+    ref: dict[str, Any], year: int, count: int, rng: random.Random
+) -> Iterable[tuple[Any, ...]]:
+    tz = ZoneInfo(TIME_ZONE)
+    slots_per_day = (DAY_END - DAY_START) * 60 // SLOT_MINUTES
+    slots = [
+        (day, provider, slot)
+        for day in working_days(year)
+        for provider in ref["providers"]
+        for slot in range(slots_per_day)
+    ]
+    if count > len(slots):
+        raise SystemExit(f"--visits {count} exceeds the {len(slots)} slots of the year")
+    patients = ref["patients"]
+    for day, provider, slot in sorted(rng.sample(slots, count), key=lambda s: (s[0], s[2])):
+        start = datetime.combine(day, clock(DAY_START), tzinfo=tz) + timedelta(
+            minutes=slot * SLOT_MINUTES
+        )
+        start = start.astimezone(UTC)
+        roll = rng.random()
+        cancel_reason, late = "", False
+        if roll < 0.83:
+            status = "completed"
+        elif roll < 0.89:
+            status = "no_show"
+        else:
+            status, cancel_reason = "cancelled", rng.choice(["patient", "rescheduled", "other"])
+            late = rng.random() < 0.33
+        created = start - timedelta(days=rng.randrange(1, 60))
+        yield (
+            ref["clinic"].pk,
+            rng.choice(patients).pk,
+            provider.pk,
+            ref["visit_type"].pk,
+            start,
+            start + timedelta(minutes=SLOT_MINUTES),
+            status,
+            cancel_reason,
+            late,
+            created if status == "cancelled" else None,
+            created,
+            start,
+        )
+
+
+def _movements(
+    ref: dict[str, Any], year: int, count: int, rng: random.Random
+) -> Iterable[tuple[Any, ...]]:
+    tz = ZoneInfo(TIME_ZONE)
+    days = working_days(year)
+    location_items = ref["location_items"]
+    costs = {li.pk: li.item.unit_cost for li in location_items}
+    for _ in range(count):
+        day = rng.choice(days)
+        at = datetime.combine(day, clock(DAY_START), tzinfo=tz) + timedelta(
+            seconds=rng.randrange((DAY_END - DAY_START) * 3600)
+        )
+        li = rng.choice(location_items)
+        roll = rng.random()
+        if roll < 0.88:
+            kind, quantity, reason = "use", -rng.randint(1, 3), ""
+        elif roll < 0.92:
+            kind, quantity, reason = "return", 1, "unused"
+        elif roll < 0.95:
+            kind, quantity, reason = "waste", -1, "expired"
+        else:
+            kind, quantity, reason = "receive", rng.randint(10, 40), ""
+        yield (li.pk, kind, quantity, costs[li.pk], at.astimezone(UTC), reason, uuid.uuid4())
+
+
+def _snapshots(ref: dict[str, Any], year: int, rng: random.Random) -> Iterable[tuple[Any, ...]]:
+    for day in all_days(year):
+        for li in ref["location_items"]:
+            on_hand = 0 if rng.random() < 0.02 else rng.randint(1, 40)
+            yield (li.pk, day, on_hand, li.item.is_critical)
+
+
+def generate(
+    *, year: int = 2025, visits: int = 60_000, movements: int = 300_000, seed: int = 2026
+) -> Generated:
+    """Write one clinic-year (see the module docstring); returns what was written."""
+    from django.db import connection, transaction
+
+    from scheduling.models import Appointment
+    from supplies.models import StockMovement, StockoutSnapshot
+
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    with transaction.atomic():
+        ref = _reference_data(rng)
+        n_appointments = copy_rows(
+            Appointment,
+            [
+                "clinic_id",
+                "patient_id",
+                "provider_id",
+                "appointment_type_id",
+                "start",
+                "end",
+                "status",
+                "cancel_reason",
+                "late_cancel",
+                "cancelled_at",
+                "created_at",
+                "updated_at",
+            ],
+            _appointments(ref, year, visits, rng),
+        )
+        n_movements = copy_rows(
+            StockMovement,
+            [
+                "location_item_id",
+                "kind",
+                "quantity",
+                "unit_cost",
+                "occurred_at",
+                "reason",
+                "operation_id",
+            ],
+            _movements(ref, year, movements, rng),
+        )
+        n_snapshots = copy_rows(
+            StockoutSnapshot,
+            ["location_item_id", "day", "on_hand", "is_critical"],
+            _snapshots(ref, year, rng),
+        )
+    with connection.cursor() as cursor:
+        for table in (
+            "scheduling_appointment",
+            "supplies_stockmovement",
+            "supplies_stockoutsnapshot",
+        ):
+            cursor.execute(f"ANALYZE {table}")
+    return Generated(
+        ref["clinic"].pk,
+        year,
+        n_appointments,
+        n_movements,
+        n_snapshots,
+        time.perf_counter() - started,
+    )
+
+
+def existing(year: int) -> Generated | None:
+    """The clinic-year a previous run wrote, if there is one."""
+    from clinicops.core.models import Clinic
+    from scheduling.models import Appointment
+    from supplies.models import StockMovement, StockoutSnapshot
+
+    clinic = Clinic.objects.filter(name=CLINIC_NAME).first()
+    if clinic is None:
+        return None
+    return Generated(
+        clinic.pk,
+        year,
+        Appointment.objects.filter(clinic=clinic).count(),
+        StockMovement.objects.for_clinic(clinic).count(),
+        StockoutSnapshot.objects.for_clinic(clinic).count(),
+        0.0,
+    )
+
+
+def delete_clinic() -> None:
+    """Remove the bench clinic and its rows (the ledger's append-only trigger set aside)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM core_clinic WHERE name = %s", [CLINIC_NAME])
+        row = cursor.fetchone()
+        if row is None:
+            return
+        clinic_id = row[0]
+        cursor.execute("ALTER TABLE supplies_stockmovement DISABLE TRIGGER USER")
+        try:
+            statements = [
+                "DELETE FROM kpis_metricday WHERE clinic_id = %(c)s",
+                "DELETE FROM supplies_stockoutsnapshot s USING supplies_locationitem li, "
+                "supplies_stocklocation l WHERE s.location_item_id = li.id "
+                "AND li.location_id = l.id AND l.clinic_id = %(c)s",
+                "DELETE FROM supplies_stockmovement m USING supplies_locationitem li, "
+                "supplies_stocklocation l WHERE m.location_item_id = li.id "
+                "AND li.location_id = l.id AND l.clinic_id = %(c)s",
+                "DELETE FROM supplies_locationitem li USING supplies_stocklocation l "
+                "WHERE li.location_id = l.id AND l.clinic_id = %(c)s",
+                "DELETE FROM supplies_stocklocation WHERE clinic_id = %(c)s",
+                "DELETE FROM scheduling_appointment WHERE clinic_id = %(c)s",
+                "DELETE FROM scheduling_templateblock b USING scheduling_scheduletemplate t "
+                "WHERE b.template_id = t.id AND t.clinic_id = %(c)s",
+                "DELETE FROM scheduling_scheduletemplate WHERE clinic_id = %(c)s",
+                "DELETE FROM scheduling_appointmenttype WHERE clinic_id = %(c)s",
+                "DELETE FROM core_patient WHERE clinic_id = %(c)s",
+            ]
+            for statement in statements:
+                cursor.execute(statement, {"c": clinic_id})
+            cursor.execute(
+                "SELECT s.id, s.user_id FROM core_staff s JOIN core_staff_clinics sc "
+                "ON sc.staff_id = s.id WHERE sc.clinic_id = %s",
+                [clinic_id],
+            )
+            staff = cursor.fetchall()
+            cursor.execute("DELETE FROM core_staff_clinics WHERE clinic_id = %s", [clinic_id])
+            for staff_id, user_id in staff:
+                cursor.execute("DELETE FROM core_staff WHERE id = %s", [staff_id])
+                cursor.execute("DELETE FROM core_user_groups WHERE user_id = %s", [user_id])
+                cursor.execute("DELETE FROM core_user WHERE id = %s", [user_id])
+            cursor.execute("DELETE FROM core_clinic WHERE id = %s", [clinic_id])
+        finally:
+            cursor.execute("ALTER TABLE supplies_stockmovement ENABLE TRIGGER USER")
+
+
+def ensure_clinic_year(
+    *, year: int, visits: int, movements: int, fresh: bool = False, seed: int = 2026
+) -> Generated:
+    """The bench clinic-year: reused when a previous run wrote the same volumes."""
+    found = None if fresh else existing(year)
+    if found and (found.appointments, found.movements) == (visits, movements):
+        print(
+            f"reusing {CLINIC_NAME}: {found.appointments:,} appointments, "
+            f"{found.movements:,} stock movements, {found.snapshots:,} stockout snapshots"
+        )
+        return found
+    if found or fresh:
+        delete_clinic()
+    made = generate(year=year, visits=visits, movements=movements, seed=seed)
+    print(
+        f"generated {CLINIC_NAME} {year}: {made.appointments:,} appointments, "
+        f"{made.movements:,} stock movements, {made.snapshots:,} stockout snapshots "
+        f"in {made.seconds:.1f} s"
+    )
+    return made
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--year", type=int, default=2025)
+    parser.add_argument("--visits", type=int, default=60_000)
+    parser.add_argument("--movements", type=int, default=300_000)
+    parser.add_argument("--database", help="database name (default: DATABASE_URL's + _bench_kpis)")
+    parser.add_argument("--fresh", action="store_true", help="delete and regenerate the clinic")
+    parser.add_argument("--seed", type=int, default=2026)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args()
+    setup_django(args.database)
+    ensure_clinic_year(
+        year=args.year,
+        visits=args.visits,
+        movements=args.movements,
+        fresh=args.fresh,
+        seed=args.seed,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

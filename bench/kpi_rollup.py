@@ -1,0 +1,548 @@
+"""The KPI rollup of one clinic-year against hand-written SQL over the same rows.
+
+    .venv/bin/python bench/kpi_rollup.py [--year 2025] [--visits 60000] [--movements 300000]
+        [--runs 3] [--skip-per-day] [--database NAME]
+
+It uses the clinic-year of `bench/generate_clinic_year.py` (made on the first run, reused
+after) in its own database, and registers, the way the apps' kpis.py will, the metrics that
+exist today: scheduling's no-show rate, template utilization and TNAA, and supplies' supply
+cost per visit and stockout rate. It then times, best of --runs:
+
+1. hand-written SQL: one GROUP BY local day per metric over the year (no-show rate, supply cost
+   per visit, stockout rate: the metrics that are plain aggregates);
+2. the engine rolling up the year (`rollup_clinic_days` in 31-day chunks, in 92-day chunks
+   as `backfill_kpis` does by default, and in one call) with *range* versions of those three metrics
+   (`Metric.compute_range`, one GROUP BY per chunk, written below with the engine's
+   `by_local_day`), target at most 2x (1). 1 and 2 alternate run by run, so that load from
+   elsewhere on the machine falls on both alike;
+3. the engine rolling up the year with the apps' per-day functions as they ship today (one
+   run; --skip-per-day leaves it out), and template utilization and TNAA per clinic-day;
+4. one night's increment: yesterday plus the 7-day trailing window, every metric registered,
+   as the 8 tasks of one clinic would run one after the other (target under 2 s);
+5. reading 12 weeks of every metric (one query), and a median over 12 weeks two ways: SQL
+   percentile_cont over unnested values, and pandas over the fetched arrays.
+
+Every day's parts from every path are checked equal to the hand-written SQL's. It exits
+non-zero when a check fails or a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from generate_clinic_year import add_arguments, all_days, ensure_clinic_year, setup_django
+
+CHUNK_DAYS = 92  # backfill_kpis --chunk-days default
+TRAILING_DAYS = 7
+RATIO_TARGET = 2.0
+NIGHT_TARGET_S = 2.0
+Parts = dict[str, dict[date, tuple[Decimal, Decimal]]]
+
+HAND_SQL = {
+    "no_show_rate": """
+        SELECT (a.start AT TIME ZONE %(tz)s)::date AS day,
+               count(*) FILTER (WHERE a.status = 'no_show'),
+               count(*) FILTER (WHERE a.status <> 'cancelled'
+                                OR (a.late_cancel AND a.cancel_reason <> 'rescheduled'))
+        FROM scheduling_appointment a
+        WHERE a.clinic_id = %(clinic)s AND a.start >= %(start)s AND a.start < %(end)s
+        GROUP BY 1""",
+    "supply_cost_per_visit": """
+        WITH cost AS (
+            SELECT (m.occurred_at AT TIME ZONE %(tz)s)::date AS day,
+                   sum(-m.quantity * m.unit_cost) AS cost
+            FROM supplies_stockmovement m
+            JOIN supplies_locationitem li ON li.id = m.location_item_id
+            JOIN supplies_stocklocation l ON l.id = li.location_id
+            WHERE l.clinic_id = %(clinic)s AND m.kind IN ('use', 'return')
+              AND m.occurred_at >= %(start)s AND m.occurred_at < %(end)s
+            GROUP BY 1),
+        visits AS (
+            SELECT (a.start AT TIME ZONE %(tz)s)::date AS day, count(*) AS visits
+            FROM scheduling_appointment a
+            WHERE a.clinic_id = %(clinic)s AND a.status = 'completed'
+              AND a.start >= %(start)s AND a.start < %(end)s
+            GROUP BY 1)
+        SELECT day, round(coalesce(cost, 0), 4), coalesce(visits, 0)
+        FROM cost FULL JOIN visits USING (day)""",
+    "stockout_rate": """
+        SELECT s.day, count(*) FILTER (WHERE s.on_hand <= 0), count(*)
+        FROM supplies_stockoutsnapshot s
+        JOIN supplies_locationitem li ON li.id = s.location_item_id
+        JOIN supplies_stocklocation l ON l.id = li.location_id
+        WHERE l.clinic_id = %(clinic)s AND s.day >= %(first)s AND s.day <= %(last)s
+        GROUP BY 1""",
+}
+
+
+def hand_sql(clinic: Any, first: date, last: date) -> Parts:
+    """{metric: {day: (numerator, denominator)}} straight from SQL, as a DBA would write it."""
+    from django.db import connection
+
+    from clinicops.kpis.registry import day_bounds
+
+    params = {
+        "tz": clinic.time_zone,
+        "clinic": clinic.pk,
+        "start": day_bounds(clinic, first)[0],
+        "end": day_bounds(clinic, last)[1],
+        "first": first,
+        "last": last,
+    }
+    result: Parts = {}
+    with connection.cursor() as cursor:
+        for key, sql in HAND_SQL.items():
+            cursor.execute(sql, params)
+            result[key] = {day: (Decimal(n), Decimal(d)) for day, n, d in cursor.fetchall()}
+    return result
+
+
+# Range versions of the apps' aggregate metrics: the same definitions as scheduling/kpis.py
+# and supplies/kpis.py, one GROUP BY per range. They belong in those files (owned by their
+# apps), where `register(Metric(..., compute_range=...))` would pick them up.
+
+
+def no_show_rate_range(clinic: Any, first: date, last: date) -> dict[date, tuple[int, int]]:
+    from django.db.models import Count, Q
+
+    from clinicops.kpis.registry import by_local_day
+    from scheduling.models import Appointment
+
+    status = Appointment.Status
+    counted = ~Q(status=status.CANCELLED) | (
+        Q(status=status.CANCELLED, late_cancel=True)
+        & ~Q(cancel_reason=Appointment.CancelReason.RESCHEDULED)
+    )
+    rows = by_local_day(
+        Appointment.objects.filter(clinic=clinic),
+        "start",
+        clinic=clinic,
+        first=first,
+        last=last,
+        n=Count("pk", filter=Q(status=status.NO_SHOW)),
+        d=Count("pk", filter=counted),
+    )
+    return {day: (row["n"], row["d"]) for day, row in rows.items()}
+
+
+def supply_cost_per_visit_range(
+    clinic: Any, first: date, last: date
+) -> dict[date, tuple[Decimal, int]]:
+    from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
+
+    from clinicops.kpis.registry import by_local_day
+    from scheduling.models import Appointment
+    from supplies.models import StockMovement
+
+    cost = by_local_day(
+        StockMovement.objects.for_clinic(clinic).filter(
+            kind__in=(StockMovement.Kind.USE, StockMovement.Kind.RETURN)
+        ),
+        "occurred_at",
+        clinic=clinic,
+        first=first,
+        last=last,
+        cost=Sum(
+            ExpressionWrapper(
+                -F("quantity") * F("unit_cost"),
+                output_field=DecimalField(max_digits=18, decimal_places=4),
+            )
+        ),
+    )
+    visits = by_local_day(
+        Appointment.objects.filter(clinic=clinic),
+        "start",
+        clinic=clinic,
+        first=first,
+        last=last,
+        n=Count("pk", filter=Q(status=Appointment.Status.COMPLETED)),
+    )
+    return {
+        day: (
+            (cost.get(day, {}).get("cost") or Decimal(0)).quantize(Decimal("0.0001")),
+            visits.get(day, {}).get("n", 0),
+        )
+        for day in cost.keys() | visits.keys()
+    }
+
+
+def stockout_rate_range(clinic: Any, first: date, last: date) -> dict[date, tuple[int, int]]:
+    from django.db.models import Count, Q
+
+    from supplies.models import StockoutSnapshot
+
+    rows = (
+        StockoutSnapshot.objects.for_clinic(clinic)
+        .filter(day__gte=first, day__lte=last)
+        .order_by()
+        .values("day")
+        .annotate(zero=Count("pk", filter=Q(on_hand__lte=0)), tracked=Count("pk"))
+    )
+    return {row["day"]: (row["zero"], row["tracked"]) for row in rows}
+
+
+def app_metrics(*, ranged: bool, extra: bool) -> list[Any]:
+    """The metrics as the apps would register them; `ranged` adds the range versions,
+    `extra` adds template utilization and TNAA (per-day only)."""
+    from clinicops.kpis.registry import Kind, Metric, Unit
+    from scheduling import kpis as scheduling_kpis
+    from supplies import kpis as supplies_kpis
+
+    def rng(fn: Callable[..., Any]) -> Callable[..., Any] | None:
+        return fn if ranged else None
+
+    metrics = [
+        Metric(
+            key="no_show_rate",
+            label="No-show rate",
+            unit=Unit.PERCENT,
+            default_target=7,
+            compute=scheduling_kpis.no_show_rate_parts,
+            compute_range=rng(no_show_rate_range),
+        ),
+        Metric(
+            key="supply_cost_per_visit",
+            label="Supply cost per visit",
+            unit=Unit.CURRENCY,
+            compute=supplies_kpis.supply_cost_per_visit_parts,
+            compute_range=rng(supply_cost_per_visit_range),
+        ),
+        Metric(
+            key="stockout_rate",
+            label="Stockout rate",
+            unit=Unit.PERCENT,
+            default_target=2,
+            compute=supplies_kpis.stockout_rate_parts,
+            compute_range=rng(stockout_rate_range),
+        ),
+    ]
+    if extra:
+        metrics += [
+            Metric(
+                key="template_utilization",
+                label="Template utilization",
+                unit=Unit.PERCENT,
+                target_band=(80, 85),
+                compute=scheduling_kpis.template_utilization_parts,
+            ),
+            Metric(
+                key="tnaa_days",
+                label="Third next available appointment",
+                unit=Unit.DAYS,
+                kind=Kind.MEAN_OF_MEANS,
+                default_target=7,
+                point_in_time=True,
+                compute=scheduling_kpis.tnaa_days_values,
+            ),
+        ]
+    return metrics
+
+
+def clear_rollup(clinic: Any) -> None:
+    from clinicops.kpis.models import MetricDay
+
+    MetricDay.objects.filter(clinic=clinic).delete()
+
+
+def roll_year(clinic: Any, days: list[date], chunk: int = CHUNK_DAYS) -> None:
+    from clinicops.kpis import services
+
+    for start in range(0, len(days), chunk):
+        services.rollup_clinic_days(clinic=clinic, days=days[start : start + chunk])
+
+
+def stored_parts(clinic: Any, keys: list[str]) -> Parts:
+    from clinicops.kpis.models import MetricDay
+
+    result: Parts = {key: {} for key in keys}
+    for key, day, n, d in MetricDay.objects.filter(clinic=clinic, key__in=keys).values_list(
+        "key", "day", "numerator", "denominator"
+    ):
+        if d or n:  # a no-data day is stored as 0/0; SQL simply has no group for it
+            result[key][day] = (n, d)
+    return result
+
+
+def mismatches(expected: Parts, found: Parts) -> list[str]:
+    problems = []
+    for key, days in expected.items():
+        want = {day: parts for day, parts in days.items() if any(parts)}
+        got = found.get(key, {})
+        for day in sorted(want.keys() | got.keys()):
+            if want.get(day) != got.get(day):
+                problems.append(f"{key} {day}: SQL {want.get(day)} engine {got.get(day)}")
+    return problems
+
+
+def best_of(runs: int, work: Callable[[], Any], before: Callable[[], Any] | None = None) -> float:
+    timings = []
+    for _ in range(runs):
+        if before:
+            before()
+        started = time.perf_counter()
+        work()
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+def median_two_ways(clinic: Any, last_day: date, runs: int) -> tuple[float, float, bool]:
+    """A synthetic median metric over 12 weeks: SQL percentile_cont vs pandas; and agreement."""
+    import random
+
+    import pandas as pd
+    from django.utils import timezone
+
+    from clinicops.kpis import registry, selectors
+    from clinicops.kpis.models import MetricDay
+    from clinicops.kpis.registry import Kind, Metric, Unit
+
+    metric = Metric(
+        key="bench_wait_min",
+        label="Bench wait",
+        unit=Unit.MINUTES,
+        kind=Kind.MEDIAN,
+        compute=lambda c, d: [],
+    )
+    rng = random.Random(7)
+    first = selectors.week_start(last_day) - timedelta(weeks=11)
+    days = [first + timedelta(days=i) for i in range(84)]
+    MetricDay.objects.filter(clinic=clinic, key=metric.key).delete()
+    MetricDay.objects.bulk_create(
+        MetricDay(
+            clinic=clinic,
+            key=metric.key,
+            day=day,
+            values=[round(rng.lognormvariate(3, 0.5), 1) for _ in range(230)],
+            denominator=230,
+            computed_at=timezone.now(),
+        )
+        for day in days
+    )
+
+    def in_sql() -> dict[date, Decimal | None]:
+        series = selectors.weekly_series(clinic=clinic, keys=[metric.key], week_of=last_day)
+        return {w.week_start: w.value for w in series[metric.key]}
+
+    def in_pandas() -> dict[date, float]:
+        rows = MetricDay.objects.filter(
+            clinic=clinic, key=metric.key, day__gte=first, day__lte=days[-1]
+        ).values_list("day", "values")
+        frame = pd.DataFrame(list(rows), columns=["day", "values"]).explode("values")
+        frame["values"] = frame["values"].astype(float)
+        frame["week"] = frame["day"].map(selectors.week_start)
+        return frame.groupby("week")["values"].median().to_dict()
+
+    with registry.swapped([metric]):
+        sql_s = best_of(runs, in_sql)
+        pandas_s = best_of(runs, in_pandas)
+        from_sql, from_pandas = in_sql(), in_pandas()
+    agree = len(from_pandas) == 12 and all(
+        from_sql.get(week) is not None and abs(float(from_sql[week]) - value) < 1e-9
+        for week, value in from_pandas.items()
+    )
+    if not agree:
+        print("medians: SQL", from_sql, "pandas", from_pandas)
+    MetricDay.objects.filter(clinic=clinic, key=metric.key).delete()
+    return sql_s, pandas_s, agree
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per measurement")
+    parser.add_argument("--skip-per-day", action="store_true", help="skip the slow per-day year")
+    args = parser.parse_args()
+    setup_django(args.database)
+
+    from django.db import connection
+
+    from clinicops.core.models import Clinic
+    from clinicops.kpis import registry, selectors, services
+
+    made = ensure_clinic_year(
+        year=args.year, visits=args.visits, movements=args.movements, fresh=args.fresh
+    )
+    clinic = Clinic.objects.get(pk=made.clinic_id)
+    days = all_days(args.year)
+    first, last = days[0], days[-1]
+    aggregate_keys = list(HAND_SQL)
+    failures: list[str] = []
+    rows: list[tuple[str, str, str]] = []
+
+    # 1 and 2, interleaved run by run so that load from elsewhere on the machine hits both
+    hand_sql(clinic, first, last)  # warm the cache
+    expected = hand_sql(clinic, first, last)
+    chunks = (31, CHUNK_DAYS, 366)
+    timings: dict[str, list[float]] = {"sql": [], **{str(c): [] for c in chunks}}
+    engine_cpu: list[float] = []
+    with registry.swapped(app_metrics(ranged=True, extra=False)):
+        for _ in range(args.runs):
+            timings["sql"].append(best_of(1, lambda: hand_sql(clinic, first, last)))
+            for chunk in chunks:
+                clear_rollup(clinic)
+                cpu = time.process_time()
+                timings[str(chunk)].append(best_of(1, lambda c=chunk: roll_year(clinic, days, c)))
+                if chunk == CHUNK_DAYS:
+                    engine_cpu.append(time.process_time() - cpu)
+        problems = mismatches(expected, stored_parts(clinic, aggregate_keys))
+    sql_s = min(timings["sql"])
+    ratio = min(timings[str(CHUNK_DAYS)]) / sql_s
+    rows.append(
+        (
+            "hand-written SQL, 3 aggregates, one GROUP BY each",
+            f"{sql_s:.3f} s",
+            f"median of runs {statistics.median(timings['sql']):.3f} s",
+        )
+    )
+    for chunk in chunks:
+        took = min(timings[str(chunk)])
+        how = "the year in one transaction" if chunk > 365 else f"{chunk}-day chunks"
+        target = (
+            f" (target <= {RATIO_TARGET:.0f}x; backfill_kpis default; Python CPU "
+            f"{min(engine_cpu):.2f} s)"
+            if chunk == CHUNK_DAYS
+            else ""
+        )
+        median = statistics.median(timings[str(chunk)]) / statistics.median(timings["sql"])
+        rows.append(
+            (
+                f"engine, same 3 metrics with range functions, {how}",
+                f"{took:.3f} s",
+                f"{took / sql_s:.2f}x SQL best to best, {median:.2f}x median to median{target}",
+            )
+        )
+    if problems:
+        failures.append(f"range functions disagree with SQL ({len(problems)}): {problems[:3]}")
+    if ratio > RATIO_TARGET:
+        failures.append(f"the engine took {ratio:.2f}x the hand-written SQL")
+
+    # 3. the engine with the apps' per-day functions, as shipped
+    if not args.skip_per_day:
+        with registry.swapped(app_metrics(ranged=False, extra=False)):
+            clear_rollup(clinic)
+            started = time.perf_counter()
+            roll_year(clinic, days)
+            per_day_s = time.perf_counter() - started
+            problems = mismatches(expected, stored_parts(clinic, aggregate_keys))
+        rows.append(
+            (
+                "engine, same 3 metrics with the apps' per-day functions",
+                f"{per_day_s:.3f} s",
+                f"{per_day_s / sql_s:.1f}x SQL; {per_day_s / len(days) * 1000:.1f} ms/day",
+            )
+        )
+        if problems:
+            failures.append(f"per-day functions disagree with SQL: {problems[:3]}")
+    for metric in app_metrics(ranged=False, extra=True)[3:]:
+        sample = days[100:103]
+        started = time.perf_counter()
+        for day in sample:
+            metric.parts(clinic, day)
+        each = (time.perf_counter() - started) / len(sample)
+        rows.append(
+            (
+                f"{metric.label}, per-day function (no SQL aggregate to compare)",
+                f"{each * 1000:.0f} ms/clinic-day",
+                f"{each * len(days):.1f} s for the year",
+            )
+        )
+
+    # 4. one night's increment: 8 clinic-days, every metric, one task after another
+    yesterday = last
+    night = [yesterday - timedelta(days=i) for i in range(TRAILING_DAYS + 1)]
+    clear_rollup(clinic)
+    for label, metrics in (
+        ("range functions", app_metrics(ranged=True, extra=True)),
+        ("per-day functions", app_metrics(ranged=False, extra=True)),
+    ):
+        with registry.swapped(metrics):
+            # the nights before measured TNAA for their own days; tonight measures yesterday
+            services.rollup_clinic_days(clinic=clinic, days=night[1:])
+            started = time.perf_counter()
+            for day in night:
+                services.rollup_clinic_day(clinic_id=clinic.pk, day=day)
+            night_s = time.perf_counter() - started
+            clear_rollup(clinic)
+        rows.append(
+            (
+                f"one night: yesterday + {TRAILING_DAYS} trailing days, 5 metrics, {label}",
+                f"{night_s:.3f} s",
+                f"target < {NIGHT_TARGET_S:.0f} s",
+            )
+        )
+        if night_s >= NIGHT_TARGET_S:
+            failures.append(f"one night's increment ({label}) took {night_s:.2f} s")
+
+    # 5. reads
+    with registry.swapped(app_metrics(ranged=True, extra=False)):
+        roll_year(clinic, days)
+        keys = aggregate_keys
+
+        def twelve_weeks() -> None:
+            selectors.weekly_series(clinic=clinic, keys=keys, week_of=last)
+
+        read_s = best_of(max(args.runs, 5), twelve_weeks)
+        series = selectors.weekly_series(clinic=clinic, keys=keys, week_of=last)
+    for key in keys:
+        for point in series[key]:
+            n = sum(expected[key].get(d, (0, 0))[0] for d in _week(point.week_start))
+            d = sum(expected[key].get(d, (0, 0))[1] for d in _week(point.week_start))
+            scale = 100 if key != "supply_cost_per_visit" else 1
+            want = None if not d else Decimal(n) / Decimal(d) * scale
+            if point.value != want:
+                failures.append(f"{key} week of {point.week_start}: {point.value} != {want}")
+    rows.append(
+        ("12 weeks x 3 metrics from the rollup (one query)", f"{read_s * 1000:.1f} ms", "-")
+    )
+    sql_median_s, pandas_median_s, agree = median_two_ways(clinic, last, max(args.runs, 5))
+    rows.append(
+        (
+            "12 weekly medians of 230 values/day: SQL percentile_cont",
+            f"{sql_median_s * 1000:.1f} ms",
+            f"pandas over fetched arrays: {pandas_median_s * 1000:.1f} ms; agree: {agree}",
+        )
+    )
+    if not agree:
+        failures.append("SQL and pandas medians disagree")
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version()")
+        version = cursor.fetchone()[0].split(" on ")[0]
+    print()
+    print(
+        f"KPI rollup, one clinic-year ({args.year}): {made.appointments:,} appointments, "
+        f"{made.movements:,} stock movements, {made.snapshots:,} stockout snapshots; "
+        f"{version}; best of {args.runs}"
+    )
+    print()
+    print("| what | time | compared |")
+    print("|---|--:|---|")
+    for what, took, compared in rows:
+        print(f"| {what} | {took} | {compared} |")
+    print()
+    if failures:
+        print("FAILED:")
+        for failure in failures:
+            print(f"- {failure}")
+        return 1
+    print("Every day's parts and every week's figure match the hand-written SQL.")
+    return 0
+
+
+def _week(monday: date) -> list[date]:
+    return [monday + timedelta(days=i) for i in range(7)]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

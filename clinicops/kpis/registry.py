@@ -1,0 +1,338 @@
+"""The metric catalogue: each app's `kpis.py` registers its metrics here; the engine imports no app.
+
+A metric computes its *parts* for one clinic and one local day. The parts are what a period's
+figure is recomputed from (shared/KPIS.md): a numerator and a denominator for a ratio, the raw
+values for a median, and (value, group) pairs for a mean of per-group means (TNAA: the mean over
+providers of each provider's mean daily value). Registering one is a single line in the app's
+`kpis.py`:
+
+    register(Metric(key="no_show_rate", label="No-show rate", unit=Unit.PERCENT,
+                    default_target=7, compute=no_show_rate_parts))
+
+`compute(clinic, day)` may return a `Parts`, a `(numerator, denominator)` pair (ratio), an
+iterable of numbers (median), or an iterable of rows whose first field is the group and whose
+last field is the value (mean of means; scheduling's `TnaaValue(provider_id, type_id, days)`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import autodiscover_modules
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from clinicops.core.models import Clinic
+
+
+class Unit(StrEnum):
+    PERCENT = "percent"
+    MINUTES = "minutes"
+    DAYS = "days"
+    CURRENCY = "currency"
+    COUNT = "count"
+
+
+class Kind(StrEnum):
+    RATIO = "ratio"
+    MEDIAN = "median"
+    MEAN_OF_MEANS = "mean_of_means"
+
+
+class Direction(StrEnum):
+    LOWER = "lower"
+    HIGHER = "higher"
+    BAND = "band"
+
+
+Number = int | float | Decimal
+KEY_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a finite number")
+        return Decimal(repr(value))
+    return Decimal(value)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """One clinic-day of one metric: what any period's figure is recomputed from.
+
+    For medians and means of means, `numerator` is the sum and `denominator` the count of the
+    values, so "no data" is a zero denominator for every kind.
+    """
+
+    numerator: Decimal = Decimal(0)
+    denominator: Decimal = Decimal(0)
+    values: tuple[float, ...] = ()
+    groups: tuple[int, ...] = ()
+
+    @classmethod
+    def ratio(cls, numerator: Number, denominator: Number) -> Parts:
+        return cls(_decimal(numerator), _decimal(denominator))
+
+    @classmethod
+    def of_values(cls, values: Iterable[Number], groups: Iterable[int] = ()) -> Parts:
+        floats = tuple(float(v) for v in values)
+        if not all(math.isfinite(v) for v in floats):
+            raise ValueError("metric values must be finite numbers")
+        group_ids = tuple(int(g) for g in groups)
+        if group_ids and len(group_ids) != len(floats):
+            raise ValueError("a metric's groups must pair one to one with its values")
+        return cls(_decimal(math.fsum(floats)), Decimal(len(floats)), floats, group_ids)
+
+
+def _rows_as_grouped_values(rows: Iterable[Any]) -> Parts:
+    values: list[Number] = []
+    groups: list[int] = []
+    for row in rows:
+        if isinstance(row, Mapping):
+            groups.append(int(row["group"]))
+            values.append(row["value"])
+        else:
+            fields = tuple(row)
+            groups.append(int(fields[0]))
+            values.append(fields[-1])
+    return Parts.of_values(values, groups)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metric:
+    """One entry of the catalogue (shared/KPIS.md): what it is, how it is judged, how computed."""
+
+    key: str
+    label: str
+    unit: Unit
+    compute: Callable[..., Any]
+    kind: Kind = Kind.RATIO
+    # Either a direction (higher or lower is better) with a single target, or a band.
+    higher_is_better: bool = False
+    target_band: tuple[Decimal, Decimal] | None = None
+    default_target: Decimal | None = None
+    # Where "watch" turns to "alert" by default; for a band, how far outside it.
+    default_alert: Decimal | None = None
+    description: str = ""
+    # A measurement of the day as it stood (TNAA: the schedule's open slots that morning),
+    # not a count of what happened: it is computed once, and the trailing re-roll leaves it,
+    # since recomputing it days later would measure a later schedule.
+    point_in_time: bool = False
+    # Optional: the parts of many days at once, {day: result} for local days first..last (a
+    # day left out had no data): one GROUP BY instead of a query per day, for backfills.
+    compute_range: Callable[[Clinic, date, date], Mapping[date, Any]] | None = None
+    # Optional: when the data behind a clinic-day last changed (the backfill's resumability).
+    last_changed: Callable[[Clinic, date], datetime | None] | None = field(
+        default=None, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if not KEY_PATTERN.fullmatch(self.key):
+            raise ImproperlyConfigured(
+                f"Metric key {self.key!r} must be lower-case letters, digits and underscores."
+            )
+        object.__setattr__(self, "unit", Unit(self.unit))
+        object.__setattr__(self, "kind", Kind(self.kind))
+        for name in ("default_target", "default_alert"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, _decimal(value))
+        if self.target_band is not None:
+            low, high = (_decimal(v) for v in self.target_band)
+            if low > high:
+                raise ImproperlyConfigured(f"Metric {self.key}: the target band is upside down.")
+            object.__setattr__(self, "target_band", (low, high))
+            if self.default_target is None:
+                object.__setattr__(self, "default_target", low)
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def direction(self) -> Direction:
+        if self.target_band is not None:
+            return Direction.BAND
+        return Direction.HIGHER if self.higher_is_better else Direction.LOWER
+
+    @property
+    def scale(self) -> Decimal:
+        """A ratio's figure is numerator / denominator times this (100 for a percentage)."""
+        return Decimal(100) if self.unit == Unit.PERCENT and self.kind == Kind.RATIO else Decimal(1)
+
+    def parts(self, clinic: Clinic, day: date) -> Parts:
+        """Run `compute` for one clinic-day and read its result as `Parts`."""
+        return self.as_parts(self.compute(clinic, day))
+
+    def parts_for_days(self, clinic: Clinic, days: Iterable[date]) -> dict[date, Parts]:
+        """The parts of each of `days`: one `compute_range` call per run of consecutive days
+        where the metric has one, else one `compute` call per day."""
+        days = sorted(set(days))
+        if self.compute_range is None:
+            return {day: self.parts(clinic, day) for day in days}
+        parts: dict[date, Parts] = {}
+        for first, last in consecutive_runs(days):
+            found = self.compute_range(clinic, first, last)
+            day = first
+            while day <= last:
+                parts[day] = self.as_parts(found[day]) if day in found else Parts()
+                day += timedelta(days=1)
+        return parts
+
+    def as_parts(self, result: Any) -> Parts:
+        """A compute function's result, read as `Parts` according to the metric's kind."""
+        if isinstance(result, Parts):
+            return result
+        if self.kind == Kind.RATIO:
+            numerator, denominator = result
+            return Parts.ratio(numerator or 0, denominator or 0)
+        if self.kind == Kind.MEDIAN:
+            return Parts.of_values(result)
+        return _rows_as_grouped_values(result)
+
+    def default_alert_threshold(self, target: Decimal | None = None) -> Decimal | None:
+        """The alert threshold a clinic starts from: the metric's own, or 25 % past the target."""
+        if self.default_alert is not None and target in (None, self.default_target):
+            return self.default_alert
+        target = self.default_target if target is None else target
+        if self.direction == Direction.BAND:
+            return Decimal(5)
+        if target is None:
+            return None
+        if self.direction == Direction.HIGHER:
+            return (target * Decimal("0.9")).quantize(Decimal("0.01"))
+        return (target * Decimal("1.25")).quantize(Decimal("0.01"))
+
+    def format(self, value: Decimal | float | None) -> str:
+        """The figure as a tile shows it: "7.3 %", "$12.40", "18 min", "6.5 days"; "no data"."""
+        if value is None:
+            return "no data"
+        value = _decimal(value)
+        if self.unit == Unit.PERCENT:
+            return f"{value:.1f} %"
+        if self.unit == Unit.CURRENCY:
+            return f"${value:,.2f}"
+        if self.unit == Unit.MINUTES:
+            return f"{value:.0f} min"
+        if self.unit == Unit.DAYS:
+            return f"{value:.1f} days"
+        return f"{value:,.1f}"
+
+
+class AlreadyRegistered(ImproperlyConfigured):
+    pass
+
+
+_registry: dict[str, Metric] = {}
+
+
+def register(metric: Metric) -> Metric:
+    """Add a metric to the catalogue; the same definition twice (a re-import) is harmless."""
+    existing = _registry.get(metric.key)
+    if existing is not None and existing != metric:
+        raise AlreadyRegistered(f"A different metric is already registered as {metric.key!r}.")
+    _registry[metric.key] = metric
+    return metric
+
+
+def unregister(key: str) -> None:
+    _registry.pop(key, None)
+
+
+def get(key: str) -> Metric:
+    """The registered metric `key` (KeyError names it when there is none)."""
+    try:
+        return _registry[key]
+    except KeyError:
+        raise KeyError(f"No metric is registered as {key!r}.") from None
+
+
+def is_registered(key: str) -> bool:
+    return key in _registry
+
+
+def all_metrics() -> list[Metric]:
+    """Every registered metric, in catalogue (label) order."""
+    return sorted(_registry.values(), key=lambda m: m.label.lower())
+
+
+def autodiscover() -> None:
+    """Import each installed app's `kpis` module; its `register(...)` calls fill the catalogue."""
+    autodiscover_modules("kpis")
+
+
+@contextmanager
+def swapped(metrics: Iterable[Metric] = ()) -> Iterator[None]:
+    """Run with exactly `metrics` registered, then restore the catalogue (tests, benchmarks)."""
+    saved = dict(_registry)
+    _registry.clear()
+    try:
+        for metric in metrics:
+            register(metric)
+        yield
+    finally:
+        _registry.clear()
+        _registry.update(saved)
+
+
+def consecutive_runs(days: Iterable[date]) -> list[tuple[date, date]]:
+    """[(first, last), ...] for each run of consecutive days in `days`."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if runs and day == runs[-1][1] + timedelta(days=1):
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def by_local_day(
+    queryset: QuerySet[Any],
+    field_name: str,
+    *,
+    clinic: Clinic,
+    first: date,
+    last: date,
+    **aggregates: Any,
+) -> dict[date, dict[str, Any]]:
+    """{local day: {name: aggregate}} of `queryset` over the clinic's local days first..last.
+
+    The building block of a `compute_range`: rows are bucketed by the clinic-local date of
+    `field_name` (a datetime), which is how a DST day gets its 23 or 25 hours.
+    """
+    from django.db.models.functions import TruncDate
+
+    start, end = day_bounds(clinic, first)[0], day_bounds(clinic, last)[1]
+    rows = (
+        queryset.filter(**{f"{field_name}__gte": start, f"{field_name}__lt": end})
+        .annotate(local_day=TruncDate(field_name, tzinfo=clinic.tz))
+        .order_by()
+        .values("local_day")
+        .annotate(**aggregates)
+    )
+    return {row.pop("local_day"): row for row in rows}
+
+
+def day_bounds(clinic: Clinic, day: date) -> tuple[datetime, datetime]:
+    """[local midnight of `day`, local midnight of the next day) in UTC: 23 or 25 hours on DST days.
+
+    In UTC because arithmetic between two datetimes of one zoneinfo zone is wall-clock
+    arithmetic: it would call the 23-hour day 24 hours long.
+    """
+    tz = clinic.tz
+    return (
+        datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC),
+        datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC),
+    )

@@ -1,0 +1,87 @@
+"""The nightly rollup under Celery: an hourly dispatcher fans out one task per clinic and day.
+
+Beat runs `dispatch_nightly_rollups` every hour. Each clinic whose local 02:00 fell within
+the hour just begun gets one `rollup_clinic_day` task for yesterday and one for each of the
+KPI_TRAILING_DAYS days before it, so late data (a correction, a remittance) is picked up.
+Each task recomputes a whole clinic-day idempotently, so a duplicate or a retry is harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db import OperationalError
+from django.utils import timezone
+
+from clinicops.core.models import Clinic
+
+from . import services
+
+DEFAULT_TRAILING_DAYS = 7
+DEFAULT_LOCAL_HOUR = 2
+
+
+def _local_run_instant(clinic: Clinic, local_day: date, hour: int) -> datetime:
+    # A wall-clock time skipped by a spring-forward (02:00 in New York on 2026-03-08) resolves,
+    # with fold=0, to the instant just after the gap (03:00 EDT): the night still runs, once.
+    return datetime.combine(local_day, time(hour), tzinfo=clinic.tz).astimezone(UTC)
+
+
+def clinics_due(now: datetime, *, hour: int | None = None) -> list[tuple[int, date]]:
+    """(clinic id, yesterday in that clinic) for each active clinic whose local `hour` o'clock
+    fell in the clock hour ending at `now` (truncated to the hour).
+
+    Hour-aligned windows tile time without gaps or overlaps, so each clinic is due exactly once
+    per local day, however late in the hour beat fires, across DST changes and for zones with
+    half-hour offsets.
+    """
+    hour = settings.KPI_ROLLUP_LOCAL_HOUR if hour is None else hour
+    window_end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    window_start = window_end - timedelta(hours=1)
+    due = []
+    for clinic in Clinic.objects.filter(is_active=True).order_by("pk"):
+        local_day = timezone.localtime(window_end, timezone=clinic.tz).date()
+        # The run instant of the local date at the window's end, or of the day before it (a
+        # zone where the window straddles local midnight).
+        for day in (local_day, local_day - timedelta(days=1)):
+            if window_start < _local_run_instant(clinic, day, hour) <= window_end:
+                due.append((clinic.pk, day - timedelta(days=1)))
+                break
+    return due
+
+
+def days_to_roll(yesterday: date, trailing_days: int | None = None) -> list[date]:
+    """Yesterday and the trailing window before it, newest first."""
+    trailing = settings.KPI_TRAILING_DAYS if trailing_days is None else trailing_days
+    return [yesterday - timedelta(days=i) for i in range(max(trailing, 0) + 1)]
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def rollup_clinic_day(clinic_id: int, day: str) -> int:
+    """Recompute every metric of one clinic's local day (ISO date); safe to run twice."""
+    return services.rollup_clinic_day(clinic_id=clinic_id, day=date.fromisoformat(day))
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def dispatch_nightly_rollups(now: str | None = None, queue: str | None = None) -> int:
+    """Enqueue the rollups of each clinic whose night has come; returns how many tasks.
+
+    `now` (ISO datetime) replaces the clock; `queue` routes the fan-out, for example to
+    dedicated KPI workers.
+    """
+    instant = datetime.fromisoformat(now) if now else timezone.now()
+    options = {"queue": queue} if queue else {}
+    count = 0
+    for clinic_id, yesterday in clinics_due(instant):
+        for day in days_to_roll(yesterday):
+            rollup_clinic_day.apply_async((clinic_id, day.isoformat()), **options)
+            count += 1
+    return count

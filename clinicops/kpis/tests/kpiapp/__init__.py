@@ -1,0 +1,1 @@
+"""A throwaway app for the registry's discovery test: its kpis.py registers one metric."""
