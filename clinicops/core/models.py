@@ -346,6 +346,12 @@ class Patient(models.Model):
     def __str__(self) -> str:
         return f"{self.last_name}, {self.first_name}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.phone_digits = normalize_phone(self.phone)
+        if not self.mrn:
+            self.mrn = Patient.allocate_mrns(1)[0]
+        super().save(*args, **kwargs)
+
     @property
     def full_name(self) -> str:
         return " ".join(p for p in (self.first_name, self.middle_name, self.last_name) if p)
@@ -355,12 +361,6 @@ class Patient(models.Model):
         if (day.month, day.day) < (self.date_of_birth.month, self.date_of_birth.day):
             years -= 1
         return years
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.phone_digits = normalize_phone(self.phone)
-        if not self.mrn:
-            self.mrn = Patient.allocate_mrns(1)[0]
-        super().save(*args, **kwargs)
 
     @staticmethod
     def allocate_mrns(count: int) -> list[str]:
@@ -424,4 +424,5 @@ class Coverage(models.Model):
         return f"{self.payer} · {self.member_id}"
 
     def is_active_on(self, day: date) -> bool:
-        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+        ends = self.effective_to
+        return self.effective_from <= day and (ends is None or day <= ends)
