@@ -269,11 +269,19 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "clinicops.kpis.tasks.dispatch_nightly_rollups",
         "schedule": crontab(minute=5),
     },
+    # Hourly at :10; it enqueues the weekly digest of each clinic where it is Monday
+    # KPI_DIGEST_LOCAL_HOUR o'clock.
+    "kpis-weekly-digest-dispatch": {
+        "task": "clinicops.kpis.tasks.dispatch_weekly_digests",
+        "schedule": crontab(minute=10),
+    },
 }
 # KPI rollup: the local hour it runs at, and how many days before yesterday it re-rolls to
 # pick up late data.
 KPI_ROLLUP_LOCAL_HOUR = env_int("KPI_ROLLUP_LOCAL_HOUR", 2)
 KPI_TRAILING_DAYS = env_int("KPI_TRAILING_DAYS", 7)
+# The weekly KPI digest goes out on Mondays at this local hour.
+KPI_DIGEST_LOCAL_HOUR = env_int("KPI_DIGEST_LOCAL_HOUR", 7)
 
 # Supplies: the largest quantity one log may use (an item may set its own), and how long
 # the nurse who logged it may undo a log.
