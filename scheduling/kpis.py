@@ -1,0 +1,200 @@
+"""Scheduling's metrics, as parts for one clinic and one local day (formulas: shared/KPIS.md).
+
+Registered in the KPI catalogue (`clinicops.kpis.registry`); a period's figure is recomputed
+from the daily parts, never averaged from daily ratios.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from typing import Any, NamedTuple
+
+from django.utils import timezone
+
+from clinicops.core.models import Clinic
+from clinicops.kpis.registry import Kind, Metric, Unit, register
+
+from . import availability
+from .models import Appointment, AppointmentType, ClinicClosure, ProviderTimeOff, TemplateBlock
+
+Status = Appointment.Status
+
+
+def _day_appointments(clinic: Clinic, day: date) -> Any:
+    start, end = availability.day_bounds_utc(day, clinic.tz)
+    return Appointment.objects.filter(clinic=clinic, start__gte=start, start__lt=end)
+
+
+def no_show_rate_parts(clinic: Clinic, day: date) -> tuple[int, int]:
+    """(no-shows, appointments not cancelled before the late-cancel window) starting that day.
+
+    Late cancellations stay in the denominator. An appointment cancelled because it was
+    rescheduled does not: its replacement is counted instead.
+    """
+    appointments = _day_appointments(clinic, day)
+    denominator = (
+        appointments.exclude(status=Status.CANCELLED).count()
+        + appointments.filter(status=Status.CANCELLED, late_cancel=True)
+        .exclude(cancel_reason=Appointment.CancelReason.RESCHEDULED)
+        .count()
+    )
+    numerator = appointments.filter(status=Status.NO_SHOW).count()
+    return numerator, denominator
+
+
+def _minutes(delta: timedelta) -> int:
+    return int(delta.total_seconds() // 60)
+
+
+def _subtract(
+    interval: tuple[datetime, datetime], holes: Iterable[tuple[datetime, datetime]]
+) -> int:
+    """Minutes of `interval` not covered by `holes`."""
+    start, end = interval
+    covered: list[tuple[datetime, datetime]] = []
+    for hole_start, hole_end in sorted(holes):
+        s, e = max(start, hole_start), min(end, hole_end)
+        if s >= e:
+            continue
+        if covered and s <= covered[-1][1]:
+            covered[-1] = (covered[-1][0], max(covered[-1][1], e))
+        else:
+            covered.append((s, e))
+    return _minutes(end - start) - sum(_minutes(e - s) for s, e in covered)
+
+
+def template_utilization_parts(clinic: Clinic, day: date) -> tuple[int, int]:
+    """(minutes booked, bookable template minutes) for one day.
+
+    Booked: appointments not cancelled (no-shows count as booked). Bookable: regular,
+    same-day-hold and buffer blocks of the template in effect, net of time off; nothing on a
+    closure day. Meant for past days.
+    """
+    if ClinicClosure.objects.filter(clinic=clinic, day=day).exists():
+        return 0, 0
+    tz = clinic.tz
+    templates = availability.load_templates(clinic=clinic, start=day, end=day)
+    day_start, day_end = availability.day_bounds_utc(day, tz)
+    time_off: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for provider_id, start, end in ProviderTimeOff.objects.filter(
+        provider_id__in=list(templates), start__lt=day_end, end__gt=day_start
+    ).values_list("provider_id", "start", "end"):
+        time_off[provider_id].append((start, end))
+    bookable = 0
+    for provider_id, provider_templates in templates.items():
+        template = availability.template_for_day(provider_templates, day)
+        if template is None:
+            continue
+        for block in template.blocks_by_weekday.get(day.weekday(), ()):
+            if block.kind == TemplateBlock.Kind.ADMIN:
+                continue
+            interval = (
+                availability.local_datetime(day, block.start_time, tz),
+                availability.local_datetime(day, block.end_time, tz),
+            )
+            bookable += _subtract(interval, time_off[provider_id])
+    booked = sum(
+        _minutes(end - start)
+        for start, end in _day_appointments(clinic, day)
+        .exclude(status=Status.CANCELLED)
+        .values_list("start", "end")
+    )
+    return booked, bookable
+
+
+class TnaaValue(NamedTuple):
+    provider_id: int
+    appointment_type_id: int
+    days: int
+
+
+def tnaa_days_values(
+    clinic: Clinic,
+    day: date,
+    *,
+    now: datetime | None = None,
+    horizon_days: int = availability.DEFAULT_HORIZON_DAYS,
+) -> list[TnaaValue]:
+    """Third next available, in days, per provider and appointment type, measured on `day`.
+
+    Measured as of `now`; by default, for today, now (the rollup runs early in the clinic's
+    morning), and for another day its start. A provider with fewer than three open slots in
+    the horizon scores the horizon: a floor, not an exclusion, so the busiest providers are
+    not dropped from the mean.
+    """
+    tz = clinic.tz
+    if now is None:
+        start_of_day = availability.local_datetime(day, time(0), tz)
+        now = max(timezone.now(), start_of_day) if day == clinic.today() else start_of_day
+    templates = availability.load_templates(clinic=clinic, start=day, end=day)
+    active_types = {t.pk: t for t in AppointmentType.objects.filter(clinic=clinic, is_active=True)}
+    values: list[TnaaValue] = []
+    for provider_id in sorted(templates):
+        template = availability.template_for_day(templates[provider_id], day)
+        if template is None:
+            continue
+        type_ids: set[int] = set()
+        for blocks in template.blocks_by_weekday.values():
+            for block in blocks:
+                if block.kind != TemplateBlock.Kind.REGULAR:
+                    continue
+                type_ids |= set(block.type_ids) if block.type_ids else set(active_types)
+        for type_id in sorted(type_ids & set(active_types)):
+            days = availability.third_next_available_days(
+                clinic=clinic,
+                provider=provider_id,
+                appointment_type=active_types[type_id],
+                now=now,
+                horizon_days=horizon_days,
+            )
+            values.append(TnaaValue(provider_id, type_id, horizon_days if days is None else days))
+    return values
+
+
+def tnaa_period_figure(values: Iterable[TnaaValue]) -> float | None:
+    """The period's TNAA: the mean over providers of each provider's mean daily value."""
+    by_provider: dict[int, list[int]] = defaultdict(list)
+    for value in values:
+        by_provider[value.provider_id].append(value.days)
+    if not by_provider:
+        return None
+    means = [sum(days) / len(days) for days in by_provider.values()]
+    return sum(means) / len(means)
+
+
+register(
+    Metric(
+        key="tnaa_days",
+        label="Third next available appointment",
+        unit=Unit.DAYS,
+        kind=Kind.MEAN_OF_MEANS,
+        compute=tnaa_days_values,
+        default_target=7,
+        point_in_time=True,
+        description="Days from today to the third open slot, per provider and type; the "
+        "period's figure is the mean over providers of each one's mean daily value.",
+    )
+)
+register(
+    Metric(
+        key="no_show_rate",
+        label="No-show rate",
+        unit=Unit.PERCENT,
+        compute=no_show_rate_parts,
+        default_target=7,
+        description="No-shows / appointments not cancelled before the late-cancel window.",
+    )
+)
+register(
+    Metric(
+        key="template_utilization",
+        label="Template utilization",
+        unit=Unit.PERCENT,
+        compute=template_utilization_parts,
+        target_band=(80, 85),
+        default_target=85,
+        description="Minutes booked (no-shows included) / bookable template minutes.",
+    )
+)

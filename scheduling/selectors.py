@@ -1,0 +1,161 @@
+"""Scheduling reads, already scoped to the clinics the user works in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from clinicops.core.models import Clinic, Patient, Staff, User
+
+from . import availability
+from .models import (
+    Appointment,
+    AppointmentEvent,
+    ProviderTimeOff,
+    ScheduleTemplate,
+    WaitlistEntry,
+    WaitlistOffer,
+)
+
+
+def appointments_for_day(
+    *, user: User, clinic: Clinic, day: date, provider: Staff | None = None
+) -> QuerySet[Appointment]:
+    """A clinic's appointments starting on a local day (all statuses), by start and provider."""
+    start, end = availability.day_bounds_utc(day, clinic.tz)
+    qs = (
+        Appointment.objects.for_user(user)
+        .filter(clinic=clinic, start__gte=start, start__lt=end)
+        .select_related("patient", "provider__user", "appointment_type", "room")
+        .order_by("start", "provider_id")
+    )
+    if provider is not None:
+        qs = qs.filter(provider=provider)
+    return qs
+
+
+def appointments_for_provider_week(
+    *, user: User, clinic: Clinic, provider: Staff, week_start: date
+) -> QuerySet[Appointment]:
+    start, _ = availability.day_bounds_utc(week_start, clinic.tz)
+    _, end = availability.day_bounds_utc(week_start + timedelta(days=6), clinic.tz)
+    return (
+        Appointment.objects.for_user(user)
+        .filter(clinic=clinic, provider=provider, start__gte=start, start__lt=end)
+        .select_related("patient", "appointment_type", "room")
+        .order_by("start")
+    )
+
+
+def providers_for_clinic(*, user: User, clinic: Clinic, day: date) -> QuerySet[Staff]:
+    """The providers with a schedule template at the clinic in effect on `day`."""
+    ids = availability.providers_with_templates(clinic, day)
+    if clinic.pk not in user.clinic_ids and not user.is_superuser:
+        return Staff.objects.none()
+    return Staff.objects.filter(pk__in=ids).select_related("user")
+
+
+@dataclass
+class PatientAppointments:
+    upcoming: list[Appointment]
+    past: list[Appointment]
+    no_show_count: int
+
+
+def patient_appointments(
+    *, user: User, patient: Patient, now: datetime | None = None
+) -> PatientAppointments:
+    """A patient's upcoming and past appointments, with their no-show count."""
+    now = now or timezone.now()
+    qs = (
+        Appointment.objects.for_user(user)
+        .filter(patient=patient)
+        .select_related("provider__user", "appointment_type", "clinic")
+    )
+    return PatientAppointments(
+        upcoming=list(qs.filter(end__gt=now).order_by("start")),
+        past=list(qs.filter(end__lte=now).order_by("-start")),
+        no_show_count=qs.filter(status=Appointment.Status.NO_SHOW).count(),
+    )
+
+
+def appointment_history(*, user: User, appointment: Appointment) -> QuerySet[AppointmentEvent]:
+    return (
+        AppointmentEvent.objects.for_user(user)
+        .filter(appointment=appointment)
+        .select_related("actor")
+        .order_by("at", "pk")
+    )
+
+
+def appointments_to_move(*, user: User, time_off: ProviderTimeOff) -> QuerySet[Appointment]:
+    """Booked or confirmed appointments that fall into a provider's time off."""
+    return (
+        Appointment.objects.for_user(user)
+        .filter(
+            provider_id=time_off.provider_id,
+            status__in=(Appointment.Status.BOOKED, Appointment.Status.CONFIRMED),
+        )
+        .overlapping(time_off.start, time_off.end)
+        .select_related("patient", "clinic", "appointment_type")
+        .order_by("start")
+    )
+
+
+def open_waitlist_offers(*, user: User, clinic: Clinic) -> QuerySet[WaitlistOffer]:
+    """Freed slots waiting for the front desk to offer them, soonest first."""
+    return (
+        WaitlistOffer.objects.for_user(user)
+        .filter(
+            entry__clinic=clinic,
+            status=WaitlistOffer.Status.OPEN,
+            start__gt=timezone.now(),
+        )
+        .select_related("entry__patient", "entry__appointment_type", "provider__user")
+        .order_by("start", "created_at")
+    )
+
+
+def waitlist(*, user: User, clinic: Clinic) -> QuerySet[WaitlistEntry]:
+    return (
+        WaitlistEntry.objects.for_user(user)
+        .filter(clinic=clinic, status=WaitlistEntry.Status.WAITING)
+        .select_related("patient", "appointment_type", "provider__user")
+        .order_by("created_at")
+    )
+
+
+@dataclass(frozen=True)
+class PreviewSlot:
+    start: datetime
+    end: datetime
+    kind: str
+    block_id: int
+
+
+def template_week_preview(
+    *, template: ScheduleTemplate, week_start: date
+) -> dict[date, list[PreviewSlot]]:
+    """The slots a template produces in one week (bookings ignored), for the template editor."""
+    clinic = template.clinic
+    tz = clinic.tz
+    preview: dict[date, list[PreviewSlot]] = {}
+    blocks = list(template.blocks.all())
+    for offset in range(7):
+        day = week_start + timedelta(days=offset)
+        slots: list[PreviewSlot] = []
+        if template.covers(day):
+            for block in sorted(blocks, key=lambda b: b.start_time):
+                if block.weekday != day.weekday():
+                    continue
+                start = availability.local_datetime(day, block.start_time, tz)
+                end = availability.local_datetime(day, block.end_time, tz)
+                step = timedelta(minutes=block.slot_minutes)
+                while start + step <= end:
+                    slots.append(PreviewSlot(start, start + step, block.kind, block.pk))
+                    start += step
+        preview[day] = slots
+    return preview
