@@ -1,0 +1,506 @@
+"""What the front desk's scheduling screens show: the day and week grids, and two small writes.
+
+Built on `selectors`, `availability` and `services` (owned by the scheduling model); nothing
+here decides whether a booking is allowed. The grid is a table: each cell spans as many rows
+as its time takes, so the layout needs no inline style under the strict CSP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.urls import reverse
+
+from clinicops.core import roles
+from clinicops.core.models import Clinic, Staff, User
+from compliance import audit
+from compliance.models import AuditEvent
+
+from . import availability, selectors
+from .models import Appointment, ClinicClosure, ProviderTimeOff, TemplateBlock
+
+# Row heights the stylesheet knows, largest first: a grid uses the largest that every time on
+# it is a multiple of, so a day of 20-minute slots gets 20-minute rows.
+UNITS = (60, 30, 20, 15, 10, 5)
+DAY_MINUTES = 24 * 60
+
+_SLOT_KINDS = frozenset({"open", "held", "past"})
+
+
+@dataclass
+class Cell:
+    """One table cell of the grid, `rows` rows tall."""
+
+    kind: str  # appointments, open, held, past, admin, buffer, time_off, empty
+    rows: int = 1
+    start: datetime | None = None
+    end: datetime | None = None
+    appointments: list[Appointment] = field(default_factory=list)
+    label: str = ""
+    provider_id: int | None = None
+    type_id: int | None = None  # the block's only accepted type, to preselect when booking
+    is_hold: bool = False
+    # Filled in by `link_grid`, so the template does no lookups per cell (a busy day has
+    # hundreds of them).
+    time: str = ""
+    url: str = ""
+    links: list[AppointmentLink] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AppointmentLink:
+    """An appointment as the grid draws it."""
+
+    url: str
+    time: str
+    patient: str
+    type_name: str
+    css: str
+    status: str
+    is_overbook: bool
+
+
+@dataclass
+class ColumnSource:
+    """Everything one column (a provider on a day) is drawn from."""
+
+    label: str
+    day: date
+    provider: Staff
+    appointments: list[Appointment]
+    template: Any  # availability's template in effect that day, or None
+    time_off: list[tuple[datetime, datetime]]
+    closure: str | None = None
+    sublabel: str = ""
+
+    @property
+    def works(self) -> bool:
+        """Whether the provider's template has any block on this day."""
+        return self.template is not None and bool(
+            self.template.blocks_by_weekday.get(self.day.weekday())
+        )
+
+
+@dataclass
+class GridRow:
+    minute: int
+    time: str
+    label: str  # the time, on the rows that show it (every half hour or hour)
+    is_hour: bool
+    cells: list[Cell]
+
+
+@dataclass
+class Grid:
+    columns: list[ColumnSource]
+    rows: list[GridRow]
+    unit: int
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.rows
+
+
+@dataclass
+class _Item:
+    kind: str
+    start_min: int
+    end_min: int
+    cell: Cell
+
+
+def _minute(moment: datetime, day: date, tz: Any) -> int:
+    """Minutes since local midnight of `day` (clamped to the day)."""
+    local = moment.astimezone(tz)
+    if local.date() < day:
+        return 0
+    if local.date() > day:
+        return DAY_MINUTES
+    return local.hour * 60 + local.minute
+
+
+def _column_items(source: ColumnSource, *, tz: Any, now: datetime) -> list[_Item]:
+    day = source.day
+    items: list[_Item] = []
+    for appointment in source.appointments:
+        if appointment.status == Appointment.Status.CANCELLED:
+            continue  # their time is free again; they are listed under the grid
+        items.append(
+            _Item(
+                "appointments",
+                _minute(appointment.start, day, tz),
+                _minute(appointment.end, day, tz),
+                Cell("appointments", appointments=[appointment]),
+            )
+        )
+    for start, end in source.time_off:
+        items.append(
+            _Item(
+                "time_off",
+                _minute(start, day, tz),
+                _minute(end, day, tz),
+                Cell("time_off", label="Time off"),
+            )
+        )
+    if source.closure is None and source.template is not None:
+        items.extend(_block_items(source, tz=tz, now=now))
+    return [item for item in items if item.end_min > item.start_min]
+
+
+def _block_items(source: ColumnSource, *, tz: Any, now: datetime) -> list[_Item]:
+    """The template's blocks that day: admin and buffer spans, and the bookable slots."""
+    day = source.day
+    items: list[_Item] = []
+    for block in source.template.blocks_by_weekday.get(day.weekday(), ()):
+        start_min = block.start_time.hour * 60 + block.start_time.minute
+        end_min = block.end_time.hour * 60 + block.end_time.minute
+        if block.kind == TemplateBlock.Kind.ADMIN:
+            items.append(_Item("admin", start_min, end_min, Cell("admin", label="Admin / lunch")))
+            continue
+        if block.kind == TemplateBlock.Kind.BUFFER:
+            items.append(_Item("buffer", start_min, end_min, Cell("buffer", label="Buffer")))
+            continue
+        is_hold = block.kind == TemplateBlock.Kind.SAME_DAY_HOLD
+        only_type = next(iter(block.type_ids)) if len(block.type_ids) == 1 else None
+        slot_start = availability.local_datetime(day, block.start_time, tz)
+        block_end = availability.local_datetime(day, block.end_time, tz)
+        while slot_start + block.slot <= block_end:
+            slot_end = slot_start + block.slot
+            if slot_start < now:
+                kind = "past"
+            elif is_hold and now < slot_start - block.hold_release:
+                kind = "held"
+            else:
+                kind = "open"
+            items.append(
+                _Item(
+                    kind,
+                    _minute(slot_start, day, tz),
+                    _minute(slot_end, day, tz),
+                    Cell(
+                        kind,
+                        label=str(source.provider),
+                        start=slot_start,
+                        end=slot_end,
+                        provider_id=source.provider.pk,
+                        type_id=only_type,
+                        is_hold=is_hold,
+                    ),
+                )
+            )
+            slot_start = slot_end
+    return items
+
+
+def _unit(boundaries: Iterable[int]) -> int:
+    values = list(boundaries)
+    for unit in UNITS:
+        if all(value % unit == 0 for value in values):
+            return unit
+    return UNITS[-1]
+
+
+def _snap(item: _Item, unit: int) -> None:
+    item.start_min = item.start_min // unit * unit
+    item.end_min = max(-(-item.end_min // unit) * unit, item.start_min + unit)
+
+
+def _merge_appointments(items: list[_Item]) -> list[_Item]:
+    """Overlapping appointments (declared overbooks, a no-show and a walk-in) share one cell."""
+    merged: list[_Item] = []
+    for item in sorted(items, key=lambda i: (i.start_min, i.end_min)):
+        if merged and item.start_min < merged[-1].end_min:
+            last = merged[-1]
+            last.end_min = max(last.end_min, item.end_min)
+            last.cell.appointments.extend(item.cell.appointments)
+        else:
+            merged.append(item)
+    return merged
+
+
+def _place(placed: dict[int, Cell], taken: list[bool], cell: Cell, top: int, bottom: int) -> None:
+    cell.rows = bottom - top
+    placed[top] = cell
+    for row in range(top, bottom):
+        taken[row] = True
+
+
+def _lay_out(items: list[_Item], *, first: int, unit: int, row_count: int) -> tuple:
+    """Place one column's items: appointments, then time off and admin/buffer blocks in what
+    is left, then the slots that are wholly free."""
+    placed: dict[int, Cell] = {}
+    taken = [False] * row_count
+    appointments = _merge_appointments([i for i in items if i.kind == "appointments"])
+    rest = [i for i in items if i.kind != "appointments"]
+    order = {"time_off": 0, "admin": 1, "buffer": 1}
+    rest.sort(key=lambda i: (order.get(i.kind, 2), i.start_min))
+    for item in appointments + rest:
+        top = max((item.start_min - first) // unit, 0)
+        bottom = min((item.end_min - first) // unit, row_count)
+        if top >= bottom:
+            continue
+        if item.kind == "appointments":
+            _place(placed, taken, item.cell, top, bottom)
+        elif item.kind in _SLOT_KINDS:
+            if not any(taken[top:bottom]):
+                _place(placed, taken, item.cell, top, bottom)
+        else:
+            row = top
+            while row < bottom:
+                if taken[row]:
+                    row += 1
+                    continue
+                end = row
+                while end < bottom and not taken[end]:
+                    end += 1
+                _place(placed, taken, Cell(item.cell.kind, label=item.cell.label), row, end)
+                row = end
+    return placed, taken
+
+
+def build_grid(sources: Sequence[ColumnSource], *, clinic: Clinic, now: datetime) -> Grid:
+    """Lay the columns' appointments, time off, blocks and slots out as table rows."""
+    tz = clinic.tz
+    per_column = [_column_items(source, tz=tz, now=now) for source in sources]
+    all_items = [item for items in per_column for item in items]
+    # A day of time off alone would stretch the grid over 24 hours: the working day sets it.
+    framing = [i for i in all_items if i.kind != "time_off"] or all_items
+    if not framing:
+        return Grid(list(sources), [], UNITS[0])
+    unit = _unit(b for item in framing for b in (item.start_min, item.end_min))
+    for item in all_items:
+        _snap(item, unit)
+    first = min(item.start_min for item in framing) // 60 * 60
+    last = min(-(-max(item.end_min for item in framing) // 60) * 60, DAY_MINUTES)
+    row_count = (last - first) // unit
+    columns = [_lay_out(items, first=first, unit=unit, row_count=row_count) for items in per_column]
+
+    label_every = 30 if 30 % unit == 0 else 60
+    rows: list[GridRow] = []
+    for index in range(row_count):
+        minute = first + index * unit
+        cells: list[Cell] = []
+        for placed, taken in columns:
+            cell = placed.get(index)
+            if cell is not None:
+                cells.append(cell)
+            elif not taken[index]:
+                cells.append(Cell("empty"))
+        time = f"{minute // 60:02d}:{minute % 60:02d}"
+        rows.append(
+            GridRow(
+                minute=minute,
+                time=time,
+                label=time if minute % label_every == 0 else "",
+                is_hour=minute % 60 == 0,
+                cells=cells,
+            )
+        )
+    return Grid(list(sources), rows, unit)
+
+
+def link_grid(grid: Grid, *, clinic: Clinic, can_book: bool) -> Grid:
+    """Give each cell its local time, its appointments' links and, for an open slot that the
+    user may book, the booking page's address prefilled with the slot."""
+    tz = clinic.tz
+    book = reverse("scheduling:book")
+    for row in grid.rows:
+        for cell in row.cells:
+            if cell.start is not None:
+                local = cell.start.astimezone(tz)
+                cell.time = f"{local:%H:%M}"
+                if can_book and cell.kind == "open":
+                    query = {"provider": cell.provider_id, "start": f"{local:%Y-%m-%dT%H:%M}"}
+                    if cell.type_id is not None:
+                        query["appointment_type"] = cell.type_id
+                    cell.url = f"{book}?{urlencode(query, safe=':')}"
+            cell.links = [
+                AppointmentLink(
+                    url=reverse("scheduling:appointment", args=[a.pk]),
+                    time=f"{a.start.astimezone(tz):%H:%M}",
+                    patient=f"{a.patient.last_name}, {a.patient.first_name}",
+                    type_name=a.appointment_type.name,
+                    css=f"appt appt-type-{a.appointment_type_id} appt--{a.status}",
+                    status=a.get_status_display(),
+                    is_overbook=a.is_overbook,
+                )
+                for a in cell.appointments
+            ]
+    return grid
+
+
+# --- what the grids are drawn from -------------------------------------------------------
+
+
+def clinic_providers(clinic: Clinic) -> QuerySet[Staff]:
+    """Staff at the clinic who see patients: the provider role, or a schedule template here."""
+    return (
+        Staff.objects.filter(clinics=clinic)
+        .filter(Q(user__groups__name=roles.PROVIDER) | Q(templates__clinic=clinic))
+        .select_related("user")
+        .distinct()
+        .order_by("user__last_name", "user__first_name", "pk")
+    )
+
+
+def _time_off(provider_ids: list[int], start: datetime, end: datetime) -> dict[int, list]:
+    found: dict[int, list[tuple[datetime, datetime]]] = {}
+    for pid, off_start, off_end in ProviderTimeOff.objects.filter(
+        provider_id__in=provider_ids, start__lt=end, end__gt=start
+    ).values_list("provider_id", "start", "end"):
+        found.setdefault(pid, []).append((off_start, off_end))
+    return found
+
+
+@dataclass
+class DaySchedule:
+    grid: Grid
+    appointments: list[Appointment]
+    cancelled: list[Appointment]
+    closure: ClinicClosure | None
+
+
+def day_schedule(
+    *, user: User, clinic: Clinic, day: date, provider: Staff | None, now: datetime
+) -> DaySchedule:
+    """The clinic's day: one column per provider scheduled (or booked) that day."""
+    appointments = list(
+        selectors.appointments_for_day(user=user, clinic=clinic, day=day, provider=provider)
+    )
+    providers = {p.pk: p for p in selectors.providers_for_clinic(user=user, clinic=clinic, day=day)}
+    for appointment in appointments:
+        providers.setdefault(appointment.provider_id, appointment.provider)
+    if provider is not None:
+        providers = {provider.pk: provider}
+    ordered = sorted(providers.values(), key=lambda s: (s.user.last_name, s.user.first_name, s.pk))
+    ids = [p.pk for p in ordered]
+    templates = availability.load_templates(clinic=clinic, start=day, end=day, provider_ids=ids)
+    day_start, day_end = availability.day_bounds_utc(day, clinic.tz)
+    time_off = _time_off(ids, day_start, day_end)
+    closure = ClinicClosure.objects.filter(clinic=clinic, day=day).first()
+    sources = [
+        ColumnSource(
+            label=str(p),
+            sublabel=p.title,
+            day=day,
+            provider=p,
+            appointments=[a for a in appointments if a.provider_id == p.pk],
+            template=availability.template_for_day(templates.get(p.pk, []), day),
+            time_off=time_off.get(p.pk, []),
+            closure=(closure.reason or "Clinic closed") if closure else None,
+        )
+        for p in ordered
+    ]
+    return DaySchedule(
+        grid=build_grid(sources, clinic=clinic, now=now),
+        appointments=appointments,
+        cancelled=[a for a in appointments if a.status == Appointment.Status.CANCELLED],
+        closure=closure,
+    )
+
+
+def week_schedule(
+    *, user: User, clinic: Clinic, provider: Staff, week_start: date, now: datetime
+) -> DaySchedule:
+    """One provider's week: a column per day (weekend days only when something is on them)."""
+    week_end = week_start + timedelta(days=6)
+    appointments = list(
+        selectors.appointments_for_provider_week(
+            user=user, clinic=clinic, provider=provider, week_start=week_start
+        )
+    )
+    templates = availability.load_templates(
+        clinic=clinic, start=week_start, end=week_end, provider_ids=[provider.pk]
+    ).get(provider.pk, [])
+    start, _ = availability.day_bounds_utc(week_start, clinic.tz)
+    _, end = availability.day_bounds_utc(week_end, clinic.tz)
+    time_off = _time_off([provider.pk], start, end).get(provider.pk, [])
+    closures = {
+        c.day: c.reason or "Clinic closed"
+        for c in ClinicClosure.objects.filter(clinic=clinic, day__range=(week_start, week_end))
+    }
+    sources = []
+    for offset in range(7):
+        day = week_start + timedelta(days=offset)
+        template = availability.template_for_day(templates, day)
+        on_day = [a for a in appointments if a.start.astimezone(clinic.tz).date() == day]
+        has_blocks = template is not None and template.blocks_by_weekday.get(day.weekday())
+        if day.weekday() >= 5 and not has_blocks and not on_day:
+            continue
+        sources.append(
+            ColumnSource(
+                label=f"{day:%a} {day.day} {day:%b}",
+                day=day,
+                provider=provider,
+                appointments=on_day,
+                template=template,
+                time_off=time_off,
+                closure=closures.get(day),
+            )
+        )
+    return DaySchedule(
+        grid=build_grid(sources, clinic=clinic, now=now),
+        appointments=appointments,
+        cancelled=[a for a in appointments if a.status == Appointment.Status.CANCELLED],
+        closure=None,
+    )
+
+
+def week_start_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+# --- audit of list screens and the notes write ---------------------------------------------
+
+
+def record_list_view(
+    *, actor: User, clinic: Clinic, appointments: Sequence[Appointment], summary: str
+) -> AuditEvent | None:
+    """One audit entry for a screen that listed appointments (names, times, visit types).
+
+    One entry per screen, not one per row: the day view is reloaded all day long. The ids of
+    the appointments and patients shown are kept in the entry's changes.
+    """
+    if not appointments:
+        return None
+    with transaction.atomic():
+        return audit.record(
+            actor=actor,
+            action=AuditEvent.Action.VIEW,
+            object_type="scheduling.appointment",
+            clinic=clinic,
+            summary=f"{summary}: {len(appointments)} appointment(s) shown",
+            changes={
+                "appointment_ids": [a.pk for a in appointments],
+                "patient_ids": sorted({a.patient_id for a in appointments}),
+            },
+        )
+
+
+def update_appointment_notes(*, actor: User, appointment: Appointment, notes: str) -> Appointment:
+    """Replace an appointment's notes (the front desk's free text), audited with the change."""
+    with transaction.atomic():
+        locked = Appointment.objects.select_for_update(of=("self",)).get(pk=appointment.pk)
+        if not actor.is_superuser and locked.clinic_id not in actor.clinic_ids:
+            raise PermissionError("You do not work at this clinic.")
+        if locked.notes == notes:
+            return locked
+        before = audit.snapshot(locked, ["notes"])
+        locked.notes = notes
+        locked.save(update_fields=["notes", "updated_at"])
+        audit.record(
+            actor=actor,
+            action=AuditEvent.Action.UPDATE,
+            obj=locked,
+            patient=locked.patient_id,
+            clinic=locked.clinic_id,
+            summary="Appointment notes changed",
+            changes=audit.diff(before, audit.snapshot(locked, ["notes"])),
+        )
+        return locked
