@@ -19,6 +19,12 @@ class NavItem:
 NAV_ITEMS: list[NavItem] = [
     NavItem("Home", "home", "core.view_clinic"),
     NavItem("Patients", "core:patient_search", "core.view_patient"),
+    NavItem("Schedule", "scheduling:day", "scheduling.view_appointment"),
+    NavItem("Find a slot", "scheduling:find", "scheduling.add_appointment"),
+    NavItem("Waitlist", "scheduling:waitlist", "scheduling.view_waitlistoffer"),
+    NavItem("Flow board", "patientflow:board", "patientflow.view_visit"),
+    NavItem("Supplies", "supplies:index", "supplies.view_locationitem"),
+    NavItem("Dashboard", "kpis:dashboard", "kpis.view_metricday"),
     NavItem("Audit log", "compliance:audit_log", "compliance.view_auditevent"),
 ]
 
