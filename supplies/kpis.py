@@ -11,13 +11,18 @@ from datetime import date
 from decimal import Decimal
 
 from django.apps import apps
-from django.db.models import DecimalField, ExpressionWrapper, F, Sum
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
 
 from clinicops.core.models import Clinic
-from clinicops.kpis.registry import Metric, Unit, register
+from clinicops.kpis.registry import Drilldown, Metric, Unit, by_local_day, register
 
-from .models import StockMovement
+from .models import StockMovement, StockoutSnapshot
 from .selectors import local_day_bounds, stockout_counts
+
+CENTS4 = Decimal("0.0001")
+_COST = ExpressionWrapper(
+    -F("quantity") * F("unit_cost"), output_field=DecimalField(max_digits=18, decimal_places=4)
+)
 
 
 def supply_cost(clinic: Clinic, day: date) -> Decimal:
@@ -31,27 +36,26 @@ def supply_cost(clinic: Clinic, day: date) -> Decimal:
             occurred_at__gte=start,
             occurred_at__lt=end,
         )
-        .aggregate(
-            cost=Sum(
-                ExpressionWrapper(
-                    -F("quantity") * F("unit_cost"),
-                    output_field=DecimalField(max_digits=18, decimal_places=4),
-                )
-            )
-        )["cost"]
+        .aggregate(cost=Sum(_COST))["cost"]
     )
-    return (total or Decimal(0)).quantize(Decimal("0.0001"))
+    return (total or Decimal(0)).quantize(CENTS4)
+
+
+def _appointments() -> type | None:
+    # Read through the app registry so supplies does not import scheduling.
+    try:
+        return apps.get_model("scheduling", "Appointment")
+    except LookupError:
+        return None
 
 
 def completed_visits(clinic: Clinic, day: date) -> int:
     """Visits completed on a local day: scheduling's appointments with status completed.
 
     patientflow's Visit does not exist yet; when it does, count its checked-out visits here.
-    Read through the app registry so supplies does not import scheduling.
     """
-    try:
-        appointment = apps.get_model("scheduling", "Appointment")
-    except LookupError:
+    appointment = _appointments()
+    if appointment is None:
         return 0
     start, end = local_day_bounds(clinic, day, day)
     return appointment.objects.filter(
@@ -72,6 +76,136 @@ def stockout_rate_parts(clinic: Clinic, day: date) -> tuple[int, int]:
     return stockout_counts(clinic, day)
 
 
+# Range versions: the same definitions, one GROUP BY local day for a run of days, so that a
+# backfill costs a few queries rather than a few per day (docs/decisions/0007-kpi-engine.md).
+
+
+def supply_cost_per_visit_range(
+    clinic: Clinic, first: date, last: date
+) -> dict[date, tuple[Decimal, int]]:
+    """{local day: (supply cost, completed visits)} for days first..last with either."""
+    cost = by_local_day(
+        StockMovement.objects.for_clinic(clinic).filter(
+            kind__in=(StockMovement.Kind.USE, StockMovement.Kind.RETURN)
+        ),
+        "occurred_at",
+        clinic=clinic,
+        first=first,
+        last=last,
+        cost=Sum(_COST),
+    )
+    appointment = _appointments()
+    visits = (
+        by_local_day(
+            appointment.objects.filter(clinic=clinic, status="completed"),
+            "start",
+            clinic=clinic,
+            first=first,
+            last=last,
+            n=Count("pk"),
+        )
+        if appointment is not None
+        else {}
+    )
+    return {
+        day: (
+            (cost.get(day, {}).get("cost") or Decimal(0)).quantize(CENTS4),
+            visits.get(day, {}).get("n", 0),
+        )
+        for day in cost.keys() | visits.keys()
+    }
+
+
+def stockout_rate_range(clinic: Clinic, first: date, last: date) -> dict[date, tuple[int, int]]:
+    """{day: (zero on hand, tracked)} from the nightly snapshots of days first..last."""
+    rows = (
+        StockoutSnapshot.objects.for_clinic(clinic)
+        .filter(day__gte=first, day__lte=last)
+        .order_by()
+        .values("day")
+        .annotate(zero=Count("pk", filter=Q(on_hand__lte=0)), tracked=Count("pk"))
+    )
+    return {row["day"]: (row["zero"], row["tracked"]) for row in rows}
+
+
+# Drill-downs: the records behind a figure, for the dashboard.
+
+
+def supply_cost_drilldown(clinic: Clinic, first: date, last: date) -> Drilldown:
+    """The use and return lines behind the supply cost of local days first..last, costliest
+    first."""
+    start, end = local_day_bounds(clinic, first, last)
+    lines = (
+        StockMovement.objects.for_clinic(clinic)
+        .filter(
+            kind__in=(StockMovement.Kind.USE, StockMovement.Kind.RETURN),
+            occurred_at__gte=start,
+            occurred_at__lt=end,
+        )
+        .annotate(cost=_COST)
+        .select_related("location_item__location", "location_item__item", "patient")
+        .order_by("-cost", "occurred_at", "pk")
+    )
+    tz = clinic.tz
+    rows, patients = [], []
+    for line in lines:
+        rows.append(
+            (
+                line.occurred_at.astimezone(tz),
+                line.location_item.location.name,
+                line.location_item.item.name,
+                line.location_item.item.sku,
+                line.get_kind_display(),
+                -line.quantity,
+                line.unit_cost,
+                line.cost.quantize(CENTS4),
+                line.patient.mrn if line.patient else "",
+            )
+        )
+        patients.append(line.patient_id)
+    return Drilldown(
+        columns=(
+            "When",
+            "Location",
+            "Item",
+            "SKU",
+            "Kind",
+            "Quantity used",
+            "Unit cost",
+            "Cost",
+            "Patient MRN",
+        ),
+        rows=tuple(rows),
+        patient_ids=tuple(patients),
+        caption="Supplies logged as used (returns and undos net off), costliest first",
+    )
+
+
+def stockout_drilldown(clinic: Clinic, first: date, last: date) -> Drilldown:
+    """The item-location-days that ended at zero on hand, days first..last."""
+    snapshots = (
+        StockoutSnapshot.objects.for_clinic(clinic)
+        .filter(day__gte=first, day__lte=last, on_hand__lte=0)
+        .select_related("location_item__location", "location_item__item")
+        .order_by("day", "location_item__location__name", "location_item__item__name")
+    )
+    return Drilldown(
+        columns=("Day", "Location", "Item", "SKU", "Critical", "On hand"),
+        rows=tuple(
+            (
+                s.day,
+                s.location_item.location.name,
+                s.location_item.item.name,
+                s.location_item.item.sku,
+                "yes" if s.is_critical else "no",
+                s.on_hand,
+            )
+            for s in snapshots
+        ),
+        caption="Items that ended the day with none on hand",
+    )
+
+
 METRICS = (
     register(
         Metric(
@@ -79,6 +213,8 @@ METRICS = (
             label="Supply cost per visit",
             unit=Unit.CURRENCY,
             compute=supply_cost_per_visit_parts,
+            compute_range=supply_cost_per_visit_range,
+            drilldown=supply_cost_drilldown,
             description=(
                 "Cost of supplies logged as used (quantity x unit cost at the time, net of "
                 "returns) / completed visits."
@@ -91,6 +227,8 @@ METRICS = (
             label="Stockout rate",
             unit=Unit.PERCENT,
             compute=stockout_rate_parts,
+            compute_range=stockout_rate_range,
+            drilldown=stockout_drilldown,
             default_target=2,
             default_alert=5,
             description=(

@@ -7,8 +7,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from django.apps import apps
 from django.db.models import Count, ExpressionWrapper, F, IntegerField, Q, Sum, Value
 from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.utils import timezone
@@ -491,3 +492,59 @@ def ledger_mismatches(*, clinic: Clinic | None = None) -> list[LedgerMismatch]:
         if in_lots > info[li_id]["on_hand"]:
             found.append(mismatch(li_id, None, info[li_id]["on_hand"], in_lots, lots=True))
     return found
+
+
+# Visit steps in which the patient occupies a room (patientflow's IN_ROOM_STEPS); read through
+# the app registry so supplies does not import patientflow, which sits above it.
+IN_ROOM_STEPS = ("roomed", "with_provider")
+
+
+def visits_for_logging(user: User, location: StockLocation) -> list[Any]:
+    """Today's visits at the location's clinic that are in a room, the location's own room
+    first: the patients a nurse may log use for. Empty without patientflow."""
+    try:
+        visit_model = apps.get_model("patientflow", "Visit")
+    except LookupError:
+        return []
+    clinic = location.clinic
+    start, end = local_day_bounds(clinic, clinic.today(), clinic.today())
+    visits = list(
+        visit_model.objects.for_user(user)
+        .filter(
+            clinic=clinic,
+            step__in=IN_ROOM_STEPS,
+            checked_in_at__gte=start,
+            checked_in_at__lt=end,
+        )
+        .select_related("patient", "room")
+        .order_by("room__name", "checked_in_at")
+    )
+    visits.sort(key=lambda v: v.room_id is None or v.room_id != location.room_id)
+    return visits
+
+
+@dataclass(frozen=True)
+class SubmissionLine:
+    item_name: str
+    unit_of_use: str
+    quantity: int
+    on_hand: int | None = None  # not known for a past log: the screen leaves it out
+    lots: tuple[str, ...] = ()
+
+
+def submission_lines(submission: UsageSubmission) -> list[SubmissionLine]:
+    """What one log took, per item (net of nothing: an undone log still shows what it was)."""
+    rows = (
+        StockMovement.objects.filter(submission=submission, kind=StockMovement.Kind.USE)
+        .values("location_item__item__name", "location_item__item__unit_of_use")
+        .annotate(used=Sum(-F("quantity")))
+        .order_by("location_item__item__name")
+    )
+    return [
+        SubmissionLine(
+            item_name=row["location_item__item__name"],
+            unit_of_use=row["location_item__item__unit_of_use"],
+            quantity=row["used"],
+        )
+        for row in rows
+    ]

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import random
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
 
 from clinicops.core.models import Clinic, Room, User
 from supplies import services
@@ -80,30 +81,56 @@ class Command(BaseCommand):
     def _seed_clinic(
         self, clinic: Clinic, items: list[tuple[SupplyItem, int]], actor: User, rng: random.Random
     ) -> None:
-        room, created = StockLocation.objects.get_or_create(
+        if StockLocation.objects.filter(
+            clinic=clinic, kind=StockLocation.Kind.SUPPLY_ROOM
+        ).exists():
+            return  # seeded before
+        # One transaction per clinic: a failure leaves nothing half-seeded, so a rerun starts over.
+        with transaction.atomic():
+            self._stock_clinic(clinic, items, actor, rng)
+
+    def _stock_clinic(
+        self, clinic: Clinic, items: list[tuple[SupplyItem, int]], actor: User, rng: random.Random
+    ) -> None:
+        room = StockLocation.objects.create(
             clinic=clinic,
             kind=StockLocation.Kind.SUPPLY_ROOM,
-            defaults={"name": "Supply room", "review_period_days": 7},
+            name="Supply room",
+            review_period_days=7,
         )
-        if not created:
-            return  # seeded before
         today = clinic.today()
         opening = datetime.combine(today - timedelta(days=57), time(8), tzinfo=clinic.tz)
+        deliveries = 0
+
+        def deliver(li: LocationItem, quantity: int, when: datetime, expiry: date) -> None:
+            nonlocal deliveries
+            deliveries += 1
+            services.receive_stock(
+                actor=actor,
+                location_item=li,
+                quantity=quantity,
+                lot_number=f"{li.item.sku}-C{clinic.pk}-{deliveries}"
+                if li.item.is_lot_tracked
+                else "",
+                expiry=expiry if li.item.is_lot_tracked else None,
+                reason="opening" if when == opening else "",
+                note="" if when == opening else "Delivery (demo)",
+                now=when,
+            )
+
+        def top_up(li: LocationItem, needed: int, par: int, when: datetime) -> None:
+            """The supplier delivers when the supply room runs short (the demo skips orders)."""
+            li.refresh_from_db()
+            if li.on_hand < needed:
+                deliver(li, par * 10, when, when.date() + timedelta(days=365))
+
+        stocked: dict[int, LocationItem] = {}
         for item, par in items:
             li = LocationItem.objects.create(
                 location=room, item=item, par=par * 10, reorder_point=par * 4, max_quantity=par * 15
             )
-            services.receive_stock(
-                actor=actor,
-                location_item=li,
-                quantity=par * 12,
-                lot_number=f"{item.sku}-C{clinic.pk}" if item.is_lot_tracked else "",
-                expiry=today + timedelta(days=rng.choice([20, 45, 200, 400]))
-                if item.is_lot_tracked
-                else None,
-                reason="opening",
-                now=opening,
-            )
+            stocked[item.pk] = li
+            deliver(li, par * 12, opening, today + timedelta(days=rng.choice([20, 45, 200, 400])))
         for exam in Room.objects.filter(
             clinic=clinic, is_active=True, kind__in=[Room.Kind.EXAM, Room.Kind.PROCEDURE]
         ):
@@ -120,6 +147,7 @@ class Command(BaseCommand):
                         "max_quantity": par * 2,
                     },
                 )
+                top_up(stocked[item.pk], par, par, opening)
                 services.transfer(
                     actor=actor, source=room, destination=cart, item=item, quantity=par, now=opening
                 )
@@ -140,7 +168,33 @@ class Command(BaseCommand):
                         )
                     except services.InsufficientStock:
                         cart_li = LocationItem.objects.get(location=cart, item=item)
+                        top_up(stocked[item.pk], cart_li.par, par, when)
                         with contextlib.suppress(services.SupplyError):
                             services.refill_from_supply_room(
                                 actor=actor, location_item=cart_li, now=when
                             )
+                if days_ago % 3 == 0:
+                    # The afternoon refill round: every item at its reorder point goes to par.
+                    for cart_li in LocationItem.objects.filter(
+                        location=cart
+                    ).at_or_below_reorder_point():
+                        top_up(stocked[cart_li.item_id], cart_li.par, cart_li.par, when)
+                        with contextlib.suppress(services.SupplyError):
+                            services.refill_from_supply_room(
+                                actor=actor,
+                                location_item=cart_li,
+                                now=when + timedelta(hours=6),
+                            )
+        # A forgotten box of an expired lot, so the expiry screen has something to waste.
+        lotted = next((item for item, _ in items if item.is_lot_tracked), None)
+        if lotted is not None:
+            services.receive_stock(
+                actor=actor,
+                location_item=stocked[lotted.pk],
+                quantity=6,
+                lot_number=f"{lotted.sku}-C{clinic.pk}-OLD",
+                expiry=today - timedelta(days=3),
+                reason="found",
+                note="Found at the back of the shelf (demo)",
+                now=datetime.combine(today - timedelta(days=1), time(17), tzinfo=clinic.tz),
+            )
