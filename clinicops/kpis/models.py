@@ -87,3 +87,25 @@ class ClinicMetricChoice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} #{self.position} ({self.clinic_id})"
+
+
+class SentDigest(models.Model):
+    """A clinic's weekly digest email, sent once: the unique (clinic, week) is what makes a
+    retried or duplicated task send nothing twice (`digest.send_weekly_digest`)."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="sent_digests")
+    week_start = models.DateField(help_text="The Monday of the (clinic-local) week reported.")
+    sent_at = models.DateTimeField()
+    recipients = ArrayField(models.CharField(max_length=254), default=list, blank=True)
+    subject = models.CharField(max_length=200)
+
+    objects = ClinicScopedQuerySet["SentDigest"].as_manager()
+
+    class Meta:
+        ordering = ["clinic", "-week_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "week_start"], name="one_digest_per_week"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Digest {self.week_start} ({self.clinic_id})"

@@ -12,6 +12,12 @@ providers of each provider's mean daily value). Registering one is a single line
 `compute(clinic, day)` may return a `Parts`, a `(numerator, denominator)` pair (ratio), an
 iterable of numbers (median), or an iterable of rows whose first field is the group and whose
 last field is the value (mean of means; scheduling's `TnaaValue(provider_id, type_id, days)`).
+
+A metric may also say which records are behind a figure: `drilldown(clinic, first, last)`
+returns a `Drilldown` (or a list of dicts, one per record, with an optional "patient_id" key)
+for the local days first..last. The dashboard shows those rows when a manager clicks the
+figure, exports them as CSV and audits the patients among them. Without it the figure is
+shown but cannot be opened.
 """
 
 from __future__ import annotations
@@ -111,6 +117,49 @@ def _rows_as_grouped_values(rows: Iterable[Any]) -> Parts:
     return Parts.of_values(values, groups)
 
 
+@dataclass(frozen=True)
+class Drilldown:
+    """The records behind a figure: column headings, one row of cells per record, and the
+    patient (an id, or None) each row is about, pairwise with `rows`, so reads can be audited.
+
+    Cells are plain values (text, numbers, dates, aware datetimes); `caption` says what the
+    rows are ("Supplies logged as used").
+    """
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...] = ()
+    patient_ids: tuple[int | None, ...] = ()
+    caption: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", tuple(self.columns))
+        object.__setattr__(self, "rows", tuple(tuple(row) for row in self.rows))
+        if not self.patient_ids:
+            object.__setattr__(self, "patient_ids", (None,) * len(self.rows))
+        object.__setattr__(self, "patient_ids", tuple(self.patient_ids))
+        if len(self.patient_ids) != len(self.rows):
+            raise ValueError("a drill-down's patient ids must pair one to one with its rows")
+        if any(len(row) != len(self.columns) for row in self.rows):
+            raise ValueError("every drill-down row needs one cell per column")
+
+    @classmethod
+    def from_dicts(cls, records: Iterable[Mapping[str, Any]], caption: str = "") -> Drilldown:
+        """Rows from dicts (column heading -> cell); a "patient_id" key is audited, not shown."""
+        records = list(records)
+        columns = tuple(k for k in (records[0] if records else {}) if k != "patient_id")
+        return cls(
+            columns=columns,
+            rows=tuple(tuple(record.get(c) for c in columns) for record in records),
+            patient_ids=tuple(record.get("patient_id") for record in records),
+            caption=caption,
+        )
+
+    @property
+    def patients(self) -> list[int]:
+        """The distinct patients the rows are about, in order of appearance."""
+        return list(dict.fromkeys(p for p in self.patient_ids if p is not None))
+
+
 @dataclass(frozen=True, kw_only=True)
 class Metric:
     """One entry of the catalogue (shared/KPIS.md): what it is, how it is judged, how computed."""
@@ -138,6 +187,8 @@ class Metric:
     last_changed: Callable[[Clinic, date], datetime | None] | None = field(
         default=None, compare=False
     )
+    # Optional: the records behind the figure of local days first..last (see `Drilldown`).
+    drilldown: Callable[[Clinic, date, date], Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not KEY_PATTERN.fullmatch(self.key):
@@ -201,6 +252,19 @@ class Metric:
         if self.kind == Kind.MEDIAN:
             return Parts.of_values(result)
         return _rows_as_grouped_values(result)
+
+    @property
+    def has_drilldown(self) -> bool:
+        return self.drilldown is not None
+
+    def drill(self, clinic: Clinic, first: date, last: date) -> Drilldown | None:
+        """The records behind the figure of local days first..last; None without a drill-down."""
+        if self.drilldown is None:
+            return None
+        result = self.drilldown(clinic, first, last)
+        if isinstance(result, Drilldown):
+            return result
+        return Drilldown.from_dicts(result)
 
     def default_alert_threshold(self, target: Decimal | None = None) -> Decimal | None:
         """The alert threshold a clinic starts from: the metric's own, or 25 % past the target."""

@@ -274,3 +274,34 @@ def choose_metrics(
             changes={"metrics": [before, after]} if before != after else {},
         )
     return created
+
+
+def record_drilldown(
+    *,
+    actor: Any,
+    clinic: Clinic,
+    metric: Metric,
+    first: date,
+    last: date,
+    patient_ids: Sequence[int],
+    rows: int,
+    export: bool = False,
+) -> None:
+    """Audit a drill-down shown or exported: one entry per patient among its rows (so the
+    who-saw-what search finds each of them), or one entry when it names no patient."""
+    action = AuditEvent.Action.EXPORT if export else AuditEvent.Action.VIEW
+    what = "exported" if export else "viewed"
+    summary = f"KPI drill-down {what}: {metric.label}, {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    changes = {"metric": metric.key, "first": first, "last": last, "rows": rows}
+    with transaction.atomic():
+        for patient_id in patient_ids or [None]:
+            audit.record(
+                actor=actor,
+                action=action,
+                object_type="kpis.drilldown",
+                object_id=metric.key,
+                patient=patient_id,
+                clinic=clinic,
+                summary=summary,
+                changes=changes,
+            )

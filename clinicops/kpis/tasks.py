@@ -85,3 +85,38 @@ def dispatch_nightly_rollups(now: str | None = None, queue: str | None = None) -
             rollup_clinic_day.apply_async((clinic_id, day.isoformat()), **options)
             count += 1
     return count
+
+
+# --- the weekly digest ------------------------------------------------------------------
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError, OSError),
+    retry_backoff=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def send_weekly_digest(clinic_id: int, week_start: str) -> bool:
+    """Email one clinic's digest of the week starting `week_start` (ISO date), at most once."""
+    from . import digest
+
+    sent = digest.send_weekly_digest(clinic_id=clinic_id, week_start=date.fromisoformat(week_start))
+    return sent is not None
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def dispatch_weekly_digests(now: str | None = None) -> int:
+    """Hourly: enqueue the digest of each clinic where it is now Monday KPI_DIGEST_LOCAL_HOUR
+    o'clock (the last complete week); returns how many were enqueued."""
+    from . import digest
+
+    instant = datetime.fromisoformat(now) if now else timezone.now()
+    count = 0
+    for clinic_id, yesterday in clinics_due(instant, hour=settings.KPI_DIGEST_LOCAL_HOUR):
+        today = yesterday + timedelta(days=1)
+        if today.weekday() != 0:
+            continue
+        send_weekly_digest.delay(clinic_id, digest.digest_week(today).isoformat())
+        count += 1
+    return count

@@ -1,0 +1,845 @@
+"""Every registered metric's weekly figure, checked against a straightforward computation.
+
+For each metric in the registry (parametrized at collection, so a metric registered later is
+picked up without touching this file) a seeded random clinic gets raw rows (appointments,
+time off, closures, stock movements, stockout snapshots) over five weeks: an ordinary week,
+an empty week, a week of zero denominators, the week New York springs forward and the week
+it falls back. The engine rolls the days up; each week's figure must equal, to rounding, a
+reference computed here from the raw rows in plain Python (local dates by zoneinfo, no SQL
+aggregate, none of the app's own functions). Then late data lands (a status changed days
+later, supplies logged late, retroactive time off) and the nightly re-roll must pick it up.
+
+A registered metric with no reference here fails loudly: add its reference to REFERENCES.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.apps import apps
+
+from clinicops.core.models import Clinic, Patient, Staff
+from clinicops.core.tests.factories import ClinicFactory, PatientFactory, StaffFactory
+from clinicops.kpis import registry, selectors, services, tasks
+from clinicops.kpis.registry import Kind, Metric, Unit
+
+pytestmark = pytest.mark.django_db
+
+NEW_YORK = ZoneInfo("America/New_York")
+SEED = 20260202
+# Monday -> what the week holds. 8 March and 1 November 2026 are New York's DST Sundays.
+WEEKS = {
+    date(2026, 2, 2): "normal",
+    date(2026, 2, 9): "empty",
+    date(2026, 2, 16): "zero",
+    date(2026, 3, 2): "normal",
+    date(2026, 10, 26): "normal",
+}
+ZERO_WEEK = date(2026, 2, 16)
+LATE_DAY = date(2026, 2, 5)  # a Thursday of the first week: data about it arrives later
+NIGHT_OF = date(2026, 2, 8)  # the nightly re-roll: yesterday and the trailing window
+TNAA_HORIZON = 90
+
+
+def days_of(monday: date) -> list[date]:
+    return [monday + timedelta(days=i) for i in range(7)]
+
+
+def local(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=NEW_YORK).astimezone(UTC)
+
+
+def local_day(moment: datetime) -> date:
+    return moment.astimezone(NEW_YORK).date()
+
+
+# --- the raw data -----------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """A clinic in New York with two providers, a cart and a supply room, and a neighbour
+    clinic whose rows must never count."""
+
+    clinic: Clinic
+    other: Clinic
+    rng: random.Random
+    providers: list[Staff] = field(default_factory=list)
+    patients: list[Patient] = field(default_factory=list)
+    types: list[Any] = field(default_factory=list)
+    location_items: list[Any] = field(default_factory=list)
+    other_items: list[Any] = field(default_factory=list)
+    other_provider: Staff | None = None
+    early_cancels_only: bool = False
+
+    @property
+    def models(self) -> Any:
+        return apps.get_model
+
+    # -- scheduling --
+
+    def build_schedule(self) -> None:
+        AppointmentType = apps.get_model("scheduling", "AppointmentType")
+        ScheduleTemplate = apps.get_model("scheduling", "ScheduleTemplate")
+        TemplateBlock = apps.get_model("scheduling", "TemplateBlock")
+        self.types = [
+            AppointmentType.objects.create(
+                clinic=self.clinic, name="Follow-up", duration_minutes=20
+            ),
+            AppointmentType.objects.create(
+                clinic=self.clinic, name="New patient", duration_minutes=40
+            ),
+        ]
+        AppointmentType.objects.create(
+            clinic=self.clinic, name="Retired", duration_minutes=20, is_active=False
+        )
+        for index, provider in enumerate(self.providers):
+            template = ScheduleTemplate.objects.create(
+                clinic=self.clinic, provider=provider, effective_from=date(2025, 1, 1)
+            )
+            for weekday in range(5):
+                for start, end, kind in (
+                    (time(8), time(12), "regular"),
+                    (time(12), time(13), "admin"),
+                    (time(13), time(16), "regular"),
+                    (time(16), time(17), "same_day_hold"),
+                ):
+                    TemplateBlock.objects.create(
+                        template=template,
+                        weekday=weekday,
+                        start_time=start,
+                        end_time=end,
+                        slot_minutes=20,
+                        kind=kind,
+                    )
+            if index == 0:
+                block = TemplateBlock.objects.create(
+                    template=template,
+                    weekday=5,
+                    start_time=time(9),
+                    end_time=time(11),
+                    slot_minutes=20,
+                    kind="regular",
+                )
+                block.appointment_types.set([self.types[0]])  # Saturdays: follow-ups only
+                TemplateBlock.objects.create(
+                    template=template,
+                    weekday=5,
+                    start_time=time(11),
+                    end_time=time(12),
+                    slot_minutes=20,
+                    kind="buffer",
+                )
+
+    def appointment(
+        self, clinic: Clinic, provider: Staff, start: datetime, minutes: int, status: str
+    ) -> Any:
+        Appointment = apps.get_model("scheduling", "Appointment")
+        cancelled = status == "cancelled"
+        late = cancelled and self.rng.random() < 0.4 and not self.early_cancels_only
+        return Appointment.objects.create(
+            clinic=clinic,
+            patient=self.rng.choice(self.patients) if clinic == self.clinic else self.far(),
+            provider=provider,
+            appointment_type=self.types[0] if clinic == self.clinic else self.other_type(),
+            start=start,
+            end=start + timedelta(minutes=minutes),
+            status=status,
+            late_cancel=late,
+            cancel_reason=(
+                self.rng.choice(["patient", "rescheduled", "provider"]) if cancelled else ""
+            ),
+            cancelled_at=start - timedelta(hours=self.rng.choice([2, 30])) if cancelled else None,
+        )
+
+    def far(self) -> Patient:
+        return PatientFactory(clinic=self.other)
+
+    def other_type(self) -> Any:
+        AppointmentType = apps.get_model("scheduling", "AppointmentType")
+        return AppointmentType.objects.get_or_create(
+            clinic=self.other, name="Other visit", defaults={"duration_minutes": 20}
+        )[0]
+
+    def status(self) -> str:
+        return self.rng.choices(
+            ["booked", "confirmed", "arrived", "completed", "no_show", "cancelled"],
+            weights=[15, 10, 5, 45, 10, 15],
+        )[0]
+
+    def seed_appointments(self, day: date, mode: str) -> None:
+        if mode == "empty":
+            return
+        ClinicClosure = apps.get_model("scheduling", "ClinicClosure")
+        ProviderTimeOff = apps.get_model("scheduling", "ProviderTimeOff")
+        # A week of zero denominators: closed, and everything cancelled well ahead.
+        self.early_cancels_only = mode == "zero"
+        if mode == "zero":
+            ClinicClosure.objects.create(clinic=self.clinic, day=day, reason="Flood")
+        weekday_slots = [local(day, 8) + timedelta(minutes=20 * i) for i in range(12)] + [
+            local(day, 13) + timedelta(minutes=20 * i) for i in range(9)
+        ]
+        slots = weekday_slots if day.weekday() < 5 else []
+        for provider in self.providers:
+            for start in slots:
+                if self.rng.random() < 0.55:
+                    status = "cancelled" if mode == "zero" else self.status()
+                    self.appointment(self.clinic, provider, start, 20, status)
+        # Around midnight and the small hours (the DST Sunday's 02:30 does not exist, and
+        # 01:30 happens twice when the clocks go back): the local date decides the day.
+        for hour, minute in ((0, 10), (1, 30), (2, 30), (23, 40)):
+            if self.rng.random() < 0.5:
+                status = "cancelled" if mode == "zero" else self.status()
+                self.appointment(
+                    self.clinic, self.providers[0], local(day, hour, minute), 20, status
+                )
+        if mode == "normal" and day.weekday() < 5 and self.rng.random() < 0.3:
+            ProviderTimeOff.objects.create(
+                provider=self.providers[1], start=local(day, 13), end=local(day, 15)
+            )
+        if mode == "normal" and day != LATE_DAY and self.rng.random() < 0.1:
+            ClinicClosure.objects.get_or_create(clinic=self.clinic, day=day)
+        # The neighbour: its rows share our days but not our clinic.
+        assert self.other_provider is not None
+        for hour in (0, 9, 23):
+            self.appointment(
+                self.other, self.other_provider, local(day, hour, 20), 20, self.status()
+            )
+
+    # -- supplies --
+
+    def build_supplies(self) -> None:
+        from supplies.models import LocationItem, StockLocation, SupplyItem
+
+        locations = [
+            StockLocation.objects.create(
+                clinic=self.clinic, name="Supply room", kind="supply_room"
+            ),
+            StockLocation.objects.create(clinic=self.clinic, name="Exam 1 cart"),
+        ]
+        items = [
+            SupplyItem.objects.create(
+                sku=f"C-{i:03d}",
+                name=f"Item {i}",
+                unit_cost=Decimal(self.rng.choice(["0.12", "0.45", "1.30", "12.75"])),
+                is_critical=i % 3 == 0,
+            )
+            for i in range(6)
+        ]
+        self.location_items = [
+            LocationItem.objects.create(
+                location=loc, item=item, par=10, reorder_point=4, max_quantity=20
+            )
+            for loc in locations
+            for item in items
+        ]
+        elsewhere = StockLocation.objects.create(clinic=self.other, name="Their cart")
+        self.other_items = [
+            LocationItem.objects.create(
+                location=elsewhere, item=item, par=10, reorder_point=4, max_quantity=20
+            )
+            for item in items[:3]
+        ]
+
+    def movement(self, location_item: Any, at: datetime, kind: str | None = None) -> Any:
+        from supplies.models import StockMovement
+
+        kind = (
+            kind
+            or self.rng.choices(["use", "return", "waste", "receive"], weights=[70, 10, 10, 10])[0]
+        )
+        size = self.rng.randint(1, 6)
+        return StockMovement.objects.create(
+            location_item=location_item,
+            kind=kind,
+            quantity=size if kind in ("return", "receive") else -size,
+            # the cost at the time: prices move, the ledger keeps each line's own
+            unit_cost=location_item.item.unit_cost + Decimal(self.rng.choice(["0", "0.05"])),
+            occurred_at=at,
+            reason="unused" if kind == "return" else ("damaged" if kind == "waste" else ""),
+            patient=self.rng.choice(self.patients)
+            if kind == "use" and self.rng.random() < 0.3
+            else None,
+        )
+
+    def seed_supplies(self, day: date, mode: str) -> None:
+        from supplies.models import StockoutSnapshot
+
+        if mode == "empty":
+            return
+        for _ in range(self.rng.randint(4, 12)):
+            at = local(day, 0) + timedelta(minutes=self.rng.randint(0, 23 * 60 + 59))
+            self.movement(
+                self.rng.choice(self.location_items), at, "use" if mode == "zero" else None
+            )
+        for hour, minute in ((0, 2), (23, 58)):
+            self.movement(self.rng.choice(self.location_items), local(day, hour, minute), "use")
+        self.movement(self.rng.choice(self.other_items), local(day, 12), "use")
+        if mode == "zero":
+            return
+        StockoutSnapshot.objects.bulk_create(
+            StockoutSnapshot(
+                location_item=li,
+                day=day,
+                on_hand=0 if self.rng.random() < 0.15 else self.rng.randint(1, 20),
+                is_critical=li.item.is_critical,
+            )
+            for li in self.location_items + self.other_items
+        )
+
+    # -- patient flow --
+
+    def visit(self, appointment: Any, *, walk_in: bool = False) -> Any:
+        """A visit for an arrived or completed appointment, with its step events: some leave
+        early, some are still in the clinic, and some had a step undone and redone."""
+        Visit = apps.get_model("patientflow", "Visit")
+        VisitEvent = apps.get_model("patientflow", "VisitEvent")
+        rng = self.rng
+        checked_in = appointment.start + timedelta(
+            minutes=0 if walk_in else rng.randint(-25, 15), seconds=rng.randint(0, 59)
+        )
+        steps = ["checked_in", "roomed", "with_provider", "ready_for_checkout", "checked_out"]
+        if appointment.status == "arrived":
+            # still in the clinic: waiting to be roomed, or to check out (a visit in a room
+            # would need a room of its own; the metrics read the events either way)
+            steps = steps[: rng.choice([1, 4])]
+        elif rng.random() < 0.05:
+            steps = ["checked_in", "left_without_being_seen"]
+        visit = Visit.objects.create(
+            clinic=appointment.clinic,
+            appointment=appointment,
+            patient=appointment.patient,
+            is_walk_in=walk_in,
+            step_since=checked_in,
+            checked_in_at=checked_in,
+        )
+        at, previous = checked_in, ""
+        for step in steps:
+            if step != "checked_in":
+                at += timedelta(minutes=rng.randint(1, 30), seconds=rng.randint(0, 59))
+            if step == "with_provider" and rng.random() < 0.2:
+                # a mistaken click, undone, then the real one a little later
+                wrong = VisitEvent.objects.create(
+                    visit=visit, from_step=previous, to_step=step, at=at, actor_label="nurse"
+                )
+                at += timedelta(minutes=rng.randint(1, 4))
+                VisitEvent.objects.create(
+                    visit=visit,
+                    kind="undo",
+                    undoes=wrong,
+                    from_step=step,
+                    to_step=previous,
+                    at=at,
+                    actor_label="nurse",
+                    reason="Wrong patient",
+                )
+                at += timedelta(minutes=rng.randint(1, 10))
+            VisitEvent.objects.create(
+                visit=visit, from_step=previous, to_step=step, at=at, actor_label="nurse"
+            )
+            previous = step
+        Visit.objects.filter(pk=visit.pk).update(
+            step=previous, step_since=at, checked_out_at=at if previous == "checked_out" else None
+        )
+        return visit
+
+    def seed_visits(self, day: date) -> None:
+        Appointment = apps.get_model("scheduling", "Appointment")
+        start, end = local(day, 0), local(day + timedelta(days=1), 0)
+        for appointment in Appointment.objects.filter(
+            start__gte=start, start__lt=end, status__in=["arrived", "completed"]
+        ).select_related("clinic", "patient"):
+            self.visit(appointment, walk_in=self.rng.random() < 0.1)
+
+    def seed(self) -> None:
+        for monday, mode in WEEKS.items():
+            for day in days_of(monday):
+                self.seed_appointments(day, mode)
+                self.seed_supplies(day, mode)
+                if apps.is_installed("patientflow"):
+                    self.seed_visits(day)
+
+    def add_late_data(self) -> None:
+        """What arrives after the night that first rolled LATE_DAY up."""
+        from supplies.models import LocationItem, StockLocation, StockoutSnapshot, SupplyItem
+
+        Appointment = apps.get_model("scheduling", "Appointment")
+        ProviderTimeOff = apps.get_model("scheduling", "ProviderTimeOff")
+        start, end = local(LATE_DAY, 0), local(LATE_DAY + timedelta(days=1), 0)
+        on_day = Appointment.objects.filter(clinic=self.clinic, start__gte=start, start__lt=end)
+        booked = list(on_day.filter(status__in=["booked", "confirmed"]).order_by("start"))
+        assert len(booked) >= 2, "the seed should leave bookings to correct"
+        Appointment.objects.filter(pk=booked[0].pk).update(status="no_show")
+        Appointment.objects.filter(pk=booked[1].pk).update(status="completed")
+        self.appointment(self.clinic, self.providers[0], local(LATE_DAY, 19), 20, "completed")
+        ProviderTimeOff.objects.create(
+            provider=self.providers[0], start=local(LATE_DAY, 8), end=local(LATE_DAY, 10)
+        )
+        for _ in range(3):
+            self.movement(self.rng.choice(self.location_items), local(LATE_DAY, 15), "use")
+        late_item = LocationItem.objects.create(
+            location=StockLocation.objects.create(clinic=self.clinic, name="Late cart"),
+            item=SupplyItem.objects.create(sku="C-LATE", name="Late item", unit_cost=Decimal(2)),
+            par=5,
+            reorder_point=1,
+            max_quantity=8,
+        )
+        StockoutSnapshot.objects.create(location_item=late_item, day=LATE_DAY, on_hand=0)
+        if apps.is_installed("patientflow"):
+            self.late_visit_events()
+
+    def late_visit_events(self) -> None:
+        """A visit is checked out, and another's "with provider" undone, after the night."""
+        Visit = apps.get_model("patientflow", "Visit")
+        VisitEvent = apps.get_model("patientflow", "VisitEvent")
+        start, end = local(LATE_DAY, 0), local(LATE_DAY + timedelta(days=1), 0)
+        on_day = Visit.objects.filter(
+            clinic=self.clinic, checked_in_at__gte=start, checked_in_at__lt=end
+        )
+        waiting = on_day.filter(step="ready_for_checkout").first()
+        if waiting is None:
+            appointment = self.appointment(
+                self.clinic, self.providers[0], local(LATE_DAY, 20), 20, "arrived"
+            )
+            waiting = self.visit(appointment)
+        last = waiting.events.order_by("at").last()
+        VisitEvent.objects.create(
+            visit=waiting,
+            from_step=last.to_step,
+            to_step="checked_out",
+            at=last.at + timedelta(minutes=17),
+            actor_label="desk",
+        )
+        Visit.objects.filter(pk=waiting.pk).update(
+            step="checked_out", checked_out_at=last.at + timedelta(minutes=17)
+        )
+        seen = (
+            VisitEvent.objects.filter(visit__in=on_day, to_step="with_provider", kind="advance")
+            .exclude(undone_by__isnull=False)
+            .order_by("at")
+            .first()
+        )
+        assert seen is not None, "the seed should leave a visit seen by a provider"
+        VisitEvent.objects.create(
+            visit=seen.visit,
+            kind="undo",
+            undoes=seen,
+            from_step="with_provider",
+            to_step="roomed",
+            at=seen.at + timedelta(hours=6),
+            actor_label="manager",
+            reason="Recorded on the wrong visit",
+        )
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    rng = random.Random(SEED)
+    clinic = ClinicFactory(name="Correctness Clinic", time_zone="America/New_York")
+    other = ClinicFactory(name="Neighbour Clinic", time_zone="America/New_York")
+    built = World(clinic=clinic, other=other, rng=rng)
+    built.providers = [StaffFactory(clinics=[clinic]) for _ in range(2)]
+    built.other_provider = StaffFactory(clinics=[other])
+    built.patients = [PatientFactory(clinic=clinic) for _ in range(8)]
+    if apps.is_installed("scheduling"):
+        built.build_schedule()
+    if apps.is_installed("supplies"):
+        built.build_supplies()
+    built.seed()
+    return built
+
+
+# --- the references: each metric's definition (shared/KPIS.md), from the raw rows -------
+
+
+def _clinic_appointments(world: World, first: date, last: date) -> list[Any]:
+    Appointment = apps.get_model("scheduling", "Appointment")
+    return [
+        a
+        for a in Appointment.objects.filter(clinic=world.clinic)
+        if first <= local_day(a.start) <= last
+    ]
+
+
+def ratio(n: Decimal | int, d: Decimal | int, scale: int = 1) -> Decimal | None:
+    return None if d == 0 else Decimal(n) / Decimal(d) * scale
+
+
+def no_show_rate(world: World, first: date, last: date) -> Decimal | None:
+    """No-shows / appointments starting in the period not cancelled before the late-cancel
+    window (a rescheduled appointment counts through its replacement)."""
+    no_shows = counted = 0
+    for a in _clinic_appointments(world, first, last):
+        if a.status == "no_show":
+            no_shows += 1
+        if a.status != "cancelled" or (a.late_cancel and a.cancel_reason != "rescheduled"):
+            counted += 1
+    return ratio(no_shows, counted, 100)
+
+
+def _minutes(start: datetime, end: datetime) -> int:
+    return int((end - start).total_seconds() // 60)
+
+
+def template_utilization(world: World, first: date, last: date) -> Decimal | None:
+    """Minutes of appointments not cancelled (no-shows count) / bookable template minutes
+    (regular, same-day hold and buffer blocks net of time off; nothing on a closure day)."""
+    ClinicClosure = apps.get_model("scheduling", "ClinicClosure")
+    ProviderTimeOff = apps.get_model("scheduling", "ProviderTimeOff")
+    TemplateBlock = apps.get_model("scheduling", "TemplateBlock")
+    closed = set(ClinicClosure.objects.filter(clinic=world.clinic).values_list("day", flat=True))
+    blocks = list(
+        TemplateBlock.objects.filter(template__clinic=world.clinic).select_related("template")
+    )
+    time_off = list(ProviderTimeOff.objects.all())
+    booked = bookable = 0
+    day = first
+    while day <= last:
+        if day not in closed:
+            for block in blocks:
+                if block.weekday != day.weekday() or block.kind == "admin":
+                    continue
+                if not block.template.covers(day):
+                    continue
+                start = datetime.combine(day, block.start_time, tzinfo=NEW_YORK)
+                end = datetime.combine(day, block.end_time, tzinfo=NEW_YORK)
+                minute = start.astimezone(UTC)
+                while minute < end.astimezone(UTC):
+                    off = any(
+                        t.provider_id == block.template.provider_id and t.start <= minute < t.end
+                        for t in time_off
+                    )
+                    bookable += 0 if off else 1
+                    minute += timedelta(minutes=1)
+            booked += sum(
+                _minutes(a.start, a.end)
+                for a in _clinic_appointments(world, day, day)
+                if a.status != "cancelled"
+            )
+        day += timedelta(days=1)
+    return ratio(booked, bookable, 100)
+
+
+def _third_next_available(
+    type_: Any, today: date, blocks: list[Any], busy: list[Any], closed: set[date]
+) -> int:
+    """Days from `today` to the third open slot for the type with the provider, by walking
+    every slot of every day (holds excluded); the horizon when there are fewer than three."""
+    now = local(today, 0)
+    found = 0
+    for offset in range(TNAA_HORIZON):
+        day = today + timedelta(days=offset)
+        if day in closed:
+            continue
+        starts = []
+        for block in blocks:
+            if block.weekday != day.weekday() or block.kind != "regular":
+                continue
+            types = {t.pk for t in block.appointment_types.all()}
+            if types and type_.pk not in types:
+                continue
+            start = local(day, block.start_time.hour, block.start_time.minute)
+            end = local(day, block.end_time.hour, block.end_time.minute)
+            while start + timedelta(minutes=type_.duration_minutes) <= end:
+                starts.append(start)
+                start += timedelta(minutes=block.slot_minutes)
+        for start in sorted(starts):
+            end = start + timedelta(minutes=type_.duration_minutes)
+            if start < now or any(s < end and start < e for s, e in busy):
+                continue
+            found += 1
+            if found == 3:
+                return offset
+    return TNAA_HORIZON
+
+
+def tnaa_days(world: World, first: date, last: date) -> Decimal | None:
+    """The mean over providers of each provider's mean daily third-next-available (per
+    appointment type), measured at the start of each day."""
+    Appointment = apps.get_model("scheduling", "Appointment")
+    ProviderTimeOff = apps.get_model("scheduling", "ProviderTimeOff")
+    TemplateBlock = apps.get_model("scheduling", "TemplateBlock")
+    ClinicClosure = apps.get_model("scheduling", "ClinicClosure")
+    closed = set(ClinicClosure.objects.filter(clinic=world.clinic).values_list("day", flat=True))
+    active = [t for t in world.types if t.is_active]
+    by_provider: dict[int, list[int]] = defaultdict(list)
+    for provider in world.providers:
+        blocks = list(
+            TemplateBlock.objects.filter(
+                template__provider=provider, template__clinic=world.clinic
+            ).prefetch_related("appointment_types")
+        )
+        busy = [
+            (a.start, a.end)
+            for a in Appointment.objects.filter(
+                provider=provider, status__in=["booked", "confirmed", "arrived", "completed"]
+            )
+        ] + [(t.start, t.end) for t in ProviderTimeOff.objects.filter(provider=provider)]
+        regular = [b for b in blocks if b.kind == "regular"]
+        offered = set()
+        for block in regular:
+            types = {t.pk for t in block.appointment_types.all()}
+            offered |= types or {t.pk for t in active}
+        day = first
+        while day <= last:
+            for type_ in active:
+                if type_.pk in offered:
+                    by_provider[provider.pk].append(
+                        _third_next_available(type_, day, regular, busy, closed)
+                    )
+            day += timedelta(days=1)
+    if not by_provider:
+        return None
+    means = [statistics.fmean(values) for values in by_provider.values()]
+    return Decimal(repr(statistics.fmean(means)))
+
+
+def supply_cost_per_visit(world: World, first: date, last: date) -> Decimal | None:
+    """Cost of supplies logged as used (quantity x unit cost at the time, net of returns) /
+    completed visits."""
+    from supplies.models import StockMovement
+
+    cost = sum(
+        (
+            -m.quantity * m.unit_cost
+            for m in StockMovement.objects.filter(
+                location_item__location__clinic=world.clinic, kind__in=["use", "return"]
+            )
+            if first <= local_day(m.occurred_at) <= last
+        ),
+        Decimal(0),
+    )
+    visits = sum(1 for a in _clinic_appointments(world, first, last) if a.status == "completed")
+    return ratio(cost, visits)
+
+
+def stockout_rate(world: World, first: date, last: date) -> Decimal | None:
+    """Item-location-days at zero on hand / item-location-days tracked, from the snapshots."""
+    from supplies.models import StockoutSnapshot
+
+    snapshots = [
+        s
+        for s in StockoutSnapshot.objects.filter(location_item__location__clinic=world.clinic)
+        if first <= s.day <= last
+    ]
+    return ratio(sum(1 for s in snapshots if s.on_hand <= 0), len(snapshots), 100)
+
+
+def _effective_steps(events: list[Any]) -> list[tuple[str, datetime]]:
+    """A visit's steps in order, leaving out every step that was undone."""
+    undone = {e.undoes_id for e in events if e.kind == "undo"}
+    return [
+        (e.to_step, e.at)
+        for e in sorted(events, key=lambda e: (e.at, e.pk))
+        if e.kind == "advance" and e.pk not in undone
+    ]
+
+
+def _minutes_to_hundredth(start: datetime, end: datetime) -> Decimal:
+    seconds = Decimal(str((end - start).total_seconds()))
+    return max(Decimal(0), (seconds / 60).quantize(Decimal("0.01")))
+
+
+def _visit_minutes(world: World, first: date, last: date, measure: Callable[..., Any]) -> list:
+    Visit = apps.get_model("patientflow", "Visit")
+    values = []
+    for visit in Visit.objects.filter(clinic=world.clinic).select_related("appointment"):
+        if first <= local_day(visit.checked_in_at) <= last:
+            steps = _effective_steps(list(visit.events.all()))
+            value = measure(visit, dict(reversed(steps)))  # the first time each step began
+            if value is not None:
+                values.append(value)
+    return values
+
+
+def _median(values: list[Decimal]) -> Decimal | None:
+    return Decimal(str(statistics.median(values))) if values else None
+
+
+def door_to_provider_min(world: World, first: date, last: date) -> Decimal | None:
+    """Median minutes from check-in to first "with provider", of the visits checked in."""
+
+    def measure(visit: Any, began: dict[str, datetime]) -> Decimal | None:
+        seen = began.get("with_provider")
+        return _minutes_to_hundredth(visit.checked_in_at, seen) if seen else None
+
+    return _median(_visit_minutes(world, first, last, measure))
+
+
+def cycle_time_min(world: World, first: date, last: date) -> Decimal | None:
+    """Median minutes from check-in (or the scheduled start, for a patient who came early)
+    to checkout; a walk-in counts from check-in."""
+
+    def measure(visit: Any, began: dict[str, datetime]) -> Decimal | None:
+        out = began.get("checked_out")
+        if out is None:
+            return None
+        start = visit.checked_in_at
+        if not visit.is_walk_in and visit.appointment.start > start:
+            start = visit.appointment.start
+        return _minutes_to_hundredth(start, out)
+
+    return _median(_visit_minutes(world, first, last, measure))
+
+
+Reference = Callable[[World, date, date], Decimal | None]
+REFERENCES: dict[str, Reference] = {
+    "no_show_rate": no_show_rate,
+    "template_utilization": template_utilization,
+    "tnaa_days": tnaa_days,
+    "supply_cost_per_visit": supply_cost_per_visit,
+    "stockout_rate": stockout_rate,
+    "door_to_provider_min": door_to_provider_min,
+    "cycle_time_min": cycle_time_min,
+}
+
+
+def _provisional() -> dict[str, Metric]:
+    """Metrics whose functions exist but which no app registers yet, defined the way
+    shared/KPIS.md names them, so their references are exercised today. A registered metric
+    of the same key replaces its provisional one."""
+    if not apps.is_installed("patientflow"):
+        return {}
+    from patientflow import kpis as flow
+
+    return {
+        "door_to_provider_min": Metric(
+            key="door_to_provider_min",
+            label="Door-to-provider (median)",
+            unit=Unit.MINUTES,
+            kind=Kind.MEDIAN,
+            default_target=20,
+            compute=flow.door_to_provider_minutes,
+        ),
+        "cycle_time_min": Metric(
+            key="cycle_time_min",
+            label="Visit cycle time (median)",
+            unit=Unit.MINUTES,
+            kind=Kind.MEDIAN,
+            default_target=45,
+            compute=flow.cycle_time_minutes,
+        ),
+    }
+
+
+# --- the checks -----------------------------------------------------------------------------
+
+
+def registered_keys() -> list[str]:
+    return [m.key for m in registry.all_metrics()]
+
+
+def keys_to_check() -> list[str]:
+    return sorted(set(registered_keys()) | set(_provisional()))
+
+
+def roll(clinic: Clinic) -> None:
+    days = [day for monday in WEEKS for day in days_of(monday)]
+    services.rollup_clinic_days(clinic=clinic, days=days)
+
+
+def weekly(clinic: Clinic, key: str) -> dict[date, Decimal | None]:
+    return {
+        monday: selectors.figure(clinic, key, monday, monday + timedelta(days=6))
+        for monday in WEEKS
+    }
+
+
+def assert_same(found: Decimal | None, expected: Decimal | None, what: str) -> None:
+    if expected is None:
+        assert found is None, f"{what}: the engine says {found}, the raw rows say no data"
+        return
+    assert found is not None, f"{what}: the engine says no data, the raw rows say {expected}"
+    tolerance = Decimal("1e-9") * max(Decimal(1), abs(expected))
+    assert abs(Decimal(found) - expected) <= tolerance, f"{what}: {found} != {expected}"
+
+
+@pytest.fixture
+def only(request: pytest.FixtureRequest) -> Iterator[Metric]:
+    """The metric under test, alone in the registry (the others need not be computed)."""
+    key = request.param
+    reference = REFERENCES.get(key)
+    if reference is None:
+        pytest.fail(
+            f"Metric {key!r} is registered but has no reference computation: add one to "
+            f"REFERENCES in {__name__} (a plain-Python computation from its raw rows).",
+            pytrace=False,
+        )
+    metric = registry.get(key) if registry.is_registered(key) else _provisional()[key]
+    with registry.swapped([metric]):
+        yield metric
+
+
+@pytest.mark.parametrize("only", keys_to_check(), indirect=True)
+def test_each_weeks_figure_equals_a_straightforward_computation_from_the_raw_rows(
+    world: World, only: Metric
+) -> None:
+    reference = REFERENCES[only.key]
+    roll(world.clinic)
+
+    found = weekly(world.clinic, only.key)
+
+    for monday, mode in WEEKS.items():
+        expected = reference(world, monday, monday + timedelta(days=6))
+        assert_same(found[monday], expected, f"{only.key}, {mode} week of {monday}")
+    if only.kind == Kind.RATIO:
+        # the week of zero denominators (nothing counted: all cancelled early, closed, no
+        # snapshots, no completed visits) is "no data" on the tile, never 0
+        assert found[ZERO_WEEK] is None
+        assert only.format(found[ZERO_WEEK]) == "no data"
+    # the figure of a custom range is recomputed from the parts too, not from the weeks
+    first, last = date(2026, 2, 4), date(2026, 2, 20)
+    assert_same(
+        selectors.figure(world.clinic, only.key, first, last),
+        reference(world, first, last),
+        f"{only.key}, {first} to {last}",
+    )
+
+
+@pytest.mark.parametrize("only", keys_to_check(), indirect=True)
+def test_late_data_is_picked_up_by_the_nightly_re_roll(world: World, only: Metric) -> None:
+    reference = REFERENCES[only.key]
+    monday = date(2026, 2, 2)
+    roll(world.clinic)
+    before = weekly(world.clinic, only.key)[monday]
+
+    world.add_late_data()
+    for day in tasks.days_to_roll(NIGHT_OF, 7):
+        services.rollup_clinic_day(clinic_id=world.clinic.pk, day=day)
+
+    after = weekly(world.clinic, only.key)[monday]
+    if only.point_in_time:
+        # measured once, as the schedule stood that morning: a later booking is not history
+        assert after == before
+        return
+    expected = reference(world, monday, monday + timedelta(days=6))
+    assert_same(after, expected, f"{only.key} after late data")
+    assert after != before, "the late data should have moved this week's figure"
+
+
+def test_every_registered_metric_has_a_reference_computation() -> None:
+    missing = sorted(set(registered_keys()) - set(REFERENCES))
+    assert missing == [], f"add reference computations for {missing} to {__name__}.REFERENCES"
+
+
+@pytest.mark.parametrize("only", keys_to_check(), indirect=True)
+def test_a_range_function_gives_exactly_the_parts_of_the_per_day_function(
+    only: Metric, request: pytest.FixtureRequest
+) -> None:
+    if only.compute_range is None:
+        pytest.skip(f"{only.key} has no range function: the rollup calls it day by day")
+    world: World = request.getfixturevalue("world")
+    days = [day for monday in WEEKS for day in days_of(monday)]
+
+    ranged = only.parts_for_days(world.clinic, days)
+
+    assert {day: only.parts(world.clinic, day) for day in days} == ranged
