@@ -1,0 +1,155 @@
+"""Patient-flow metrics for one clinic and one local day, as raw minutes (shared/KPIS.md).
+
+Each function returns the day's raw durations, never a median: a week's median is taken
+over the week's raw values, which the KPI engine collects day by day. Registering them with
+the engine is the KPI engine's job; nothing here registers anything.
+
+A visit belongs to the day it was checked in on (in the clinic's time zone). Its timeline is
+its step events with every undone step removed, so a mistaken click and its undo leave no
+trace in the figures.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from clinicops.core.models import Clinic
+from clinicops.kpis.registry import Kind, Metric, Unit, register
+from scheduling import availability
+
+from .models import ACTIVE_STEPS, Step, Visit, VisitEvent
+
+MINUTE = Decimal(60)
+CENTS = Decimal("0.01")
+
+
+def minutes_between(start: datetime, end: datetime) -> Decimal:
+    """Minutes from `start` to `end`, to the hundredth, never negative."""
+    seconds = Decimal(str((end - start) / timedelta(seconds=1)))
+    return max(Decimal(0), (seconds / MINUTE).quantize(CENTS))
+
+
+@dataclass(frozen=True)
+class VisitTimes:
+    """One visit's effective timeline: each step and when it was entered."""
+
+    visit_id: int
+    scheduled_start: datetime
+    checked_in_at: datetime
+    is_walk_in: bool
+    steps: list[tuple[str, datetime]]
+
+    def entered(self, step: str) -> datetime | None:
+        """When the visit first entered `step`, or None."""
+        return next((at for s, at in self.steps if s == step), None)
+
+    def durations(self) -> list[tuple[str, Decimal]]:
+        """(step, minutes spent in it) for each step the visit has left."""
+        return [
+            (step, minutes_between(at, next_at))
+            for (step, at), (_, next_at) in zip(self.steps, self.steps[1:], strict=False)
+        ]
+
+
+def effective_steps(events: list[VisitEvent]) -> list[tuple[str, datetime]]:
+    """(step, entered at) from a visit's events, oldest first, leaving out undone steps."""
+    undone = {e.undoes_id for e in events if e.kind == VisitEvent.Kind.UNDO}
+    return [
+        (e.to_step, e.at)
+        for e in events
+        if e.kind == VisitEvent.Kind.ADVANCE and e.pk not in undone
+    ]
+
+
+def visit_times(clinic: Clinic, day: date) -> list[VisitTimes]:
+    """The effective timelines of the visits checked in at `clinic` on local `day`."""
+    start, end = availability.day_bounds_utc(day, clinic.tz)
+    visits = list(
+        Visit.objects.filter(clinic=clinic, checked_in_at__gte=start, checked_in_at__lt=end)
+        .select_related("appointment")
+        .order_by("checked_in_at", "pk")
+    )
+    events: dict[int, list[VisitEvent]] = defaultdict(list)
+    for event in VisitEvent.objects.filter(visit__in=visits).order_by("visit_id", "at", "pk"):
+        events[event.visit_id].append(event)
+    return [
+        VisitTimes(
+            visit_id=visit.pk,
+            scheduled_start=visit.appointment.start,
+            checked_in_at=visit.checked_in_at,
+            is_walk_in=visit.is_walk_in,
+            steps=effective_steps(events[visit.pk]),
+        )
+        for visit in visits
+    ]
+
+
+def door_to_provider_minutes(clinic: Clinic, day: date) -> list[Decimal]:
+    """Minutes from check-in to first "with provider", per visit that reached a provider."""
+    values = []
+    for times in visit_times(clinic, day):
+        seen = times.entered(Step.WITH_PROVIDER)
+        if seen is not None:
+            values.append(minutes_between(times.checked_in_at, seen))
+    return values
+
+
+def cycle_time_minutes(clinic: Clinic, day: date) -> list[Decimal]:
+    """Minutes from check-in to checkout, per checked-out visit.
+
+    A patient who came early is counted from the scheduled start (IHI: the clinic is not
+    slow because a patient arrived 20 minutes before their time). A walk-in's appointment is
+    booked around their arrival, so they are counted from check-in.
+    """
+    values = []
+    for times in visit_times(clinic, day):
+        out = times.entered(Step.CHECKED_OUT)
+        if out is None:
+            continue
+        start = times.checked_in_at
+        if not times.is_walk_in and times.scheduled_start > start:
+            start = times.scheduled_start
+        values.append(minutes_between(start, out))
+    return values
+
+
+def step_wait_minutes(clinic: Clinic, day: date) -> dict[str, list[Decimal]]:
+    """Minutes spent in each step of the visit (checked in, roomed, ...), per visit that left it."""
+    waits: dict[str, list[Decimal]] = {step: [] for step in ACTIVE_STEPS}
+    for times in visit_times(clinic, day):
+        for step, minutes in times.durations():
+            if step in waits:
+                waits[step].append(minutes)
+    return waits
+
+
+def wait_in_step_minutes(clinic: Clinic, day: date, step: str) -> list[Decimal]:
+    """The raw waits of one step, for an engine that wants one metric per step."""
+    return step_wait_minutes(clinic, day)[step]
+
+
+register(
+    Metric(
+        key="door_to_provider_min",
+        label="Door-to-provider (median)",
+        unit=Unit.MINUTES,
+        kind=Kind.MEDIAN,
+        compute=door_to_provider_minutes,
+        default_target=20,
+        description="Median minutes from check-in to first 'with provider'.",
+    )
+)
+register(
+    Metric(
+        key="cycle_time_min",
+        label="Visit cycle time (median)",
+        unit=Unit.MINUTES,
+        kind=Kind.MEDIAN,
+        compute=cycle_time_minutes,
+        default_target=45,
+        description="Median minutes from check-in (or the scheduled time, if early) to checkout.",
+    )
+)
