@@ -13,19 +13,55 @@ class NavItem:
     label: str
     url_name: str
     permission: str
+    description: str = ""  # shown on the home page's card for the section
 
 
 # Apps add their entries here as their screens land.
 NAV_ITEMS: list[NavItem] = [
     NavItem("Home", "home", "core.view_clinic"),
     NavItem("Patients", "core:patient_search", "core.view_patient"),
-    NavItem("Schedule", "scheduling:day", "scheduling.view_appointment"),
-    NavItem("Find a slot", "scheduling:find", "scheduling.add_appointment"),
-    NavItem("Waitlist", "scheduling:waitlist", "scheduling.view_waitlistoffer"),
-    NavItem("Flow board", "patientflow:board", "patientflow.view_visit"),
-    NavItem("Supplies", "supplies:index", "supplies.view_locationitem"),
-    NavItem("Dashboard", "kpis:dashboard", "kpis.view_metricday"),
-    NavItem("Audit log", "compliance:audit_log", "compliance.view_auditevent"),
+    NavItem(
+        "Schedule",
+        "scheduling:day",
+        "scheduling.view_appointment",
+        "Every provider's day; click an open slot to book.",
+    ),
+    NavItem(
+        "Find a slot",
+        "scheduling:find",
+        "scheduling.add_appointment",
+        "The next open slots for a patient and a visit type.",
+    ),
+    NavItem(
+        "Waitlist",
+        "scheduling:waitlist",
+        "scheduling.view_waitlistoffer",
+        "Patients waiting for an earlier slot, and freed slots to offer them.",
+    ),
+    NavItem(
+        "Flow board",
+        "patientflow:board",
+        "patientflow.view_visit",
+        "Today's patients from check-in to checkout, live.",
+    ),
+    NavItem(
+        "Supplies",
+        "supplies:index",
+        "supplies.view_locationitem",
+        "Log supply use, refill what is below par, count and order.",
+    ),
+    NavItem(
+        "Dashboard",
+        "kpis:dashboard",
+        "kpis.view_metricday",
+        "This week's chosen metrics against last week and their targets.",
+    ),
+    NavItem(
+        "Audit log",
+        "compliance:audit_log",
+        "compliance.view_auditevent",
+        "Who saw or changed which record, when and from where.",
+    ),
 ]
 
 
@@ -39,5 +75,7 @@ def navigation_for(request: HttpRequest) -> list[dict[str, object]]:
         except NoReverseMatch:
             continue
         active = request.path == url if url == "/" else request.path.startswith(url)
-        items.append({"label": item.label, "url": url, "active": active})
+        items.append(
+            {"label": item.label, "url": url, "active": active, "description": item.description}
+        )
     return items

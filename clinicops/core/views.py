@@ -71,7 +71,13 @@ def home_cards(request: HttpRequest) -> list[dict[str, str]]:
     shown = {card["url"] for card in cards} | {reverse("home")}
     for item in navigation_for(request):
         if item["url"] not in shown:
-            cards.append({"title": str(item["label"]), "description": "", "url": str(item["url"])})
+            cards.append(
+                {
+                    "title": str(item["label"]),
+                    "description": str(item["description"]),
+                    "url": str(item["url"]),
+                }
+            )
     if request.user.is_staff:
         cards.append(
             {
