@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -132,9 +132,15 @@ class LoginView(auth_views.LoginView):
 
 @login_not_required
 def admin_login_redirect(request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-    """The admin's login goes through our login page (lockout, audit, session rules)."""
+    """The admin's login goes through our login page (lockout, audit, session rules).
+
+    A signed-in user lands here when the admin refuses them (not staff): sending them to the
+    login page would bounce straight back, so they get the 403 page instead.
+    """
+    if request.user.is_authenticated:
+        raise PermissionDenied("The administration site is for administrators.")
     next_url = request.GET.get("next") or reverse("admin:index")
-    return redirect(f"{reverse('login')}?next={next_url}")
+    return redirect(f"{reverse('login')}?{urlencode({'next': next_url})}")
 
 
 @require_POST
