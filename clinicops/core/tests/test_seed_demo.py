@@ -31,7 +31,7 @@ SEEDED_MODELS = (Clinic, OpeningHours, Room, Payer, User, Staff, Group, Patient,
 
 def seed(**options: object) -> str:
     out = StringIO()
-    call_command("seed_demo", stdout=out, verbosity=0, **options)
+    call_command("seed_demo", stdout=out, verbosity=0, core_only=True, **options)
     return out.getvalue()
 
 

@@ -1,10 +1,11 @@
-"""Demo supplies for every clinic: a supply room, a cart per exam room, stock and eight weeks
-of use (so tiles, below par, reorder and suggested par have something to show). Idempotent."""
+"""Demo supplies for every clinic: a supply room, a cart per exam room, stock and twelve weeks
+of use, refills and nightly stockout snapshots (so tiles, below par, reorder, suggested par and
+the dashboard's supply metrics have something to show). Idempotent."""
 
 from __future__ import annotations
 
-import contextlib
 import random
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,12 @@ from django.db import transaction
 from clinicops.core.models import Clinic, Room, User
 from supplies import services
 from supplies.models import ItemBarcode, LocationItem, StockLocation, Supplier, SupplyItem
+
+# The dashboard's twelve weeks (Monday to Sunday), covered from their first day.
+HISTORY_WEEKS = 12
+USES_PER_CART_DAY = 5
+REFILL_WEEKDAY = 0  # the weekly restock round, Monday afternoon
+MISSED_ROUND_WEEKS_AGO = 6
 
 # sku, name, category, unit, pack, unit cost, lot-tracked, critical, cart par
 ITEMS = [
@@ -37,7 +44,7 @@ ITEMS = [
 
 
 class Command(BaseCommand):
-    help = "Create demo supplies (locations, items, stock, eight weeks of use) for each clinic."
+    help = "Create demo supplies (locations, items, stock, twelve weeks of use) for each clinic."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--seed", type=int, default=5)
@@ -99,8 +106,13 @@ class Command(BaseCommand):
             review_period_days=7,
         )
         today = clinic.today()
-        opening = datetime.combine(today - timedelta(days=57), time(8), tzinfo=clinic.tz)
+        history_days = today.weekday() + 7 * HISTORY_WEEKS
+        opening = datetime.combine(
+            today - timedelta(days=history_days + 1), time(8), tzinfo=clinic.tz
+        )
         deliveries = 0
+        # The supply room's on hand, kept here as the ledger moves it (saves a read per refill).
+        in_room: dict[int, int] = {}
 
         def deliver(li: LocationItem, quantity: int, when: datetime, expiry: date) -> None:
             nonlocal deliveries
@@ -117,26 +129,40 @@ class Command(BaseCommand):
                 note="" if when == opening else "Delivery (demo)",
                 now=when,
             )
-
-        def top_up(li: LocationItem, needed: int, par: int, when: datetime) -> None:
-            """The supplier delivers when the supply room runs short (the demo skips orders)."""
-            li.refresh_from_db()
-            if li.on_hand < needed:
-                deliver(li, par * 10, when, when.date() + timedelta(days=365))
+            in_room[li.item_id] += quantity
 
         stocked: dict[int, LocationItem] = {}
+        pars: dict[int, int] = {}
+
+        def move(cart: StockLocation, item_id: int, quantity: int, when: datetime) -> None:
+            """Carry stock from the supply room to a cart; the supplier delivers when the
+            supply room runs short (the demo skips purchase orders)."""
+            if in_room[item_id] < quantity:
+                deliver(stocked[item_id], pars[item_id] * 10, when, when.date() + timedelta(365))
+            result = services.transfer(
+                actor=actor,
+                source=room,
+                destination=cart,
+                item=stocked[item_id].item,
+                quantity=quantity,
+                now=when,
+            )
+            in_room[item_id] = result.source.on_hand
+
         for item, par in items:
             li = LocationItem.objects.create(
                 location=room, item=item, par=par * 10, reorder_point=par * 4, max_quantity=par * 15
             )
-            stocked[item.pk] = li
+            stocked[item.pk], pars[item.pk], in_room[item.pk] = li, par, 0
             deliver(li, par * 12, opening, today + timedelta(days=rng.choice([20, 45, 200, 400])))
+        carts = []
         for exam in Room.objects.filter(
             clinic=clinic, is_active=True, kind__in=[Room.Kind.EXAM, Room.Kind.PROCEDURE]
-        ):
+        ).order_by("pk"):
             cart, _ = StockLocation.objects.get_or_create(
                 clinic=clinic, name=f"{exam.name} cart", defaults={"room": exam}
             )
+            carts.append(cart)
             for item, par in items:
                 LocationItem.objects.get_or_create(
                     location=cart,
@@ -147,44 +173,20 @@ class Command(BaseCommand):
                         "max_quantity": par * 2,
                     },
                 )
-                top_up(stocked[item.pk], par, par, opening)
-                services.transfer(
-                    actor=actor, source=room, destination=cart, item=item, quantity=par, now=opening
+                move(cart, item.pk, par, opening)
+
+        # Twelve weeks of use, none of it tied to a patient: each cart, each weekday morning,
+        # some of its items; on Monday afternoons a restock round fills what is at its reorder
+        # point up to the cart's maximum. One round was missed: that week's stockouts show on
+        # the dashboard. Each day ends with the nightly stockout snapshot.
+        missed_round = today - timedelta(days=today.weekday(), weeks=MISSED_ROUND_WEEKS_AGO)
+        for days_ago in range(history_days, 0, -1):
+            day = today - timedelta(days=days_ago)
+            if day.weekday() < 5:
+                self._use_and_refill(
+                    clinic, carts, items, actor, rng, day, move, refill=day != missed_round
                 )
-            # Eight weeks of use, most of it of a few items, none of it tied to a patient.
-            for days_ago in range(56, 0, -1):
-                when = datetime.combine(
-                    today - timedelta(days=days_ago), time(10), tzinfo=clinic.tz
-                )
-                for item, par in rng.sample(items, 4):
-                    quantity = rng.randint(1, max(par // 8, 1))
-                    try:
-                        services.log_usage(
-                            actor=actor,
-                            location=cart,
-                            lines=[services.UsageLine(item.pk, quantity)],
-                            idempotency_key=f"seed-{cart.pk}-{days_ago}-{item.pk}",
-                            now=when,
-                        )
-                    except services.InsufficientStock:
-                        cart_li = LocationItem.objects.get(location=cart, item=item)
-                        top_up(stocked[item.pk], cart_li.par, par, when)
-                        with contextlib.suppress(services.SupplyError):
-                            services.refill_from_supply_room(
-                                actor=actor, location_item=cart_li, now=when
-                            )
-                if days_ago % 3 == 0:
-                    # The afternoon refill round: every item at its reorder point goes to par.
-                    for cart_li in LocationItem.objects.filter(
-                        location=cart
-                    ).at_or_below_reorder_point():
-                        top_up(stocked[cart_li.item_id], cart_li.par, cart_li.par, when)
-                        with contextlib.suppress(services.SupplyError):
-                            services.refill_from_supply_room(
-                                actor=actor,
-                                location_item=cart_li,
-                                now=when + timedelta(hours=6),
-                            )
+            services.snapshot_stockouts(clinic=clinic, day=day)
         # A forgotten box of an expired lot, so the expiry screen has something to waste.
         lotted = next((item for item, _ in items if item.is_lot_tracked), None)
         if lotted is not None:
@@ -198,3 +200,46 @@ class Command(BaseCommand):
                 note="Found at the back of the shelf (demo)",
                 now=datetime.combine(today - timedelta(days=1), time(17), tzinfo=clinic.tz),
             )
+
+    def _use_and_refill(
+        self,
+        clinic: Clinic,
+        carts: list[StockLocation],
+        items: list[tuple[SupplyItem, int]],
+        actor: User,
+        rng: random.Random,
+        day: date,
+        move: Callable[[StockLocation, int, int, datetime], None],
+        *,
+        refill: bool,
+    ) -> None:
+        """One weekday: each cart's use in the morning, then (Mondays) the restock round."""
+        morning = datetime.combine(day, time(10), tzinfo=clinic.tz)
+        afternoon = datetime.combine(day, time(16), tzinfo=clinic.tz)
+        for cart in carts:
+            on_hand = dict(
+                LocationItem.objects.filter(location=cart).values_list("item_id", "on_hand")
+            )
+            lines = []
+            for item, par in rng.sample(items, USES_PER_CART_DAY):
+                # What the cart still holds: a nurse cannot use what is not there.
+                quantity = min(rng.randint(1, max(par // 4, 1)), on_hand[item.pk])
+                if quantity:
+                    lines.append(services.UsageLine(item.pk, quantity))
+            if lines:
+                services.log_usage(
+                    actor=actor,
+                    location=cart,
+                    lines=lines,
+                    idempotency_key=f"seed-{cart.pk}-{day:%Y%m%d}",
+                    now=morning,
+                )
+        if not refill or day.weekday() != REFILL_WEEKDAY:
+            return
+        for cart in carts:
+            # Up to the maximum rather than par: a weekly round must last the week.
+            for item_id, quantity in [
+                (li.item_id, li.max_quantity - li.on_hand)
+                for li in LocationItem.objects.filter(location=cart).at_or_below_reorder_point()
+            ]:
+                move(cart, item_id, quantity, afternoon)

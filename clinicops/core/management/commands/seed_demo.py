@@ -19,6 +19,7 @@ from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
+from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
@@ -57,6 +58,8 @@ DEMO_LOGINS: list[tuple[str, str]] = [
 BATCH_SIZE = 5000
 DEFAULT_PATIENTS = 3000
 DEFAULT_SEED = 2026
+# The apps' own demo seeders, called by name where they exist: core imports no app.
+APP_SEEDERS = ("seed_scheduling", "seed_supplies", "seed_flow", "seed_kpis_history")
 
 
 @dataclass(frozen=True)
@@ -277,8 +280,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--seed", type=int, default=DEFAULT_SEED, help="Random seed, for repeatable data."
         )
+        parser.add_argument(
+            "--core-only",
+            action="store_true",
+            help=f"Skip the apps' demo seeders ({', '.join(APP_SEEDERS)}).",
+        )
 
-    def handle(self, *args: Any, patients: int, seed: int, **options: Any) -> None:
+    def handle(
+        self, *args: Any, patients: int, seed: int, core_only: bool = False, **options: Any
+    ) -> None:
         if patients < 0:
             raise CommandError("--patients must be zero or more.")
         verbosity = int(options.get("verbosity", 1))
@@ -294,9 +304,24 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Created {created} patients ({demo_count} demo patients in all) in {elapsed:.1f} s."
         )
+        if not core_only:
+            for name in run_app_seeders(seed=seed, verbosity=verbosity, stdout=self.stdout):
+                self.stdout.write(f"Ran {name}.")
+            self.stdout.write(f"Demo ready in {time.monotonic() - started:.1f} s.")
         self.stdout.write(f"Demo logins (password {DEMO_PASSWORD}):")
         for label, username in DEMO_LOGINS:
             self.stdout.write(f"  {label:<28} {username}")
+
+
+def run_app_seeders(*, seed: int, verbosity: int, stdout: Any) -> list[str]:
+    """Run each app's demo seeder that exists, in dependency order; return those that ran."""
+    available = get_commands()
+    ran = []
+    for name in APP_SEEDERS:
+        if name in available:
+            call_command(name, seed=seed, verbosity=verbosity, stdout=stdout)
+            ran.append(name)
+    return ran
 
 
 def seed_reference_data() -> dict[str, Clinic]:
