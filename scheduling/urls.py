@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views
+from . import template_views, views
 
 app_name = "scheduling"
 
@@ -28,4 +28,11 @@ urlpatterns = [
     path("waitlist/<int:pk>/remove/", views.waitlist_remove, name="waitlist_remove"),
     path("types.css", views.type_colors, name="type_colors"),
     path("confirm/<str:token>/", views.confirm, name="confirm"),
+    path("templates/", template_views.template_list, name="templates"),
+    path("templates/new/", template_views.template_new, name="template_new"),
+    path("templates/preview/", template_views.template_preview, name="template_preview"),
+    path("templates/<int:pk>/", template_views.template_detail, name="template_detail"),
+    path("time-off/", template_views.time_off, name="time_off"),
+    path("time-off/add/", template_views.time_off_add, name="time_off_add"),
+    path("closures/add/", template_views.closure_add, name="closure_add"),
 ]

@@ -39,6 +39,12 @@ NAV_ITEMS: list[NavItem] = [
         "Patients waiting for an earlier slot, and freed slots to offer them.",
     ),
     NavItem(
+        "Templates",
+        "scheduling:templates",
+        "scheduling.add_scheduletemplate",
+        "Providers' weekly schedule templates, with a preview of their slots.",
+    ),
+    NavItem(
         "Flow board",
         "patientflow:board",
         "patientflow.view_visit",
