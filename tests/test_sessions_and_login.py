@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from unittest import mock
 
 import pytest
 from django.test import Client, override_settings
@@ -76,6 +77,32 @@ def test_polls_alone_end_in_idle_logout(client: Client, front_desk) -> None:
     assert client.get("/", headers=poll).status_code == 200
     age_session(client, idle=15 * 60 + 5)
     assert client.get("/", headers=poll).status_code == 204
+
+
+def test_a_login_followed_only_by_polls_goes_idle(client: Client, front_desk) -> None:
+    # The idle clock starts at login, not at the first request that is not a poll: a board
+    # left polling right after someone logged in must still log out after the idle timeout.
+    assert client.post(
+        "/login/", {"username": "frontdesk", "password": DEMO_PASSWORD}
+    ).status_code == 302
+    logged_in_at = time.time()
+    poll = {"HX-Request": "true", POLL_HEADER: "1"}
+    with mock.patch("clinicops.core.middleware.time.time", return_value=logged_in_at + 60):
+        assert client.get("/", headers=poll).status_code == 200
+    with mock.patch(
+        "clinicops.core.middleware.time.time", return_value=logged_in_at + 15 * 60 + 5
+    ):
+        response = client.get("/", headers=poll)
+    assert response.status_code == 204
+    assert "why=idle" in response["HX-Redirect"]
+    assert client.get("/").status_code == 302  # really logged out
+
+
+def test_force_login_starts_the_idle_clock_too(client: Client, front_desk) -> None:
+    client.force_login(front_desk)
+    session = client.session
+    assert session[SESSION_LAST_ACTIVITY] == pytest.approx(time.time(), abs=30)
+    assert session[SESSION_STARTED] == session[SESSION_LAST_ACTIVITY]
 
 
 @override_settings(SESSION_IDLE_TIMEOUT=60)
