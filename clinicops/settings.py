@@ -155,7 +155,11 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = env_int("AXES_PROXY_COUNT", 0)
+# The client's address: how many reverse proxies in front of the app append to
+# X-Forwarded-For (0 = none, the header is ignored). One setting for the audit trail's IP and
+# the lockout alike (compliance.audit.client_ip). AXES_PROXY_COUNT is its former name.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", env_int("AXES_PROXY_COUNT", 0))
+AXES_CLIENT_IP_CALLABLE = "compliance.audit.client_ip"
 AXES_VERBOSE = False
 
 # Sessions: an idle timeout (a workstation left logged in) and an absolute lifetime (a shift).
