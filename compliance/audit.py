@@ -89,9 +89,7 @@ def client_ip(request: HttpRequest) -> str | None:
     proxies = max(0, int(getattr(settings, "TRUSTED_PROXY_COUNT", 0) or 0))
     if proxies == 0:
         return remote
-    forwarded = [
-        item.strip() for item in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-    ]
+    forwarded = [item.strip() for item in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
     chain = [item for item in forwarded if item]
     chain.append(request.META.get("REMOTE_ADDR", ""))
     # Fewer hops than trusted proxies: the request did not come through all of them, and the

@@ -63,9 +63,7 @@ def test_behind_a_proxy_the_audit_trail_records_the_client(
 
 
 @pytest.mark.django_db
-def test_without_a_proxy_a_spoofed_header_is_not_recorded(
-    client: Client, front_desk: User
-) -> None:
+def test_without_a_proxy_a_spoofed_header_is_not_recorded(client: Client, front_desk: User) -> None:
     login(client, DEMO_PASSWORD, remote="203.0.113.7", forwarded="198.51.100.9")
     assert AuditEvent.objects.get(action=AuditEvent.Action.LOGIN).ip_address == "203.0.113.7"
 
@@ -93,9 +91,7 @@ def test_behind_a_proxy_the_lockout_is_per_client_not_per_proxy(front_desk: User
 @pytest.mark.django_db
 def test_without_a_proxy_a_spoofed_header_does_not_escape_the_lockout(front_desk: User) -> None:
     for n in range(5):
-        response = login(
-            Client(), "wrong-password", remote="203.0.113.7", forwarded=f"192.0.2.{n}"
-        )
+        response = login(Client(), "wrong-password", remote="203.0.113.7", forwarded=f"192.0.2.{n}")
     assert response.status_code == 429
     fresh = login(Client(), DEMO_PASSWORD, remote="203.0.113.7", forwarded="192.0.2.200")
     assert fresh.status_code == 429

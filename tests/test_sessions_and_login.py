@@ -82,16 +82,15 @@ def test_polls_alone_end_in_idle_logout(client: Client, front_desk) -> None:
 def test_a_login_followed_only_by_polls_goes_idle(client: Client, front_desk) -> None:
     # The idle clock starts at login, not at the first request that is not a poll: a board
     # left polling right after someone logged in must still log out after the idle timeout.
-    assert client.post(
-        "/login/", {"username": "frontdesk", "password": DEMO_PASSWORD}
-    ).status_code == 302
+    assert (
+        client.post("/login/", {"username": "frontdesk", "password": DEMO_PASSWORD}).status_code
+        == 302
+    )
     logged_in_at = time.time()
     poll = {"HX-Request": "true", POLL_HEADER: "1"}
     with mock.patch("clinicops.core.middleware.time.time", return_value=logged_in_at + 60):
         assert client.get("/", headers=poll).status_code == 200
-    with mock.patch(
-        "clinicops.core.middleware.time.time", return_value=logged_in_at + 15 * 60 + 5
-    ):
+    with mock.patch("clinicops.core.middleware.time.time", return_value=logged_in_at + 15 * 60 + 5):
         response = client.get("/", headers=poll)
     assert response.status_code == 204
     assert "why=idle" in response["HX-Redirect"]
