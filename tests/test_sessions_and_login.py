@@ -159,3 +159,18 @@ def test_csp_allows_only_our_origin_and_nonced_scripts(client: Client, front_des
     html = response.content.decode()
     # every script tag carries the nonce (htmx and our app.js)
     assert html.count("<script") == html.count(f'nonce="{nonce}"')
+
+
+DENIED_FEATURES = ("camera", "microphone", "geolocation", "payment", "usb", "serial", "hid")
+
+
+@pytest.mark.parametrize("path", ["/login/", "/", "/healthz/"])
+def test_permissions_policy_denies_device_features(client: Client, front_desk, path) -> None:
+    if path != "/login/":
+        client.force_login(front_desk)
+    response = client.get(path)
+    assert response.status_code == 200
+    policy = response["Permissions-Policy"]
+    features = dict(item.strip().split("=", 1) for item in policy.split(","))
+    for feature in DENIED_FEATURES:
+        assert features[feature] == "()", feature

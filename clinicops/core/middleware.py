@@ -88,6 +88,30 @@ class SessionTimeoutMiddleware:
         return redirect(url)
 
 
+def permissions_policy_header(policy: dict[str, list[str]]) -> str:
+    """{"camera": [], "fullscreen": ["self"]} -> 'camera=(), fullscreen=(self)'."""
+    return ", ".join(f"{feature}=({' '.join(allow)})" for feature, allow in policy.items())
+
+
+class PermissionsPolicyMiddleware:
+    """Send `Permissions-Policy` (settings.PERMISSIONS_POLICY) with every response.
+
+    No page of ClinicOps uses the camera, microphone, location, payment or device APIs (the
+    supplies tablet's barcode field takes a keyboard-wedge scanner, not the camera), so a
+    script that got onto a page still cannot switch them on.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.header = permissions_policy_header(getattr(settings, "PERMISSIONS_POLICY", {}))
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if self.header:
+            response.headers.setdefault("Permissions-Policy", self.header)
+        return response
+
+
 class CurrentClinicMiddleware:
     """Set `request.clinic`: the clinic chosen in the header switcher, or the user's first."""
 
