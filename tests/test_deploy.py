@@ -93,6 +93,13 @@ def test_app_services_share_the_image_env_file_and_backing_services(
     assert services["beat"]["command"][:4] == ["celery", "-A", "clinicops", "beat"]
 
 
+def url_user(value: str) -> str:
+    """The user of the default URL in a compose value like ${VAR:-postgres://user:${PW}@...}."""
+    match = re.search(r":-postgres://([^:@/]+)[:@]", value)
+    assert match, value
+    return match.group(1)
+
+
 def test_the_app_runs_as_its_own_role_and_migrations_as_the_owner(
     compose: dict[str, Any],
 ) -> None:
@@ -100,9 +107,8 @@ def test_the_app_runs_as_its_own_role_and_migrations_as_the_owner(
     owner = services["postgres"]["environment"]["POSTGRES_USER"]
     migrate = services["migrate"]
     # given the owner's URL for migrate, the application's for everything else
-    migrate_user = urlsplit(migrate["environment"]["DATABASE_URL"].split(":-", 1)[1]).username
-    app_url = migrate["environment"]["APP_DATABASE_URL"].split(":-", 1)[1]
-    app_user = urlsplit(app_url).username
+    migrate_user = url_user(migrate["environment"]["DATABASE_URL"])
+    app_user = url_user(migrate["environment"]["APP_DATABASE_URL"])
     assert migrate_user == owner
     assert app_user
     assert app_user != owner
@@ -112,8 +118,7 @@ def test_the_app_runs_as_its_own_role_and_migrations_as_the_owner(
     assert migrate["restart"] == "no"
     for name in APP_SERVICES:
         service = services[name]
-        url = service["environment"]["DATABASE_URL"].split(":-", 1)[1]
-        assert urlsplit(url).username == app_user, name
+        assert url_user(service["environment"]["DATABASE_URL"]) == app_user, name
         assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert "migrate" not in " ".join(service["command"]), f"{name} must not migrate"
 
