@@ -310,3 +310,26 @@ def test_a_superuser_may_grant_superuser_and_it_is_audited(
     assert nurse.is_staff
     event = AuditEvent.objects.get(summary__startswith="Access")
     assert event.changes["is_superuser"] == [False, True]
+
+
+def test_a_password_set_in_the_admin_is_in_the_audit_trail(
+    admin_client: Client, administrator: User, nurse: User
+) -> None:
+    response = admin_client.post(
+        f"/admin/core/user/{nurse.pk}/password/",
+        {
+            "usable_password": "true",
+            "password1": "a-new-pass-2026!",
+            "password2": "a-new-pass-2026!",
+        },
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(summary="Account nurse changed in the admin")
+    assert (event.actor, event.object_id) == (administrator, str(nurse.pk))
+    assert "new-pass" not in str(event.changes)
+
+
+def test_a_superuser_still_reshapes_roles(client: Client, root: User) -> None:
+    client.force_login(root)
+    group = Group.objects.get(name=roles.NURSE)
+    assert client.get(f"/admin/auth/group/{group.pk}/change/").status_code == 200
