@@ -101,8 +101,9 @@ class AccountForm(UserChangeForm):
             self.initial["roles"] = user.role_names
 
 
-# Fields that grant access. A non-superuser's form never has the first three; posting them
-# is refused outright, not quietly dropped.
+# Fields that grant access. Only a superuser's form has is_superuser and user_permissions;
+# nobody's has groups or is_staff (roles decide them). A non-superuser who posts any of them
+# is refused outright, not quietly ignored.
 SUPERUSER_ONLY_FIELDS = ("is_superuser", "user_permissions", "groups", "is_staff")
 
 
