@@ -36,6 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("CLINICOPS_DATA_DIR", str(ROOT / ".data"))).resolve()
 DB_NAME = "clinicops"
 PG_USER = "postgres"
+# `make run` serves as this role: not a superuser, owner of nothing, no UPDATE/DELETE on the
+# audit trail (`manage.py grant_app_role`). Migrations and tests use PG_USER, the owner.
+APP_DB_USER = "clinicops_app"
 # Postgres refuses to run as root; as root we run it as this unprivileged user (pgserver's own
 # convention, so a data directory made by pgserver's Python API stays usable).
 PG_SYSTEM_USER = "pgserver"
@@ -451,7 +454,9 @@ def services(env: dict[str, str], data_dir: Path = DATA_DIR) -> Iterator[dict[st
     with contextlib.ExitStack() as stack:
         if not env.get("DATABASE_URL"):
             started = time.monotonic()
-            env["DATABASE_URL"] = stack.enter_context(embedded(EmbeddedPostgres(data_dir)))
+            server = EmbeddedPostgres(data_dir)
+            env["DATABASE_URL"] = stack.enter_context(embedded(server))
+            env.setdefault("APP_DATABASE_URL", postgres_url(server.socket_dir, user=APP_DB_USER))
             say(f"embedded Postgres ready in {time.monotonic() - started:.1f}s")
         if not env.get("REDIS_URL"):
             env["REDIS_URL"] = stack.enter_context(embedded(EmbeddedRedis(data_dir)))
@@ -482,6 +487,16 @@ def _call(cmd: Sequence[str], env: dict[str, str]) -> int:
             except subprocess.TimeoutExpired:
                 process.kill()
                 return process.wait()
+
+
+def app_env(env: dict[str, str]) -> dict[str, str]:
+    """The environment of the processes `make run` serves with: the application's own role.
+
+    Where APP_DATABASE_URL is set (always, for the embedded Postgres) DATABASE_URL is the
+    owner's, which migrates and then runs `grant_app_role`; everything after runs as the app.
+    """
+    url = env.get("APP_DATABASE_URL")
+    return {**env, "DATABASE_URL": url} if url else dict(env)
 
 
 def _manage(env: dict[str, str], *args: str) -> None:
@@ -632,9 +647,12 @@ def cmd_run(port: int, *, reload: bool, data_dir: Path = DATA_DIR) -> int:
     with services(_dev_env(), data_dir) as env:
         probe = start_demo_probe(env)  # needs no database: runs while we migrate
         try:
-            _manage(env, "migrate", "--noinput")
+            _manage(env, "migrate", "--noinput")  # as the owner
+            if env.get("APP_DATABASE_URL"):
+                _manage(env, "grant_app_role")
         finally:
             info = read_demo_probe(probe)
+        env = app_env(env)
         if info.has_seed:
             _manage(env, "seed_demo")
         python, manage = sys.executable, str(ROOT / "manage.py")

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from django.views.decorators.http import require_http_methods
 
 from clinicops.core import views as core_views
 
@@ -15,9 +16,10 @@ admin.site.login = login_not_required(core_views.admin_login_redirect)  # type: 
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    # Method check first: the view would otherwise redirect a signed-in user's PUT or DELETE.
     path(
         "login/",
-        core_views.LoginView.as_view(),
+        require_http_methods(["GET", "POST"])(core_views.LoginView.as_view()),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -76,11 +76,36 @@ def audit_context(*, ip_address: str | None) -> Iterator[None]:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The client's address. Behind a proxy, set AXES_IPWARE_PROXY_COUNT so this agrees with
-    the lockout's idea of the client (both read X-Forwarded-For the same way)."""
-    from axes.helpers import get_client_ip_address
+    """The client's address, as the audit trail and the login lockout both see it.
 
-    return get_client_ip_address(request) or None
+    With `TRUSTED_PROXY_COUNT` = 0 (no proxy) it is the connection's own address and any
+    X-Forwarded-For is ignored: a client cannot choose the address it is logged under. With N
+    trusted proxies in front, each appending the address it received the request from, the
+    client is the Nth address from the right of X-Forwarded-For + REMOTE_ADDR; whatever a
+    client wrote further left is not believed. `AXES_CLIENT_IP_CALLABLE` names this function,
+    so the lockout counts failures per real client too.
+    """
+    remote = _canonical_ip(request.META.get("REMOTE_ADDR"))
+    proxies = max(0, int(getattr(settings, "TRUSTED_PROXY_COUNT", 0) or 0))
+    if proxies == 0:
+        return remote
+    forwarded = [item.strip() for item in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    chain = [item for item in forwarded if item]
+    chain.append(request.META.get("REMOTE_ADDR", ""))
+    # Fewer hops than trusted proxies: the request did not come through all of them, and the
+    # leftmost address is the furthest we can see.
+    candidate = chain[-(proxies + 1)] if len(chain) > proxies else chain[0]
+    return _canonical_ip(_strip_port(candidate)) or remote
+
+
+def _strip_port(value: str) -> str:
+    """'[2001:db8::1]:443' -> '2001:db8::1', '192.0.2.1:8080' -> '192.0.2.1'."""
+    value = value.strip()
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    if value.count(":") == 1:
+        return value.split(":", 1)[0]
+    return value
 
 
 class AuditContextMiddleware:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.html import format_html_join
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
 from clinicops.core import selectors as core_selectors
@@ -318,6 +318,7 @@ def undo(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @never_cache
+@require_GET
 @permission_required("patientflow.view_visit", raise_exception=True)
 def visit_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     visit = _visit_for(request, pk)
@@ -445,6 +446,7 @@ def _check_in_context(
 
 
 @never_cache
+@require_http_methods(["GET", "POST"])
 @permission_required("patientflow.add_visit", raise_exception=True)
 def check_in(request: HtmxHttpRequest, appointment_id: int) -> HttpResponse:
     appointment = _appointment_for(request, appointment_id)
@@ -480,6 +482,7 @@ def _arrival(minutes: int) -> str:
 
 
 @never_cache
+@require_http_methods(["GET", "POST"])
 @permission_required("core.change_patient", raise_exception=True)
 def demographics(request: HtmxHttpRequest, appointment_id: int) -> HttpResponse:
     """Edit the patient's contact details in place on the check-in screen."""
@@ -542,6 +545,7 @@ def verify_coverage(
 
 
 @never_cache
+@require_http_methods(["GET", "POST"])
 @permission_required("patientflow.add_visit", raise_exception=True)
 @permission_required("scheduling.add_appointment", raise_exception=True)
 def walk_in(request: HtmxHttpRequest) -> HttpResponse:
@@ -680,6 +684,7 @@ def _checkout_context(
 
 
 @never_cache
+@require_http_methods(["GET", "POST"])
 @permission_required("patientflow.checkout_visit", raise_exception=True)
 def checkout(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     visit = _visit_for(request, pk)
@@ -705,6 +710,7 @@ def checkout(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @never_cache
+@require_http_methods(["GET", "POST"])
 @permission_required("patientflow.checkout_visit", raise_exception=True)
 @permission_required("scheduling.add_appointment", raise_exception=True)
 def follow_up(request: HtmxHttpRequest, pk: int) -> HttpResponse:
@@ -748,6 +754,7 @@ def follow_up(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @never_cache
+@require_GET
 @permission_required("patientflow.view_visit", raise_exception=True)
 def summary(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The printable visit summary handed to the patient at checkout."""
@@ -768,6 +775,7 @@ def summary(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @never_cache
+@require_http_methods(["GET", "POST"])
 @permission_required("patientflow.change_stepthreshold", raise_exception=True)
 def thresholds(request: HtmxHttpRequest) -> HttpResponse:
     clinic = _current_clinic(request)

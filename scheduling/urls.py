@@ -8,7 +8,11 @@ from . import template_views, views
 app_name = "scheduling"
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="scheduling:day"), name="index"),
+    path(
+        "",
+        RedirectView.as_view(pattern_name="scheduling:day", http_method_names=["get", "head"]),
+        name="index",
+    ),
     path("day/", views.day_view, name="day"),
     path("week/", views.week_view, name="week"),
     path("day-sheet/", views.day_sheet, name="day_sheet"),

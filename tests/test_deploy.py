@@ -22,8 +22,10 @@ from django.test import Client
 from pytest_django.fixtures import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = {"postgres", "redis", "web", "worker", "beat"}
+SERVICES = {"postgres", "redis", "migrate", "web", "worker", "beat"}
 APP_SERVICES = {"web", "worker", "beat"}
+# Services that run once and exit (a health check means nothing for them).
+ONE_SHOT_SERVICES = {"migrate"}
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +54,15 @@ def run_python(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
     )
 
 
-def test_compose_defines_the_five_services_each_with_a_health_check(
+def test_compose_defines_the_services_each_long_running_one_with_a_health_check(
     compose: dict[str, Any],
 ) -> None:
     services = compose["services"]
 
     assert set(services) == SERVICES
     for name, service in services.items():
+        if name in ONE_SHOT_SERVICES:
+            continue
         test = service.get("healthcheck", {}).get("test")
         assert test, f"{name} has no health check"
         assert test[0] in {"CMD", "CMD-SHELL"}, name
@@ -87,6 +91,36 @@ def test_app_services_share_the_image_env_file_and_backing_services(
     assert "gunicorn clinicops.wsgi" in " ".join(services["web"]["command"])
     assert services["worker"]["command"][:4] == ["celery", "-A", "clinicops", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "clinicops", "beat"]
+
+
+def url_user(value: str) -> str:
+    """The user of the default URL in a compose value like ${VAR:-postgres://user:${PW}@...}."""
+    match = re.search(r":-postgres://([^:@/]+)[:@]", value)
+    assert match, value
+    return match.group(1)
+
+
+def test_the_app_runs_as_its_own_role_and_migrations_as_the_owner(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    owner = services["postgres"]["environment"]["POSTGRES_USER"]
+    migrate = services["migrate"]
+    # given the owner's URL for migrate, the application's for everything else
+    migrate_user = url_user(migrate["environment"]["DATABASE_URL"])
+    app_user = url_user(migrate["environment"]["APP_DATABASE_URL"])
+    assert migrate_user == owner
+    assert app_user
+    assert app_user != owner
+    command = " ".join(migrate["command"])
+    assert "manage.py migrate" in command
+    assert command.index("migrate --noinput") < command.index("grant_app_role")
+    assert migrate["restart"] == "no"
+    for name in APP_SERVICES:
+        service = services[name]
+        assert url_user(service["environment"]["DATABASE_URL"]) == app_user, name
+        assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert "migrate" not in " ".join(service["command"]), f"{name} must not migrate"
 
 
 def test_the_web_health_check_calls_healthz(compose: dict[str, Any]) -> None:

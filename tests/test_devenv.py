@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -295,3 +296,43 @@ def test_the_makefile_says_what_to_install_when_no_python_works(tmp_path: Path) 
     assert result.returncode != 0
     assert "needs Python 3.12 (preferred) or 3.13" in result.stderr
     assert "apt-get install python3.12" in result.stderr
+
+
+def test_make_run_migrates_as_the_owner_and_serves_as_the_app_role(
+    monkeypatch: pytest.MonkeyPatch, data_dir: Path
+) -> None:
+    owner = devenv.postgres_url(data_dir / "postgres")
+    app = devenv.postgres_url(data_dir / "postgres", user=devenv.APP_DB_USER)
+    calls: list[tuple[str, str]] = []
+
+    @contextlib.contextmanager
+    def services(env: dict[str, str], data_dir: Path) -> Iterator[dict[str, str]]:
+        yield {**env, "DATABASE_URL": owner, "APP_DATABASE_URL": app, "REDIS_URL": "unix:///x"}
+
+    class Dead:
+        returncode = 0
+
+        def poll(self) -> int:
+            return 0
+
+    def spawn(name: str, cmd: list[str], env: dict[str, str]) -> devenv.Child:
+        calls.append((name, env["DATABASE_URL"]))
+        return devenv.Child(name, Dead())  # type: ignore[arg-type]
+
+    monkeypatch.setattr(devenv, "services", services)
+    monkeypatch.setattr(devenv, "_port_free", lambda port: True)
+    monkeypatch.setattr(devenv, "_port_open", lambda port: True)
+    monkeypatch.setattr(devenv, "start_demo_probe", lambda env: None)
+    monkeypatch.setattr(devenv, "read_demo_probe", lambda probe: devenv.DemoInfo(True, [], None))
+    monkeypatch.setattr(
+        devenv, "_manage", lambda env, *args: calls.append((args[0], env["DATABASE_URL"]))
+    )
+    monkeypatch.setattr(devenv, "_spawn", spawn)
+    monkeypatch.setattr(devenv, "stop_children", lambda children: None)
+
+    devenv.cmd_run(8101, reload=False, data_dir=data_dir)
+
+    assert calls[:3] == [("migrate", owner), ("grant_app_role", owner), ("seed_demo", app)]
+    assert {url for name, url in calls[3:]} == {app}
+    assert [name for name, _ in calls[3:]] == ["web", "worker", "beat"]
+    assert dj_database_url.parse(app)["USER"] == "clinicops_app"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from unittest import mock
 
 import pytest
 from django.test import Client, override_settings
@@ -78,6 +79,31 @@ def test_polls_alone_end_in_idle_logout(client: Client, front_desk) -> None:
     assert client.get("/", headers=poll).status_code == 204
 
 
+def test_a_login_followed_only_by_polls_goes_idle(client: Client, front_desk) -> None:
+    # The idle clock starts at login, not at the first request that is not a poll: a board
+    # left polling right after someone logged in must still log out after the idle timeout.
+    assert (
+        client.post("/login/", {"username": "frontdesk", "password": DEMO_PASSWORD}).status_code
+        == 302
+    )
+    logged_in_at = time.time()
+    poll = {"HX-Request": "true", POLL_HEADER: "1"}
+    with mock.patch("clinicops.core.middleware.time.time", return_value=logged_in_at + 60):
+        assert client.get("/", headers=poll).status_code == 200
+    with mock.patch("clinicops.core.middleware.time.time", return_value=logged_in_at + 15 * 60 + 5):
+        response = client.get("/", headers=poll)
+    assert response.status_code == 204
+    assert "why=idle" in response["HX-Redirect"]
+    assert client.get("/").status_code == 302  # really logged out
+
+
+def test_force_login_starts_the_idle_clock_too(client: Client, front_desk) -> None:
+    client.force_login(front_desk)
+    session = client.session
+    assert session[SESSION_LAST_ACTIVITY] == pytest.approx(time.time(), abs=30)
+    assert session[SESSION_STARTED] == session[SESSION_LAST_ACTIVITY]
+
+
 @override_settings(SESSION_IDLE_TIMEOUT=60)
 def test_idle_timeout_is_configurable(client: Client, front_desk) -> None:
     client.force_login(front_desk)
@@ -133,3 +159,18 @@ def test_csp_allows_only_our_origin_and_nonced_scripts(client: Client, front_des
     html = response.content.decode()
     # every script tag carries the nonce (htmx and our app.js)
     assert html.count("<script") == html.count(f'nonce="{nonce}"')
+
+
+DENIED_FEATURES = ("camera", "microphone", "geolocation", "payment", "usb", "serial", "hid")
+
+
+@pytest.mark.parametrize("path", ["/login/", "/", "/healthz/"])
+def test_permissions_policy_denies_device_features(client: Client, front_desk, path) -> None:
+    if path != "/login/":
+        client.force_login(front_desk)
+    response = client.get(path)
+    assert response.status_code == 200
+    policy = response["Permissions-Policy"]
+    features = dict(item.strip().split("=", 1) for item in policy.split(","))
+    for feature in DENIED_FEATURES:
+        assert features[feature] == "()", feature

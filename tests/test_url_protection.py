@@ -98,3 +98,105 @@ def test_public_urls_are_few_and_known() -> None:
         if getattr(match.func, "login_required", True) is False and not path.startswith("/admin/"):
             public.add(name)
     assert public <= PUBLIC_URL_NAMES
+
+
+# Views that accept POST: forms and actions. Every other view of the project is a read and
+# must answer 405 to POST (a read that accepted POST wrote a VIEW audit event on a request that
+# a cross-site form could send). Adding to this set says: this view writes.
+POST_URL_NAMES = {
+    "login",
+    "logout",
+    "switch_clinic",
+    "core:patient_create",
+    "core:patient_edit",
+    "core:coverage_add",
+    "core:coverage_edit",
+    "kpis:choose",
+    "patientflow:check_in",
+    "patientflow:verify_coverage",
+    "patientflow:demographics",
+    "patientflow:room_clean",
+    "patientflow:thresholds",
+    "patientflow:checkout",
+    "patientflow:follow_up",
+    "patientflow:move",
+    "patientflow:change_room",
+    "patientflow:undo",
+    "patientflow:walk_in",
+    "scheduling:appointment_cancel",
+    "scheduling:appointment_notes",
+    "scheduling:appointment_status",
+    "scheduling:book",
+    "scheduling:closure_add",
+    "scheduling:confirm",
+    "scheduling:find_book",
+    "scheduling:template_new",
+    "scheduling:template_preview",
+    "scheduling:time_off_add",
+    "scheduling:waitlist",
+    "scheduling:waitlist_remove",
+    "scheduling:offer_respond",
+    "supplies:refill",
+    "supplies:count",
+    "supplies:count_cancel",
+    "supplies:count_post",
+    "supplies:count_start",
+    "supplies:waste_expired",
+    "supplies:import",
+    "supplies:levels_edit",
+    "supplies:accept_par",
+    "supplies:order_cancel",
+    "supplies:order_receive",
+    "supplies:order_send",
+    "supplies:reorder",
+    "supplies:log",
+    "supplies:quick_count",
+    "supplies:undo",
+}
+
+# The project's own views (the Django admin's are Django's).
+PROJECT_ROUTES = [(route, name) for route, name in ROUTES if not route.startswith("admin/")]
+
+
+@pytest.fixture
+def superuser_client(client: Client, django_user_model: type) -> Client:
+    from clinicops.core.tests.factories import ClinicFactory
+
+    ClinicFactory()
+    user = django_user_model.objects.create_superuser("root", "root@example.com", "x" * 16)
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "name"), PROJECT_ROUTES, ids=[r for r, _ in PROJECT_ROUTES])
+def test_every_view_allows_only_the_methods_it_serves(
+    superuser_client: Client, route: str, name: str
+) -> None:
+    # Asked by a user who may do everything, so that nothing but the method can refuse.
+    path = concrete(route)
+    assert path is not None, route
+    # No view serves PUT, DELETE or PATCH: every view declares its methods.
+    for method in ("put", "delete", "patch"):
+        response = getattr(superuser_client, method)(path)
+        assert response.status_code == 405, f"{method.upper()} {path}: {response.status_code}"
+    if name in POST_URL_NAMES:
+        return
+    response = superuser_client.post(path, {"q": "x"})
+    assert response.status_code == 405, f"POST {path} (a read) answered {response.status_code}"
+    assert "GET" in response["Allow"]
+
+
+def test_the_post_list_names_real_views() -> None:
+    assert not POST_URL_NAMES - {name for _, name in ROUTES}
+
+
+@pytest.mark.django_db
+def test_reading_a_patient_by_post_writes_no_audit_event(superuser_client: Client, clinic) -> None:
+    from clinicops.core.tests.factories import PatientFactory
+    from compliance.models import AuditEvent
+
+    patient = PatientFactory(clinic=clinic)
+    before = AuditEvent.objects.filter(action=AuditEvent.Action.VIEW).count()
+    assert superuser_client.post(f"/patients/{patient.pk}/").status_code == 405
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.VIEW).count() == before

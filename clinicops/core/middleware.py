@@ -28,6 +28,17 @@ def is_background_poll(request: HttpRequest) -> bool:
     return request.headers.get(POLL_HEADER) == "1"
 
 
+def start_session_clocks(request: HttpRequest) -> None:
+    """Start both clocks at login: the absolute lifetime and the idle timeout.
+
+    Called from the `user_logged_in` signal. Without it the idle clock started at the first
+    request that was not a poll, so a login followed only by polls never went idle.
+    """
+    now = time.time()
+    request.session[SESSION_STARTED] = now
+    request.session[SESSION_LAST_ACTIVITY] = now
+
+
 class SessionTimeoutMiddleware:
     """Log out after SESSION_IDLE_TIMEOUT of no real activity, or SESSION_ABSOLUTE_LIFETIME.
 
@@ -42,7 +53,9 @@ class SessionTimeoutMiddleware:
         if request.user.is_authenticated:
             now = time.time()
             started = request.session.get(SESSION_STARTED)
-            last = request.session.get(SESSION_LAST_ACTIVITY)
+            # A session from before the clocks started at login has no last activity: it is
+            # as idle as it is old.
+            last = request.session.get(SESSION_LAST_ACTIVITY, started)
             idle_expired = last is not None and now - last > settings.SESSION_IDLE_TIMEOUT
             absolute_expired = (
                 started is not None and now - started > settings.SESSION_ABSOLUTE_LIFETIME
@@ -52,7 +65,7 @@ class SessionTimeoutMiddleware:
                 return self._to_login(request, idle=idle_expired)
             if started is None:
                 request.session[SESSION_STARTED] = now
-            if not is_background_poll(request):
+            if last is None or not is_background_poll(request):
                 request.session[SESSION_LAST_ACTIVITY] = now
         return self.get_response(request)
 
@@ -73,6 +86,30 @@ class SessionTimeoutMiddleware:
             + urlencode({"next": request.get_full_path(), "why": reason})
         )
         return redirect(url)
+
+
+def permissions_policy_header(policy: dict[str, list[str]]) -> str:
+    """{"camera": [], "fullscreen": ["self"]} -> 'camera=(), fullscreen=(self)'."""
+    return ", ".join(f"{feature}=({' '.join(allow)})" for feature, allow in policy.items())
+
+
+class PermissionsPolicyMiddleware:
+    """Send `Permissions-Policy` (settings.PERMISSIONS_POLICY) with every response.
+
+    No page of ClinicOps uses the camera, microphone, location, payment or device APIs (the
+    supplies tablet's barcode field takes a keyboard-wedge scanner, not the camera), so a
+    script that got onto a page still cannot switch them on.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.header = permissions_policy_header(getattr(settings, "PERMISSIONS_POLICY", {}))
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if self.header:
+            response.headers.setdefault("Permissions-Policy", self.header)
+        return response
 
 
 class CurrentClinicMiddleware:

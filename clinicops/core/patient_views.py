@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.middleware import HtmxDetails
 
 from compliance import audit
@@ -32,6 +33,7 @@ def _current_clinic(request: HtmxHttpRequest) -> Clinic:
 
 
 @never_cache
+@require_GET
 @permission_required("core.view_patient", raise_exception=True)
 def patient_search(request: HtmxHttpRequest) -> HttpResponse:
     search = selectors.search_patients(
@@ -55,6 +57,7 @@ def patient_search(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @never_cache
+@require_http_methods(["GET", "POST"])
 @permission_required("core.add_patient", raise_exception=True)
 def patient_create(request: HtmxHttpRequest) -> HttpResponse:
     clinic = _current_clinic(request)
@@ -75,6 +78,7 @@ def patient_create(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @never_cache
+@require_GET
 @permission_required("core.view_patient", raise_exception=True)
 def patient_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(
@@ -93,6 +97,7 @@ def patient_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @never_cache
+@require_http_methods(["GET", "POST"])
 @permission_required("core.change_patient", raise_exception=True)
 def patient_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(
@@ -125,6 +130,7 @@ def patient_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @never_cache
+@require_http_methods(["GET", "POST"])
 @permission_required("core.add_coverage", raise_exception=True)
 def coverage_add(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(Patient.objects.for_user(request.user), pk=pk)
@@ -144,6 +150,7 @@ def coverage_add(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @never_cache
+@require_http_methods(["GET", "POST"])
 @permission_required("core.change_coverage", raise_exception=True)
 def coverage_edit(request: HtmxHttpRequest, pk: int, coverage_pk: int) -> HttpResponse:
     patient = get_object_or_404(Patient.objects.for_user(request.user), pk=pk)

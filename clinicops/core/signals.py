@@ -1,4 +1,7 @@
-"""Logins and logouts belong in the audit trail too: who was at the keyboard, from where."""
+"""Logins and logouts belong in the audit trail too: who was at the keyboard, from where.
+
+A login also starts the session's clocks (idle timeout and absolute lifetime).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,14 @@ from django.dispatch import receiver
 
 from compliance import audit
 from compliance.models import AuditEvent
+
+from .middleware import start_session_clocks
+
+
+@receiver(user_logged_in)
+def start_clocks_at_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if request is not None and hasattr(request, "session"):
+        start_session_clocks(request)
 
 
 @receiver(user_logged_in)

@@ -19,7 +19,7 @@ from django.template import loader
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from .middleware import SESSION_CLINIC
 from .models import Clinic
@@ -95,6 +95,7 @@ def greeting(hour: int) -> str:
     return "Good afternoon" if hour < 18 else "Good evening"
 
 
+@require_GET
 @permission_required("core.view_clinic", raise_exception=True)
 def home(request: HttpRequest) -> HttpResponse:
     clinic: Clinic | None = getattr(request, "clinic", None)
@@ -181,6 +182,7 @@ def page_after_switch(next_url: str) -> str:
 
 
 @login_not_required
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """For load balancers and the compose health check: the app is up and sees its database."""
     with connection.cursor() as cursor:

@@ -26,7 +26,7 @@ def test_the_request_ip_reaches_an_event_recorded_deep_inside_a_view(
 def test_a_forwarded_for_header_is_not_trusted_without_a_proxy(
     client: Client, compliance_officer: User
 ) -> None:
-    # AXES_IPWARE_PROXY_COUNT is 0 here: a client cannot pick the address it is logged under.
+    # TRUSTED_PROXY_COUNT is 0 here: a client cannot pick the address it is logged under.
     client.force_login(compliance_officer)
     client.get(
         reverse("compliance:audit_log"),
