@@ -6,7 +6,7 @@ cannot disable or drop the audit trail's triggers, replace their function, switc
 command, run right after them by the owner, creates the application role if it is missing
 and grants it reads and writes on every table and sequence in the schema, except that the
 append-only tables get SELECT and INSERT only (no UPDATE, DELETE or TRUNCATE). It is
-idempotent; docs/decisions/XXXX-database-roles.md says why it runs after every migrate
+idempotent; docs/decisions/0010-database-roles.md says why it runs after every migrate
 rather than relying on ALTER DEFAULT PRIVILEGES.
 
     APP_DATABASE_URL=postgres://clinicops_app:secret@db/clinicops \\
