@@ -1506,6 +1506,59 @@ def _post_lines(
     return movements
 
 
+@dataclass(frozen=True)
+class LotCount:
+    """How one lot (None: the stock held without a lot) came out of a quick count."""
+
+    lot: Lot | None
+    before: int
+    after: int
+
+
+@dataclass(frozen=True)
+class QuickCountResult:
+    """What a quick count stored: on hand before and after (re-read after the write)."""
+
+    before: int
+    after: int
+    lots: tuple[LotCount, ...]
+    movements: tuple[StockMovement, ...]
+
+
+def _spread_count(
+    li: LocationItem, counted: int, *, today: date
+) -> list[tuple[Lot | None, int, int]]:
+    """[(lot, expected, counted)] for a count of the whole of a location-item held in lots.
+
+    A count of lots (the count screen) counts each lot; a quick count gives only the total, so
+    the total is spread over the lots the way stock leaves a location: a shortfall comes off
+    the lots in the order use takes them (`_allocate`: in-date lots first-expiring first, then
+    the stock held without a lot), since the usual cause of a shortfall is use nobody logged;
+    expired lots come off last (use never takes them, so they are most likely still there and
+    the expiry screen keeps asking for them to be wasted). A surplus is held without a lot:
+    which lot it is, nobody said. Call under the location-item's lock."""
+    stocks = _lot_stocks(li.pk)
+    unlotted = li.on_hand - sum(s.on_hand for s in stocks)
+    in_date = [s for s in stocks if not s.lot.is_expired_on(today)]
+    expired = [s for s in stocks if s.lot.is_expired_on(today)]
+    figures: dict[int | None, int] = {s.lot_id: s.on_hand for s in stocks}
+    figures[None] = unlotted
+    if counted >= li.on_hand:
+        figures[None] += counted - li.on_hand
+    else:
+        missing = li.on_hand - counted
+        for key in [*(s.lot_id for s in in_date), None, *(s.lot_id for s in expired)]:
+            take = min(figures[key], missing)
+            figures[key] -= take
+            missing -= take
+    lines: list[tuple[Lot | None, int, int]] = [
+        (s.lot, s.on_hand, figures[s.lot_id]) for s in stocks
+    ]
+    if unlotted or figures[None]:
+        lines.append((None, unlotted, figures[None]))
+    return lines
+
+
 def quick_count(
     *,
     actor: Any,
@@ -1514,15 +1567,17 @@ def quick_count(
     reason: str = "",
     lot: Lot | None = None,
     now: datetime | None = None,
-) -> list[StockMovement]:
+) -> QuickCountResult:
     """Count one item where it stands and post the adjustment at once (the tablet's
-    "record a count" after a refusal)."""
+    "record a count"). Without a lot the count is the item's total here: for stock held in
+    lots it is spread over them (`_spread_count`) and posted as a count of lots is."""
     now = now or timezone.now()
     counted = _check_quantity(counted, label="counted quantity", field="counted", minimum=0)
     if lot is not None and lot.item_id != location_item.item_id:
         raise SupplyError("That lot is not one of this item's lots.", field="lot")
     with transaction.atomic():
         li = _lock_location_items([location_item.pk])[location_item.pk]
+        before = li.on_hand
         session = CountSession.objects.create(
             location=li.location,
             status=CountSession.Status.POSTED,
@@ -1531,30 +1586,58 @@ def quick_count(
             posted_by=actor,
             posted_at=now,
         )
-        line = CountLine.objects.create(
-            session=session,
-            location_item=li,
-            lot=lot,
-            expected=_expected(li, getattr(lot, "pk", None)),
-            counted=counted,
-            reason=reason if reason in COUNT_REASONS else "",
-            counted_by=actor,
-            counted_at=now,
+        if lot is not None:
+            planned = [(lot, _expected(li, lot.pk), counted)]
+        else:
+            today = timezone.localdate(now, timezone=li.location.clinic.tz)
+            planned = _spread_count(li, counted, today=today)
+            if not planned:  # nothing held in lots: the whole is the stock without a lot
+                planned = [(None, _expected(li, None), counted)]
+        lines = CountLine.objects.bulk_create(
+            CountLine(
+                session=session,
+                location_item=li,
+                lot=lot_counted,
+                expected=expected,
+                counted=figure,
+                reason=reason if reason in COUNT_REASONS else "",
+                counted_by=actor,
+                counted_at=now,
+            )
+            for lot_counted, expected, figure in planned
         )
-        line.location_item = li
-        movements = _post_lines(actor=actor, lines=[line], reasons={line.pk: reason}, now=now)
+        for line in lines:
+            line.location_item = li
+        movements = _post_lines(
+            actor=actor, lines=lines, reasons={line.pk: reason for line in lines}, now=now
+        )
+        # What was stored, read back: the message is built from this, not from the input.
+        after = LocationItem.objects.values_list("on_hand", flat=True).get(pk=li.pk)
+        lot_counts = tuple(
+            LotCount(lot=line.lot, before=line.expected, after=line.counted)
+            for line in lines
+            if line.lot is not None or len(lines) > 1
+        )
         audit.record(
             actor=actor,
             action=AuditEvent.Action.UPDATE,
             obj=session,
             clinic=li.location.clinic_id,
-            summary=(
-                f"Counted {li.item.name} at {li.location.name}: {counted} (was {line.expected})"
-            ),
-            changes={"on_hand": [line.expected, counted], "reason": line.reason},
+            summary=f"Counted {li.item.name} at {li.location.name}: {after} (was {before})",
+            changes={
+                "on_hand": [before, after],
+                "reason": lines[0].reason if len(lines) == 1 else reason,
+                "lots": [
+                    {
+                        "lot": c.lot.lot_number if c.lot else None,
+                        "on_hand": [c.before, c.after],
+                    }
+                    for c in lot_counts
+                ],
+            },
         )
-    location_item.on_hand = li.on_hand
-    return movements
+    location_item.on_hand = after
+    return QuickCountResult(before=before, after=after, lots=lot_counts, movements=tuple(movements))
 
 
 def cancel_count(*, actor: Any, session: CountSession) -> CountSession:

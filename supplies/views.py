@@ -541,9 +541,8 @@ def quick_count(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse
     items = list(selectors.location_items(location))
     visits = selectors.visits_for_logging(request.user, location)  # type: ignore[arg-type]
     if form.is_valid():
-        before = li.on_hand
         try:
-            services.quick_count(
+            result = services.quick_count(
                 actor=request.user,
                 location_item=li,
                 counted=form.cleaned_data["counted"],
@@ -554,11 +553,17 @@ def quick_count(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse
                 refused.field if refused.field in form.fields else None, _error_text(refused)
             )
         else:
-            counted = form.cleaned_data["counted"]
+            # Every figure below is what the service stored and read back.
+            lots = "; ".join(
+                f"{f'lot {c.lot.lot_number}' if c.lot else 'without a lot'} {c.before} → {c.after}"
+                for c in result.lots
+                if c.before != c.after
+            )
             feedback = Feedback(
                 kind="success",
-                title=f"Counted {li.item.name} at {location.name}: {counted}",
-                note=f"On hand was {before}; it is now {counted}.",
+                title=f"Counted {li.item.name} at {location.name}: {result.after}",
+                note=f"On hand was {result.before}; it is now {result.after}."
+                + (f" ({lots})" if lots else ""),
             )
             items = list(selectors.location_items(location))
             return _render_tablet(

@@ -532,6 +532,29 @@ def test_a_count_after_a_refusal_sets_on_hand(
     assert adjustment.reason == "found"
 
 
+def test_a_count_of_an_item_held_in_lots_sets_the_total_and_says_what_was_stored(
+    nurse_client: Client, cart: StockLocation, stock, clinic: Clinic
+) -> None:
+    li = LocationItemFactory(
+        location=cart, item=SupplyItemFactory(name="Saline flush", is_lot_tracked=True)
+    )
+    stock(li, 5, lot_number="A", expiry=clinic.today() + timedelta(days=10))
+    stock(li, 10, lot_number="B", expiry=clinic.today() + timedelta(days=20))
+
+    response = nurse_client.post(
+        f"/supplies/use/count/{li.pk}/",
+        {"counted": "5", "reason": "lost"},
+        headers={"HX-Request": "true"},
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert on_hand(li) == 5
+    assert "Counted Saline flush at Exam 2: 5" in html
+    assert "On hand was 15; it is now 5. (lot A 5 → 0; lot B 10 → 5)" in html
+    assert dict(li.lot_stocks.values_list("lot__lot_number", "on_hand")) == {"A": 0, "B": 5}
+
+
 @pytest.mark.parametrize("counted", ["", "-2", "x", "10000000"])
 def test_a_bad_count_is_refused(
     nurse_client: Client, cart: StockLocation, gauze: LocationItem, counted: str
