@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -40,6 +40,7 @@ from .models import (
     CountLine,
     CountSession,
     ExpiryAlert,
+    FoundStockReview,
     LocationItem,
     Lot,
     LotStock,
@@ -359,6 +360,10 @@ class LoggedLine:
     reorder_point: int
     par: int
     lots: tuple[str, ...] = ()
+    # Units used beyond what the books held, posted as found and flagged for review.
+    found: int = 0
+    # Expired units still on the books here (reported when some use had to be found).
+    expired: int = 0
 
     @property
     def at_or_below_reorder_point(self) -> bool:
@@ -374,6 +379,10 @@ class UsageResult:
     @property
     def low_lines(self) -> tuple[LoggedLine, ...]:
         return tuple(line for line in self.lines if line.at_or_below_reorder_point)
+
+    @property
+    def found_lines(self) -> tuple[LoggedLine, ...]:
+        return tuple(line for line in self.lines if line.found)
 
 
 def _merge_lines(lines: Iterable[UsageLine]) -> dict[tuple[int, int | None], int]:
@@ -434,17 +443,13 @@ def _stocked_items(location: StockLocation, item_ids: set[int]) -> dict[int, Loc
     return found
 
 
-def _take(li: LocationItem, quantity: int) -> int:
-    """Lock the location-item and take `quantity` if it has them; the new on hand."""
+def _lock_on_hand(li: LocationItem) -> int:
+    """Lock the location-item row (the lock order's step 2) and read its on hand."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE supplies_locationitem SET on_hand = on_hand - %s "
-            "WHERE id = %s AND on_hand >= %s RETURNING on_hand",
-            [quantity, li.pk, quantity],
+            "SELECT on_hand FROM supplies_locationitem WHERE id = %s FOR NO KEY UPDATE", [li.pk]
         )
         row = cursor.fetchone()
-    if row is None:
-        _refuse(li, quantity)
     return row[0]
 
 
@@ -458,9 +463,10 @@ def _take_and_record(
     submission_id: int,
     patient_id: int | None,
     visit_id: int | None,
-) -> int:
-    """`_take` and the ledger line of the use in one statement, so the row lock is held for
-    as short a time as possible (it is released at commit); the new on hand."""
+) -> int | None:
+    """Take `quantity` if the location-item has them, and write the ledger line of the use, in
+    one statement, so the row lock is held for as short a time as possible (it is released at
+    commit); the new on hand, or None (nothing taken, no lock kept) if it has fewer."""
     with connection.cursor() as cursor:
         cursor.execute(
             "WITH taken AS (UPDATE supplies_locationitem SET on_hand = on_hand - %(q)s "
@@ -484,18 +490,17 @@ def _take_and_record(
             },
         )
         row = cursor.fetchone()
-    if row is None:
-        _refuse(li, quantity)
-    return row[0]
-
-
-def _refuse(li: LocationItem, quantity: int) -> NoReturn:
-    available = LocationItem.objects.filter(pk=li.pk).values_list("on_hand", flat=True).get()
-    raise InsufficientStock(location_item=li, available=available, requested=quantity)
+    return row[0] if row else None
 
 
 def _logged_line(
-    li: LocationItem, quantity: int, on_hand: int, lots: tuple[str, ...] = ()
+    li: LocationItem,
+    quantity: int,
+    on_hand: int,
+    lots: tuple[str, ...] = (),
+    *,
+    found: int = 0,
+    expired: int = 0,
 ) -> LoggedLine:
     return LoggedLine(
         location_item_id=li.pk,
@@ -506,6 +511,33 @@ def _logged_line(
         reorder_point=li.reorder_point,
         par=li.par,
         lots=lots,
+        found=found,
+        expired=expired,
+    )
+
+
+def _found_movement(
+    *,
+    li: LocationItem,
+    quantity: int,
+    actor: Any,
+    now: datetime,
+    operation: uuid.UUID,
+    submission_id: int,
+) -> StockMovement:
+    """The automatic "found" line for use beyond the books: stock without a lot (nobody said
+    which lot), tied to the log that needed it."""
+    return StockMovement(
+        location_item_id=li.pk,
+        kind=Kind.FOUND,
+        quantity=quantity,
+        unit_cost=li.item.unit_cost,
+        user=actor,
+        occurred_at=now,
+        reason=Reason.FOUND,
+        note="Used beyond the books at logging; for review",
+        operation_id=operation,
+        submission_id=submission_id,
     )
 
 
@@ -591,12 +623,62 @@ def log_usage(
                     patient_id=getattr(patient, "pk", None),
                     visit_id=visit_id,
                 )
-                logged.append(_logged_line(li, total, on_hand))
+                if on_hand is not None:
+                    logged.append(_logged_line(li, total, on_hand))
+                    continue
+                # Fewer on the books than were used: under the row's lock, post the
+                # shortfall as found, then the use, so on hand lands on zero, not below.
+                before = _lock_on_hand(li)
+                found = max(total - before, 0)
+                on_hand = before + found - total
+                LocationItem.objects.filter(pk=li_id).update(on_hand=on_hand)
+                if found:
+                    movements.append(
+                        _found_movement(
+                            li=li,
+                            quantity=found,
+                            actor=actor,
+                            now=now,
+                            operation=operation,
+                            submission_id=submission_id,
+                        )
+                    )
+                movements.append(
+                    StockMovement(
+                        location_item_id=li_id,
+                        kind=Kind.USE,
+                        quantity=-total,
+                        unit_cost=li.item.unit_cost,
+                        user=actor,
+                        occurred_at=now,
+                        operation_id=operation,
+                        submission_id=submission_id,
+                        patient=patient,
+                        visit_id=visit_id,
+                    )
+                )
+                logged.append(_logged_line(li, total, on_hand, found=found))
                 continue
-            on_hand = _take(li, total)
             if today is None:  # pragma: no cover - set above whenever a lot-tracked item is logged
                 raise RuntimeError("today is needed for lot-tracked items")
-            before = on_hand + total
+            held = _lock_on_hand(li)
+            expired = sum(s.on_hand for s in _lot_stocks(li_id) if s.lot.is_expired_on(today))
+            # Expired lots are never used: what is short of the in-date stock was found.
+            found = max(total - (held - expired), 0)
+            if found:
+                movements.append(
+                    _found_movement(
+                        li=li,
+                        quantity=found,
+                        actor=actor,
+                        now=now,
+                        operation=operation,
+                        submission_id=submission_id,
+                    )
+                )
+            on_hand = held + found - total
+            LocationItem.objects.filter(pk=li_id).update(on_hand=on_hand)
+            before = held + found
             takes: list[_Take] = []
             for lot_id, quantity in requests:
                 part = _allocate(
@@ -627,9 +709,31 @@ def log_usage(
                 for take in takes
             )
             lots = tuple(t.lot.lot_number for t in takes if t.lot is not None)
-            logged.append(_logged_line(li, total, on_hand, lots))
+            logged.append(
+                _logged_line(li, total, on_hand, lots, found=found, expired=expired if found else 0)
+            )
         if movements:
             StockMovement.objects.bulk_create(movements)
+        found_lines = [line for line in logged if line.found]
+        if found_lines:
+            audit.record(
+                actor=actor,
+                action=AuditEvent.Action.CREATE,
+                object_type="supplies.stockmovement",
+                object_id=str(operation),
+                clinic=location.clinic_id,
+                summary=(
+                    f"Use beyond the books at {location.name}: "
+                    + ", ".join(f"{line.found} {line.item_name}" for line in found_lines)
+                    + " posted as found, for review"
+                ),
+                changes={
+                    "found": [
+                        {"item": line.item_name, "found": line.found, "used": line.quantity}
+                        for line in found_lines
+                    ]
+                },
+            )
         submission = UsageSubmission(
             pk=submission_id,
             user=actor,
@@ -670,10 +774,14 @@ def _replay(*, actor: Any, key: str, fingerprint: str) -> UsageResult:
             field="idempotency_key",
         )
     used: dict[int, int] = defaultdict(int)
+    found: dict[int, int] = defaultdict(int)
     lots: dict[int, list[str]] = defaultdict(list)
     for movement in submission.movements.filter(
-        kind__in=(Kind.USE, Kind.TRANSFER_IN)
+        kind__in=(Kind.USE, Kind.TRANSFER_IN, Kind.FOUND)
     ).select_related("lot"):
+        if movement.kind == Kind.FOUND:
+            found[movement.location_item_id] += movement.quantity
+            continue
         used[movement.location_item_id] += abs(movement.quantity)
         if movement.lot is not None:
             lots[movement.location_item_id].append(movement.lot.lot_number)
@@ -688,6 +796,7 @@ def _replay(*, actor: Any, key: str, fingerprint: str) -> UsageResult:
             reorder_point=li.reorder_point,
             par=li.par,
             lots=tuple(lots[li.pk]),
+            found=found[li.pk],
         )
         for li in lis
     )
@@ -724,6 +833,8 @@ def undo_usage(
         originals = list(
             locked.movements.filter(kind=Kind.USE).select_related("lot").order_by("pk")
         )
+        # Stock found only because this log needed it goes again with the log.
+        found = list(locked.movements.filter(kind=Kind.FOUND).order_by("pk"))
         lis = _lock_location_items(m.location_item_id for m in originals)
         back: dict[int, int] = defaultdict(int)
         reversals = []
@@ -747,6 +858,23 @@ def undo_usage(
                     reverses=movement,
                     patient_id=movement.patient_id,
                     visit_id=movement.visit_id,
+                )
+            )
+        for movement in found:
+            back[movement.location_item_id] -= movement.quantity
+            reversals.append(
+                StockMovement(
+                    location_item_id=movement.location_item_id,
+                    kind=Kind.COUNT_ADJUST,
+                    quantity=-movement.quantity,
+                    unit_cost=movement.unit_cost,
+                    user=actor,
+                    occurred_at=now,
+                    reason=Reason.UNDO,
+                    note="The log that found this stock was undone",
+                    operation_id=operation,
+                    submission=locked,
+                    reverses=movement,
                 )
             )
         logged = []
@@ -1649,6 +1777,35 @@ def cancel_count(*, actor: Any, session: CountSession) -> CountSession:
         locked.status = CountSession.Status.CANCELLED
         locked.save(update_fields=["status"])
     return locked
+
+
+def review_found_stock(
+    *, actor: Any, movement: StockMovement, now: datetime | None = None
+) -> FoundStockReview:
+    """Mark a "found at use" movement as reviewed by a manager (once)."""
+    if movement.kind != Kind.FOUND:
+        raise SupplyError("Only stock found at use is reviewed here.", field="movement")
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            review = FoundStockReview.objects.create(
+                movement=movement, reviewed_by=actor, reviewed_at=now
+            )
+            li = movement.location_item
+            audit.record(
+                actor=actor,
+                action=AuditEvent.Action.CREATE,
+                obj=review,
+                clinic=li.location.clinic_id,
+                summary=(
+                    f"Reviewed {movement.quantity} {li.item.name} found at use at "
+                    f"{li.location.name}"
+                ),
+                changes={"movement": movement.pk, "quantity": movement.quantity},
+            )
+    except IntegrityError:
+        raise SupplyError("That was already marked reviewed.", field="movement") from None
+    return review
 
 
 # ---------------------------------------------------------------------------------------------

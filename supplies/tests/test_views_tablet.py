@@ -18,6 +18,7 @@ from clinicops.core.models import Clinic, User
 from clinicops.core.tests.factories import PatientFactory, RoomFactory, StaffFactory
 from clinicops.core.tests.test_layout import assert_layout
 from compliance.models import AuditEvent
+from supplies import services
 from supplies.models import LocationItem, StockLocation, StockMovement, UsageSubmission
 from supplies.tests.factories import (
     ItemBarcodeFactory,
@@ -121,8 +122,6 @@ def test_tiles_put_the_most_used_item_first(
     gauze: LocationItem,
     gloves: LocationItem,
 ) -> None:
-    from supplies import services
-
     services.log_usage(
         actor=nurse,
         location=cart,
@@ -261,7 +260,7 @@ def test_the_same_submission_sent_concurrently_logs_once(
     assert StockMovement.objects.filter(kind=StockMovement.Kind.USE).count() == 1
 
 
-def test_more_than_on_hand_is_refused_with_the_nurses_message(
+def test_more_than_on_hand_is_logged_and_the_shortfall_flagged_for_review(
     nurse_client: Client, cart: StockLocation, stock
 ) -> None:
     li = stock(LocationItemFactory(location=cart, item=SupplyItemFactory(name="Saline flush")), 3)
@@ -273,18 +272,67 @@ def test_more_than_on_hand_is_refused_with_the_nurses_message(
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert "Only 3 left at Exam 2 — log 3, or record a count" in html
+    assert "Logged at Exam 2" in html
+    assert "Logged 5 Saline flush; 2 were not on the books and are flagged for review." in html
+    assert "2 not on the books" in html
+    # the books were short: a count of what is really there is offered at once
     assert "Record a count of Saline flush" in html
-    assert on_hand(li) == 3
-    assert not UsageSubmission.objects.exists()
-    # the form keeps the quantity and the key, so a corrected tap just works
-    assert key_of(response) == key
-    assert f'name="qty_{li.pk}" value="5"' in html
-    retry = nurse_client.post(
-        log_url(cart), {"idempotency_key": key, f"qty_{li.pk}": "3", "action": "log"}
-    )
-    assert "Logged at Exam 2" in retry.content.decode()
     assert on_hand(li) == 0
+    assert StockMovement.objects.get(kind=StockMovement.Kind.FOUND).quantity == 2
+    assert key_of(response) != key  # logged: the next tap gets a new key
+    # the same tap again (a retry) finds and logs nothing twice
+    retry = nurse_client.post(
+        log_url(cart), {"idempotency_key": key, f"qty_{li.pk}": "5", "action": "log"}
+    )
+    assert "nothing was logged twice" in retry.content.decode()
+    assert "2 were not on the books" in retry.content.decode()
+    assert StockMovement.objects.filter(kind=StockMovement.Kind.FOUND).count() == 1
+    assert on_hand(li) == 0
+
+
+def test_found_stock_waits_on_the_counts_screen_until_a_manager_reviews_it(
+    client: Client,
+    nurse: User,
+    manager: User,
+    cart: StockLocation,
+    stock,
+    other_clinic: Clinic,
+) -> None:
+    li = LocationItemFactory(location=cart, item=SupplyItemFactory(name="Saline flush"))
+    client.force_login(nurse)
+    key = key_of(client.get(log_url(cart)))
+    client.post(log_url(cart), {"idempotency_key": key, f"qty_{li.pk}": "2", "action": "log"})
+    found = StockMovement.objects.get(kind=StockMovement.Kind.FOUND)
+    url = f"/supplies/counts/found/{found.pk}/reviewed/"
+
+    # the nurse sees it listed, without the button, and cannot mark it
+    page = client.get("/supplies/counts/").content.decode()
+    assert "Found at use: to review" in page
+    assert "Saline flush" in page
+    assert url not in page
+    assert client.post(url).status_code == 403
+
+    # the manager marks it reviewed; it leaves the list, and that is audited
+    client.force_login(manager)
+    page = client.get("/supplies/counts/").content.decode()
+    assert url in page
+    response = client.post(url, follow=True)
+    assert "Marked reviewed: 2 Saline flush found at Exam 2." in response.content.decode()
+    assert found.found_review.reviewed_by == manager
+    assert "Nothing to review" in client.get("/supplies/counts/").content.decode()
+    assert AuditEvent.objects.filter(object_type="supplies.foundstockreview").count() == 1
+    assert client.get(url).status_code == 405
+
+    # another clinic's found stock is not found
+    elsewhere = LocationItemFactory(location=StockLocationFactory(clinic=other_clinic))
+    services.log_usage(
+        actor=StaffFactory(roles=[roles.NURSE], clinics=[other_clinic]).user,
+        location=elsewhere.location,
+        lines=[services.UsageLine(elsewhere.item_id, 1)],
+        idempotency_key="elsewhere",
+    )
+    theirs = StockMovement.objects.get(kind=StockMovement.Kind.FOUND, location_item=elsewhere)
+    assert client.post(f"/supplies/counts/found/{theirs.pk}/reviewed/").status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -260,7 +260,7 @@ def test_a_nurse_logs_by_tap_and_scan_undoes_and_sees_below_par(
     assert console.errors == [], "\n".join(console.messages)
 
 
-def test_a_refused_log_explains_and_a_count_fixes_it(
+def test_use_beyond_the_books_is_logged_flagged_and_a_count_fixes_the_books(
     tablet_page: Page, console: ConsoleLog, ward: dict[str, object]
 ) -> None:
     page = tablet_page
@@ -269,25 +269,29 @@ def test_a_refused_log_explains_and_a_count_fixes_it(
     log_in(page, "nurse")
     page.goto(f"/supplies/use/{cart.pk}/")
 
-    # when she asks for more tape than the cart holds (3)
+    # when she logs more tape than the cart's books hold (3)
     quantity(page, "Paper tape").fill("5")
     page.get_by_role("button", name="Log", exact=True).tap()
 
-    # then nothing is logged and she is told what to do
+    # then the use is logged, the 2 beyond the books are posted as found and flagged
     feedback = page.locator("#log-feedback")
-    expect(feedback).to_contain_text("Only 3 left at Exam 2 cart — log 3, or record a count")
-    shot(page, "09-refused")
+    expect(feedback).to_contain_text(
+        "Logged 5 Paper tape 1 in; 2 were not on the books and are flagged for review."
+    )
+    shot(page, "09-found")
     items["TAPE"].refresh_from_db()
-    assert items["TAPE"].on_hand == 3
+    assert items["TAPE"].on_hand == 0
+    assert StockMovement.objects.get(kind=StockMovement.Kind.FOUND).quantity == 2
 
-    # when she counts what is really there (6, some were found)
+    # when she counts what is really there (6, a box was in the drawer)
     page.get_by_label("Counted now").fill("6")
     page.get_by_label("Reason for the difference").select_option("found")
     page.get_by_role("button", name="Save count").tap()
     expect(feedback).to_contain_text("Counted Paper tape 1 in at Exam 2 cart: 6")
+    expect(feedback).to_contain_text("On hand was 0; it is now 6.")
 
-    # then the log she wanted goes through with the same quantity still on the tile
-    expect(quantity(page, "Paper tape")).to_have_value("5")
+    # then the next log takes from the counted stock
+    quantity(page, "Paper tape").fill("5")
     page.get_by_role("button", name="Log", exact=True).tap()
     expect(feedback).to_contain_text("Logged at Exam 2 cart")
     items["TAPE"].refresh_from_db()
