@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -76,6 +76,8 @@ IMPORT = "supplies/import.html"
 # {clinic id: location id}: the tablet remembers its location per clinic.
 SESSION_LOCATION = "supplies_location"
 QTY_FIELD = re.compile(r"^qty_(\d{1,18})$")
+# The tablet shows this many of today's last logs at its location.
+RECENT_LOGS_SHOWN = 3
 # The counts screen lists at most this many found-at-use movements waiting for review.
 FOUND_SHOWN = 50
 
@@ -278,9 +280,13 @@ def _tablet_context(
     visit_value = ""
     if form.is_bound:
         visit_value = str(form.data.get("visit", ""))
+    clinic = location.clinic
+    since = datetime.combine(clinic.today(), time.min, tzinfo=clinic.tz)
     return {
-        "clinic": location.clinic,
+        "clinic": clinic,
         "location": location,
+        # What is stored, so a nurse who is unsure whether a tap went through can see it did.
+        "recent_logs": selectors.recent_logs(location, since=since, limit=RECENT_LOGS_SHOWN),
         "form": form,
         "tiles": tiles,
         "selected": selected,

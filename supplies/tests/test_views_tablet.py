@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.db import close_old_connections
@@ -258,6 +258,78 @@ def test_the_same_submission_sent_concurrently_logs_once(
     assert on_hand(li) == 28
     assert UsageSubmission.objects.count() == 1
     assert StockMovement.objects.filter(kind=StockMovement.Kind.USE).count() == 1
+
+
+def last_logs(html: str) -> str:
+    """The tablet's "last logged here today" box."""
+    return html[html.index("data-last-logs") : html.index('id="log-form"')]
+
+
+def test_the_tablet_shows_todays_last_logs_from_the_ledger(
+    nurse_client: Client,
+    nurse: User,
+    make_user: Callable[..., User],
+    clinic: Clinic,
+    cart: StockLocation,
+    gauze: LocationItem,
+    gloves: LocationItem,
+) -> None:
+    colleague = make_user(roles.NURSE, username="nurse2", first_name="Ada", last_name="Byrne")
+    at = datetime.combine(clinic.today(), time(10, 42), tzinfo=clinic.tz)
+    services.log_usage(
+        actor=colleague,
+        location=cart,
+        lines=[services.UsageLine(gloves.item_id, 1)],
+        idempotency_key="colleague-1",
+        now=at,
+    )
+    yesterday = services.log_usage(
+        actor=nurse,
+        location=cart,
+        lines=[services.UsageLine(gloves.item_id, 1)],
+        idempotency_key="yesterday",
+        now=at - timedelta(days=1),
+    )
+    assert "Nothing logged here yet today" not in last_logs(
+        nurse_client.get(log_url(cart)).content.decode()
+    )
+    key = key_of(nurse_client.get(log_url(cart)))
+    nurse_client.post(
+        log_url(cart), {"idempotency_key": key, f"qty_{gauze.pk}": "2", "action": "log"}
+    )
+
+    box = last_logs(nurse_client.get(log_url(cart)).content.decode())
+
+    # newest first, what the ledger holds, in the clinic's time, by whom
+    assert box.count("<li") == 2
+    assert box.index("2 \u00d7 Gauze sponge") < box.index("1 \u00d7 Exam gloves")
+    assert "10:42 AM · by Ada Byrne" in box
+    assert "by you" in box
+    # yesterday's log is not today's
+    assert box.count("Exam gloves") == 1
+    assert UsageSubmission.objects.filter(pk=yesterday.submission.pk).exists()
+
+
+def test_a_resent_key_after_a_reload_logs_once_and_the_list_shows_one_log(
+    nurse_client: Client, nurse: User, cart: StockLocation, gauze: LocationItem
+) -> None:
+    key = key_of(nurse_client.get(log_url(cart)))
+    post = {"idempotency_key": key, f"qty_{gauze.pk}": "2", "action": "log"}
+    nurse_client.post(log_url(cart), post)  # stored, but the answer never reached the tablet
+
+    # the reload renders a new key; the tablet resends the kept one
+    reloaded = nurse_client.get(log_url(cart))
+    assert key_of(reloaded) != key
+    resent = nurse_client.post(log_url(cart), post, headers={"HX-Request": "true"})
+
+    html = resent.content.decode()
+    assert "This tap had already been logged; nothing was logged twice." in html
+    assert UsageSubmission.objects.filter(user=nurse).count() == 1
+    assert StockMovement.objects.filter(kind=StockMovement.Kind.USE).count() == 1
+    assert on_hand(gauze) == 10
+    box = last_logs(html)
+    assert box.count("<li") == 1
+    assert "2 \u00d7 Gauze sponge" in box
 
 
 def test_more_than_on_hand_is_logged_and_the_shortfall_flagged_for_review(

@@ -6,10 +6,12 @@ artifacts/screenshots/supplies-*.png, portrait, plus the tablet turned to landsc
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
 
 import pytest
 from django.utils import timezone
@@ -31,13 +33,14 @@ from supplies.tests.factories import (
 from .conftest import SCREENSHOTS, TABLET, TIMEOUT_MS, ConsoleLog
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, Request, Route
     from pytest_django.live_server_helper import LiveServer
 
 pytestmark = pytest.mark.browser
 
 LANDSCAPE = {"width": 1024, "height": 768}
 SCAN_CODE = "00812345000009"
+PENDING_LOG = "clinicops.supplies.pending-log"  # supplies.js keeps an unanswered log here
 
 
 @pytest.fixture
@@ -299,3 +302,70 @@ def test_use_beyond_the_books_is_logged_flagged_and_a_count_fixes_the_books(
 
     assert console.csp_violations == []
     assert console.errors == [], "\n".join(console.messages)
+
+
+def test_a_log_whose_answer_was_lost_is_resent_after_a_reload_and_logged_once(
+    tablet_page: Page, console: ConsoleLog, ward: dict[str, object]
+) -> None:
+    page = tablet_page
+    items: dict[str, LocationItem] = ward["items"]  # type: ignore[assignment]
+    cart: StockLocation = ward["cart"]  # type: ignore[assignment]
+    nurse: User = ward["nurse"]  # type: ignore[assignment]
+    log_in(page, "nurse")
+    page.goto(f"/supplies/use/{cart.pk}/")
+    sent: list[dict[str, list[str]]] = []
+
+    def lose_the_first_answer(route: Route, request: Request) -> None:
+        if request.method != "POST":
+            route.continue_()
+            return
+        sent.append(parse_qs(request.post_data or ""))
+        if len(sent) == 1:
+            route.fetch()  # the server stores the log (a blip after the commit) ...
+            route.abort("connectionreset")  # ... and its answer never reaches the tablet
+        else:
+            route.continue_()
+
+    page.route(re.compile(rf"/supplies/use/{cart.pk}/$"), lose_the_first_answer)
+
+    # when she taps gauze twice and logs, and the answer is lost
+    tile(page, "Gauze sponge").locator(".tile__add").tap()
+    tile(page, "Gauze sponge").locator(".tile__add").tap()
+    page.get_by_role("button", name="Log", exact=True).tap()
+
+    # then the tablet says so and keeps the log, under the key the server stored it with
+    feedback = page.locator("#log-feedback")
+    expect(feedback).to_contain_text("Not confirmed yet")
+    shot(page, "10-not-confirmed")
+    key = sent[0]["idempotency_key"][0]
+    assert UsageSubmission.objects.filter(user=nurse, idempotency_key=key).count() == 1
+    kept = json.loads(page.evaluate(f"localStorage.getItem({PENDING_LOG!r})"))
+    assert (kept["key"], kept["fields"]) == (key, {f"qty_{items['G44'].pk}": "2", "visit": ""})
+
+    # when she reloads the page (which renders a new key)
+    page.reload()
+
+    # then the kept log is sent again with its own key, and the server logs it once
+    expect(feedback).to_contain_text("This tap had already been logged; nothing was logged twice.")
+    assert len(sent) == 2
+    assert sent[1]["idempotency_key"] == [key]
+    assert sent[1][f"qty_{items['G44'].pk}"] == ["2"]
+    assert page.evaluate(f"localStorage.getItem({PENDING_LOG!r})") is None
+    assert UsageSubmission.objects.filter(user=nurse).count() == 1
+    items["G44"].refresh_from_db()
+    assert items["G44"].on_hand == 5
+    # and the last logs, read from the ledger, show it once
+    mine = page.locator("[data-last-logs] li").filter(has_text="by you")
+    expect(mine).to_have_count(1)
+    expect(mine).to_contain_text("2 \u00d7 Gauze sponge 4x4 in")
+    shot(page, "11-resent-after-reload")
+
+    # a reload with nothing kept sends nothing
+    page.reload()
+    expect(page.locator("[data-last-logs]")).to_be_visible()
+    page.wait_for_load_state("load")
+    assert len(sent) == 2
+
+    assert console.csp_violations == []
+    lost = ("ERR_CONNECTION_RESET", "htmx:sendError", "htmx:afterRequest")
+    assert [m for m in console.errors if not any(t in m for t in lost)] == []
