@@ -155,6 +155,48 @@ def _decode(data: bytes | str) -> str:
         ) from None
 
 
+def _shown(value: str, limit: int = 24) -> str:
+    """A cell's value as quoted back in a message: a long one is cut short."""
+    return value if len(value) <= limit else value[:limit] + "…"
+
+
+def _oversized_cell(text: str, first_line: int) -> int | None:
+    """The 0-based column of the cell longer than the csv module's field limit in the record
+    starting at line `first_line` (1-based), or None. Only called after the csv module refused
+    that record, which does not say which cell it was; this follows the same quoting rules
+    (comma, double quote, "" inside quotes) to find it."""
+    limit = csv.field_size_limit()
+    lines = io.StringIO(text, newline="").readlines()
+    record = "".join(lines[first_line - 1 :])
+    column = length = 0
+    quoted = False
+    index = 0
+    while index < len(record):
+        char = record[index]
+        if quoted:
+            if char == '"':
+                if record[index + 1 : index + 2] == '"':
+                    index += 1
+                    length += 1
+                else:
+                    quoted = False
+            else:
+                length += 1
+        elif char == ",":
+            column += 1
+            length = 0
+        elif char == '"' and length == 0:
+            quoted = True
+        elif char in "\r\n":
+            return None
+        else:
+            length += 1
+        if length > limit:
+            return column
+        index += 1
+    return None
+
+
 def _text(
     raw: str,
     *,
@@ -187,7 +229,7 @@ def _int(
     try:
         number = int(value)
     except ValueError:
-        errors.append(LineError(line, name, f"“{value}” is not a whole number"))
+        errors.append(LineError(line, name, f"“{_shown(value)}” is not a whole number"))
         return None
     if number < minimum or number > MAX_INT:
         errors.append(LineError(line, name, f"must be between {minimum} and {MAX_INT}"))
@@ -203,9 +245,15 @@ def _money(raw: str, *, line: int, errors: list[LineError]) -> Decimal | None:
     try:
         amount = Decimal(value)
     except InvalidOperation:
-        errors.append(LineError(line, "unit_cost", f"“{raw.strip()}” is not an amount like 12.50"))
+        errors.append(
+            LineError(line, "unit_cost", f"“{_shown(raw.strip())}” is not an amount like 12.50")
+        )
         return None
-    if not amount.is_finite() or amount < 0:
+    if not amount.is_finite():
+        # Decimal() accepts NaN, sNaN, Infinity and inf: none of them is a price.
+        errors.append(LineError(line, "unit_cost", f"“{_shown(raw.strip())}” is not a number"))
+        return None
+    if amount < 0:
         errors.append(LineError(line, "unit_cost", "must be zero or more"))
         return None
     if amount.as_tuple().exponent < -4:  # type: ignore[operator]
@@ -225,7 +273,7 @@ def _flag(raw: str, *, name: str, line: int, errors: list[LineError], default: b
         return True
     if value in FALSE:
         return False
-    errors.append(LineError(line, name, f"“{raw.strip()}” is not yes or no"))
+    errors.append(LineError(line, name, f"“{_shown(raw.strip())}” is not yes or no"))
     return default
 
 
@@ -255,9 +303,11 @@ def parse(text: str) -> tuple[list[_Row], list[LineError]]:
     rows: list[_Row] = []
     first_line_of_sku: dict[str, int] = {}
     first_line_of_barcode: dict[str, int] = {}
+    # The last line of the last record read: the next record starts on the line after it.
+    end_of_record = reader.line_num
     try:
         for record in reader:
-            line = reader.line_num
+            line = end_of_record = reader.line_num
             if not any(cell.strip() for cell in record):
                 continue
             if len(rows) >= MAX_ROWS:
@@ -362,7 +412,18 @@ def parse(text: str) -> tuple[list[_Row], list[LineError]]:
             }
             rows.append(_Row(line=line, sku=sku, values=values, barcodes=sorted(barcodes)))
     except csv.Error as error:
-        errors.append(LineError(reader.line_num, "file", f"unreadable CSV ({error})"))
+        start = end_of_record + 1
+        column = _oversized_cell(text, start) if "field limit" in str(error) else None
+        if column is None:
+            errors.append(LineError(start, "file", f"unreadable CSV ({error})"))
+        else:
+            errors.append(
+                LineError(
+                    start,
+                    names[column] if column < len(names) else f"column {column + 1}",
+                    f"the cell is longer than {csv.field_size_limit()} characters",
+                )
+            )
     if not rows and not errors:
         errors.append(LineError(2, "file", "the file has a header but no items"))
     return rows, errors

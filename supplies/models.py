@@ -324,6 +324,9 @@ class StockMovement(models.Model):
         COUNT_ADJUST = "count_adjust", "Count adjustment"
         WASTE = "waste", "Wasted"
         RETURN = "return", "Returned"
+        # Logged use of more than the books held: the shortfall is posted as found, just
+        # before the use, and waits for a manager's review (FoundStockReview).
+        FOUND = "found", "Found at use (not on the books)"
 
     class Reason(models.TextChoices):
         MISCOUNTED = "miscounted", "Miscounted"
@@ -335,7 +338,7 @@ class StockMovement(models.Model):
         UNDO = "undo", "Undo of a log"
         UNUSED = "unused", "Unused, put back"
 
-    INBOUND = (Kind.RECEIVE, Kind.TRANSFER_IN, Kind.RETURN)
+    INBOUND = (Kind.RECEIVE, Kind.TRANSFER_IN, Kind.RETURN, Kind.FOUND)
     OUTBOUND = (Kind.USE, Kind.TRANSFER_OUT, Kind.WASTE)
 
     location_item = models.ForeignKey(
@@ -387,7 +390,9 @@ class StockMovement(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(kind__in=["receive", "transfer_in", "return"]) & Q(quantity__gt=0))
+                condition=(
+                    Q(kind__in=["receive", "transfer_in", "return", "found"]) & Q(quantity__gt=0)
+                )
                 | (Q(kind__in=["use", "transfer_out", "waste"]) & Q(quantity__lt=0))
                 | (Q(kind="count_adjust") & ~Q(quantity=0)),
                 name="movement_sign_matches_kind",
@@ -402,6 +407,7 @@ class StockMovement(models.Model):
             ("transfer_stock", "Can transfer stock between locations"),
             ("count_stock", "Can count stock and post count adjustments"),
             ("waste_stock", "Can waste expired or damaged stock"),
+            ("review_stockmovement", "Can mark stock found at use as reviewed"),
         ]
 
     def __str__(self) -> str:
@@ -410,6 +416,32 @@ class StockMovement(models.Model):
     @property
     def extended_cost(self) -> Decimal:
         return self.unit_cost * self.quantity
+
+
+class FoundStockReviewQuerySet(ClinicScopedQuerySet["FoundStockReview"]):
+    clinic_lookup = "movement__location_item__location__clinic"
+
+
+class FoundStockReview(models.Model):
+    """A manager's review of a "found at use" movement. The ledger is append-only, so the
+    review is its own row; a found movement without one is waiting on the counts screen."""
+
+    movement = models.OneToOneField(
+        StockMovement, on_delete=models.PROTECT, related_name="found_review"
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField()
+
+    objects = FoundStockReviewQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-reviewed_at"]
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"Review of {self.movement}"
 
 
 class PurchaseOrderQuerySet(ClinicScopedQuerySet["PurchaseOrder"]):

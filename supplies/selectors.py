@@ -548,3 +548,74 @@ def submission_lines(submission: UsageSubmission) -> list[SubmissionLine]:
         )
         for row in rows
     ]
+
+
+def found_to_review(clinic: Clinic) -> QuerySet[StockMovement]:
+    """Use beyond the books posted as found and not yet reviewed (an undone log's found stock
+    went again with it, so there is nothing to review)."""
+    return (
+        StockMovement.objects.for_clinic(clinic)
+        .filter(kind=StockMovement.Kind.FOUND, found_review__isnull=True, reversals__isnull=True)
+        .select_related("location_item__item", "location_item__location", "user")
+        .order_by("-occurred_at", "-pk")
+    )
+
+
+@dataclass(frozen=True)
+class RecentLogLine:
+    item_name: str
+    quantity: int
+    found: int = 0
+
+
+@dataclass(frozen=True)
+class RecentLog:
+    """One log at a location as stored: when, by whom, what (for the tablet's "last logged")."""
+
+    submission_id: int
+    created_at: datetime
+    user_id: int
+    user_name: str
+    lines: tuple[RecentLogLine, ...]
+    undone: bool
+
+
+def recent_logs(location: StockLocation, *, since: datetime, limit: int = 5) -> list[RecentLog]:
+    """The last logs of use at a location since a moment, newest first, read from the ledger
+    (two queries, whatever the limit). No patient is named: the tablet is seen by all."""
+    submissions = list(
+        UsageSubmission.objects.filter(
+            location=location, kind=UsageSubmission.Kind.USE, created_at__gte=since
+        )
+        .select_related("user")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    used: dict[int, dict[str, list[int]]] = defaultdict(dict)
+    for row in (
+        StockMovement.objects.filter(
+            submission__in=submissions,
+            kind__in=(StockMovement.Kind.USE, StockMovement.Kind.FOUND),
+        )
+        .values("submission_id", "location_item__item__name", "kind")
+        .annotate(total=Sum("quantity"))
+        .order_by("location_item__item__name")
+    ):
+        figures = used[row["submission_id"]].setdefault(row["location_item__item__name"], [0, 0])
+        if row["kind"] == StockMovement.Kind.USE:
+            figures[0] += -row["total"]
+        else:
+            figures[1] += row["total"]
+    return [
+        RecentLog(
+            submission_id=s.pk,
+            created_at=s.created_at,
+            user_id=s.user_id,
+            user_name=s.user.get_full_name() or s.user.username,
+            lines=tuple(
+                RecentLogLine(item_name=name, quantity=q, found=f)
+                for name, (q, f) in used[s.pk].items()
+            ),
+            undone=s.undone_at is not None,
+        )
+        for s in submissions
+    ]

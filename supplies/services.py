@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -40,6 +40,7 @@ from .models import (
     CountLine,
     CountSession,
     ExpiryAlert,
+    FoundStockReview,
     LocationItem,
     Lot,
     LotStock,
@@ -359,6 +360,10 @@ class LoggedLine:
     reorder_point: int
     par: int
     lots: tuple[str, ...] = ()
+    # Units used beyond what the books held, posted as found and flagged for review.
+    found: int = 0
+    # Expired units still on the books here (reported when some use had to be found).
+    expired: int = 0
 
     @property
     def at_or_below_reorder_point(self) -> bool:
@@ -374,6 +379,10 @@ class UsageResult:
     @property
     def low_lines(self) -> tuple[LoggedLine, ...]:
         return tuple(line for line in self.lines if line.at_or_below_reorder_point)
+
+    @property
+    def found_lines(self) -> tuple[LoggedLine, ...]:
+        return tuple(line for line in self.lines if line.found)
 
 
 def _merge_lines(lines: Iterable[UsageLine]) -> dict[tuple[int, int | None], int]:
@@ -434,17 +443,13 @@ def _stocked_items(location: StockLocation, item_ids: set[int]) -> dict[int, Loc
     return found
 
 
-def _take(li: LocationItem, quantity: int) -> int:
-    """Lock the location-item and take `quantity` if it has them; the new on hand."""
+def _lock_on_hand(li: LocationItem) -> int:
+    """Lock the location-item row (the lock order's step 2) and read its on hand."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE supplies_locationitem SET on_hand = on_hand - %s "
-            "WHERE id = %s AND on_hand >= %s RETURNING on_hand",
-            [quantity, li.pk, quantity],
+            "SELECT on_hand FROM supplies_locationitem WHERE id = %s FOR NO KEY UPDATE", [li.pk]
         )
         row = cursor.fetchone()
-    if row is None:
-        _refuse(li, quantity)
     return row[0]
 
 
@@ -458,9 +463,10 @@ def _take_and_record(
     submission_id: int,
     patient_id: int | None,
     visit_id: int | None,
-) -> int:
-    """`_take` and the ledger line of the use in one statement, so the row lock is held for
-    as short a time as possible (it is released at commit); the new on hand."""
+) -> int | None:
+    """Take `quantity` if the location-item has them, and write the ledger line of the use, in
+    one statement, so the row lock is held for as short a time as possible (it is released at
+    commit); the new on hand, or None (nothing taken, no lock kept) if it has fewer."""
     with connection.cursor() as cursor:
         cursor.execute(
             "WITH taken AS (UPDATE supplies_locationitem SET on_hand = on_hand - %(q)s "
@@ -484,18 +490,17 @@ def _take_and_record(
             },
         )
         row = cursor.fetchone()
-    if row is None:
-        _refuse(li, quantity)
-    return row[0]
-
-
-def _refuse(li: LocationItem, quantity: int) -> NoReturn:
-    available = LocationItem.objects.filter(pk=li.pk).values_list("on_hand", flat=True).get()
-    raise InsufficientStock(location_item=li, available=available, requested=quantity)
+    return row[0] if row else None
 
 
 def _logged_line(
-    li: LocationItem, quantity: int, on_hand: int, lots: tuple[str, ...] = ()
+    li: LocationItem,
+    quantity: int,
+    on_hand: int,
+    lots: tuple[str, ...] = (),
+    *,
+    found: int = 0,
+    expired: int = 0,
 ) -> LoggedLine:
     return LoggedLine(
         location_item_id=li.pk,
@@ -506,6 +511,33 @@ def _logged_line(
         reorder_point=li.reorder_point,
         par=li.par,
         lots=lots,
+        found=found,
+        expired=expired,
+    )
+
+
+def _found_movement(
+    *,
+    li: LocationItem,
+    quantity: int,
+    actor: Any,
+    now: datetime,
+    operation: uuid.UUID,
+    submission_id: int,
+) -> StockMovement:
+    """The automatic "found" line for use beyond the books: stock without a lot (nobody said
+    which lot), tied to the log that needed it."""
+    return StockMovement(
+        location_item_id=li.pk,
+        kind=Kind.FOUND,
+        quantity=quantity,
+        unit_cost=li.item.unit_cost,
+        user=actor,
+        occurred_at=now,
+        reason=Reason.FOUND,
+        note="Used beyond the books at logging; for review",
+        operation_id=operation,
+        submission_id=submission_id,
     )
 
 
@@ -591,12 +623,62 @@ def log_usage(
                     patient_id=getattr(patient, "pk", None),
                     visit_id=visit_id,
                 )
-                logged.append(_logged_line(li, total, on_hand))
+                if on_hand is not None:
+                    logged.append(_logged_line(li, total, on_hand))
+                    continue
+                # Fewer on the books than were used: under the row's lock, post the
+                # shortfall as found, then the use, so on hand lands on zero, not below.
+                before = _lock_on_hand(li)
+                found = max(total - before, 0)
+                on_hand = before + found - total
+                LocationItem.objects.filter(pk=li_id).update(on_hand=on_hand)
+                if found:
+                    movements.append(
+                        _found_movement(
+                            li=li,
+                            quantity=found,
+                            actor=actor,
+                            now=now,
+                            operation=operation,
+                            submission_id=submission_id,
+                        )
+                    )
+                movements.append(
+                    StockMovement(
+                        location_item_id=li_id,
+                        kind=Kind.USE,
+                        quantity=-total,
+                        unit_cost=li.item.unit_cost,
+                        user=actor,
+                        occurred_at=now,
+                        operation_id=operation,
+                        submission_id=submission_id,
+                        patient=patient,
+                        visit_id=visit_id,
+                    )
+                )
+                logged.append(_logged_line(li, total, on_hand, found=found))
                 continue
-            on_hand = _take(li, total)
             if today is None:  # pragma: no cover - set above whenever a lot-tracked item is logged
                 raise RuntimeError("today is needed for lot-tracked items")
-            before = on_hand + total
+            held = _lock_on_hand(li)
+            expired = sum(s.on_hand for s in _lot_stocks(li_id) if s.lot.is_expired_on(today))
+            # Expired lots are never used: what is short of the in-date stock was found.
+            found = max(total - (held - expired), 0)
+            if found:
+                movements.append(
+                    _found_movement(
+                        li=li,
+                        quantity=found,
+                        actor=actor,
+                        now=now,
+                        operation=operation,
+                        submission_id=submission_id,
+                    )
+                )
+            on_hand = held + found - total
+            LocationItem.objects.filter(pk=li_id).update(on_hand=on_hand)
+            before = held + found
             takes: list[_Take] = []
             for lot_id, quantity in requests:
                 part = _allocate(
@@ -627,9 +709,31 @@ def log_usage(
                 for take in takes
             )
             lots = tuple(t.lot.lot_number for t in takes if t.lot is not None)
-            logged.append(_logged_line(li, total, on_hand, lots))
+            logged.append(
+                _logged_line(li, total, on_hand, lots, found=found, expired=expired if found else 0)
+            )
         if movements:
             StockMovement.objects.bulk_create(movements)
+        found_lines = [line for line in logged if line.found]
+        if found_lines:
+            audit.record(
+                actor=actor,
+                action=AuditEvent.Action.CREATE,
+                object_type="supplies.stockmovement",
+                object_id=str(operation),
+                clinic=location.clinic_id,
+                summary=(
+                    f"Use beyond the books at {location.name}: "
+                    + ", ".join(f"{line.found} {line.item_name}" for line in found_lines)
+                    + " posted as found, for review"
+                ),
+                changes={
+                    "found": [
+                        {"item": line.item_name, "found": line.found, "used": line.quantity}
+                        for line in found_lines
+                    ]
+                },
+            )
         submission = UsageSubmission(
             pk=submission_id,
             user=actor,
@@ -670,10 +774,14 @@ def _replay(*, actor: Any, key: str, fingerprint: str) -> UsageResult:
             field="idempotency_key",
         )
     used: dict[int, int] = defaultdict(int)
+    found: dict[int, int] = defaultdict(int)
     lots: dict[int, list[str]] = defaultdict(list)
     for movement in submission.movements.filter(
-        kind__in=(Kind.USE, Kind.TRANSFER_IN)
+        kind__in=(Kind.USE, Kind.TRANSFER_IN, Kind.FOUND)
     ).select_related("lot"):
+        if movement.kind == Kind.FOUND:
+            found[movement.location_item_id] += movement.quantity
+            continue
         used[movement.location_item_id] += abs(movement.quantity)
         if movement.lot is not None:
             lots[movement.location_item_id].append(movement.lot.lot_number)
@@ -688,6 +796,7 @@ def _replay(*, actor: Any, key: str, fingerprint: str) -> UsageResult:
             reorder_point=li.reorder_point,
             par=li.par,
             lots=tuple(lots[li.pk]),
+            found=found[li.pk],
         )
         for li in lis
     )
@@ -724,6 +833,8 @@ def undo_usage(
         originals = list(
             locked.movements.filter(kind=Kind.USE).select_related("lot").order_by("pk")
         )
+        # Stock found only because this log needed it goes again with the log.
+        found = list(locked.movements.filter(kind=Kind.FOUND).order_by("pk"))
         lis = _lock_location_items(m.location_item_id for m in originals)
         back: dict[int, int] = defaultdict(int)
         reversals = []
@@ -747,6 +858,23 @@ def undo_usage(
                     reverses=movement,
                     patient_id=movement.patient_id,
                     visit_id=movement.visit_id,
+                )
+            )
+        for movement in found:
+            back[movement.location_item_id] -= movement.quantity
+            reversals.append(
+                StockMovement(
+                    location_item_id=movement.location_item_id,
+                    kind=Kind.COUNT_ADJUST,
+                    quantity=-movement.quantity,
+                    unit_cost=movement.unit_cost,
+                    user=actor,
+                    occurred_at=now,
+                    reason=Reason.UNDO,
+                    note="The log that found this stock was undone",
+                    operation_id=operation,
+                    submission=locked,
+                    reverses=movement,
                 )
             )
         logged = []
@@ -1506,6 +1634,59 @@ def _post_lines(
     return movements
 
 
+@dataclass(frozen=True)
+class LotCount:
+    """How one lot (None: the stock held without a lot) came out of a quick count."""
+
+    lot: Lot | None
+    before: int
+    after: int
+
+
+@dataclass(frozen=True)
+class QuickCountResult:
+    """What a quick count stored: on hand before and after (re-read after the write)."""
+
+    before: int
+    after: int
+    lots: tuple[LotCount, ...]
+    movements: tuple[StockMovement, ...]
+
+
+def _spread_count(
+    li: LocationItem, counted: int, *, today: date
+) -> list[tuple[Lot | None, int, int]]:
+    """[(lot, expected, counted)] for a count of the whole of a location-item held in lots.
+
+    A count of lots (the count screen) counts each lot; a quick count gives only the total, so
+    the total is spread over the lots the way stock leaves a location: a shortfall comes off
+    the lots in the order use takes them (`_allocate`: in-date lots first-expiring first, then
+    the stock held without a lot), since the usual cause of a shortfall is use nobody logged;
+    expired lots come off last (use never takes them, so they are most likely still there and
+    the expiry screen keeps asking for them to be wasted). A surplus is held without a lot:
+    which lot it is, nobody said. Call under the location-item's lock."""
+    stocks = _lot_stocks(li.pk)
+    unlotted = li.on_hand - sum(s.on_hand for s in stocks)
+    in_date = [s for s in stocks if not s.lot.is_expired_on(today)]
+    expired = [s for s in stocks if s.lot.is_expired_on(today)]
+    figures: dict[int | None, int] = {s.lot_id: s.on_hand for s in stocks}
+    figures[None] = unlotted
+    if counted >= li.on_hand:
+        figures[None] += counted - li.on_hand
+    else:
+        missing = li.on_hand - counted
+        for key in [*(s.lot_id for s in in_date), None, *(s.lot_id for s in expired)]:
+            take = min(figures[key], missing)
+            figures[key] -= take
+            missing -= take
+    lines: list[tuple[Lot | None, int, int]] = [
+        (s.lot, s.on_hand, figures[s.lot_id]) for s in stocks
+    ]
+    if unlotted or figures[None]:
+        lines.append((None, unlotted, figures[None]))
+    return lines
+
+
 def quick_count(
     *,
     actor: Any,
@@ -1514,15 +1695,17 @@ def quick_count(
     reason: str = "",
     lot: Lot | None = None,
     now: datetime | None = None,
-) -> list[StockMovement]:
+) -> QuickCountResult:
     """Count one item where it stands and post the adjustment at once (the tablet's
-    "record a count" after a refusal)."""
+    "record a count"). Without a lot the count is the item's total here: for stock held in
+    lots it is spread over them (`_spread_count`) and posted as a count of lots is."""
     now = now or timezone.now()
     counted = _check_quantity(counted, label="counted quantity", field="counted", minimum=0)
     if lot is not None and lot.item_id != location_item.item_id:
         raise SupplyError("That lot is not one of this item's lots.", field="lot")
     with transaction.atomic():
         li = _lock_location_items([location_item.pk])[location_item.pk]
+        before = li.on_hand
         session = CountSession.objects.create(
             location=li.location,
             status=CountSession.Status.POSTED,
@@ -1531,30 +1714,58 @@ def quick_count(
             posted_by=actor,
             posted_at=now,
         )
-        line = CountLine.objects.create(
-            session=session,
-            location_item=li,
-            lot=lot,
-            expected=_expected(li, getattr(lot, "pk", None)),
-            counted=counted,
-            reason=reason if reason in COUNT_REASONS else "",
-            counted_by=actor,
-            counted_at=now,
+        if lot is not None:
+            planned = [(lot, _expected(li, lot.pk), counted)]
+        else:
+            today = timezone.localdate(now, timezone=li.location.clinic.tz)
+            planned = _spread_count(li, counted, today=today)
+            if not planned:  # nothing held in lots: the whole is the stock without a lot
+                planned = [(None, _expected(li, None), counted)]
+        lines = CountLine.objects.bulk_create(
+            CountLine(
+                session=session,
+                location_item=li,
+                lot=lot_counted,
+                expected=expected,
+                counted=figure,
+                reason=reason if reason in COUNT_REASONS else "",
+                counted_by=actor,
+                counted_at=now,
+            )
+            for lot_counted, expected, figure in planned
         )
-        line.location_item = li
-        movements = _post_lines(actor=actor, lines=[line], reasons={line.pk: reason}, now=now)
+        for line in lines:
+            line.location_item = li
+        movements = _post_lines(
+            actor=actor, lines=lines, reasons={line.pk: reason for line in lines}, now=now
+        )
+        # What was stored, read back: the message is built from this, not from the input.
+        after = LocationItem.objects.values_list("on_hand", flat=True).get(pk=li.pk)
+        lot_counts = tuple(
+            LotCount(lot=line.lot, before=line.expected, after=line.counted)
+            for line in lines
+            if line.lot is not None or len(lines) > 1
+        )
         audit.record(
             actor=actor,
             action=AuditEvent.Action.UPDATE,
             obj=session,
             clinic=li.location.clinic_id,
-            summary=(
-                f"Counted {li.item.name} at {li.location.name}: {counted} (was {line.expected})"
-            ),
-            changes={"on_hand": [line.expected, counted], "reason": line.reason},
+            summary=f"Counted {li.item.name} at {li.location.name}: {after} (was {before})",
+            changes={
+                "on_hand": [before, after],
+                "reason": lines[0].reason if len(lines) == 1 else reason,
+                "lots": [
+                    {
+                        "lot": c.lot.lot_number if c.lot else None,
+                        "on_hand": [c.before, c.after],
+                    }
+                    for c in lot_counts
+                ],
+            },
         )
-    location_item.on_hand = li.on_hand
-    return movements
+    location_item.on_hand = after
+    return QuickCountResult(before=before, after=after, lots=lot_counts, movements=tuple(movements))
 
 
 def cancel_count(*, actor: Any, session: CountSession) -> CountSession:
@@ -1566,6 +1777,35 @@ def cancel_count(*, actor: Any, session: CountSession) -> CountSession:
         locked.status = CountSession.Status.CANCELLED
         locked.save(update_fields=["status"])
     return locked
+
+
+def review_found_stock(
+    *, actor: Any, movement: StockMovement, now: datetime | None = None
+) -> FoundStockReview:
+    """Mark a "found at use" movement as reviewed by a manager (once)."""
+    if movement.kind != Kind.FOUND:
+        raise SupplyError("Only stock found at use is reviewed here.", field="movement")
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            review = FoundStockReview.objects.create(
+                movement=movement, reviewed_by=actor, reviewed_at=now
+            )
+            li = movement.location_item
+            audit.record(
+                actor=actor,
+                action=AuditEvent.Action.CREATE,
+                obj=review,
+                clinic=li.location.clinic_id,
+                summary=(
+                    f"Reviewed {movement.quantity} {li.item.name} found at use at "
+                    f"{li.location.name}"
+                ),
+                changes={"movement": movement.pk, "quantity": movement.quantity},
+            )
+    except IntegrityError:
+        raise SupplyError("That was already marked reviewed.", field="movement") from None
+    return review
 
 
 # ---------------------------------------------------------------------------------------------

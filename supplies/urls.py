@@ -28,6 +28,7 @@ urlpatterns = [
     path("counts/<int:pk>/", views.count, name="count"),
     path("counts/<int:pk>/post/", views.count_post, name="count_post"),
     path("counts/<int:pk>/cancel/", views.count_cancel, name="count_cancel"),
+    path("counts/found/<int:movement_id>/reviewed/", views.found_reviewed, name="found_reviewed"),
     path("expiry/", views.expiry, name="expiry"),
     path("expiry/waste/", views.waste_expired, name="waste_expired"),
     # Levels and the item master.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -56,6 +56,7 @@ from .models import (
     LotStock,
     PurchaseOrder,
     StockLocation,
+    StockMovement,
     UsageSubmission,
 )
 
@@ -75,6 +76,10 @@ IMPORT = "supplies/import.html"
 # {clinic id: location id}: the tablet remembers its location per clinic.
 SESSION_LOCATION = "supplies_location"
 QTY_FIELD = re.compile(r"^qty_(\d{1,18})$")
+# The tablet shows this many of today's last logs at its location.
+RECENT_LOGS_SHOWN = 3
+# The counts screen lists at most this many found-at-use movements waiting for review.
+FOUND_SHOWN = 50
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -275,9 +280,13 @@ def _tablet_context(
     visit_value = ""
     if form.is_bound:
         visit_value = str(form.data.get("visit", ""))
+    clinic = location.clinic
+    since = datetime.combine(clinic.today(), time.min, tzinfo=clinic.tz)
     return {
-        "clinic": location.clinic,
+        "clinic": clinic,
         "location": location,
+        # What is stored, so a nurse who is unsure whether a tap went through can see it did.
+        "recent_logs": selectors.recent_logs(location, since=since, limit=RECENT_LOGS_SHOWN),
         "form": form,
         "tiles": tiles,
         "selected": selected,
@@ -468,16 +477,32 @@ def _log_use(
         return _render_tablet(request, location, items, visits, form, None)
 
     who = f" for {visit.patient.first_name} {visit.patient.last_name}" if visit else ""
+    notes = []
+    if result.replayed:
+        notes.append("This tap had already been logged; nothing was logged twice.")
+    for line in result.found_lines:
+        # The figures are the ones the service stored (the found line of the ledger).
+        notes.append(
+            f"Logged {line.quantity} {line.item_name}; {line.found} "
+            f"{'was' if line.found == 1 else 'were'} not on the books and "
+            f"{'is' if line.found == 1 else 'are'} flagged for review."
+        )
+        if line.expired:
+            notes.append(
+                f"{line.expired} expired {line.item_name} still on the books here: waste them."
+            )
+    found_li = by_pk.get(result.found_lines[0].location_item_id) if result.found_lines else None
     feedback = Feedback(
-        kind="warning" if result.low_lines else "success",
+        kind="warning" if result.low_lines or result.found_lines else "success",
         title=f"Logged at {location.name}{who}",
         lines=list(result.lines),
         low=list(result.low_lines),
-        note="This tap had already been logged; nothing was logged twice."
-        if result.replayed
-        else "",
+        note=" ".join(notes),
         undo=result.submission if result.submission.undone_at is None else None,
         undo_until=_undo_until(result.submission),
+        # The books were short: offer to count what is really there now.
+        count_item=found_li,
+        count_form=QuickCountForm() if found_li is not None else None,
     )
     for line in result.lines:
         if line.location_item_id in by_pk:
@@ -541,9 +566,8 @@ def quick_count(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse
     items = list(selectors.location_items(location))
     visits = selectors.visits_for_logging(request.user, location)  # type: ignore[arg-type]
     if form.is_valid():
-        before = li.on_hand
         try:
-            services.quick_count(
+            result = services.quick_count(
                 actor=request.user,
                 location_item=li,
                 counted=form.cleaned_data["counted"],
@@ -554,11 +578,17 @@ def quick_count(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse
                 refused.field if refused.field in form.fields else None, _error_text(refused)
             )
         else:
-            counted = form.cleaned_data["counted"]
+            # Every figure below is what the service stored and read back.
+            lots = "; ".join(
+                f"{f'lot {c.lot.lot_number}' if c.lot else 'without a lot'} {c.before} → {c.after}"
+                for c in result.lots
+                if c.before != c.after
+            )
             feedback = Feedback(
                 kind="success",
-                title=f"Counted {li.item.name} at {location.name}: {counted}",
-                note=f"On hand was {before}; it is now {counted}.",
+                title=f"Counted {li.item.name} at {location.name}: {result.after}",
+                note=f"On hand was {result.before}; it is now {result.after}."
+                + (f" ({lots})" if lots else ""),
             )
             items = list(selectors.location_items(location))
             return _render_tablet(
@@ -852,11 +882,45 @@ def counts(request: HtmxHttpRequest) -> HttpResponse:
         .annotate(lines_count=Count("lines"))
         .order_by("-started_at")[:15]
     )
+    found = selectors.found_to_review(clinic).filter(
+        location_item__location__in=[row["location"] for row in locations]
+    )
     return render(
         request,
         COUNTS,
-        {"clinic": clinic, "locations": locations, "recent": recent, "tab": "counts"},
+        {
+            "clinic": clinic,
+            "locations": locations,
+            "recent": recent,
+            "found": found[:FOUND_SHOWN],
+            "found_total": found.count(),
+            "tab": "counts",
+        },
     )
+
+
+@require_POST
+@permission_required("supplies.review_stockmovement", raise_exception=True)
+def found_reviewed(request: HtmxHttpRequest, movement_id: int) -> HttpResponse:
+    """A manager marks stock found at use as reviewed (it leaves the counts screen's list)."""
+    clinic = _clinic(request)
+    movement = get_object_or_404(
+        StockMovement.objects.for_user(request.user)
+        .filter(location_item__location__clinic=clinic, kind=StockMovement.Kind.FOUND)
+        .select_related("location_item__item", "location_item__location"),
+        pk=movement_id,
+    )
+    try:
+        services.review_found_stock(actor=request.user, movement=movement)
+    except services.SupplyError as refused:
+        messages.info(request, _error_text(refused))
+    else:
+        li = movement.location_item
+        messages.success(
+            request,
+            f"Marked reviewed: {movement.quantity} {li.item.name} found at {li.location.name}.",
+        )
+    return redirect("supplies:counts")
 
 
 @require_POST

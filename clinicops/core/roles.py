@@ -106,6 +106,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "supplies.transfer_stock": (NURSE, MANAGER),
     "supplies.count_stock": (NURSE, MANAGER),
     "supplies.waste_stock": (NURSE, MANAGER),
+    "supplies.review_stockmovement": (MANAGER,),
     "supplies.view_purchaseorder": (NURSE, MANAGER),
     "supplies.add_purchaseorder": (MANAGER,),
     "supplies.change_purchaseorder": (MANAGER,),

@@ -18,6 +18,7 @@ from supplies.models import (
     LotStock,
     StockLocation,
     StockMovement,
+    SupplyItem,
 )
 from supplies.services import CountEntry, UsageLine
 from supplies.tests.factories import LocationItemFactory, SupplyItemFactory
@@ -191,6 +192,86 @@ def test_lots_are_counted_lot_by_lot(
     assert dict(
         LotStock.objects.filter(location_item=li).values_list("lot__lot_number", "on_hand")
     ) == {"A": 2, "B": 6}
+    assert_ledger_consistent()
+
+
+def lots_of(li: LocationItem) -> dict[str, int]:
+    return dict(LotStock.objects.filter(location_item=li).values_list("lot__lot_number", "on_hand"))
+
+
+def test_a_quick_count_of_an_item_in_lots_sets_the_total_first_expiring_lots_first(
+    nurse: User, cart: StockLocation, stock: Stock, clinic: Clinic
+) -> None:
+    li = LocationItemFactory(location=cart, item=SupplyItemFactory(is_lot_tracked=True))
+    stock(li, 5, lot_number="A", expiry=clinic.today() + timedelta(days=10))
+    stock(li, 10, lot_number="B", expiry=clinic.today() + timedelta(days=20))
+
+    result = services.quick_count(actor=nurse, location_item=li, counted=5, reason="lost")
+
+    # the total is what was counted, not 15 + 5 held "without a lot"
+    li.refresh_from_db()
+    assert (li.on_hand, result.before, result.after) == (5, 15, 5)
+    # the shortfall came off the way use takes stock: lot A (expiring first) first
+    assert lots_of(li) == {"A": 0, "B": 5}
+    assert sorted((m.lot.lot_number, m.quantity, m.reason, m.kind) for m in result.movements) == [
+        ("A", -5, "lost", "count_adjust"),
+        ("B", -5, "lost", "count_adjust"),
+    ]
+    assert [(c.lot.lot_number, c.before, c.after) for c in result.lots] == [
+        ("A", 5, 0),
+        ("B", 10, 5),
+    ]
+    session = CountSession.objects.get()
+    assert sorted(session.lines.values_list("lot__lot_number", "expected", "counted")) == [
+        ("A", 5, 0),
+        ("B", 10, 5),
+    ]
+    event = AuditEvent.objects.filter(object_type="supplies.countsession").get()
+    assert event.changes["on_hand"] == [15, 5]
+    assert_ledger_consistent()
+
+
+def test_a_quick_count_keeps_expired_lots_for_last_and_holds_a_surplus_without_a_lot(
+    nurse: User, cart: StockLocation, stock: Stock, clinic: Clinic
+) -> None:
+    item = SupplyItemFactory()
+    li = stock(LocationItemFactory(location=cart, item=item), 2)  # before it was lot-tracked
+    SupplyItem.objects.filter(pk=item.pk).update(is_lot_tracked=True)
+    li.refresh_from_db()
+    stock(li, 3, lot_number="OLD", expiry=clinic.today() - timedelta(days=1))
+    stock(li, 5, lot_number="A", expiry=clinic.today() + timedelta(days=10))
+    # on hand 10: A 5, without a lot 2, expired OLD 3
+
+    services.quick_count(actor=nurse, location_item=li, counted=4, reason="lost")
+
+    li.refresh_from_db()
+    assert li.on_hand == 4
+    assert lots_of(li) == {"A": 0, "OLD": 3}  # A, then 1 of the 2 without a lot
+    assert_ledger_consistent()
+
+    services.quick_count(actor=nurse, location_item=li, counted=9, reason="found")
+
+    li.refresh_from_db()
+    assert li.on_hand == 9
+    assert lots_of(li) == {"A": 0, "OLD": 3}  # the 5 found are held without a lot
+    assert_ledger_consistent()
+
+
+def test_a_quick_count_of_one_lot_still_counts_only_that_lot(
+    nurse: User, cart: StockLocation, stock: Stock, clinic: Clinic
+) -> None:
+    li = LocationItemFactory(location=cart, item=SupplyItemFactory(is_lot_tracked=True))
+    stock(li, 5, lot_number="A", expiry=clinic.today() + timedelta(days=10))
+    stock(li, 10, lot_number="B", expiry=clinic.today() + timedelta(days=20))
+    lot_b = li.lot_stocks.get(lot__lot_number="B").lot
+
+    result = services.quick_count(
+        actor=nurse, location_item=li, counted=7, reason="lost", lot=lot_b
+    )
+
+    li.refresh_from_db()
+    assert (li.on_hand, result.after) == (12, 12)
+    assert lots_of(li) == {"A": 5, "B": 7}
     assert_ledger_consistent()
 
 

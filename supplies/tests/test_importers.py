@@ -105,9 +105,49 @@ def test_errors_name_the_line_and_field_and_nothing_is_imported(manager: User) -
         "line 5, max_use_quantity: must be between 1 and 1000000",
         "line 6, sku: A1 is already on line 2",
         "line 6, unit_cost: has more than 4 decimal places",
-        "line 7, unit_cost: must be zero or more",
+        "line 7, unit_cost: “NaN” is not a number",
     ]
     assert SupplyItem.objects.count() == 1  # only TAKEN, made by the test
+
+
+@pytest.mark.parametrize("value", ["NaN", "nan", "sNaN", "inf", "-Infinity", "Infinity"])
+def test_a_cost_that_is_not_a_number_is_called_that(manager: User, value: str) -> None:
+    data = HEADER + f"A1,Gauze,,,10,{value},,,,,,\n"
+
+    assert errors_of(data, manager) == [f"line 2, unit_cost: “{value}” is not a number"]
+    assert not SupplyItem.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("column", "line"),
+    [("name", 2), ("category", 3), ("barcodes", 2), ("max_use_quantity", 3)],
+)
+def test_a_cell_too_large_to_read_names_its_line_and_column(
+    manager: User, column: str, line: int
+) -> None:
+    # The csv module refuses any cell over its field limit (128 KiB) without saying which.
+    cells = dict.fromkeys(importers.COLUMNS, "")
+    cells.update(sku="A1", name="Gauze", pack_size="10", unit_cost="1.00")
+    rows = [dict(cells), dict(cells, sku="A2")]
+    big = "x" * 200_000
+    # quoted, with an embedded comma and doubled quotes, so the column is found the csv way
+    rows[line - 2][column] = f'"{big},""{big}"""'
+    text = HEADER + "".join(
+        ",".join(row[name] for name in importers.COLUMNS) + "\n" for row in rows
+    )
+
+    assert errors_of(text, manager) == [
+        f"line {line}, {column}: the cell is longer than 131072 characters"
+    ]
+    assert not SupplyItem.objects.exists()
+
+
+def test_a_huge_number_is_quoted_back_cut_short(manager: User) -> None:
+    data = HEADER + "A1,Gauze,,," + "9" * 5000 + ",1.00,,,,,,\n"
+
+    assert errors_of(data, manager) == [
+        "line 2, pack_size: “999999999999999999999999…” is not a whole number"
+    ]
 
 
 def test_database_level_problems_are_named_too_and_nothing_is_imported(manager: User) -> None:

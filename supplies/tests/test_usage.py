@@ -67,42 +67,122 @@ def test_logging_use_takes_stock_and_writes_the_ledger(
     assert_ledger_consistent()
 
 
-def test_use_of_more_than_is_left_is_refused_with_the_nurse_facing_message(
+def test_use_beyond_the_books_posts_the_shortfall_as_found_then_the_use(
     nurse: User, cart: StockLocation, gauze: LocationItem
 ) -> None:
     log(nurse, cart, UsageLine(item_id=gauze.item_id, quantity=7), key="a")
 
-    with pytest.raises(services.InsufficientStock) as refused:
-        log(nurse, cart, UsageLine(item_id=gauze.item_id, quantity=5), key="b")
+    result = log(nurse, cart, UsageLine(item_id=gauze.item_id, quantity=5), key="b")
 
-    assert refused.value.message == "only 3 left at Exam 2 — log 3, or record a count"
+    # the nurse used 5 with 3 on the books: 2 found, 5 used, on hand 0 and never below
     gauze.refresh_from_db()
-    assert gauze.on_hand == 3
-    assert not UsageSubmission.objects.filter(idempotency_key="b").exists()
+    assert gauze.on_hand == 0
+    line = result.lines[0]
+    assert (line.quantity, line.found, line.on_hand) == (5, 2, 0)
+    assert result.found_lines == (line,)
+    movements = result.submission.movements.order_by("pk")
+    assert [(m.kind, m.quantity, m.reason, m.lot_id) for m in movements] == [
+        ("found", 2, "found", None),
+        ("use", -5, "", None),
+    ]
+    assert len({m.operation_id for m in movements}) == 1
+    # flagged for the manager, and audited
+    assert list(selectors.found_to_review(cart.clinic)) == [movements[0]]
+    event = AuditEvent.objects.get(
+        object_type="supplies.stockmovement", object_id=str(movements[0].operation_id)
+    )
+    assert event.actor == nurse
+    assert event.changes == {"found": [{"item": "Gauze 4x4", "found": 2, "used": 5}]}
     assert_ledger_consistent()
 
 
-def test_use_when_nothing_is_left_says_so(
+def test_use_at_zero_is_logged_and_found_in_full(
     nurse: User, cart: StockLocation, gauze: LocationItem
 ) -> None:
     log(nurse, cart, UsageLine(item_id=gauze.item_id, quantity=10), key="a")
 
-    with pytest.raises(services.InsufficientStock, match="none left at Exam 2 — record a count"):
-        log(nurse, cart, UsageLine(item_id=gauze.item_id, quantity=1), key="b")
+    result = log(nurse, cart, UsageLine(item_id=gauze.item_id, quantity=2), key="b")
+
+    gauze.refresh_from_db()
+    assert gauze.on_hand == 0
+    assert (result.lines[0].quantity, result.lines[0].found) == (2, 2)
+    assert selectors.found_to_review(cart.clinic).get().quantity == 2
+    # a replay of the same tap finds nothing twice and reports what was stored
+    again = log(nurse, cart, UsageLine(item_id=gauze.item_id, quantity=2), key="b")
+    assert again.replayed
+    assert (again.lines[0].quantity, again.lines[0].found) == (2, 2)
+    assert StockMovement.objects.filter(kind=StockMovement.Kind.FOUND).count() == 1
+    assert_ledger_consistent()
+
+
+def test_only_the_shortfall_of_one_item_is_found_and_others_log_as_usual(
+    nurse: User, cart: StockLocation, gauze: LocationItem, stock: Stock
+) -> None:
+    gloves = LocationItemFactory(location=cart, item=SupplyItemFactory(name="Gloves"))
+
+    result = log(nurse, cart, UsageLine(gauze.item_id, 2), UsageLine(gloves.item_id, 3))
+
+    assert sorted((line.item_name, line.quantity, line.found) for line in result.lines) == [
+        ("Gauze 4x4", 2, 0),
+        ("Gloves", 3, 3),
+    ]
+    gauze.refresh_from_db()
+    gloves.refresh_from_db()
+    assert (gauze.on_hand, gloves.on_hand) == (8, 0)
+    assert_ledger_consistent()
+
+
+def test_undoing_a_log_that_found_stock_takes_the_found_stock_back_too(
+    nurse: User, cart: StockLocation, gauze: LocationItem
+) -> None:
+    log(nurse, cart, UsageLine(gauze.item_id, 8), key="a")
+    result = log(nurse, cart, UsageLine(gauze.item_id, 5), key="b")  # 2 on hand, 3 found
+
+    services.undo_usage(actor=nurse, submission=result.submission)
+
+    gauze.refresh_from_db()
+    assert gauze.on_hand == 2  # as before the log: the 3 were found only because of it
+    found = StockMovement.objects.get(kind=StockMovement.Kind.FOUND)
+    reversal = found.reversals.get()
+    assert (reversal.kind, reversal.quantity, reversal.reason) == ("count_adjust", -3, "undo")
+    assert not selectors.found_to_review(cart.clinic).exists()
+    assert_ledger_consistent()
+
+
+def test_a_manager_marks_found_stock_reviewed_once(
+    nurse: User, manager: User, cart: StockLocation, gauze: LocationItem
+) -> None:
+    log(nurse, cart, UsageLine(gauze.item_id, 12))
+    found = StockMovement.objects.get(kind=StockMovement.Kind.FOUND)
+
+    review = services.review_found_stock(actor=manager, movement=found)
+
+    assert (review.movement, review.reviewed_by) == (found, manager)
+    assert not selectors.found_to_review(cart.clinic).exists()
+    assert AuditEvent.objects.filter(
+        object_type="supplies.foundstockreview", object_id=str(review.pk), actor=manager
+    ).exists()
+    with pytest.raises(services.SupplyError, match="already marked reviewed"):
+        services.review_found_stock(actor=manager, movement=found)
+    use = StockMovement.objects.get(kind=StockMovement.Kind.USE, submission__isnull=False)
+    with pytest.raises(services.SupplyError, match="Only stock found at use"):
+        services.review_found_stock(actor=manager, movement=use)
 
 
 def test_a_refused_line_refuses_the_whole_submission(
-    nurse: User, cart: StockLocation, gauze: LocationItem, stock: Stock
+    nurse: User, cart: StockLocation, gauze: LocationItem, saline: LocationItem
 ) -> None:
-    gloves = stock(LocationItemFactory(location=cart, item=SupplyItemFactory(name="Gloves")), 5)
+    mid = saline.lot_stocks.get(lot__lot_number="MID").lot
 
+    # a picked lot is still refused when it holds too few (found stock has no lot)
     with pytest.raises(services.InsufficientStock):
-        log(nurse, cart, UsageLine(gauze.item_id, 2), UsageLine(gloves.item_id, 6))
+        log(nurse, cart, UsageLine(gauze.item_id, 12), UsageLine(saline.item_id, 3, mid.pk))
 
     gauze.refresh_from_db()
-    gloves.refresh_from_db()
-    assert (gauze.on_hand, gloves.on_hand) == (10, 5)
+    saline.refresh_from_db()
+    assert (gauze.on_hand, saline.on_hand) == (10, 9)
     assert not StockMovement.objects.filter(kind=StockMovement.Kind.USE).exists()
+    assert not StockMovement.objects.filter(kind=StockMovement.Kind.FOUND).exists()
 
 
 def test_the_database_refuses_negative_on_hand_even_around_the_services(
@@ -249,16 +329,17 @@ def test_keys_are_per_user(
 
 
 def test_a_refused_submission_can_be_retried_with_the_same_key(
-    nurse: User, cart: StockLocation, gauze: LocationItem, stock: Stock
+    nurse: User, cart: StockLocation, saline: LocationItem, stock: Stock
 ) -> None:
+    mid = saline.lot_stocks.get(lot__lot_number="MID").lot
     with pytest.raises(services.InsufficientStock):
-        log(nurse, cart, UsageLine(gauze.item_id, 12), key="tap-1")
-    stock(gauze, 5)
+        log(nurse, cart, UsageLine(saline.item_id, 3, mid.pk), key="tap-1")
+    stock(saline, 5, lot_number="MID")
 
-    result = log(nurse, cart, UsageLine(gauze.item_id, 12), key="tap-1")
+    result = log(nurse, cart, UsageLine(saline.item_id, 3, mid.pk), key="tap-1")
 
     assert not result.replayed
-    assert result.lines[0].on_hand == 3
+    assert result.lines[0].on_hand == 11
 
 
 # Lots: first expiry, first out ------------------------------------------------------------------
@@ -330,14 +411,19 @@ def test_expired_lots_are_skipped_and_never_used(
     )
     stock(li, 2, lot_number="NEW", expiry=today)  # usable through its expiry date
 
-    with pytest.raises(services.InsufficientStock) as refused:
-        log(nurse, cart, UsageLine(item.pk, 3))
-    assert (
-        refused.value.message == "only 2 in date at Exam 2 (5 expired) — log 2, or record a count"
+    # 3 used with 2 in date: the third was not on the books (held without a lot), and the
+    # expired lot is not touched
+    result = log(nurse, cart, UsageLine(item.pk, 3))
+    line = result.lines[0]
+    assert (line.quantity, line.found, line.expired, line.on_hand, line.lots) == (
+        3,
+        1,
+        5,
+        5,
+        ("NEW",),
     )
-
-    log(nurse, cart, UsageLine(item.pk, 2), key="k2")
     assert lot_levels(li) == {"OLD": 5, "NEW": 0}
+    assert_ledger_consistent()
 
     old = li.lot_stocks.get(lot__lot_number="OLD").lot
     with pytest.raises(services.SupplyError, match="expired on"):

@@ -371,6 +371,24 @@ def test_a_bad_file_names_line_and_field_and_imports_nothing(client: Client, man
     assert not SupplyItem.objects.filter(sku="A1").exists()
 
 
+def test_an_import_names_the_column_of_a_huge_cell_and_a_nan_cost(
+    client: Client, manager: User
+) -> None:
+    client.force_login(manager)
+    text = f"sku,name,pack_size,unit_cost\nA1,Good item,10,NaN\nA2,{'y' * 150_000},10,0.50\n"
+
+    response = client.post("/supplies/import/", {"file": upload(text)})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Nothing was imported" in html
+    assert '<td class="num">2</td><td class="mono">unit_cost</td>' in html
+    assert "“NaN” is not a number" in html
+    assert '<td class="num">3</td><td class="mono">name</td>' in html
+    assert "the cell is longer than 131072 characters" in html
+    assert not SupplyItem.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

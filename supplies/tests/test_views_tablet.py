@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.db import close_old_connections
@@ -18,6 +18,7 @@ from clinicops.core.models import Clinic, User
 from clinicops.core.tests.factories import PatientFactory, RoomFactory, StaffFactory
 from clinicops.core.tests.test_layout import assert_layout
 from compliance.models import AuditEvent
+from supplies import services
 from supplies.models import LocationItem, StockLocation, StockMovement, UsageSubmission
 from supplies.tests.factories import (
     ItemBarcodeFactory,
@@ -121,8 +122,6 @@ def test_tiles_put_the_most_used_item_first(
     gauze: LocationItem,
     gloves: LocationItem,
 ) -> None:
-    from supplies import services
-
     services.log_usage(
         actor=nurse,
         location=cart,
@@ -261,7 +260,79 @@ def test_the_same_submission_sent_concurrently_logs_once(
     assert StockMovement.objects.filter(kind=StockMovement.Kind.USE).count() == 1
 
 
-def test_more_than_on_hand_is_refused_with_the_nurses_message(
+def last_logs(html: str) -> str:
+    """The tablet's "last logged here today" box."""
+    return html[html.index("data-last-logs") : html.index('id="log-form"')]
+
+
+def test_the_tablet_shows_todays_last_logs_from_the_ledger(
+    nurse_client: Client,
+    nurse: User,
+    make_user: Callable[..., User],
+    clinic: Clinic,
+    cart: StockLocation,
+    gauze: LocationItem,
+    gloves: LocationItem,
+) -> None:
+    colleague = make_user(roles.NURSE, username="nurse2", first_name="Ada", last_name="Byrne")
+    at = datetime.combine(clinic.today(), time(10, 42), tzinfo=clinic.tz)
+    services.log_usage(
+        actor=colleague,
+        location=cart,
+        lines=[services.UsageLine(gloves.item_id, 1)],
+        idempotency_key="colleague-1",
+        now=at,
+    )
+    yesterday = services.log_usage(
+        actor=nurse,
+        location=cart,
+        lines=[services.UsageLine(gloves.item_id, 1)],
+        idempotency_key="yesterday",
+        now=at - timedelta(days=1),
+    )
+    assert "Nothing logged here yet today" not in last_logs(
+        nurse_client.get(log_url(cart)).content.decode()
+    )
+    key = key_of(nurse_client.get(log_url(cart)))
+    nurse_client.post(
+        log_url(cart), {"idempotency_key": key, f"qty_{gauze.pk}": "2", "action": "log"}
+    )
+
+    box = last_logs(nurse_client.get(log_url(cart)).content.decode())
+
+    # newest first, what the ledger holds, in the clinic's time, by whom
+    assert box.count("<li") == 2
+    assert box.index("2 \u00d7 Gauze sponge") < box.index("1 \u00d7 Exam gloves")
+    assert "10:42 AM · by Ada Byrne" in box
+    assert "by you" in box
+    # yesterday's log is not today's
+    assert box.count("Exam gloves") == 1
+    assert UsageSubmission.objects.filter(pk=yesterday.submission.pk).exists()
+
+
+def test_a_resent_key_after_a_reload_logs_once_and_the_list_shows_one_log(
+    nurse_client: Client, nurse: User, cart: StockLocation, gauze: LocationItem
+) -> None:
+    key = key_of(nurse_client.get(log_url(cart)))
+    post = {"idempotency_key": key, f"qty_{gauze.pk}": "2", "action": "log"}
+    nurse_client.post(log_url(cart), post)  # stored, but the answer never reached the tablet
+
+    # the reload renders a new key; the tablet resends the kept one
+    reloaded = nurse_client.get(log_url(cart))
+    assert key_of(reloaded) != key
+    resent = nurse_client.post(log_url(cart), post, headers={"HX-Request": "true"})
+
+    html = resent.content.decode()
+    assert "This tap had already been logged; nothing was logged twice." in html
+    assert UsageSubmission.objects.filter(user=nurse).count() == 1
+    assert StockMovement.objects.filter(kind=StockMovement.Kind.USE).count() == 1
+    assert on_hand(gauze) == 10
+    box = last_logs(html)
+    assert box.count("<li") == 1
+    assert "2 \u00d7 Gauze sponge" in box
+
+
+def test_more_than_on_hand_is_logged_and_the_shortfall_flagged_for_review(
     nurse_client: Client, cart: StockLocation, stock
 ) -> None:
     li = stock(LocationItemFactory(location=cart, item=SupplyItemFactory(name="Saline flush")), 3)
@@ -273,18 +344,67 @@ def test_more_than_on_hand_is_refused_with_the_nurses_message(
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert "Only 3 left at Exam 2 — log 3, or record a count" in html
+    assert "Logged at Exam 2" in html
+    assert "Logged 5 Saline flush; 2 were not on the books and are flagged for review." in html
+    assert "2 not on the books" in html
+    # the books were short: a count of what is really there is offered at once
     assert "Record a count of Saline flush" in html
-    assert on_hand(li) == 3
-    assert not UsageSubmission.objects.exists()
-    # the form keeps the quantity and the key, so a corrected tap just works
-    assert key_of(response) == key
-    assert f'name="qty_{li.pk}" value="5"' in html
-    retry = nurse_client.post(
-        log_url(cart), {"idempotency_key": key, f"qty_{li.pk}": "3", "action": "log"}
-    )
-    assert "Logged at Exam 2" in retry.content.decode()
     assert on_hand(li) == 0
+    assert StockMovement.objects.get(kind=StockMovement.Kind.FOUND).quantity == 2
+    assert key_of(response) != key  # logged: the next tap gets a new key
+    # the same tap again (a retry) finds and logs nothing twice
+    retry = nurse_client.post(
+        log_url(cart), {"idempotency_key": key, f"qty_{li.pk}": "5", "action": "log"}
+    )
+    assert "nothing was logged twice" in retry.content.decode()
+    assert "2 were not on the books" in retry.content.decode()
+    assert StockMovement.objects.filter(kind=StockMovement.Kind.FOUND).count() == 1
+    assert on_hand(li) == 0
+
+
+def test_found_stock_waits_on_the_counts_screen_until_a_manager_reviews_it(
+    client: Client,
+    nurse: User,
+    manager: User,
+    cart: StockLocation,
+    stock,
+    other_clinic: Clinic,
+) -> None:
+    li = LocationItemFactory(location=cart, item=SupplyItemFactory(name="Saline flush"))
+    client.force_login(nurse)
+    key = key_of(client.get(log_url(cart)))
+    client.post(log_url(cart), {"idempotency_key": key, f"qty_{li.pk}": "2", "action": "log"})
+    found = StockMovement.objects.get(kind=StockMovement.Kind.FOUND)
+    url = f"/supplies/counts/found/{found.pk}/reviewed/"
+
+    # the nurse sees it listed, without the button, and cannot mark it
+    page = client.get("/supplies/counts/").content.decode()
+    assert "Found at use: to review" in page
+    assert "Saline flush" in page
+    assert url not in page
+    assert client.post(url).status_code == 403
+
+    # the manager marks it reviewed; it leaves the list, and that is audited
+    client.force_login(manager)
+    page = client.get("/supplies/counts/").content.decode()
+    assert url in page
+    response = client.post(url, follow=True)
+    assert "Marked reviewed: 2 Saline flush found at Exam 2." in response.content.decode()
+    assert found.found_review.reviewed_by == manager
+    assert "Nothing to review" in client.get("/supplies/counts/").content.decode()
+    assert AuditEvent.objects.filter(object_type="supplies.foundstockreview").count() == 1
+    assert client.get(url).status_code == 405
+
+    # another clinic's found stock is not found
+    elsewhere = LocationItemFactory(location=StockLocationFactory(clinic=other_clinic))
+    services.log_usage(
+        actor=StaffFactory(roles=[roles.NURSE], clinics=[other_clinic]).user,
+        location=elsewhere.location,
+        lines=[services.UsageLine(elsewhere.item_id, 1)],
+        idempotency_key="elsewhere",
+    )
+    theirs = StockMovement.objects.get(kind=StockMovement.Kind.FOUND, location_item=elsewhere)
+    assert client.post(f"/supplies/counts/found/{theirs.pk}/reviewed/").status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -530,6 +650,29 @@ def test_a_count_after_a_refusal_sets_on_hand(
     adjustment = StockMovement.objects.get(kind=StockMovement.Kind.COUNT_ADJUST)
     assert adjustment.quantity == 8
     assert adjustment.reason == "found"
+
+
+def test_a_count_of_an_item_held_in_lots_sets_the_total_and_says_what_was_stored(
+    nurse_client: Client, cart: StockLocation, stock, clinic: Clinic
+) -> None:
+    li = LocationItemFactory(
+        location=cart, item=SupplyItemFactory(name="Saline flush", is_lot_tracked=True)
+    )
+    stock(li, 5, lot_number="A", expiry=clinic.today() + timedelta(days=10))
+    stock(li, 10, lot_number="B", expiry=clinic.today() + timedelta(days=20))
+
+    response = nurse_client.post(
+        f"/supplies/use/count/{li.pk}/",
+        {"counted": "5", "reason": "lost"},
+        headers={"HX-Request": "true"},
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert on_hand(li) == 5
+    assert "Counted Saline flush at Exam 2: 5" in html
+    assert "On hand was 15; it is now 5. (lot A 5 → 0; lot B 10 → 5)" in html
+    assert dict(li.lot_stocks.values_list("lot__lot_number", "on_hand")) == {"A": 0, "B": 5}
 
 
 @pytest.mark.parametrize("counted", ["", "-2", "x", "10000000"])

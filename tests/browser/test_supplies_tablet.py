@@ -6,10 +6,12 @@ artifacts/screenshots/supplies-*.png, portrait, plus the tablet turned to landsc
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
 
 import pytest
 from django.utils import timezone
@@ -31,13 +33,14 @@ from supplies.tests.factories import (
 from .conftest import SCREENSHOTS, TABLET, TIMEOUT_MS, ConsoleLog
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, Request, Route
     from pytest_django.live_server_helper import LiveServer
 
 pytestmark = pytest.mark.browser
 
 LANDSCAPE = {"width": 1024, "height": 768}
 SCAN_CODE = "00812345000009"
+PENDING_LOG = "clinicops.supplies.pending-log"  # supplies.js keeps an unanswered log here
 
 
 @pytest.fixture
@@ -260,7 +263,7 @@ def test_a_nurse_logs_by_tap_and_scan_undoes_and_sees_below_par(
     assert console.errors == [], "\n".join(console.messages)
 
 
-def test_a_refused_log_explains_and_a_count_fixes_it(
+def test_use_beyond_the_books_is_logged_flagged_and_a_count_fixes_the_books(
     tablet_page: Page, console: ConsoleLog, ward: dict[str, object]
 ) -> None:
     page = tablet_page
@@ -269,25 +272,29 @@ def test_a_refused_log_explains_and_a_count_fixes_it(
     log_in(page, "nurse")
     page.goto(f"/supplies/use/{cart.pk}/")
 
-    # when she asks for more tape than the cart holds (3)
+    # when she logs more tape than the cart's books hold (3)
     quantity(page, "Paper tape").fill("5")
     page.get_by_role("button", name="Log", exact=True).tap()
 
-    # then nothing is logged and she is told what to do
+    # then the use is logged, the 2 beyond the books are posted as found and flagged
     feedback = page.locator("#log-feedback")
-    expect(feedback).to_contain_text("Only 3 left at Exam 2 cart — log 3, or record a count")
-    shot(page, "09-refused")
+    expect(feedback).to_contain_text(
+        "Logged 5 Paper tape 1 in; 2 were not on the books and are flagged for review."
+    )
+    shot(page, "09-found")
     items["TAPE"].refresh_from_db()
-    assert items["TAPE"].on_hand == 3
+    assert items["TAPE"].on_hand == 0
+    assert StockMovement.objects.get(kind=StockMovement.Kind.FOUND).quantity == 2
 
-    # when she counts what is really there (6, some were found)
+    # when she counts what is really there (6, a box was in the drawer)
     page.get_by_label("Counted now").fill("6")
     page.get_by_label("Reason for the difference").select_option("found")
     page.get_by_role("button", name="Save count").tap()
     expect(feedback).to_contain_text("Counted Paper tape 1 in at Exam 2 cart: 6")
+    expect(feedback).to_contain_text("On hand was 0; it is now 6.")
 
-    # then the log she wanted goes through with the same quantity still on the tile
-    expect(quantity(page, "Paper tape")).to_have_value("5")
+    # then the next log takes from the counted stock
+    quantity(page, "Paper tape").fill("5")
     page.get_by_role("button", name="Log", exact=True).tap()
     expect(feedback).to_contain_text("Logged at Exam 2 cart")
     items["TAPE"].refresh_from_db()
@@ -295,3 +302,70 @@ def test_a_refused_log_explains_and_a_count_fixes_it(
 
     assert console.csp_violations == []
     assert console.errors == [], "\n".join(console.messages)
+
+
+def test_a_log_whose_answer_was_lost_is_resent_after_a_reload_and_logged_once(
+    tablet_page: Page, console: ConsoleLog, ward: dict[str, object]
+) -> None:
+    page = tablet_page
+    items: dict[str, LocationItem] = ward["items"]  # type: ignore[assignment]
+    cart: StockLocation = ward["cart"]  # type: ignore[assignment]
+    nurse: User = ward["nurse"]  # type: ignore[assignment]
+    log_in(page, "nurse")
+    page.goto(f"/supplies/use/{cart.pk}/")
+    sent: list[dict[str, list[str]]] = []
+
+    def lose_the_first_answer(route: Route, request: Request) -> None:
+        if request.method != "POST":
+            route.continue_()
+            return
+        sent.append(parse_qs(request.post_data or ""))
+        if len(sent) == 1:
+            route.fetch()  # the server stores the log (a blip after the commit) ...
+            route.abort("connectionreset")  # ... and its answer never reaches the tablet
+        else:
+            route.continue_()
+
+    page.route(re.compile(rf"/supplies/use/{cart.pk}/$"), lose_the_first_answer)
+
+    # when she taps gauze twice and logs, and the answer is lost
+    tile(page, "Gauze sponge").locator(".tile__add").tap()
+    tile(page, "Gauze sponge").locator(".tile__add").tap()
+    page.get_by_role("button", name="Log", exact=True).tap()
+
+    # then the tablet says so and keeps the log, under the key the server stored it with
+    feedback = page.locator("#log-feedback")
+    expect(feedback).to_contain_text("Not confirmed yet")
+    shot(page, "10-not-confirmed")
+    key = sent[0]["idempotency_key"][0]
+    assert UsageSubmission.objects.filter(user=nurse, idempotency_key=key).count() == 1
+    kept = json.loads(page.evaluate(f"localStorage.getItem({PENDING_LOG!r})"))
+    assert (kept["key"], kept["fields"]) == (key, {f"qty_{items['G44'].pk}": "2", "visit": ""})
+
+    # when she reloads the page (which renders a new key)
+    page.reload()
+
+    # then the kept log is sent again with its own key, and the server logs it once
+    expect(feedback).to_contain_text("This tap had already been logged; nothing was logged twice.")
+    assert len(sent) == 2
+    assert sent[1]["idempotency_key"] == [key]
+    assert sent[1][f"qty_{items['G44'].pk}"] == ["2"]
+    assert page.evaluate(f"localStorage.getItem({PENDING_LOG!r})") is None
+    assert UsageSubmission.objects.filter(user=nurse).count() == 1
+    items["G44"].refresh_from_db()
+    assert items["G44"].on_hand == 5
+    # and the last logs, read from the ledger, show it once
+    mine = page.locator("[data-last-logs] li").filter(has_text="by you")
+    expect(mine).to_have_count(1)
+    expect(mine).to_contain_text("2 \u00d7 Gauze sponge 4x4 in")
+    shot(page, "11-resent-after-reload")
+
+    # a reload with nothing kept sends nothing
+    page.reload()
+    expect(page.locator("[data-last-logs]")).to_be_visible()
+    page.wait_for_load_state("load")
+    assert len(sent) == 2
+
+    assert console.csp_violations == []
+    lost = ("ERR_CONNECTION_RESET", "htmx:sendError", "htmx:afterRequest")
+    assert [m for m in console.errors if not any(t in m for t in lost)] == []

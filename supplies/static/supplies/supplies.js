@@ -1,4 +1,5 @@
-/* Supplies screens: tile taps, steppers, live item search, the barcode wedge, undo countdown.
+/* Supplies screens: tile taps, steppers, live item search, the barcode wedge, undo countdown,
+ * and the unconfirmed log kept on the tablet until the server answers.
  *
  * Loaded with the CSP nonce. Progressive: without it a tile tap, a scan + Enter and a search
  * are form submissions the server answers, so everything still works as plain HTML.
@@ -215,6 +216,185 @@
     }
   });
 
+  /* A log is kept on the tablet (localStorage) from the moment it is sent until the server
+   * answers. A database blip, a dropped connection or a 500 leaves it there; a reload then
+   * sends it again with the same submission key, which the server logs at most once (the
+   * first answer comes back if the first try was stored). Only the nurse who sent it, and
+   * only on that location's screen, resends it; after PENDING_MAX_AGE it is dropped. */
+  var PENDING = "clinicops.supplies.pending-log";
+  var PENDING_MAX_AGE = 12 * 60 * 60 * 1000;
+
+  function readPending() {
+    try {
+      var raw = window.localStorage.getItem(PENDING);
+      return raw ? JSON.parse(raw) : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function writePending(pending) {
+    try {
+      window.localStorage.setItem(PENDING, JSON.stringify(pending));
+    } catch (error) {
+      /* storage full or refused: the log still goes, only the resend is lost */
+    }
+  }
+
+  function clearPending(key) {
+    var pending = readPending();
+    if (pending && pending.key === key) {
+      try {
+        window.localStorage.removeItem(PENDING);
+      } catch (error) {
+        /* nothing to do */
+      }
+    }
+  }
+
+  function tabletUser(form) {
+    var tablet = form.closest("[data-tablet]");
+    return tablet ? tablet.getAttribute("data-user") : "";
+  }
+
+  function isLogRequest(config) {
+    var form = config && config.elt;
+    return (
+      !!form &&
+      form.id === "log-form" &&
+      !!config.formData &&
+      config.formData.get("action") === "log" &&
+      config.verb === "post"
+    );
+  }
+
+  function say(kind, title, note) {
+    var box = document.getElementById("log-feedback");
+    if (!box) {
+      return;
+    }
+    box.className = "feedback feedback--" + kind;
+    box.textContent = "";
+    var heading = document.createElement("p");
+    heading.className = "feedback__title";
+    heading.textContent = title;
+    box.appendChild(heading);
+    var body = document.createElement("p");
+    body.className = "feedback__note";
+    body.textContent = note;
+    box.appendChild(body);
+    box.setAttribute("data-feedback", "");
+  }
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    var config = event.detail;
+    if (!isLogRequest(config)) {
+      return;
+    }
+    var form = config.elt;
+    var fields = {};
+    var parts = [];
+    config.formData.forEach(function (value, name) {
+      if (/^qty_\d+$/.test(name) && String(value).trim() && String(value).trim() !== "0") {
+        fields[name] = String(value).trim();
+        var input = document.getElementById("id_" + name);
+        var tile = input && input.closest("[data-tile]");
+        parts.push((tile ? tile.getAttribute("data-name") : name) + " \u00d7 " + fields[name]);
+      } else if (name === "visit") {
+        fields.visit = String(value);
+      }
+    });
+    var key = String(config.formData.get("idempotency_key") || "");
+    var previous = readPending();
+    writePending({
+      key: key,
+      resends: previous && previous.key === key ? previous.resends || 0 : 0,
+      url: form.getAttribute("action"),
+      user: tabletUser(form),
+      fields: fields,
+      summary: parts.join(", "),
+      at: Date.now()
+    });
+  });
+
+  /* Any answer from the server (a log, a replay, a refusal, a form error) settles it; no
+   * answer, or a server error, leaves it kept for the resend. */
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var config = event.detail.requestConfig;
+    if (!isLogRequest(config)) {
+      return;
+    }
+    var key = String(config.formData.get("idempotency_key") || "");
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    if (status >= 200 && status < 300) {
+      clearPending(key);
+      return;
+    }
+    say(
+      "warning",
+      "Not confirmed yet",
+      "The server did not answer this log. It is kept on this tablet and sent again when " +
+        "you tap Log or reload the page; it is logged only once either way."
+    );
+  });
+
+  function resendPending() {
+    var form = document.getElementById("log-form");
+    var pending = readPending();
+    if (!form || !pending || !pending.key) {
+      return;
+    }
+    if (Date.now() - (pending.at || 0) > PENDING_MAX_AGE) {
+      clearPending(pending.key);
+      return;
+    }
+    if (pending.user !== tabletUser(form) || pending.url !== form.getAttribute("action")) {
+      return; /* another nurse's, or another location's: kept for that screen */
+    }
+    if (!window.htmx || (pending.resends || 0) >= 3) {
+      return; /* without htmx no answer would clear it: the nurse sees the last logs instead */
+    }
+    pending.resends = (pending.resends || 0) + 1;
+    writePending(pending);
+    var button = form.querySelector("button[name=action][value=log]");
+    var keyInput = form.querySelector("input[name=idempotency_key]");
+    if (!button || !keyInput) {
+      return;
+    }
+    keyInput.value = pending.key;
+    form.querySelectorAll("[data-qty]").forEach(function (input) {
+      input.value = "";
+    });
+    Object.keys(pending.fields || {}).forEach(function (name) {
+      var value = pending.fields[name];
+      if (name === "visit") {
+        document.querySelectorAll('input[name="visit"][form="log-form"]').forEach(function (radio) {
+          radio.checked = radio.value === value;
+        });
+        return;
+      }
+      var input = form.querySelector('[name="' + name + '"]');
+      if (!input) {
+        /* the tile is gone: send it anyway, so the server says so rather than log less */
+        input = document.createElement("input");
+        input.type = "hidden";
+        input.name = name;
+        form.appendChild(input);
+      }
+      input.value = value;
+    });
+    form.querySelectorAll("[data-tile]").forEach(updateTile);
+    updateSummary(form);
+    say(
+      "info",
+      "Sending your last log again",
+      "It was not confirmed before the page reloaded" +
+        (pending.summary ? " (" + pending.summary + ")" : "") +
+        ". It is logged once, whatever happened to the first try."
+    );
+    button.click();
+  }
+
   function ready(fn) {
     if (document.readyState === "loading") {
       document.addEventListener("DOMContentLoaded", fn);
@@ -226,5 +406,12 @@
   ready(function () {
     prepare(document);
     window.setInterval(tickUndo, 1000);
+    /* after htmx has set the page up (it does so at DOMContentLoaded), so the resend is an
+     * htmx request whose answer clears the kept log */
+    if (document.readyState === "complete") {
+      resendPending();
+    } else {
+      window.addEventListener("load", resendPending);
+    }
   });
 })();
