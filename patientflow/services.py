@@ -17,10 +17,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from clinicops.core import softcache
 from clinicops.core.models import Clinic, Coverage, Patient, Room, Staff, User
 from compliance import audit
 from compliance.models import AuditEvent
@@ -829,7 +829,8 @@ def record_board_view(
     ids = sorted(set(patient_ids))
     digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
     key = f"patientflow:seen:{board}:{actor.pk}:{clinic.pk}"
-    if poll and cache.get(key) == digest:
+    # Without Redis every poll is audited again (more rows, nothing missed); see softcache.
+    if poll and softcache.get(key) == digest:
         return None
     with transaction.atomic():
         event = audit.record(
@@ -840,5 +841,5 @@ def record_board_view(
             summary=f"{board.replace('_', ' ').capitalize()}: {len(ids)} patient(s) shown",
             changes={"patient_ids": ids},
         )
-    cache.set(key, digest, timeout=settings.SESSION_ABSOLUTE_LIFETIME)
+    softcache.set(key, digest, timeout=settings.SESSION_ABSOLUTE_LIFETIME)
     return event
