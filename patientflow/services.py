@@ -426,11 +426,14 @@ def walk_in(
     notes: str = "",
     overbook_reason: str = "",
     now: datetime | None = None,
+    submission_key: str = "",
 ) -> Visit:
     """A patient without an appointment: book one through scheduling now, and check them in.
 
     The slot running now is tried first, then today's next open slots; with an overbook
     reason, a full day gets a declared overbook (scheduling checks the permission and limit).
+    A repeat of the submission that booked (`submission_key`) raises `AlreadyCheckedIn` with
+    the visit it opened, and books nothing.
     """
     now = now or timezone.now()
     _require_clinic(actor, clinic.pk)
@@ -439,16 +442,28 @@ def walk_in(
     if copay is not None:
         copay = validate_payment(copay, field="copay_amount")
     forms = _validate_forms(forms_signed)
-    starts = _walk_in_starts(
-        clinic=clinic, provider=provider, appointment_type=appointment_type, now=now
-    )
-    if not starts:
-        raise FlowError(
-            f"{provider} has no schedule left today that takes a {appointment_type.name}. "
-            "Choose another provider.",
-            field="provider",
-        )
     with transaction.atomic():
+        try:
+            earlier = scheduling.booked_by_submission(actor=actor, submission_key=submission_key)
+        except scheduling.SchedulingError as error:
+            raise FlowError(error.message, field="submission_key") from error
+        if earlier is not None:
+            visit = Visit.objects.get(appointment=earlier)  # made with it, in one transaction
+            raise AlreadyCheckedIn(
+                f"{earlier.patient} is already checked in as a walk-in, booked with "
+                f"{earlier.provider} at {_local_time(earlier.clinic, earlier.start)}. "
+                "This was sent twice; nothing new was booked.",
+                visit=visit,
+            )
+        starts = _walk_in_starts(
+            clinic=clinic, provider=provider, appointment_type=appointment_type, now=now
+        )
+        if not starts:
+            raise FlowError(
+                f"{provider} has no schedule left today that takes a {appointment_type.name}. "
+                "Choose another provider.",
+                field="provider",
+            )
         booking = None
         problem = ""
         for start in starts:
@@ -463,6 +478,7 @@ def walk_in(
                     notes="Walk-in",
                     allow_buffer=True,
                     now=now,
+                    submission_key=submission_key,
                 )
                 break
             except scheduling.SchedulingError as error:
@@ -481,6 +497,7 @@ def walk_in(
                     overbook_reason=overbook_reason.strip(),
                     allow_buffer=True,
                     now=now,
+                    submission_key=submission_key,
                 )
             except scheduling.SchedulingError as error:
                 raise FlowError(error.message, field="overbook_reason") from error
@@ -724,10 +741,17 @@ def book_follow_up(
     appointment_type: AppointmentType,
     start: datetime,
     now: datetime | None = None,
+    submission_key: str = "",
 ) -> scheduling.BookingResult:
-    """Book the visit's follow-up through scheduling (its rules decide) and remember it."""
+    """Book the visit's follow-up through scheduling (its rules decide) and remember it.
+
+    A repeat of the submission that booked it gets that appointment back (`replayed`).
+    """
     now = now or timezone.now()
     with transaction.atomic():
+        earlier = scheduling.booked_by_submission(actor=actor, submission_key=submission_key)
+        if earlier is not None:
+            return scheduling.BookingResult(earlier, replayed=True)
         locked = _lock(visit)
         _require_clinic(actor, locked.clinic_id)
         if locked.follow_up_id is not None:
@@ -744,6 +768,7 @@ def book_follow_up(
             start=start,
             notes=f"Follow-up of the visit on {locked.checked_in_at.astimezone(tz):%m/%d/%Y}",
             now=now,
+            submission_key=submission_key,
         )
         before = audit.snapshot(locked, Visit.AUDITED_FIELDS)
         locked.follow_up = result.appointment

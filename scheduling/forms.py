@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from django import forms
 
+from clinicops.core.fields import SubmissionKeyField
 from clinicops.core.models import Clinic, Patient, Staff, User
 
 from .models import Appointment, AppointmentType, WaitlistEntry
@@ -234,6 +235,8 @@ class BookingForm(forms.Form):
     reschedule = forms.Field(required=False, widget=forms.HiddenInput)
     # The find-a-slot search this booking came from, to show fresh slots if it fails.
     criteria = forms.CharField(required=False, max_length=2000, widget=forms.HiddenInput)
+    # One per rendering: a repeat of this submission answers "already booked".
+    submission_key = SubmissionKeyField()
 
     def __init__(self, *args: Any, clinic: Clinic, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
