@@ -43,6 +43,8 @@ from .models import (
     VisitPayment,
 )
 
+REUSED_KEY = "This form was already used for another booking; reload the screen and try again."
+
 
 class FlowError(Exception):
     """A flow action refused for a reason the user can act on."""
@@ -448,7 +450,9 @@ def walk_in(
         except scheduling.SchedulingError as error:
             raise FlowError(error.message, field="submission_key") from error
         if earlier is not None:
-            visit = Visit.objects.get(appointment=earlier)  # made with it, in one transaction
+            visit = Visit.objects.filter(appointment=earlier).first()
+            if visit is None:  # the key of another form: not a walk-in sent twice
+                raise FlowError(REUSED_KEY, field="submission_key")
             raise AlreadyCheckedIn(
                 f"{earlier.patient} is already checked in as a walk-in, booked with "
                 f"{earlier.provider} at {_local_time(earlier.clinic, earlier.start)}. "
@@ -750,9 +754,11 @@ def book_follow_up(
     now = now or timezone.now()
     with transaction.atomic():
         earlier = scheduling.booked_by_submission(actor=actor, submission_key=submission_key)
-        if earlier is not None:
-            return scheduling.BookingResult(earlier, replayed=True)
         locked = _lock(visit)
+        if earlier is not None:
+            if locked.follow_up_id != earlier.pk:  # the key of another form
+                raise FlowError(REUSED_KEY, field="start")
+            return scheduling.BookingResult(earlier, replayed=True)
         _require_clinic(actor, locked.clinic_id)
         if locked.follow_up_id is not None:
             raise FlowError("A follow-up is already booked for this visit.", field="start")

@@ -27,7 +27,7 @@ from django_htmx.middleware import HtmxDetails
 
 from clinicops.core import selectors as core_selectors
 from clinicops.core import services as core_services
-from clinicops.core.fields import new_submission_key
+from clinicops.core.fields import new_submission_key, parse_id
 from clinicops.core.middleware import is_background_poll
 from clinicops.core.models import Clinic, Coverage, Patient, Room, Staff
 from compliance import audit
@@ -88,9 +88,10 @@ def _expected_step(value: str | None) -> str:
 
 def _pk(value: str | None) -> int:
     """An id from a query string or form; a malformed one is simply not found."""
-    if not value or not value.isdigit() or len(value) > 18:
+    number = parse_id(value)
+    if number is None:
         raise Http404("Not found.")
-    return int(value)
+    return number
 
 
 def _visit_for(request: HtmxHttpRequest, pk: int) -> Visit:

@@ -25,7 +25,7 @@ from django_htmx.middleware import HtmxDetails
 
 from clinicops.core import selectors as core_selectors
 from clinicops.core import services as core_services
-from clinicops.core.fields import new_submission_key
+from clinicops.core.fields import new_submission_key, parse_id
 from clinicops.core.models import Clinic, Patient, Staff
 from compliance import audit
 from compliance.models import AuditEvent
@@ -279,8 +279,8 @@ def _find_context(request: HtmxHttpRequest, clinic: Clinic, params: QueryDict) -
     """The find-a-slot form for `params`, and the slots it finds when it is complete."""
     initial: dict[str, Any] = {"count": 8}
     reschedule = None
-    reschedule_id = params.get("reschedule", "")
-    if reschedule_id.isdigit():
+    reschedule_id = parse_id(params.get("reschedule", ""))
+    if reschedule_id is not None:
         reschedule = (
             _appointments(request)
             .filter(clinic=clinic, pk=reschedule_id, status__in=(Status.BOOKED, Status.CONFIRMED))
