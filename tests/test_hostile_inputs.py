@@ -450,11 +450,14 @@ def test_every_parameter_of_every_view_survives_hostile_values(
     for where, names in MUST_READ[group].items():
         assert names <= read.get(where, set()), (where, read.get(where))
 
-    # Each parameter with each hostile value, the others valid.
+    # Each parameter with each hostile value, the others valid; and (GET) alone, since a
+    # page may take another branch without the others (walk-in searches without a patient).
     for target in targets:
         for key in representatives(target.params):
             for value in HOSTILE.values():
                 swept.send(target, {**target.params, key: value})
+                if target.method == "GET" and len(target.params) > 1:
+                    swept.send(target, {key: value})
         # Path ids beyond any column's range.
         for kwarg, value in target.path_kwargs.items():
             if isinstance(value, int):
@@ -484,3 +487,65 @@ def test_every_parameter_of_every_view_survives_hostile_values(
     assert not swept.failures, f"{len(swept.failures)} of {swept.requests}:\n" + "\n".join(
         swept.failures
     )
+
+
+# --- the cases the attack found, by name ------------------------------------------------------
+
+
+@pytest.fixture
+def desk_client(world: dict[str, Any]) -> Client:
+    client = Client()
+    client.force_login(world["users"][roles.FRONT_DESK])
+    return client
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/patients/?q=a%00b",
+        "/scheduling/patients/?q=a%00b",
+        "/scheduling/find/?q=a%00b",
+        "/scheduling/book/?q=a%00b",
+        "/flow/walk-in/?q=a%00b",
+    ],
+)
+def test_a_nul_in_a_search_box_is_dropped(desk_client: Client, world: dict, url: str) -> None:
+    response = desk_client.get(url)
+    assert response.status_code == 200
+    assert "\x00" not in response.content.decode()
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+@pytest.mark.parametrize("url", ["/scheduling/day/", "/scheduling/week/", "/scheduling/day-sheet/"])
+def test_a_date_at_the_edge_of_the_calendar_falls_back_to_today(
+    desk_client: Client, world: dict, url: str, day: str
+) -> None:
+    provider = world["valid"]["provider"]
+    response = desk_client.get(url, {"date": day, "provider": provider})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_find_a_slot_names_the_date_out_of_range(
+    desk_client: Client, world: dict, day: str
+) -> None:
+    params = {"appointment_type": world["valid"]["appointment_type"], "start_date": day}
+    response = desk_client.get("/scheduling/find/", params)
+    assert response.status_code == 200
+    assert "Enter a date between 01/01/1900 and 12/31/2199." in response.content.decode()
+
+
+def test_booking_at_the_last_minute_of_the_calendar_names_the_field(
+    desk_client: Client, world: dict
+) -> None:
+    data = {
+        **{k: world["valid"][k] for k in ("patient", "provider", "appointment_type")},
+        "start": "9999-12-31T23:59",
+        "submission_key": "e" * 32,
+    }
+    for url in ("/scheduling/book/", "/scheduling/find/book/"):
+        response = desk_client.post(url, data)
+        assert response.status_code == 200, url
+        assert "Enter a date between 01/01/1900 and 12/31/2199." in response.content.decode()
+    page = desk_client.get("/scheduling/book/", {"start": "9999-12-31T23:59"})
+    assert page.status_code == 200
