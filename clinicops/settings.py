@@ -257,8 +257,18 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "clinicops"),
+        # Redis down must make a page slower, not hang it: a connect or a reply that takes
+        # longer than this fails, and pages fall back (clinicops.core.softcache).
+        "OPTIONS": {
+            "socket_connect_timeout": float(os.environ.get("REDIS_CACHE_TIMEOUT", "0.5")),
+            "socket_timeout": float(os.environ.get("REDIS_CACHE_TIMEOUT", "0.5")),
+        },
     }
 }
+# Nothing a request needs lives only in Redis: sessions and failed-login counts are in Postgres,
+# so Redis down logs nobody out and keeps the lockout working (docs/decisions/XXXX-redis-down.md).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 
 
 def celery_redis_url(url: str) -> str:

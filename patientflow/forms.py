@@ -11,6 +11,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from clinicops.core.fields import SubmissionKeyField
 from clinicops.core.forms import format_us_phone
 from clinicops.core.models import Clinic, Patient, Room, Staff
 from scheduling.models import AppointmentType
@@ -163,6 +164,8 @@ class WalkInForm(CheckInForm):
         label="Overbook reason",
         help_text="Only used when the provider has no open slot left today.",
     )
+    # One per rendering: a repeat of this submission answers "already checked in".
+    submission_key = SubmissionKeyField()
 
     field_order = ["provider", "appointment_type"]
 
@@ -274,6 +277,8 @@ class FollowUpBookForm(forms.Form):
     appointment_type = forms.ModelChoiceField(queryset=AppointmentType.objects.none())
     provider = forms.ModelChoiceField(queryset=Staff.objects.none())
     start = forms.CharField(max_length=40)
+    # One per rendering of the slots: a repeat answers "already booked".
+    submission_key = SubmissionKeyField()
 
     def __init__(
         self,

@@ -17,10 +17,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from clinicops.core import softcache
 from clinicops.core.models import Clinic, Coverage, Patient, Room, Staff, User
 from compliance import audit
 from compliance.models import AuditEvent
@@ -42,6 +42,8 @@ from .models import (
     VisitEvent,
     VisitPayment,
 )
+
+REUSED_KEY = "This form was already used for another booking; reload the screen and try again."
 
 
 class FlowError(Exception):
@@ -426,11 +428,14 @@ def walk_in(
     notes: str = "",
     overbook_reason: str = "",
     now: datetime | None = None,
+    submission_key: str = "",
 ) -> Visit:
     """A patient without an appointment: book one through scheduling now, and check them in.
 
     The slot running now is tried first, then today's next open slots; with an overbook
     reason, a full day gets a declared overbook (scheduling checks the permission and limit).
+    A repeat of the submission that booked (`submission_key`) raises `AlreadyCheckedIn` with
+    the visit it opened, and books nothing.
     """
     now = now or timezone.now()
     _require_clinic(actor, clinic.pk)
@@ -439,16 +444,30 @@ def walk_in(
     if copay is not None:
         copay = validate_payment(copay, field="copay_amount")
     forms = _validate_forms(forms_signed)
-    starts = _walk_in_starts(
-        clinic=clinic, provider=provider, appointment_type=appointment_type, now=now
-    )
-    if not starts:
-        raise FlowError(
-            f"{provider} has no schedule left today that takes a {appointment_type.name}. "
-            "Choose another provider.",
-            field="provider",
-        )
     with transaction.atomic():
+        try:
+            earlier = scheduling.booked_by_submission(actor=actor, submission_key=submission_key)
+        except scheduling.SchedulingError as error:
+            raise FlowError(error.message, field="submission_key") from error
+        if earlier is not None:
+            visit = Visit.objects.filter(appointment=earlier).first()
+            if visit is None:  # the key of another form: not a walk-in sent twice
+                raise FlowError(REUSED_KEY, field="submission_key")
+            raise AlreadyCheckedIn(
+                f"{earlier.patient} is already checked in as a walk-in, booked with "
+                f"{earlier.provider} at {_local_time(earlier.clinic, earlier.start)}. "
+                "This was sent twice; nothing new was booked.",
+                visit=visit,
+            )
+        starts = _walk_in_starts(
+            clinic=clinic, provider=provider, appointment_type=appointment_type, now=now
+        )
+        if not starts:
+            raise FlowError(
+                f"{provider} has no schedule left today that takes a {appointment_type.name}. "
+                "Choose another provider.",
+                field="provider",
+            )
         booking = None
         problem = ""
         for start in starts:
@@ -463,6 +482,7 @@ def walk_in(
                     notes="Walk-in",
                     allow_buffer=True,
                     now=now,
+                    submission_key=submission_key,
                 )
                 break
             except scheduling.SchedulingError as error:
@@ -481,6 +501,7 @@ def walk_in(
                     overbook_reason=overbook_reason.strip(),
                     allow_buffer=True,
                     now=now,
+                    submission_key=submission_key,
                 )
             except scheduling.SchedulingError as error:
                 raise FlowError(error.message, field="overbook_reason") from error
@@ -724,11 +745,20 @@ def book_follow_up(
     appointment_type: AppointmentType,
     start: datetime,
     now: datetime | None = None,
+    submission_key: str = "",
 ) -> scheduling.BookingResult:
-    """Book the visit's follow-up through scheduling (its rules decide) and remember it."""
+    """Book the visit's follow-up through scheduling (its rules decide) and remember it.
+
+    A repeat of the submission that booked it gets that appointment back (`replayed`).
+    """
     now = now or timezone.now()
     with transaction.atomic():
+        earlier = scheduling.booked_by_submission(actor=actor, submission_key=submission_key)
         locked = _lock(visit)
+        if earlier is not None:
+            if locked.follow_up_id != earlier.pk:  # the key of another form
+                raise FlowError(REUSED_KEY, field="start")
+            return scheduling.BookingResult(earlier, replayed=True)
         _require_clinic(actor, locked.clinic_id)
         if locked.follow_up_id is not None:
             raise FlowError("A follow-up is already booked for this visit.", field="start")
@@ -744,6 +774,7 @@ def book_follow_up(
             start=start,
             notes=f"Follow-up of the visit on {locked.checked_in_at.astimezone(tz):%m/%d/%Y}",
             now=now,
+            submission_key=submission_key,
         )
         before = audit.snapshot(locked, Visit.AUDITED_FIELDS)
         locked.follow_up = result.appointment
@@ -829,7 +860,8 @@ def record_board_view(
     ids = sorted(set(patient_ids))
     digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
     key = f"patientflow:seen:{board}:{actor.pk}:{clinic.pk}"
-    if poll and cache.get(key) == digest:
+    # Without Redis every poll is audited again (more rows, nothing missed); see softcache.
+    if poll and softcache.get(key) == digest:
         return None
     with transaction.atomic():
         event = audit.record(
@@ -840,5 +872,5 @@ def record_board_view(
             summary=f"{board.replace('_', ' ').capitalize()}: {len(ids)} patient(s) shown",
             changes={"patient_ids": ids},
         )
-    cache.set(key, digest, timeout=settings.SESSION_ABSOLUTE_LIFETIME)
+    softcache.set(key, digest, timeout=settings.SESSION_ABSOLUTE_LIFETIME)
     return event

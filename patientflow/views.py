@@ -27,6 +27,7 @@ from django_htmx.middleware import HtmxDetails
 
 from clinicops.core import selectors as core_selectors
 from clinicops.core import services as core_services
+from clinicops.core.fields import new_submission_key, parse_id
 from clinicops.core.middleware import is_background_poll
 from clinicops.core.models import Clinic, Coverage, Patient, Room, Staff
 from compliance import audit
@@ -87,9 +88,10 @@ def _expected_step(value: str | None) -> str:
 
 def _pk(value: str | None) -> int:
     """An id from a query string or form; a malformed one is simply not found."""
-    if not value or not value.isdigit() or len(value) > 18:
+    number = parse_id(value)
+    if number is None:
         raise Http404("Not found.")
-    return int(value)
+    return number
 
 
 def _visit_for(request: HtmxHttpRequest, pk: int) -> Visit:
@@ -584,8 +586,12 @@ def walk_in(request: HtmxHttpRequest) -> HttpResponse:
                 provider=data["provider"],
                 appointment_type=data["appointment_type"],
                 overbook_reason=data["overbook_reason"],
+                submission_key=data["submission_key"],
                 **form.check_in_fields(),
             )
+        except services.AlreadyCheckedIn as repeat:
+            messages.info(request, repeat.message)
+            return redirect("patientflow:visit", pk=repeat.visit.pk)
         except services.FlowError as error:
             _form_error(form, error)
         else:
@@ -658,6 +664,8 @@ def _follow_up_context(
         "slots": slots,
         "searched": searched,
         "follow_up_error": error,
+        # One key per rendering of the slots: of the slots shown, one booking.
+        "submission_key": new_submission_key(),
     }
 
 
@@ -731,19 +739,27 @@ def follow_up(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         else:
             data = form.cleaned_data
             try:
-                services.book_follow_up(
+                result = services.book_follow_up(
                     actor=request.user,  # type: ignore[arg-type]
                     visit=visit,
                     provider=data["provider"],
                     appointment_type=data["appointment_type"],
                     start=data["start"],
+                    submission_key=data["submission_key"],
                 )
             except (services.FlowError, scheduling_services.SchedulingError) as failure:
                 error = failure.message
             else:
                 visit = _visit_for(request, pk)
                 if not _fragment(request):
-                    messages.success(request, "Follow-up booked.")
+                    if result.replayed:
+                        messages.info(
+                            request,
+                            "Follow-up already booked; this was sent twice, nothing new was "
+                            "booked.",
+                        )
+                    else:
+                        messages.success(request, "Follow-up booked.")
                     return redirect("patientflow:checkout", pk=visit.pk)
         if error and not _fragment(request):
             messages.error(request, error)

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from django import forms
 
+from clinicops.core.fields import DateField, DateTimeField, SubmissionKeyField
 from clinicops.core.models import Clinic, Patient, Staff, User
 
 from .models import Appointment, AppointmentType, WaitlistEntry
@@ -105,7 +106,7 @@ def _provider_field(
 class DayForm(forms.Form):
     """The day view's date and provider filter (a GET form: bad input falls back to today)."""
 
-    date = forms.DateField(required=False, label="Date", widget=DateInput())
+    date = DateField(required=False, label="Date", widget=DateInput())
     provider = forms.Field(required=False)
 
     def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
@@ -140,8 +141,8 @@ class FindSlotForm(forms.Form):
     patient = forms.Field(required=False)
     appointment_type = forms.Field()
     provider = forms.Field(required=False)
-    start_date = forms.DateField(required=False, label="From", widget=DateInput())
-    end_date = forms.DateField(required=False, label="To", widget=DateInput())
+    start_date = DateField(required=False, label="From", widget=DateInput())
+    end_date = DateField(required=False, label="To", widget=DateInput())
     time_of_day = forms.ChoiceField(
         label="Time of day",
         required=False,
@@ -214,10 +215,10 @@ class BookingForm(forms.Form):
     patient = forms.Field()
     provider = forms.Field()
     appointment_type = forms.Field()
-    start = forms.DateTimeField(
+    start = DateTimeField(
         label="Start", input_formats=DATETIME_INPUT_FORMATS, widget=DateTimeInput()
     )
-    end = forms.DateTimeField(
+    end = DateTimeField(
         label="End",
         required=False,
         input_formats=DATETIME_INPUT_FORMATS,
@@ -234,6 +235,8 @@ class BookingForm(forms.Form):
     reschedule = forms.Field(required=False, widget=forms.HiddenInput)
     # The find-a-slot search this booking came from, to show fresh slots if it fails.
     criteria = forms.CharField(required=False, max_length=2000, widget=forms.HiddenInput)
+    # One per rendering: a repeat of this submission answers "already booked".
+    submission_key = SubmissionKeyField()
 
     def __init__(self, *args: Any, clinic: Clinic, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -311,8 +314,8 @@ class WaitlistEntryForm(forms.Form):
     patient = forms.Field()
     appointment_type = forms.Field()
     provider = forms.Field(required=False)
-    earliest = forms.DateField(label="Earliest date", widget=DateInput())
-    latest = forms.DateField(label="Latest date", widget=DateInput())
+    earliest = DateField(label="Earliest date", widget=DateInput())
+    latest = DateField(label="Latest date", widget=DateInput())
     time_of_day = forms.ChoiceField(
         label="Time of day",
         choices=WaitlistEntry.TimeOfDay.choices,

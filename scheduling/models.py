@@ -345,6 +345,9 @@ class Appointment(models.Model):
     booked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The key of the form rendering that booked it: a repeated submission of that form finds
+    # this appointment instead of booking again. Empty for bookings not made from a form.
+    submission_key = models.CharField(max_length=64, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
@@ -386,6 +389,11 @@ class Appointment(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(end__gt=models.F("start")), name="appt_ends_after_it_starts"
+            ),
+            models.UniqueConstraint(
+                fields=["booked_by", "submission_key"],
+                condition=~models.Q(submission_key=""),
+                name="appt_one_booking_per_submission",
             ),
             # Availability looks for overlaps from `start - MAX_LENGTH` on, so this bound is
             # what lets that search use the (provider, start) index.

@@ -20,6 +20,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from clinicops.core.fields import MAX_SUBMISSION_KEY_LENGTH
 from clinicops.core.models import Clinic, Patient, Room, Staff, User
 from compliance import audit
 from compliance.models import AuditEvent
@@ -46,6 +47,8 @@ CONFIRM_MAX_AGE = timedelta(days=30)
 # pg_advisory_xact_lock(key1, key2) namespace for "this patient is being booked": an arbitrary
 # fixed number, so patient locks never collide with other advisory locks.
 PATIENT_LOCK_NAMESPACE = 0x5343  # "SC"
+# The same for "this form rendering (submission key) is being booked".
+SUBMISSION_LOCK_NAMESPACE = 0x5355  # "SU"
 
 
 class SchedulingError(Exception):
@@ -81,6 +84,8 @@ class IllegalTransition(SchedulingError):
 class BookingResult:
     appointment: Appointment
     warnings: list[str] = field(default_factory=list)
+    # True when this was a repeat of a submission that had already booked `appointment`.
+    replayed: bool = False
 
 
 @dataclass
@@ -149,6 +154,39 @@ def _lock(appointment: Appointment | int) -> Appointment:
 # --- booking ----------------------------------------------------------------------------
 
 
+def _check_submission_key(key: str) -> str:
+    key = (key or "").strip()
+    if len(key) > MAX_SUBMISSION_KEY_LENGTH or not key.isprintable():
+        raise SchedulingError(
+            "This screen is out of date; reload it and try again.", field="submission_key"
+        )
+    return key
+
+
+def booked_by_submission(*, actor: Any, submission_key: str) -> Appointment | None:
+    """Hold the lock of one form rendering's submissions, and find what an earlier one booked.
+
+    Call it inside the transaction that books: a concurrent repeat of the same submission waits
+    here until the first commits (or rolls back), then finds its appointment. None for an empty
+    key or an actor that is not a user (nothing to look up).
+    """
+    user = _user_or_none(actor)
+    key = _check_submission_key(submission_key)
+    if not key or user is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+            [SUBMISSION_LOCK_NAMESPACE, f"{user.pk}:{key}"],
+        )
+    related = ("clinic", "patient", "provider__user", "appointment_type")
+    return (
+        Appointment.objects.select_related(*related)
+        .filter(booked_by=user, submission_key=key)
+        .first()
+    )
+
+
 def book_appointment(
     *,
     actor: User,
@@ -164,9 +202,17 @@ def book_appointment(
     overbook_reason: str = "",
     allow_buffer: bool = False,
     now: datetime | None = None,
+    submission_key: str = "",
 ) -> BookingResult:
-    """Book a patient into a provider's slot; `SlotTaken` if the time went meanwhile."""
+    """Book a patient into a provider's slot; `SlotTaken` if the time went meanwhile.
+
+    With a `submission_key`, a repeat of the submission that booked (sequential or concurrent)
+    gets that appointment back with `replayed=True` and books nothing.
+    """
     with transaction.atomic():
+        earlier = booked_by_submission(actor=actor, submission_key=submission_key)
+        if earlier is not None:
+            return BookingResult(earlier, replayed=True)
         return _book(
             actor=actor,
             clinic=clinic,
@@ -181,6 +227,7 @@ def book_appointment(
             overbook_reason=overbook_reason,
             allow_buffer=allow_buffer,
             now=now or timezone.now(),
+            submission_key=_check_submission_key(submission_key),
         )
 
 
@@ -247,6 +294,7 @@ def _book(
     allow_buffer: bool,
     now: datetime,
     rescheduled_from: Appointment | None = None,
+    submission_key: str = "",
 ) -> BookingResult:
     end = _validate_booking(
         actor=actor,
@@ -312,6 +360,7 @@ def _book(
         overbook_reason=overbook_reason.strip() if overbook else "",
         booked_by=_user_or_none(actor),
         rescheduled_from=rescheduled_from,
+        submission_key=submission_key if _user_or_none(actor) is not None else "",
     )
     if room is not None:
         candidates = [room.pk]
@@ -549,13 +598,18 @@ def reschedule_appointment(
     room: Room | None = None,
     notes: str | None = None,
     now: datetime | None = None,
+    submission_key: str = "",
 ) -> BookingResult:
     """Move an appointment: the old one is cancelled as rescheduled and linked to the new one.
 
-    All in one transaction: if the new slot is taken, the old appointment stays as it was.
+    All in one transaction: if the new slot is taken, the old appointment stays as it was. A
+    repeat of the submission that moved it gets the new appointment back (`replayed`).
     """
     now = now or timezone.now()
     with transaction.atomic():
+        earlier = booked_by_submission(actor=actor, submission_key=submission_key)
+        if earlier is not None:
+            return BookingResult(earlier, replayed=True)
         old = _lock(appointment)
         _require_clinic(actor, old.clinic_id)
         if old.status not in (Status.BOOKED, Status.CONFIRMED):
@@ -585,6 +639,7 @@ def reschedule_appointment(
             allow_buffer=False,
             now=now,
             rescheduled_from=old,
+            submission_key=_check_submission_key(submission_key),
         )
         new = result.appointment
         if not (new.provider_id == old.provider_id and new.start < old.end and old.start < new.end):
@@ -714,6 +769,17 @@ def accept_waitlist_offer(
         )
         entry = offer.entry
         _require_clinic(actor, entry.clinic_id)
+        if offer.status == WaitlistOffer.Status.ACCEPTED and offer.booked_id is not None:
+            # Accepted already (a repeated tap, or another desk): that booking is the answer.
+            booked = (
+                Appointment.objects.select_related(
+                    "clinic", "patient", "provider__user", "appointment_type"
+                )
+                .filter(pk=offer.booked_id)
+                .first()
+            )
+            if booked is not None:
+                return BookingResult(booked, replayed=True)
         still_waiting = entry.status == WaitlistEntry.Status.WAITING
         if offer.status != WaitlistOffer.Status.OPEN or not still_waiting:
             raise SchedulingError("This offer is no longer open.", field="offer")

@@ -9,6 +9,7 @@ from typing import Any, cast
 from django import forms
 from django.forms import BaseFormSet, formset_factory
 
+from clinicops.core.fields import DateField, DateTimeField
 from clinicops.core.models import Clinic, OpeningHours
 
 from .forms import DATETIME_INPUT_FORMATS, DateInput, DateTimeInput, ProviderChoiceField
@@ -42,10 +43,10 @@ class TemplateForm(forms.Form):
 
     provider = forms.Field()
     name = forms.CharField(required=False, max_length=80, label="Name")
-    effective_from = forms.DateField(
+    effective_from = DateField(
         label="Takes over from", widget=DateInput(), help_text="The first day it applies."
     )
-    effective_to = forms.DateField(
+    effective_to = DateField(
         label="Ends on", required=False, widget=DateInput(), help_text="Leave empty: open-ended."
     )
 
@@ -148,12 +149,10 @@ class TimeOffForm(forms.Form):
     """A provider away for a stretch of time (clinic local time)."""
 
     provider = forms.Field()
-    start = forms.DateTimeField(
+    start = DateTimeField(
         label="From", input_formats=DATETIME_INPUT_FORMATS, widget=DateTimeInput()
     )
-    end = forms.DateTimeField(
-        label="Until", input_formats=DATETIME_INPUT_FORMATS, widget=DateTimeInput()
-    )
+    end = DateTimeField(label="Until", input_formats=DATETIME_INPUT_FORMATS, widget=DateTimeInput())
     reason = forms.CharField(required=False, max_length=120, label="Reason")
 
     def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
@@ -172,7 +171,7 @@ class TimeOffForm(forms.Form):
 class ClosureForm(forms.Form):
     """A day the whole clinic is closed."""
 
-    day = forms.DateField(label="Day", widget=DateInput())
+    day = DateField(label="Day", widget=DateInput())
     reason = forms.CharField(required=False, max_length=120, label="Reason")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -25,6 +25,7 @@ from django_htmx.middleware import HtmxDetails
 
 from clinicops.core import selectors as core_selectors
 from clinicops.core import services as core_services
+from clinicops.core.fields import new_submission_key, parse_id
 from clinicops.core.models import Clinic, Patient, Staff
 from compliance import audit
 from compliance.models import AuditEvent
@@ -278,8 +279,8 @@ def _find_context(request: HtmxHttpRequest, clinic: Clinic, params: QueryDict) -
     """The find-a-slot form for `params`, and the slots it finds when it is complete."""
     initial: dict[str, Any] = {"count": 8}
     reschedule = None
-    reschedule_id = params.get("reschedule", "")
-    if reschedule_id.isdigit():
+    reschedule_id = parse_id(params.get("reschedule", ""))
+    if reschedule_id is not None:
         reschedule = (
             _appointments(request)
             .filter(clinic=clinic, pk=reschedule_id, status__in=(Status.BOOKED, Status.CONFIRMED))
@@ -329,6 +330,8 @@ def _find_context(request: HtmxHttpRequest, clinic: Clinic, params: QueryDict) -
         "search": _patient_search(request, clinic, query) if query else None,
         "today": clinic.today(),
         "more_count": more_count,
+        # One key per rendering of the slots: of the slots shown, one booking.
+        "submission_key": new_submission_key(),
     }
 
 
@@ -361,6 +364,7 @@ def _book(request: HtmxHttpRequest, form: BookingForm, clinic: Clinic) -> Any:
                 start=data["start"],
                 provider=data["provider"],
                 appointment_type=data["appointment_type"],
+                submission_key=data["submission_key"],
             )
         return services.book_appointment(
             actor=request.user,
@@ -373,6 +377,7 @@ def _book(request: HtmxHttpRequest, form: BookingForm, clinic: Clinic) -> Any:
             notes=data["notes"],
             overbook=bool(data.get("overbook")),
             overbook_reason=data.get("overbook_reason") or "",
+            submission_key=data["submission_key"],
         )
     except services.RoomTaken as error:
         form.add_error(None, error.message)
@@ -387,10 +392,21 @@ def _book(request: HtmxHttpRequest, form: BookingForm, clinic: Clinic) -> Any:
 def _booked_message(result: Any, clinic: Clinic) -> str:
     appointment = result.appointment
     when = appointment.start.astimezone(clinic.tz)
-    return (
-        f"Booked {appointment.appointment_type.name} for {appointment.patient} with "
-        f"{appointment.provider} on {when:%A %-d %B %Y at %H:%M}."
+    what = (
+        f"{appointment.appointment_type.name} for {appointment.patient} with "
+        f"{appointment.provider} on {when:%A %-d %B %Y at %H:%M}"
     )
+    if result.replayed:
+        return f"Already booked: {what}. This was sent twice; nothing new was booked."
+    return f"Booked {what}."
+
+
+def _report_booking(request: HtmxHttpRequest, result: Any, clinic: Clinic) -> None:
+    """The message after a booking: what was stored, or that a repeat stored nothing new."""
+    level = messages.INFO if result.replayed else messages.SUCCESS
+    messages.add_message(request, level, _booked_message(result, clinic))
+    for warning in result.warnings:
+        messages.warning(request, warning)
 
 
 @never_cache
@@ -407,13 +423,12 @@ def find_book(request: HtmxHttpRequest) -> HttpResponse:
         context["booking_form"] = form
         return _render(request, "scheduling/find.html", "slot-results", context)
     if not _is_fragment(request):
-        messages.success(request, _booked_message(result, clinic))
-        for warning in result.warnings:
-            messages.warning(request, warning)
+        _report_booking(request, result, clinic)
         return redirect("scheduling:appointment", pk=result.appointment.pk)
     context = {
         "booked": result.appointment,
         "booked_message": _booked_message(result, clinic),
+        "replayed": result.replayed,
         "warnings": result.warnings,
     }
     return render(request, "scheduling/find.html#booked", context)
@@ -429,9 +444,7 @@ def book(request: HtmxHttpRequest) -> HttpResponse:
         form = BookingForm(request.POST, clinic=clinic, user=request.user)
         result = _book(request, form, clinic) if form.is_valid() else None
         if result is not None:
-            messages.success(request, _booked_message(result, clinic))
-            for warning in result.warnings:
-                messages.warning(request, warning)
+            _report_booking(request, result, clinic)
             return redirect("scheduling:appointment", pk=result.appointment.pk)
         raw_patient = request.POST.get("patient")
     else:
@@ -710,7 +723,7 @@ def offer_respond(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         except services.SchedulingError as error:
             messages.error(request, f"Could not book the offer: {error.message}")
         else:
-            messages.success(request, _booked_message(result, clinic))
+            _report_booking(request, result, clinic)
             return redirect("scheduling:appointment", pk=result.appointment.pk)
     elif request.POST.get("answer") == "decline":
         services.decline_waitlist_offer(actor=request.user, offer=offer)

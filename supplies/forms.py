@@ -13,6 +13,8 @@ from typing import Any
 
 from django import forms
 
+from clinicops.core.fields import DateField
+
 from .importers import MAX_BYTES
 from .models import CountLine, LocationItem, PurchaseOrderLine
 from .services import COUNT_REASONS, MAX_BULK_QUANTITY, MAX_KEY_LENGTH
@@ -220,7 +222,7 @@ class ReceiveForm(forms.Form):
                 self.fields[lot] = forms.CharField(
                     label=f"Lot number of {line.item.name}", required=False, max_length=40
                 )
-                self.fields[expiry] = forms.DateField(
+                self.fields[expiry] = DateField(
                     label=f"Expiry of {line.item.name}",
                     required=False,
                     widget=forms.DateInput(attrs={"type": "date"}),

@@ -28,6 +28,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
+from clinicops.core.fields import parse_id
 from clinicops.core.models import Clinic
 from compliance import audit
 from compliance.models import AuditEvent
@@ -109,9 +110,7 @@ def _render(
 
 def _int(value: str | None) -> int | None:
     """An id from a query string or form; anything malformed is None."""
-    if not value or not value.isdigit() or len(value) > 18:
-        return None
-    return int(value)
+    return parse_id(value)
 
 
 def _locations(request: HtmxHttpRequest, clinic: Clinic) -> Any:
@@ -275,8 +274,8 @@ def _tablet_context(
                 "cap": form.fields[name].max_value,
             }
         )
-        if raw.isdigit() and int(raw) > 0:
-            selected.append((li, int(raw)))
+        if (number := parse_id(raw)) is not None and number > 0:
+            selected.append((li, number))
     visit_value = ""
     if form.is_bound:
         visit_value = str(form.data.get("visit", ""))
@@ -349,7 +348,7 @@ def _fresh_form(
 
 def _adjust(data: QueryDict, name: str, delta: int, cap: int | None) -> None:
     raw = str(data.get(name, "")).strip()
-    current = int(raw) if raw.isdigit() and len(raw) < 10 else 0
+    current = number if (number := parse_id(raw)) is not None and number < 10**9 else 0
     value = max(current + delta, 0)
     if cap is not None:
         value = min(value, cap)

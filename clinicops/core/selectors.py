@@ -8,6 +8,7 @@ from datetime import date
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 
+from .fields import clean_text
 from .models import Clinic, Coverage, Patient, Payer, User
 
 SEARCH_LIMIT = 25
@@ -28,7 +29,7 @@ def search_patients(
     *, user: User | AnonymousUser, clinic: Clinic | None, query: str, limit: int = SEARCH_LIMIT
 ) -> PatientSearch:
     """At most `limit` of the current clinic's patients matching `query`, and whether more do."""
-    query = " ".join(query.split())[:100]
+    query = " ".join(clean_text(query).split())[:100]
     if not query or clinic is None:
         return PatientSearch(query=query)
     found = list(Patient.objects.for_user(user).for_clinic(clinic).search(query)[: limit + 1])

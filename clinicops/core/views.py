@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
+from .fields import parse_id
 from .middleware import SESSION_CLINIC
 from .models import Clinic
 from .navigation import navigation_for
@@ -147,10 +148,10 @@ def admin_login_redirect(request: HttpRequest, extra_context: Any = None) -> Htt
 @require_POST
 @permission_required("core.view_clinic", raise_exception=True)
 def switch_clinic(request: HttpRequest) -> HttpResponse:
-    clinic_id = request.POST.get("clinic", "")
-    if not clinic_id.isdigit():
+    clinic_id = parse_id(request.POST.get("clinic", ""))
+    if clinic_id is None:
         raise Http404("No such clinic.")
-    clinic = get_object_or_404(Clinic.objects.for_user(request.user), pk=int(clinic_id))
+    clinic = get_object_or_404(Clinic.objects.for_user(request.user), pk=clinic_id)
     request.session[SESSION_CLINIC] = clinic.pk
     messages.success(request, f"You are now working in {clinic.name}.")
     next_url = request.POST.get("next", "")

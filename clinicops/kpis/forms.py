@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 
+from clinicops.core.fields import DateField
 from clinicops.core.models import Clinic, Staff
 
 from . import registry
@@ -29,7 +30,7 @@ FIELDS = ("chosen", "position", "target", "target_high", "alert", "owner")
 class WeekForm(forms.Form):
     """Which week to show: any day of it (weeks run Monday to Sunday, clinic time)."""
 
-    week = forms.DateField(
+    week = DateField(
         label="Week of",
         required=False,
         help_text="Any day of the week; weeks run Monday to Sunday.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -33,6 +34,13 @@ POLL = {"HX-Request": "true", POLL_HEADER: "1"}
 @pytest.fixture
 def visit(appointment, front_desk) -> Visit:
     return services.check_in(actor=front_desk, appointment=appointment)
+
+
+def submission_key(response) -> str:
+    """The submission key a page's booking form carries."""
+    found = re.search(r'name="submission_key" value="([0-9a-f]{32})"', response.content.decode())
+    assert found, "no submission key on the page"
+    return found.group(1)
 
 
 def views_of(object_type: str) -> int:
@@ -478,7 +486,12 @@ def test_a_walk_in_from_search_to_board(
     assert_layout(form)
     response = client.post(
         "/flow/walk-in/",
-        {"patient": patient.pk, "provider": provider.pk, "appointment_type": visit_type.pk},
+        {
+            "patient": patient.pk,
+            "provider": provider.pk,
+            "appointment_type": visit_type.pk,
+            "submission_key": submission_key(form),
+        },
         follow=True,
     )
     assert "is checked in as a walk-in" in response.content.decode()
@@ -543,7 +556,12 @@ def test_checkout_with_a_balance_and_a_follow_up_then_print(
     assert len(starts) == 6
     booked = client.post(
         f"/flow/visits/{visit.pk}/follow-up/",
-        {"start": starts[0], "provider": provider.pk, "appointment_type": visit_type.pk},
+        {
+            "start": starts[0],
+            "provider": provider.pk,
+            "appointment_type": visit_type.pk,
+            "submission_key": submission_key(slots),
+        },
         headers=HTMX,
     )
     assert "Follow-up booked:" in booked.content.decode()
@@ -597,6 +615,7 @@ def test_a_taken_follow_up_slot_is_reported_on_the_screen(
             "start": slot.start.isoformat(),
             "provider": provider.pk,
             "appointment_type": visit_type.pk,
+            "submission_key": uuid.uuid4().hex,
         },
         headers=HTMX,
     )

@@ -9,6 +9,7 @@ a slot taken meanwhile) answered with a message on the form and nothing saved.""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from urllib.parse import urlencode
 
 import pytest
@@ -55,6 +56,8 @@ def slot_post(
         "provider": provider.pk,
         "appointment_type": visit.pk,
         "start": start.isoformat(),
+        # The key the booking form carries: a fresh one is a first submission.
+        "submission_key": uuid.uuid4().hex,
     }
     data.update(extra)
     return data
@@ -367,6 +370,7 @@ def test_booking_page_books_a_typed_in_time(
         "/scheduling/book/",
         {
             "patient": patient.pk,
+            "submission_key": uuid.uuid4().hex,
             "provider": provider.pk,
             "appointment_type": visit.pk,
             "start": f"{monday.isoformat()}T11:00",
@@ -453,6 +457,7 @@ def test_bad_booking_input_gets_a_message_and_saves_nothing(
     }
     data = {
         "patient": patient.pk,
+        "submission_key": uuid.uuid4().hex,
         "provider": provider.pk,
         "appointment_type": visit.pk,
         "start": f"{monday.isoformat()}T09:00",
@@ -486,6 +491,7 @@ def test_booking_a_taken_time_on_the_booking_page(
         "/scheduling/book/",
         {
             "patient": patient.pk,
+            "submission_key": uuid.uuid4().hex,
             "provider": provider.pk,
             "appointment_type": visit.pk,
             "start": f"{monday.isoformat()}T09:00",
@@ -519,6 +525,7 @@ def test_a_double_booked_patient_is_warned(
         "/scheduling/book/",
         {
             "patient": patient.pk,
+            "submission_key": uuid.uuid4().hex,
             "provider": other.pk,
             "appointment_type": visit.pk,
             "start": f"{monday.isoformat()}T09:00",
@@ -540,6 +547,7 @@ def test_overbooking_is_offered_to_those_allowed_and_needs_a_reason(
     )
     data = {
         "patient": patient.pk,
+        "submission_key": uuid.uuid4().hex,
         "provider": provider.pk,
         "appointment_type": visit.pk,
         "start": f"{monday.isoformat()}T09:00",

@@ -535,6 +535,32 @@ def test_accepting_an_offer_books_it_and_closes_the_others(
     assert statuses == {first.pk: "accepted", second.pk: "expired"}
 
 
+def test_accepting_an_offer_twice_answers_with_the_first_booking(
+    book, clinic, visit, front_desk, now
+) -> None:
+    appt = book().appointment
+    WaitlistEntryFactory(clinic=clinic, appointment_type=visit)
+    offer = services.cancel_appointment(
+        actor=front_desk, appointment=appt, reason="patient", now=now
+    ).offers[0]
+    first = services.accept_waitlist_offer(actor=front_desk, offer=offer, now=now)
+    again = services.accept_waitlist_offer(actor=front_desk, offer=offer, now=now)
+    assert not first.replayed
+    assert again.replayed
+    assert again.appointment == first.appointment
+    assert Appointment.objects.filter(patient=first.appointment.patient).count() == 1
+
+
+def test_a_submission_key_books_once(book, front_desk, now) -> None:
+    first = book(submission_key="k" * 32)
+    again = book(submission_key="k" * 32)
+    assert (first.replayed, again.replayed) == (False, True)
+    assert again.appointment == first.appointment
+    assert Appointment.objects.count() == 1
+    with pytest.raises(services.SchedulingError, match="out of date"):
+        book(submission_key="x" * 65)
+
+
 def test_offer_of_a_slot_taken_meanwhile_expires(
     book, clinic, visit, front_desk, make_patient, now
 ) -> None:
