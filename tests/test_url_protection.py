@@ -141,6 +141,7 @@ POST_URL_NAMES = {
     "supplies:count_cancel",
     "supplies:count_post",
     "supplies:count_start",
+    "supplies:found_reviewed",
     "supplies:waste_expired",
     "supplies:import",
     "supplies:levels_edit",
