@@ -242,6 +242,15 @@ CELERY_BROKER_URL = celery_redis_url(REDIS_URL)
 CELERY_RESULT_BACKEND = celery_redis_url(REDIS_URL)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Redis hands a task delivered but not acknowledged (its worker was SIGKILLed, or the machine
+# died) to another worker after the visibility timeout (kombu's default: an hour). It must be
+# longer than the longest task runs, or a slow task is run twice at once: so every task has a
+# hard time limit below it (the KPI rollups set tighter ones of their own).
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 900)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_TASK_TIME_LIMIT = max(CELERY_VISIBILITY_TIMEOUT - 60, 1)
+CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_VISIBILITY_TIMEOUT - 120, 1)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = "UTC"
@@ -280,6 +289,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 # pick up late data.
 KPI_ROLLUP_LOCAL_HOUR = env_int("KPI_ROLLUP_LOCAL_HOUR", 2)
 KPI_TRAILING_DAYS = env_int("KPI_TRAILING_DAYS", 7)
+# Each night also re-rolls any of the last this-many days missing a metric's row (a rollup
+# lost with a killed worker), besides every older day whose data changed since its rollup.
+KPI_COMPLETENESS_DAYS = env_int("KPI_COMPLETENESS_DAYS", 92)
 # The weekly KPI digest goes out on Mondays at this local hour.
 KPI_DIGEST_LOCAL_HOUR = env_int("KPI_DIGEST_LOCAL_HOUR", 7)
 

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from clinicops.core.models import Clinic
-from clinicops.kpis.registry import Kind, Metric, Unit, register
+from clinicops.kpis.registry import Kind, Metric, Source, Unit, register
 from scheduling import availability
 
 from .models import ACTIVE_STEPS, Step, Visit, VisitEvent
@@ -131,6 +131,14 @@ def wait_in_step_minutes(clinic: Clinic, day: date, step: str) -> list[Decimal]:
     return step_wait_minutes(clinic, day)[step]
 
 
+# What the flow metrics read (registry.Source): a late change to a past visit reaches its tile.
+VISIT_SOURCES = (
+    Source("patientflow.Visit", clinic="clinic", day="checked_in_at"),
+    Source("patientflow.VisitEvent", clinic="visit__clinic", day="visit__checked_in_at"),
+    # cycle time starts at the scheduled time of a patient who came early
+    Source("scheduling.Appointment", clinic="clinic", day="start"),
+)
+
 register(
     Metric(
         key="door_to_provider_min",
@@ -138,6 +146,7 @@ register(
         unit=Unit.MINUTES,
         kind=Kind.MEDIAN,
         compute=door_to_provider_minutes,
+        sources=VISIT_SOURCES,
         default_target=20,
         description="Median minutes from check-in to first 'with provider'.",
     )
@@ -149,6 +158,7 @@ register(
         unit=Unit.MINUTES,
         kind=Kind.MEDIAN,
         compute=cycle_time_minutes,
+        sources=VISIT_SOURCES,
         default_target=45,
         description="Median minutes from check-in (or the scheduled time, if early) to checkout.",
     )

@@ -15,7 +15,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from clinicops.core.models import Clinic
-from clinicops.kpis.registry import Kind, Metric, Unit, by_local_day, register
+from clinicops.kpis.registry import Kind, Metric, Source, Unit, by_local_day, register
 
 from . import availability
 from .models import Appointment, AppointmentType, ClinicClosure, ProviderTimeOff, TemplateBlock
@@ -187,6 +187,24 @@ def tnaa_period_figure(values: Iterable[TnaaValue]) -> float | None:
     return sum(means) / len(means)
 
 
+# What each metric reads, so that a late change to a past day reaches its tile (the KPI
+# engine's change triggers; registry.Source). TNAA is a measurement of the morning as it was.
+APPOINTMENTS = Source("scheduling.Appointment", clinic="clinic", day="start")
+UTILIZATION_SOURCES = (
+    APPOINTMENTS,
+    Source("scheduling.ClinicClosure", clinic="clinic", day="day"),
+    Source("scheduling.ProviderTimeOff", clinic="provider__clinics", day="start", until="end"),
+    Source(
+        "scheduling.ScheduleTemplate", clinic="clinic", day="effective_from", until="effective_to"
+    ),
+    Source(
+        "scheduling.TemplateBlock",
+        clinic="template__clinic",
+        day="template__effective_from",
+        until="template__effective_to",
+    ),
+)
+
 register(
     Metric(
         key="tnaa_days",
@@ -207,6 +225,7 @@ register(
         unit=Unit.PERCENT,
         compute=no_show_rate_parts,
         compute_range=no_show_rate_range,
+        sources=(APPOINTMENTS,),
         default_target=7,
         description="No-shows / appointments not cancelled before the late-cancel window.",
     )
@@ -217,6 +236,7 @@ register(
         label="Template utilization",
         unit=Unit.PERCENT,
         compute=template_utilization_parts,
+        sources=UTILIZATION_SOURCES,
         target_band=(80, 85),
         default_target=85,
         description="Minutes booked (no-shows included) / bookable template minutes.",

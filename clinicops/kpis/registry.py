@@ -160,6 +160,26 @@ class Drilldown:
         return list(dict.fromkeys(p for p in self.patient_ids if p is not None))
 
 
+@dataclass(frozen=True)
+class Source:
+    """A table a metric reads, and which clinic-days a row of it counts towards.
+
+    `model` is "app_label.ModelName"; `clinic` and `day` are field paths from it (Django's
+    double-underscore lookups: "clinic", "visit__clinic", "location_item__location__clinic",
+    a many-to-many such as "provider__clinics" too). `day` is a datetime (read as the clinic's
+    local date) or a date. With `until`, a row counts towards every day from `day` to `until`
+    (a blank `until`: open-ended); with `onward`, towards its day and every day after it (a
+    running balance). The engine turns these into Postgres triggers (`changes.py`), so every
+    write marks the past days it touches, however it was made.
+    """
+
+    model: str
+    clinic: str
+    day: str
+    until: str | None = None
+    onward: bool = False
+
+
 @dataclass(frozen=True, kw_only=True)
 class Metric:
     """One entry of the catalogue (shared/KPIS.md): what it is, how it is judged, how computed."""
@@ -187,6 +207,10 @@ class Metric:
     last_changed: Callable[[Clinic, date], datetime | None] | None = field(
         default=None, compare=False
     )
+    # The tables the metric reads (see `Source`): a write to any of them marks the past
+    # clinic-days it touches, and the nightly run re-rolls them, whatever their age. A metric
+    # that is not point-in-time must name them, or a late correction never reaches its tile.
+    sources: tuple[Source, ...] = field(default=(), compare=False)
     # Optional: the records behind the figure of local days first..last (see `Drilldown`).
     drilldown: Callable[[Clinic, date, date], Any] | None = field(default=None, compare=False)
 

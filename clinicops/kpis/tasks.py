@@ -2,8 +2,10 @@
 
 Beat runs `dispatch_nightly_rollups` every hour. Each clinic whose local 02:00 fell within
 the hour just begun gets one `rollup_clinic_day` task for yesterday and one for each of the
-KPI_TRAILING_DAYS days before it, so late data (a correction, a remittance) is picked up.
-Each task recomputes a whole clinic-day idempotently, so a duplicate or a retry is harmless.
+KPI_TRAILING_DAYS days before it, then tasks for every older day whose source data changed
+since it was rolled up (the change triggers' marks, `changes.py`) and for every day of the
+last KPI_COMPLETENESS_DAYS missing a row (a rollup lost with a killed worker). Each task
+recomputes whole clinic-days idempotently, so a duplicate, a retry or a redelivery is harmless.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from django.utils import timezone
 
 from clinicops.core.models import Clinic
 
-from . import services
+from . import changes, services
 
 DEFAULT_TRAILING_DAYS = 7
 DEFAULT_LOCAL_HOUR = 2
@@ -58,22 +60,62 @@ def days_to_roll(yesterday: date, trailing_days: int | None = None) -> list[date
     return [yesterday - timedelta(days=i) for i in range(max(trailing, 0) + 1)]
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=5,
-    ignore_result=True,
-)
+# Every rollup task is safe to run twice (an upsert of whole clinic-days), so it is
+# acknowledged only once done (acks_late) and re-queued if its worker dies under it
+# (reject_on_worker_lost): a SIGKILLed worker loses nothing. It must end well inside the
+# broker's visibility timeout (settings.CELERY_BROKER_TRANSPORT_OPTIONS), after which Redis
+# hands an unacknowledged task to another worker: hence the time limits.
+ROLLUP_TASK = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "max_retries": 5,
+    "ignore_result": True,
+    "soft_time_limit": 240,
+    "time_limit": 300,
+}
+# Days of changes or gaps per task: a month computes in a few seconds with range functions.
+CHUNK_DAYS = 31
+
+
+@shared_task(**ROLLUP_TASK)
 def rollup_clinic_day(clinic_id: int, day: str) -> int:
     """Recompute every metric of one clinic's local day (ISO date); safe to run twice."""
     return services.rollup_clinic_day(clinic_id=clinic_id, day=date.fromisoformat(day))
+
+
+@shared_task(**ROLLUP_TASK)
+def rollup_clinic_days(clinic_id: int, days: list[str]) -> int:
+    """Recompute every metric of one clinic's local `days` (ISO dates); safe to run twice."""
+    clinic = Clinic.objects.filter(pk=clinic_id, is_active=True).first()
+    if clinic is None:
+        return 0
+    return services.rollup_clinic_days(
+        clinic=clinic, days=[date.fromisoformat(day) for day in days]
+    )
+
+
+def catch_up_days(clinic: Clinic, yesterday: date, rolled: list[date]) -> list[date]:
+    """The days the night must re-roll beyond `rolled`: each past day whose source data
+    changed since it was rolled up (whatever its age), and each day of the last
+    KPI_COMPLETENESS_DAYS missing a metric's row (a rollup lost with its worker)."""
+    horizon = yesterday - timedelta(days=max(settings.KPI_COMPLETENESS_DAYS, 0))
+    days = set(changes.changed_days(clinic=clinic, through=yesterday))
+    days |= set(changes.missing_days(clinic=clinic, first=horizon, last=yesterday))
+    return sorted(days - set(rolled))
+
+
+def _chunks(days: list[date]) -> list[list[date]]:
+    return [days[i : i + CHUNK_DAYS] for i in range(0, len(days), CHUNK_DAYS)]
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def dispatch_nightly_rollups(now: str | None = None, queue: str | None = None) -> int:
     """Enqueue the rollups of each clinic whose night has come; returns how many tasks.
 
+    Per clinic: one task per day for yesterday and the KPI_TRAILING_DAYS before it, then
+    tasks of up to a month for the days found by `catch_up_days` (late changes, lost rows).
     `now` (ISO datetime) replaces the clock; `queue` routes the fan-out, for example to
     dedicated KPI workers.
     """
@@ -81,8 +123,15 @@ def dispatch_nightly_rollups(now: str | None = None, queue: str | None = None) -
     options = {"queue": queue} if queue else {}
     count = 0
     for clinic_id, yesterday in clinics_due(instant):
-        for day in days_to_roll(yesterday):
+        rolled = days_to_roll(yesterday)
+        for day in rolled:
             rollup_clinic_day.apply_async((clinic_id, day.isoformat()), **options)
+            count += 1
+        clinic = Clinic.objects.get(pk=clinic_id)
+        for chunk in _chunks(catch_up_days(clinic, yesterday, rolled)):
+            rollup_clinic_days.apply_async(
+                (clinic_id, [day.isoformat() for day in chunk]), **options
+            )
             count += 1
     return count
 
