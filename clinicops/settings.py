@@ -259,10 +259,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "compliance.tasks.verify_audit_chain",
         "schedule": timedelta(hours=1),
     },
-    # Hourly; it enqueues supplies' nightly work for each clinic whose local hour has come.
+    # Hourly on the hour (a crontab: an interval drifts); it enqueues supplies' nightly work
+    # (the stockout snapshot) for each clinic whose local SUPPLIES_NIGHTLY_LOCAL_HOUR has come.
     "supplies-nightly-dispatch": {
         "task": "supplies.tasks.dispatch_nightly",
-        "schedule": timedelta(hours=1),
+        "schedule": crontab(minute=0),
     },
     "scheduling-send-reminders": {
         "task": "scheduling.tasks.send_reminders",
@@ -299,7 +300,9 @@ KPI_DIGEST_LOCAL_HOUR = env_int("KPI_DIGEST_LOCAL_HOUR", 7)
 # the nurse who logged it may undo a log.
 SUPPLIES_MAX_USE_QUANTITY = env_int("SUPPLIES_MAX_USE_QUANTITY", 50)
 SUPPLIES_UNDO_SECONDS = env_int("SUPPLIES_UNDO_SECONDS", 120)
-SUPPLIES_NIGHTLY_LOCAL_HOUR = env_int("SUPPLIES_NIGHTLY_LOCAL_HOUR", 2)
+# An hour before the KPI rollup (KPI_ROLLUP_LOCAL_HOUR), so the day's stockout snapshot exists
+# before the rollup reads it (a snapshot that lands later still marks the day for re-roll).
+SUPPLIES_NIGHTLY_LOCAL_HOUR = env_int("SUPPLIES_NIGHTLY_LOCAL_HOUR", 1)
 
 # Django 6.1's MAILERS. Development prints mail to the console; production speaks SMTP.
 MAILERS = {

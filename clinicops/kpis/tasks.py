@@ -10,13 +10,14 @@ recomputes whole clinic-days idempotently, so a duplicate, a retry or a redelive
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
+from clinicops.core import nightly
 from clinicops.core.models import Clinic
 
 from . import changes, services
@@ -25,33 +26,11 @@ DEFAULT_TRAILING_DAYS = 7
 DEFAULT_LOCAL_HOUR = 2
 
 
-def _local_run_instant(clinic: Clinic, local_day: date, hour: int) -> datetime:
-    # A wall-clock time skipped by a spring-forward (02:00 in New York on 2026-03-08) resolves,
-    # with fold=0, to the instant just after the gap (03:00 EDT): the night still runs, once.
-    return datetime.combine(local_day, time(hour), tzinfo=clinic.tz).astimezone(UTC)
-
-
 def clinics_due(now: datetime, *, hour: int | None = None) -> list[tuple[int, date]]:
-    """(clinic id, yesterday in that clinic) for each active clinic whose local `hour` o'clock
-    fell in the clock hour ending at `now` (truncated to the hour).
-
-    Hour-aligned windows tile time without gaps or overlaps, so each clinic is due exactly once
-    per local day, however late in the hour beat fires, across DST changes and for zones with
-    half-hour offsets.
-    """
-    hour = settings.KPI_ROLLUP_LOCAL_HOUR if hour is None else hour
-    window_end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    window_start = window_end - timedelta(hours=1)
-    due = []
-    for clinic in Clinic.objects.filter(is_active=True).order_by("pk"):
-        local_day = timezone.localtime(window_end, timezone=clinic.tz).date()
-        # The run instant of the local date at the window's end, or of the day before it (a
-        # zone where the window straddles local midnight).
-        for day in (local_day, local_day - timedelta(days=1)):
-            if window_start < _local_run_instant(clinic, day, hour) <= window_end:
-                due.append((clinic.pk, day - timedelta(days=1)))
-                break
-    return due
+    """(clinic id, yesterday in that clinic) for each active clinic whose local `hour`
+    (KPI_ROLLUP_LOCAL_HOUR) o'clock fell in the clock hour ending at `now`: the DST-proof rule
+    of `clinicops.core.nightly`, shared with every nightly dispatcher."""
+    return nightly.clinics_due(now, settings.KPI_ROLLUP_LOCAL_HOUR if hour is None else hour)
 
 
 def days_to_roll(yesterday: date, trailing_days: int | None = None) -> list[date]:
