@@ -9,7 +9,7 @@ step is idempotent, so a retried or duplicated task changes nothing.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from celery import shared_task
 from django.conf import settings
