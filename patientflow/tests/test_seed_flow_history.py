@@ -11,7 +11,8 @@ import pytest
 from django.core.management import call_command
 
 from clinicops.core.models import Clinic
-from clinicops.kpis import selectors, services as kpi_services
+from clinicops.kpis import selectors
+from clinicops.kpis import services as kpi_services
 from patientflow import kpis
 from patientflow.management.commands.seed_flow import seed_history
 from patientflow.models import Step, Visit, VisitEvent
