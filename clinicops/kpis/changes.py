@@ -133,7 +133,11 @@ def install_triggers(using: str = "default") -> list[str]:
             cursor.execute(
                 f"""
                 CREATE OR REPLACE FUNCTION {function}() RETURNS trigger
-                LANGUAGE plpgsql AS $body$
+                LANGUAGE plpgsql
+                -- as the owner that migrated (the app's role needs no right on the marks),
+                -- with the search path it migrated with
+                SECURITY DEFINER SET search_path FROM CURRENT
+                AS $body$
                 BEGIN
                     IF TG_OP IN ('INSERT', 'UPDATE') THEN {_mark_sql(sources, "new_rows")}
                     END IF;
