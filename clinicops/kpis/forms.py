@@ -100,19 +100,12 @@ class MetricRow:
     @property
     def inputs(self) -> list[tuple[forms.BoundField, str]]:
         """(field, its label without the metric's name) for the grid of inputs: the fieldset's
-        legend already names the metric, so the visible label is short ("Target (%)") and
-        fits one line; the full label stays the accessible name and the error summary's."""
+        legend already names the metric, so the visible label is short ("target (%)", shown
+        capitalised) and fits one line; the full label stays the accessible name and the
+        error summary's."""
         fields = (self.target, self.target_high, self.alert, self.owner, self.position)
         prefix = f"{self.metric.label}: "
-        return [
-            (
-                f,
-                str(f.label).removeprefix(prefix)[:1].upper()
-                + str(f.label).removeprefix(prefix)[1:],
-            )
-            for f in fields
-            if f is not None
-        ]
+        return [(f, str(f.label).removeprefix(prefix)) for f in fields if f is not None]
 
     @property
     def has_errors(self) -> bool:

@@ -79,4 +79,7 @@ def test_the_visible_labels_are_short_and_the_accessible_names_full(
         r'<label class="field__label" for="id_no_show_rate-target">(.*?)</label>', html
     )
     assert label is not None
-    assert label.group(1) == '<span class="visually-hidden">No-show rate: </span>Target (%)'
+    assert label.group(1) == (
+        '<span class="visually-hidden">No-show rate: </span>'
+        '<span class="kpi-choice__short">target (%)</span>'
+    )
