@@ -6,7 +6,8 @@ Resumable: a clinic-day is skipped when it is already current (`services.stale_d
 registered metric has a row computed after the local day ended, and no write to the metrics'
 source tables has touched the day since: the change triggers' marks, `changes.py`). Each
 chunk of up to --chunk-days consecutive days commits on its own, so an interrupted backfill,
-run again with the same arguments, carries on where it stopped. --force recomputes every day, point-in-time measurements (TNAA) included.
+run again with the same arguments, carries on where it stopped. --force recomputes every day,
+point-in-time measurements (TNAA) included.
 """
 
 from __future__ import annotations
