@@ -284,6 +284,15 @@ CELERY_BROKER_URL = celery_redis_url(REDIS_URL)
 CELERY_RESULT_BACKEND = celery_redis_url(REDIS_URL)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Redis hands a task delivered but not acknowledged (its worker was SIGKILLed, or the machine
+# died) to another worker after the visibility timeout (kombu's default: an hour). It must be
+# longer than the longest task runs, or a slow task is run twice at once: so every task has a
+# hard time limit below it (the KPI rollups set tighter ones of their own).
+BROKER_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 900)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 840)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 780)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = "UTC"
@@ -292,10 +301,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "compliance.tasks.verify_audit_chain",
         "schedule": timedelta(hours=1),
     },
-    # Hourly; it enqueues supplies' nightly work for each clinic whose local hour has come.
+    # Hourly on the hour (a crontab: an interval drifts); it enqueues supplies' nightly work
+    # (the stockout snapshot) for each clinic whose local SUPPLIES_NIGHTLY_LOCAL_HOUR has come.
     "supplies-nightly-dispatch": {
         "task": "supplies.tasks.dispatch_nightly",
-        "schedule": timedelta(hours=1),
+        "schedule": crontab(minute=0),
     },
     "scheduling-send-reminders": {
         "task": "scheduling.tasks.send_reminders",
@@ -322,6 +332,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 # pick up late data.
 KPI_ROLLUP_LOCAL_HOUR = env_int("KPI_ROLLUP_LOCAL_HOUR", 2)
 KPI_TRAILING_DAYS = env_int("KPI_TRAILING_DAYS", 7)
+# Each night also re-rolls any of the last this-many days missing a metric's row (a rollup
+# lost with a killed worker), besides every older day whose data changed since its rollup.
+KPI_COMPLETENESS_DAYS = env_int("KPI_COMPLETENESS_DAYS", 92)
 # The weekly KPI digest goes out on Mondays at this local hour.
 KPI_DIGEST_LOCAL_HOUR = env_int("KPI_DIGEST_LOCAL_HOUR", 7)
 
@@ -329,7 +342,9 @@ KPI_DIGEST_LOCAL_HOUR = env_int("KPI_DIGEST_LOCAL_HOUR", 7)
 # the nurse who logged it may undo a log.
 SUPPLIES_MAX_USE_QUANTITY = env_int("SUPPLIES_MAX_USE_QUANTITY", 50)
 SUPPLIES_UNDO_SECONDS = env_int("SUPPLIES_UNDO_SECONDS", 120)
-SUPPLIES_NIGHTLY_LOCAL_HOUR = env_int("SUPPLIES_NIGHTLY_LOCAL_HOUR", 2)
+# An hour before the KPI rollup (KPI_ROLLUP_LOCAL_HOUR), so the day's stockout snapshot exists
+# before the rollup reads it (a snapshot that lands later still marks the day for re-roll).
+SUPPLIES_NIGHTLY_LOCAL_HOUR = env_int("SUPPLIES_NIGHTLY_LOCAL_HOUR", 1)
 
 # Django 6.1's MAILERS. Development prints mail to the console; production speaks SMTP.
 MAILERS = {

@@ -12,12 +12,13 @@ trace in the figures.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from clinicops.core.models import Clinic
-from clinicops.kpis.registry import Kind, Metric, Unit, register
+from clinicops.kpis.registry import Drilldown, Kind, Metric, Source, Unit, register
 from scheduling import availability
 
 from .models import ACTIVE_STEPS, Step, Visit, VisitEvent
@@ -131,6 +132,112 @@ def wait_in_step_minutes(clinic: Clinic, day: date, step: str) -> list[Decimal]:
     return step_wait_minutes(clinic, day)[step]
 
 
+# Drill-downs: the visits behind each median for local days first..last, with their minutes.
+
+
+def _visits_with_minutes(
+    clinic: Clinic, first: date, last: date, minutes: Callable[[VisitTimes], Decimal | None]
+) -> list[tuple[VisitTimes, Decimal]]:
+    found = []
+    day = first
+    while day <= last:
+        for times in visit_times(clinic, day):
+            value = minutes(times)
+            if value is not None:
+                found.append((times, value))
+        day += timedelta(days=1)
+    return sorted(found, key=lambda pair: (pair[1], pair[0].checked_in_at))
+
+
+def _median_drilldown(
+    clinic: Clinic,
+    found: list[tuple[VisitTimes, Decimal]],
+    *,
+    until: str,
+    until_step: str,
+    caption: str,
+) -> Drilldown:
+    """One row per visit, fewest minutes first; the middle row (two, for an even count) is
+    marked: the median is its value (their mean)."""
+    patients = dict(
+        Visit.objects.filter(pk__in=[t.visit_id for t, _ in found]).values_list("pk", "patient_id")
+    )
+    mrns = dict(
+        Visit.objects.filter(pk__in=[t.visit_id for t, _ in found]).values_list(
+            "pk", "patient__mrn"
+        )
+    )
+    n = len(found)
+    middle = {(n - 1) // 2, n // 2} if n else set()
+    tz = clinic.tz
+    rows = tuple(
+        (
+            "median" if i in middle else "",
+            times.checked_in_at.astimezone(tz),
+            mrns.get(times.visit_id, ""),
+            "yes" if times.is_walk_in else "no",
+            times.scheduled_start.astimezone(tz),
+            times.entered(until_step).astimezone(tz),  # type: ignore[union-attr]
+            value,
+        )
+        for i, (times, value) in enumerate(found)
+    )
+    return Drilldown(
+        columns=("Median", "Checked in", "Patient MRN", "Walk-in", "Scheduled", until, "Minutes"),
+        rows=rows,
+        patient_ids=tuple(patients.get(t.visit_id) for t, _ in found),
+        caption=caption,
+    )
+
+
+def door_to_provider_drilldown(clinic: Clinic, first: date, last: date) -> Drilldown:
+    """The visits that reached a provider, with their minutes from check-in."""
+
+    def minutes(times: VisitTimes) -> Decimal | None:
+        seen = times.entered(Step.WITH_PROVIDER)
+        return None if seen is None else minutes_between(times.checked_in_at, seen)
+
+    return _median_drilldown(
+        clinic,
+        _visits_with_minutes(clinic, first, last, minutes),
+        until="With provider",
+        until_step=Step.WITH_PROVIDER,
+        caption="Visits that reached a provider: minutes from check-in, fewest first",
+    )
+
+
+def cycle_time_drilldown(clinic: Clinic, first: date, last: date) -> Drilldown:
+    """The checked-out visits, with their minutes by the rule of `cycle_time_minutes`."""
+
+    def minutes(times: VisitTimes) -> Decimal | None:
+        out = times.entered(Step.CHECKED_OUT)
+        if out is None:
+            return None
+        start = times.checked_in_at
+        if not times.is_walk_in and times.scheduled_start > start:
+            start = times.scheduled_start
+        return minutes_between(start, out)
+
+    return _median_drilldown(
+        clinic,
+        _visits_with_minutes(clinic, first, last, minutes),
+        until="Checked out",
+        until_step=Step.CHECKED_OUT,
+        caption=(
+            "Checked-out visits: minutes from check-in (or the scheduled time, if early) to "
+            "checkout, fewest first"
+        ),
+    )
+
+
+# What the flow metrics read (registry.Source): a late change to a past visit reaches its tile.
+VISIT_SOURCES = (
+    Source("patientflow.Visit", clinic="clinic", day="checked_in_at"),
+    Source("patientflow.VisitEvent", clinic="visit__clinic", day="visit__checked_in_at"),
+    # cycle time starts at the scheduled time of a patient who came early
+    Source("scheduling.Appointment", clinic="clinic", day="start"),
+)
+
 register(
     Metric(
         key="door_to_provider_min",
@@ -138,6 +245,8 @@ register(
         unit=Unit.MINUTES,
         kind=Kind.MEDIAN,
         compute=door_to_provider_minutes,
+        drilldown=door_to_provider_drilldown,
+        sources=VISIT_SOURCES,
         default_target=20,
         description="Median minutes from check-in to first 'with provider'.",
     )
@@ -149,6 +258,8 @@ register(
         unit=Unit.MINUTES,
         kind=Kind.MEDIAN,
         compute=cycle_time_minutes,
+        drilldown=cycle_time_drilldown,
+        sources=VISIT_SOURCES,
         default_target=45,
         description="Median minutes from check-in (or the scheduled time, if early) to checkout.",
     )

@@ -15,7 +15,15 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from clinicops.core.models import Clinic
-from clinicops.kpis.registry import Kind, Metric, Unit, by_local_day, register
+from clinicops.kpis.registry import (
+    Drilldown,
+    Kind,
+    Metric,
+    Source,
+    Unit,
+    by_local_day,
+    register,
+)
 
 from . import availability
 from .models import Appointment, AppointmentType, ClinicClosure, ProviderTimeOff, TemplateBlock
@@ -187,6 +195,163 @@ def tnaa_period_figure(values: Iterable[TnaaValue]) -> float | None:
     return sum(means) / len(means)
 
 
+# Drill-downs: the records behind each figure for local days first..last (the dashboard shows
+# them, exports them as CSV and audits the patients among them).
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def no_show_drilldown(clinic: Clinic, first: date, last: date) -> Drilldown:
+    """Every appointment in the no-show rate's denominator, the no-shows (its numerator) first."""
+    start = availability.day_bounds_utc(first, clinic.tz)[0]
+    end = availability.day_bounds_utc(last, clinic.tz)[1]
+    appointments = list(
+        Appointment.objects.filter(clinic=clinic, start__gte=start, start__lt=end)
+        .filter(_counted_for_no_show())
+        .select_related("patient", "provider__user", "appointment_type")
+        .order_by("start", "pk")
+    )
+    appointments.sort(key=lambda a: a.status != Status.NO_SHOW)  # stable: by time within
+    return Drilldown(
+        columns=("No-show", "Start", "Patient MRN", "Provider", "Type", "Status", "Late cancel"),
+        rows=tuple(
+            (
+                "yes" if a.status == Status.NO_SHOW else "no",
+                a.start.astimezone(clinic.tz),
+                a.patient.mrn,
+                str(a.provider),
+                a.appointment_type.name,
+                a.get_status_display(),
+                "yes" if a.status == Status.CANCELLED and a.late_cancel else "",
+            )
+            for a in appointments
+        ),
+        patient_ids=tuple(a.patient_id for a in appointments),
+        caption="Appointments counted in the no-show rate (no-shows / these), no-shows first",
+    )
+
+
+def _utilization_by_provider(clinic: Clinic, day: date) -> dict[int, list[int]]:
+    """{provider id: [minutes booked, bookable template minutes]} of one local day, by the rule
+    of `template_utilization_parts` (whose totals these add up to)."""
+    by_provider: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    if ClinicClosure.objects.filter(clinic=clinic, day=day).exists():
+        return {}
+    tz = clinic.tz
+    templates = availability.load_templates(clinic=clinic, start=day, end=day)
+    day_start, day_end = availability.day_bounds_utc(day, tz)
+    time_off: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for provider_id, start, end in ProviderTimeOff.objects.filter(
+        provider_id__in=list(templates), start__lt=day_end, end__gt=day_start
+    ).values_list("provider_id", "start", "end"):
+        time_off[provider_id].append((start, end))
+    for provider_id, provider_templates in templates.items():
+        template = availability.template_for_day(provider_templates, day)
+        if template is None:
+            continue
+        for block in template.blocks_by_weekday.get(day.weekday(), ()):
+            if block.kind == TemplateBlock.Kind.ADMIN:
+                continue
+            interval = (
+                availability.local_datetime(day, block.start_time, tz),
+                availability.local_datetime(day, block.end_time, tz),
+            )
+            by_provider[provider_id][1] += _subtract(interval, time_off[provider_id])
+    for provider_id, start, end in (
+        _day_appointments(clinic, day)
+        .exclude(status=Status.CANCELLED)
+        .values_list("provider_id", "start", "end")
+    ):
+        by_provider[provider_id][0] += _minutes(end - start)
+    return dict(by_provider)
+
+
+def template_utilization_drilldown(clinic: Clinic, first: date, last: date) -> Drilldown:
+    """Minutes booked and bookable template minutes per provider and day (the figure is the
+    sum of the first over the sum of the second); a closure day is listed as closed."""
+    from clinicops.core.models import Staff
+
+    closed = set(
+        ClinicClosure.objects.filter(clinic=clinic, day__gte=first, day__lte=last).values_list(
+            "day", flat=True
+        )
+    )
+    per_day = {day: _utilization_by_provider(clinic, day) for day in _days(first, last)}
+    names = {
+        s.pk: str(s)
+        for s in Staff.objects.filter(
+            pk__in={p for providers in per_day.values() for p in providers}
+        ).select_related("user")
+    }
+    rows: list[tuple[Any, ...]] = []
+    for day, providers in per_day.items():
+        if day in closed:
+            rows.append((day, "(clinic closed)", 0, 0, None))
+            continue
+        for provider_id in sorted(providers, key=lambda p: names.get(p, "")):
+            booked, bookable = providers[provider_id]
+            share = round(100 * booked / bookable, 1) if bookable else None
+            rows.append((day, names.get(provider_id, str(provider_id)), booked, bookable, share))
+    return Drilldown(
+        columns=("Day", "Provider", "Minutes booked", "Bookable template minutes", "Booked %"),
+        rows=tuple(rows),
+        caption="Template minutes by provider and day: booked (no-shows included) / bookable",
+    )
+
+
+def tnaa_drilldown(clinic: Clinic, first: date, last: date) -> Drilldown:
+    """Each day's measurement per provider and appointment type: the days to the third open
+    slot, and the day it fell on (the registered measurement, so the rows are the figure's)."""
+    from clinicops.core.models import Staff
+    from clinicops.kpis import registry
+
+    measure = registry.get("tnaa_days").compute
+    per_day = {day: list(measure(clinic, day)) for day in _days(first, last)}
+    providers = {v[0] for values in per_day.values() for v in values}
+    types = {v[1] for values in per_day.values() for v in values}
+    names = {s.pk: str(s) for s in Staff.objects.filter(pk__in=providers).select_related("user")}
+    type_names = dict(AppointmentType.objects.filter(pk__in=types).values_list("pk", "name"))
+    rows = [
+        (
+            day,
+            names.get(value[0], str(value[0])),
+            type_names.get(value[1], str(value[1])),
+            value[-1],
+            day + timedelta(days=value[-1]),
+        )
+        for day, values in per_day.items()
+        for value in sorted(values, key=lambda v: (names.get(v[0], ""), type_names.get(v[1], "")))
+    ]
+    return Drilldown(
+        columns=("Measured on", "Provider", "Appointment type", "Days to third open slot", "On"),
+        rows=tuple(rows),
+        caption=(
+            "Third next available appointment as measured each morning, per provider and type "
+            "(the figure: the mean over providers of each one's mean)"
+        ),
+    )
+
+
+# What each metric reads, so that a late change to a past day reaches its tile (the KPI
+# engine's change triggers; registry.Source). TNAA is a measurement of the morning as it was.
+APPOINTMENTS = Source("scheduling.Appointment", clinic="clinic", day="start")
+UTILIZATION_SOURCES = (
+    APPOINTMENTS,
+    Source("scheduling.ClinicClosure", clinic="clinic", day="day"),
+    Source("scheduling.ProviderTimeOff", clinic="provider__clinics", day="start", until="end"),
+    Source(
+        "scheduling.ScheduleTemplate", clinic="clinic", day="effective_from", until="effective_to"
+    ),
+    Source(
+        "scheduling.TemplateBlock",
+        clinic="template__clinic",
+        day="template__effective_from",
+        until="template__effective_to",
+    ),
+)
+
 register(
     Metric(
         key="tnaa_days",
@@ -194,6 +359,7 @@ register(
         unit=Unit.DAYS,
         kind=Kind.MEAN_OF_MEANS,
         compute=tnaa_days_values,
+        drilldown=tnaa_drilldown,
         default_target=7,
         point_in_time=True,
         description="Days from today to the third open slot, per provider and type; the "
@@ -207,6 +373,8 @@ register(
         unit=Unit.PERCENT,
         compute=no_show_rate_parts,
         compute_range=no_show_rate_range,
+        drilldown=no_show_drilldown,
+        sources=(APPOINTMENTS,),
         default_target=7,
         description="No-shows / appointments not cancelled before the late-cancel window.",
     )
@@ -217,6 +385,8 @@ register(
         label="Template utilization",
         unit=Unit.PERCENT,
         compute=template_utilization_parts,
+        drilldown=template_utilization_drilldown,
+        sources=UTILIZATION_SOURCES,
         target_band=(80, 85),
         default_target=85,
         description="Minutes booked (no-shows included) / bookable template minutes.",

@@ -14,7 +14,7 @@ from django.apps import apps
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
 
 from clinicops.core.models import Clinic
-from clinicops.kpis.registry import Drilldown, Metric, Unit, by_local_day, register
+from clinicops.kpis.registry import Drilldown, Metric, Source, Unit, by_local_day, register
 
 from .models import StockMovement, StockoutSnapshot
 from .selectors import local_day_bounds, stockout_counts
@@ -206,6 +206,22 @@ def stockout_drilldown(clinic: Clinic, first: date, last: date) -> Drilldown:
     )
 
 
+# What the metrics read (registry.Source), so a late change to a past day reaches its tile. A
+# movement changes the stock on hand at the end of its day and of every day after it.
+MOVEMENTS = Source(
+    "supplies.StockMovement", clinic="location_item__location__clinic", day="occurred_at"
+)
+COMPLETED_VISITS = Source("scheduling.Appointment", clinic="clinic", day="start")
+STOCK_SOURCES = (
+    Source(
+        "supplies.StockMovement",
+        clinic="location_item__location__clinic",
+        day="occurred_at",
+        onward=True,
+    ),
+    Source("supplies.StockoutSnapshot", clinic="location_item__location__clinic", day="day"),
+)
+
 METRICS = (
     register(
         Metric(
@@ -214,6 +230,7 @@ METRICS = (
             unit=Unit.CURRENCY,
             compute=supply_cost_per_visit_parts,
             compute_range=supply_cost_per_visit_range,
+            sources=(MOVEMENTS, COMPLETED_VISITS),
             drilldown=supply_cost_drilldown,
             description=(
                 "Cost of supplies logged as used (quantity x unit cost at the time, net of "
@@ -228,6 +245,7 @@ METRICS = (
             unit=Unit.PERCENT,
             compute=stockout_rate_parts,
             compute_range=stockout_rate_range,
+            sources=STOCK_SOURCES,
             drilldown=stockout_drilldown,
             default_target=2,
             default_alert=5,

@@ -69,13 +69,14 @@ def change_text(metric: Metric, this_week: Figure, last_week: Figure) -> str:
     """The move since last week, in the metric's unit ("up 1.2 points", "down $0.40")."""
     if not (this_week.has_data and last_week.has_data):
         return ""
-    delta = this_week.value - last_week.value  # type: ignore[operator]
+    # The difference of the figures as shown (rounded half-up), so the words agree with them.
+    delta = metric.rounded(this_week.value) - metric.rounded(last_week.value)  # type: ignore[operator]
+    if delta == 0:
+        return "no change from last week"
     if metric.unit == Unit.PERCENT:
-        size = f"{abs(delta):.1f} point{'s' if round(abs(delta), 1) != 1 else ''}"
+        size = f"{abs(delta)} point{'s' if abs(delta) != 1 else ''}"
     else:
         size = metric.format(abs(delta))
-    if round(delta, 2) == 0:
-        return "no change from last week"
     return f"{'up' if delta > 0 else 'down'} {size} from last week"
 
 

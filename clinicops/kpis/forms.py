@@ -27,6 +27,15 @@ UNIT_SUFFIX = {
 FIELDS = ("chosen", "position", "target", "target_high", "alert", "owner")
 
 
+def plain_number(value: Decimal | None) -> Decimal | None:
+    """A stored target as a person types it: 80.0000 -> 80, 7.5000 -> 7.5, never "8E+1"
+    (`Decimal.normalize()` turns trailing zeros of a whole number into an exponent)."""
+    if value is None:
+        return None
+    value = value.normalize()
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
+
+
 class WeekForm(forms.Form):
     """Which week to show: any day of it (weeks run Monday to Sunday, clinic time)."""
 
@@ -90,6 +99,16 @@ class MetricRow:
         }[self.metric.direction]
 
     @property
+    def inputs(self) -> list[tuple[forms.BoundField, str]]:
+        """(field, its label without the metric's name) for the grid of inputs: the fieldset's
+        legend already names the metric, so the visible label is short ("target (%)", shown
+        capitalised) and fits one line; the full label stays the accessible name and the
+        error summary's."""
+        fields = (self.target, self.target_high, self.alert, self.owner, self.position)
+        prefix = f"{self.metric.label}: "
+        return [(f, str(f.label).removeprefix(prefix)) for f in fields if f is not None]
+
+    @property
     def has_errors(self) -> bool:
         fields = (self.position, self.target, self.target_high, self.alert, self.owner)
         return any(f is not None and f.errors for f in fields)
@@ -133,19 +152,19 @@ class MetricChoiceForm(forms.Form):
             help_text="1 is shown first.",
         )
         self.fields[f"{key}-target"] = forms.DecimalField(
-            label=f"{label}: {'lower end of the target band' if band else 'target'}{unit}",
+            label=f"{label}: {'target band from' if band else 'target'}{unit}",
             required=False,
-            initial=choice.target.normalize() if choice else default_target,
+            initial=plain_number(choice.target) if choice else default_target,
             help_text="" if default_target is not None else "No default: use your baseline.",
             **NUMBER,
             **percent,
         )
         if band:
             self.fields[f"{key}-target_high"] = forms.DecimalField(
-                label=f"{label}: upper end of the target band{unit}",
+                label=f"{label}: target band to{unit}",
                 required=False,
                 initial=(
-                    choice.target_high.normalize()
+                    plain_number(choice.target_high)
                     if choice and choice.target_high is not None
                     else default_high
                 ),
@@ -161,7 +180,9 @@ class MetricChoiceForm(forms.Form):
             label=f"{label}: alert threshold{unit}",
             required=False,
             initial=(
-                choice.alert_threshold.normalize() if choice else metric.default_alert_threshold()
+                plain_number(choice.alert_threshold)
+                if choice
+                else plain_number(metric.default_alert_threshold())
             ),
             help_text=alert_help,
             **NUMBER,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models.functions import Now
 
 from clinicops.core.models import Clinic, ClinicScopedQuerySet, Staff
 
@@ -109,3 +110,28 @@ class SentDigest(models.Model):
 
     def __str__(self) -> str:
         return f"Digest {self.week_start} ({self.clinic_id})"
+
+
+class ChangedDay(models.Model):
+    """A mark that a clinic's past local day had its source data changed after the fact.
+
+    Written by Postgres triggers on every registered metric's source tables (`changes.py`), so
+    a queryset update, a bulk_create, the admin or raw SQL all leave one; the nightly run
+    re-rolls the marked days, whatever their age, and the rollup of a day deletes the marks it
+    read before computing. Append-only (no unique key): two writers never wait on each other
+    for a mark. `onward` marks the day and every day after it (a ledger's running balance).
+    """
+
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.CASCADE, related_name="kpi_changed_days", db_constraint=False
+    )
+    day = models.DateField(help_text="The clinic's local date whose data changed.")
+    onward = models.BooleanField(default=False, help_text="And every later day too.")
+    marked_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["clinic", "day"]
+        indexes = [models.Index(fields=["clinic", "day"], name="kpis_changed_clinic_day")]
+
+    def __str__(self) -> str:
+        return f"changed {self.day}{'+' if self.onward else ''} ({self.clinic_id})"

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -160,6 +160,26 @@ class Drilldown:
         return list(dict.fromkeys(p for p in self.patient_ids if p is not None))
 
 
+@dataclass(frozen=True)
+class Source:
+    """A table a metric reads, and which clinic-days a row of it counts towards.
+
+    `model` is "app_label.ModelName"; `clinic` and `day` are field paths from it (Django's
+    double-underscore lookups: "clinic", "visit__clinic", "location_item__location__clinic",
+    a many-to-many such as "provider__clinics" too). `day` is a datetime (read as the clinic's
+    local date) or a date. With `until`, a row counts towards every day from `day` to `until`
+    (a blank `until`: open-ended); with `onward`, towards its day and every day after it (a
+    running balance). The engine turns these into Postgres triggers (`changes.py`), so every
+    write marks the past days it touches, however it was made.
+    """
+
+    model: str
+    clinic: str
+    day: str
+    until: str | None = None
+    onward: bool = False
+
+
 @dataclass(frozen=True, kw_only=True)
 class Metric:
     """One entry of the catalogue (shared/KPIS.md): what it is, how it is judged, how computed."""
@@ -187,6 +207,10 @@ class Metric:
     last_changed: Callable[[Clinic, date], datetime | None] | None = field(
         default=None, compare=False
     )
+    # The tables the metric reads (see `Source`): a write to any of them marks the past
+    # clinic-days it touches, and the nightly run re-rolls them, whatever their age. A metric
+    # that is not point-in-time must name them, or a late correction never reaches its tile.
+    sources: tuple[Source, ...] = field(default=(), compare=False)
     # Optional: the records behind the figure of local days first..last (see `Drilldown`).
     drilldown: Callable[[Clinic, date, date], Any] | None = field(default=None, compare=False)
 
@@ -279,20 +303,37 @@ class Metric:
             return (target * Decimal("0.9")).quantize(Decimal("0.01"))
         return (target * Decimal("1.25")).quantize(Decimal("0.01"))
 
+    @property
+    def places(self) -> int:
+        """Decimal places a figure is shown with: 1 for percentages and days, 2 for money, 0
+        for minutes."""
+        return _PLACES.get(self.unit, 1)
+
+    def rounded(self, value: Decimal | float | None) -> Decimal | None:
+        """`value` as shown, rounded half-up (76.25 -> 76.3, as a spreadsheet or a person
+        rounds; Python's default half-to-even would show 76.2). Statuses compare these."""
+        if value is None:
+            return None
+        shown = _decimal(value).quantize(Decimal(1).scaleb(-self.places), rounding=ROUND_HALF_UP)
+        return shown.copy_abs() if shown == 0 else shown  # never "-0.0 %"
+
     def format(self, value: Decimal | float | None) -> str:
         """The figure as a tile shows it: "7.3 %", "$12.40", "18 min", "6.5 days"; "no data"."""
-        if value is None:
+        shown = self.rounded(value)
+        if shown is None:
             return "no data"
-        value = _decimal(value)
         if self.unit == Unit.PERCENT:
-            return f"{value:.1f} %"
+            return f"{shown} %"
         if self.unit == Unit.CURRENCY:
-            return f"${value:,.2f}"
+            return f"${shown:,}"
         if self.unit == Unit.MINUTES:
-            return f"{value:.0f} min"
+            return f"{shown} min"
         if self.unit == Unit.DAYS:
-            return f"{value:.1f} days"
-        return f"{value:,.1f}"
+            return f"{shown} days"
+        return f"{shown:,}"
+
+
+_PLACES = {Unit.PERCENT: 1, Unit.CURRENCY: 2, Unit.MINUTES: 0, Unit.DAYS: 1, Unit.COUNT: 1}
 
 
 class AlreadyRegistered(ImproperlyConfigured):

@@ -235,12 +235,19 @@ def status_of(
 ) -> Status:
     """On target, watch or alert, honouring which way is better.
 
+    The figure and the targets are compared as shown (rounded half-up to the metric's places).
     Lower is better: on target at or below the target, alert at or above the threshold, watch
     between. Higher is better: the mirror image. A band: on target inside [target, target_high],
     alert when more than `alert_threshold` outside it, watch in between.
     """
     if value is None:
         return Status.NO_DATA
+    # Judged as shown: a figure displayed as "7.0 %" meets a 7 % target whether it was 6.977
+    # or 7.042 before rounding (half-up, `Metric.rounded`); so are the targets.
+    value = metric.rounded(value)
+    target = metric.rounded(target)
+    alert_threshold = metric.rounded(alert_threshold)
+    target_high = metric.rounded(target_high)
     direction = metric.direction
     if direction == Direction.BAND:
         high = target if target_high is None else target_high

@@ -17,8 +17,8 @@ from clinicops.core.models import Clinic, Staff
 from compliance import audit
 from compliance.models import AuditEvent
 
-from . import registry
-from .models import ClinicMetricChoice, MetricDay
+from . import changes, registry
+from .models import ChangedDay, ClinicMetricChoice, MetricDay
 from .registry import Direction, Metric, Unit
 
 MIN_CHOSEN = 3
@@ -52,6 +52,9 @@ def rollup_clinic_days(*, clinic: Clinic, days: Iterable[date], force: bool = Fa
     days = sorted(set(days))
     started = timezone.now()
     metrics = registry.all_metrics()
+    # The late-change marks of these days, read before computing: the rollup answers them. A
+    # mark written while it computes is newer than what it saw, so it stays for the next run.
+    marks = changes.marks_for(clinic=clinic, days=days)
     measured = _measured_days(clinic, [m for m in metrics if m.point_in_time], days, force)
     rows = [
         (
@@ -73,6 +76,8 @@ def rollup_clinic_days(*, clinic: Clinic, days: Iterable[date], force: bool = Fa
     rows.sort(key=lambda row: (row[1], row[2]))
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany(_UPSERT, rows)
+        if marks:
+            ChangedDay.objects.filter(pk__in=marks).delete()
     return len(rows)
 
 
@@ -102,8 +107,10 @@ def stale_days(*, clinic: Clinic, start: date, end: date) -> list[date]:
 
     A clinic-day is current when every registered metric has a row for it that was computed
     after the clinic's local day had ended (so it saw the whole day) and, for metrics that can
-    tell when their data last changed (`Metric.last_changed`), after that change too. A
-    point-in-time metric's row is current as soon as it exists.
+    tell when their data last changed (`Metric.last_changed`), after that change too. A day
+    whose source data changed after it was rolled up (a `ChangedDay` mark, which the
+    database's triggers leave) is stale whatever its age. A point-in-time metric's row is
+    current as soon as it exists.
     """
     metrics = registry.all_metrics()
     computed: dict[date, dict[str, datetime]] = defaultdict(dict)
@@ -111,10 +118,11 @@ def stale_days(*, clinic: Clinic, start: date, end: date) -> list[date]:
         clinic=clinic, day__gte=start, day__lte=end
     ).values_list("day", "key", "computed_at"):
         computed[day][key] = at
+    changed = changes.marked(clinic=clinic, start=start, end=end)
     stale = []
     day = start
     while day <= end:
-        if not _is_current(clinic, day, metrics, computed.get(day, {})):
+        if day in changed or not _is_current(clinic, day, metrics, computed.get(day, {})):
             stale.append(day)
         day += timedelta(days=1)
     return stale

@@ -2,54 +2,35 @@
 
 Beat runs `dispatch_nightly_rollups` every hour. Each clinic whose local 02:00 fell within
 the hour just begun gets one `rollup_clinic_day` task for yesterday and one for each of the
-KPI_TRAILING_DAYS days before it, so late data (a correction, a remittance) is picked up.
-Each task recomputes a whole clinic-day idempotently, so a duplicate or a retry is harmless.
+KPI_TRAILING_DAYS days before it, then tasks for every older day whose source data changed
+since it was rolled up (the change triggers' marks, `changes.py`) and for every day of the
+last KPI_COMPLETENESS_DAYS missing a row (a rollup lost with a killed worker). Each task
+recomputes whole clinic-days idempotently, so a duplicate, a retry or a redelivery is harmless.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
+from clinicops.core import nightly
 from clinicops.core.models import Clinic
 
-from . import services
+from . import changes, services
 
 DEFAULT_TRAILING_DAYS = 7
 DEFAULT_LOCAL_HOUR = 2
 
 
-def _local_run_instant(clinic: Clinic, local_day: date, hour: int) -> datetime:
-    # A wall-clock time skipped by a spring-forward (02:00 in New York on 2026-03-08) resolves,
-    # with fold=0, to the instant just after the gap (03:00 EDT): the night still runs, once.
-    return datetime.combine(local_day, time(hour), tzinfo=clinic.tz).astimezone(UTC)
-
-
 def clinics_due(now: datetime, *, hour: int | None = None) -> list[tuple[int, date]]:
-    """(clinic id, yesterday in that clinic) for each active clinic whose local `hour` o'clock
-    fell in the clock hour ending at `now` (truncated to the hour).
-
-    Hour-aligned windows tile time without gaps or overlaps, so each clinic is due exactly once
-    per local day, however late in the hour beat fires, across DST changes and for zones with
-    half-hour offsets.
-    """
-    hour = settings.KPI_ROLLUP_LOCAL_HOUR if hour is None else hour
-    window_end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    window_start = window_end - timedelta(hours=1)
-    due = []
-    for clinic in Clinic.objects.filter(is_active=True).order_by("pk"):
-        local_day = timezone.localtime(window_end, timezone=clinic.tz).date()
-        # The run instant of the local date at the window's end, or of the day before it (a
-        # zone where the window straddles local midnight).
-        for day in (local_day, local_day - timedelta(days=1)):
-            if window_start < _local_run_instant(clinic, day, hour) <= window_end:
-                due.append((clinic.pk, day - timedelta(days=1)))
-                break
-    return due
+    """(clinic id, yesterday in that clinic) for each active clinic whose local `hour`
+    (KPI_ROLLUP_LOCAL_HOUR) o'clock fell in the clock hour ending at `now`: the DST-proof rule
+    of `clinicops.core.nightly`, shared with every nightly dispatcher."""
+    return nightly.clinics_due(now, settings.KPI_ROLLUP_LOCAL_HOUR if hour is None else hour)
 
 
 def days_to_roll(yesterday: date, trailing_days: int | None = None) -> list[date]:
@@ -58,22 +39,62 @@ def days_to_roll(yesterday: date, trailing_days: int | None = None) -> list[date
     return [yesterday - timedelta(days=i) for i in range(max(trailing, 0) + 1)]
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=5,
-    ignore_result=True,
-)
+# Every rollup task is safe to run twice (an upsert of whole clinic-days), so it is
+# acknowledged only once done (acks_late) and re-queued if its worker dies under it
+# (reject_on_worker_lost): a SIGKILLed worker loses nothing. It must end well inside the
+# broker's visibility timeout (settings.CELERY_BROKER_TRANSPORT_OPTIONS), after which Redis
+# hands an unacknowledged task to another worker: hence the time limits.
+ROLLUP_TASK = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "max_retries": 5,
+    "ignore_result": True,
+    "soft_time_limit": 240,
+    "time_limit": 300,
+}
+# Days of changes or gaps per task: a month computes in a few seconds with range functions.
+CHUNK_DAYS = 31
+
+
+@shared_task(**ROLLUP_TASK)
 def rollup_clinic_day(clinic_id: int, day: str) -> int:
     """Recompute every metric of one clinic's local day (ISO date); safe to run twice."""
     return services.rollup_clinic_day(clinic_id=clinic_id, day=date.fromisoformat(day))
+
+
+@shared_task(**ROLLUP_TASK)
+def rollup_clinic_days(clinic_id: int, days: list[str]) -> int:
+    """Recompute every metric of one clinic's local `days` (ISO dates); safe to run twice."""
+    clinic = Clinic.objects.filter(pk=clinic_id, is_active=True).first()
+    if clinic is None:
+        return 0
+    return services.rollup_clinic_days(
+        clinic=clinic, days=[date.fromisoformat(day) for day in days]
+    )
+
+
+def catch_up_days(clinic: Clinic, yesterday: date, rolled: list[date]) -> list[date]:
+    """The days the night must re-roll beyond `rolled`: each past day whose source data
+    changed since it was rolled up (whatever its age), and each day of the last
+    KPI_COMPLETENESS_DAYS missing a metric's row (a rollup lost with its worker)."""
+    horizon = yesterday - timedelta(days=max(settings.KPI_COMPLETENESS_DAYS, 0))
+    days = set(changes.changed_days(clinic=clinic, through=yesterday))
+    days |= set(changes.missing_days(clinic=clinic, first=horizon, last=yesterday))
+    return sorted(days - set(rolled))
+
+
+def _chunks(days: list[date]) -> list[list[date]]:
+    return [days[i : i + CHUNK_DAYS] for i in range(0, len(days), CHUNK_DAYS)]
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def dispatch_nightly_rollups(now: str | None = None, queue: str | None = None) -> int:
     """Enqueue the rollups of each clinic whose night has come; returns how many tasks.
 
+    Per clinic: one task per day for yesterday and the KPI_TRAILING_DAYS before it, then
+    tasks of up to a month for the days found by `catch_up_days` (late changes, lost rows).
     `now` (ISO datetime) replaces the clock; `queue` routes the fan-out, for example to
     dedicated KPI workers.
     """
@@ -81,8 +102,15 @@ def dispatch_nightly_rollups(now: str | None = None, queue: str | None = None) -
     options = {"queue": queue} if queue else {}
     count = 0
     for clinic_id, yesterday in clinics_due(instant):
-        for day in days_to_roll(yesterday):
+        rolled = days_to_roll(yesterday)
+        for day in rolled:
             rollup_clinic_day.apply_async((clinic_id, day.isoformat()), **options)
+            count += 1
+        clinic = Clinic.objects.get(pk=clinic_id)
+        for chunk in _chunks(catch_up_days(clinic, yesterday, rolled)):
+            rollup_clinic_days.apply_async(
+                (clinic_id, [day.isoformat() for day in chunk]), **options
+            )
             count += 1
     return count
 

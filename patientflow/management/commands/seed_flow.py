@@ -10,6 +10,10 @@ so a patient is roomed only when a room is free, as on a real morning.
 
 Idempotent per day: a clinic with visits today is left alone. Nothing happens outside the
 clinic's day (before the first appointment or after the last).
+
+The past: for every demo clinic, `seed_history` walks a few of each past day's completed
+appointments (HISTORY_VISITS_PER_DAY, over HISTORY_WEEKS weeks) through the same services at
+that day's times, so the KPI dashboard's door-to-provider and cycle time have a history.
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ EARLY_ARRIVALS = timedelta(minutes=15)
 # Share of the patients due by now who have not turned up (yet).
 NOT_ARRIVED = 0.1
 TELEHEALTH = "Telehealth"  # seed_scheduling's video visit type
+# Past weeks of visits (as many as the KPI dashboard shows) and how many of each day's completed
+# appointments are walked through the flow: enough for believable weekly medians of door-to-
+# provider and cycle time, few enough that seeding stays quick (each step is audited).
+HISTORY_WEEKS = 12
+HISTORY_VISITS_PER_DAY = 3
 
 
 @dataclass(order=True)
@@ -59,6 +68,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--seed", type=int, default=DEFAULT_SEED, help="Random seed, for repeatable data."
         )
+        parser.add_argument(
+            "--history-weeks",
+            type=int,
+            default=HISTORY_WEEKS,
+            help=f"Weeks of past visits to walk through the flow (default {HISTORY_WEEKS}).",
+        )
 
     def handle(self, *args: Any, seed: int, **options: Any) -> None:
         clinic = (
@@ -73,6 +88,12 @@ class Command(BaseCommand):
         with transaction.atomic():
             summary = FlowSeeder(clinic, rng).run()
         self.stdout.write(f"{clinic}: {summary}")
+        for demo_clinic in Clinic.objects.filter(
+            name__in=[spec.name for spec in CLINICS], is_active=True
+        ).order_by("pk"):
+            history_rng = random.Random(f"{seed}:{demo_clinic.name}:history")  # noqa: S311
+            seeded = seed_history(demo_clinic, history_rng, weeks=options["history_weeks"])
+            self.stdout.write(f"{demo_clinic}: {seeded}")
 
 
 class FlowSeeder:
@@ -233,3 +254,58 @@ class FlowSeeder:
         amount = self.rng.choice((Decimal("20.00"), Decimal("25.00"), Decimal("40.00")))
         method = self.rng.choice((PaymentMethod.CARD, PaymentMethod.CARD, PaymentMethod.CASH))
         return services.PaymentInput(amount, method, f"R{appointment.pk:07d}")
+
+
+def seed_history(
+    clinic: Clinic,
+    rng: random.Random,
+    *,
+    weeks: int = HISTORY_WEEKS,
+    per_day: int = HISTORY_VISITS_PER_DAY,
+    today: Any = None,
+) -> str:
+    """Walk some of each past day's completed appointments through the flow, at that day's
+    times, so the KPI history has door-to-provider and cycle-time figures.
+
+    seed_scheduling writes the past settled (completed) in bulk, since a booking cannot be made
+    in the past; here a sample of each day's completed appointments is set back to booked and
+    taken through patientflow's services (check in, room, provider, ready, check out, room
+    cleaned) with `now=` at the day's times, by the same `FlowSeeder` as today's board:
+    checkout completes the appointment again. A sampled patient who does not arrive (a tenth)
+    gets their completed status back. Idempotent per day: a day with visits is left alone.
+    """
+    today = today or clinic.today()
+    days = [today - timedelta(days=n) for n in range(weeks * 7, 0, -1)]
+    visits = seeded_days = 0
+    for day in days:
+        start, end = day_bounds_utc(day, clinic.tz)
+        if Visit.objects.filter(
+            clinic=clinic, checked_in_at__gte=start, checked_in_at__lt=end
+        ).exists():
+            continue
+        completed = list(
+            Appointment.objects.filter(
+                clinic=clinic,
+                start__gte=start,
+                start__lt=end,
+                status=Appointment.Status.COMPLETED,
+            )
+            .exclude(appointment_type__name=TELEHEALTH)
+            .order_by("start", "pk")
+            .values_list("pk", flat=True)
+        )
+        if not completed:
+            continue
+        sample = sorted(rng.sample(completed, min(per_day, len(completed))))
+        with transaction.atomic():
+            Appointment.objects.filter(pk__in=sample).update(status=Appointment.Status.BOOKED)
+            seeder = FlowSeeder(clinic, rng, now=end - timedelta(minutes=1))
+            seeder.run()
+            Appointment.objects.filter(pk__in=sample, status=Appointment.Status.BOOKED).update(
+                status=Appointment.Status.COMPLETED
+            )
+        visits += Visit.objects.filter(
+            clinic=clinic, checked_in_at__gte=start, checked_in_at__lt=end
+        ).count()
+        seeded_days += 1
+    return f"{visits} past visits over {seeded_days} days walked through the flow."

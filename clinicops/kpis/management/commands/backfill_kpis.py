@@ -3,10 +3,11 @@
     manage.py backfill_kpis --from 2025-01-01 --to 2025-12-31 [--clinic ID] [--force]
 
 Resumable: a clinic-day is skipped when it is already current (`services.stale_days`: every
-registered metric has a row computed after the local day ended and after its data last changed,
-where the metric can tell). Each chunk of up to --chunk-days consecutive days commits on its
-own, so an interrupted backfill, run again with the same arguments, carries on where it
-stopped. --force recomputes every day, point-in-time measurements (TNAA) included.
+registered metric has a row computed after the local day ended, and no write to the metrics'
+source tables has touched the day since: the change triggers' marks, `changes.py`). Each
+chunk of up to --chunk-days consecutive days commits on its own, so an interrupted backfill,
+run again with the same arguments, carries on where it stopped. --force recomputes every day,
+point-in-time measurements (TNAA) included.
 """
 
 from __future__ import annotations

@@ -1,0 +1,75 @@
+"""Supplies' drill-downs list exactly the rows behind each figure's parts (issue 11.6)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from clinicops.core.models import Clinic, User
+from clinicops.kpis import registry
+from clinicops.kpis import services as kpi_services
+from clinicops.kpis.models import MetricDay
+from supplies import services
+from supplies.models import LocationItem, StockLocation
+from supplies.services import UsageLine
+from supplies.tests.factories import LocationItemFactory, SupplyItemFactory
+
+pytestmark = pytest.mark.django_db
+
+Stock = Callable[..., LocationItem]
+MONDAY = date(2026, 3, 9)
+WEEK = [MONDAY + timedelta(days=i) for i in range(7)]
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def at(day: date, hour: int) -> datetime:
+    return datetime.combine(day, time(hour), tzinfo=NEW_YORK)
+
+
+def week_parts(clinic: Clinic, key: str) -> tuple[Decimal, Decimal]:
+    kpi_services.rollup_clinic_days(clinic=clinic, days=WEEK)
+    rows = MetricDay.objects.filter(clinic=clinic, key=key, day__in=WEEK)
+    return sum(r.numerator for r in rows), sum(r.denominator for r in rows)
+
+
+def test_the_supply_cost_drilldown_adds_up_to_the_figures_cost(
+    nurse: User, cart: StockLocation, stock: Stock
+) -> None:
+    gauze = stock(
+        LocationItemFactory(
+            location=cart, item=SupplyItemFactory(name="Gauze", unit_cost=Decimal("0.12"))
+        ),
+        200,
+    )
+    for n, (day, quantity) in enumerate([(WEEK[0], 10), (WEEK[2], 4), (WEEK[6], 7)]):
+        services.log_usage(
+            actor=nurse,
+            location=cart,
+            lines=[UsageLine(gauze.item_id, quantity)],
+            idempotency_key=f"k{n}",
+            now=at(day, 10),
+        )
+
+    cost, _ = week_parts(cart.clinic, "supply_cost_per_visit")
+    drill = registry.get("supply_cost_per_visit").drill(cart.clinic, WEEK[0], WEEK[-1])
+
+    assert sum(row[drill.columns.index("Cost")] for row in drill.rows) == cost == Decimal("2.52")
+
+
+def test_the_stockout_drilldown_lists_the_item_days_at_zero(
+    clinic: Clinic, cart: StockLocation, stock: Stock
+) -> None:
+    stock(LocationItemFactory(location=cart, par=10), 5)
+    empty = LocationItemFactory(location=cart, par=10, item__name="Saline")
+    for day in WEEK[:3]:
+        services.snapshot_stockouts(clinic=clinic, day=day)
+
+    zero, tracked = week_parts(clinic, "stockout_rate")
+    drill = registry.get("stockout_rate").drill(clinic, WEEK[0], WEEK[-1])
+
+    assert (len(drill.rows), tracked) == (zero, 6)
+    assert {row[drill.columns.index("Item")] for row in drill.rows} == {empty.item.name}
