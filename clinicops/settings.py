@@ -266,7 +266,7 @@ CACHES = {
     }
 }
 # Nothing a request needs lives only in Redis: sessions and failed-login counts are in Postgres,
-# so Redis down logs nobody out and keeps the lockout working (docs/decisions/XXXX-redis-down.md).
+# so Redis down logs nobody out and keeps the lockout working (docs/decisions/0012-redis-down.md).
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 

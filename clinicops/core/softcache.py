@@ -8,7 +8,7 @@ Redis refusing a command) still raises, so a bug is not hidden as an outage.
 
 Use `django.core.cache.cache` directly only where failing loudly is the point: the audit
 chain's verified head (compliance.services) must not be skipped silently, and its Celery task
-retries on RedisError instead. See docs/decisions/XXXX-redis-down.md.
+retries on RedisError instead. See docs/decisions/0012-redis-down.md.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ wait on each other.
 The nightly run (`tasks.dispatch_nightly_rollups`) re-rolls the marked days whatever their age;
 `services.rollup_clinic_days` deletes the marks it read before it computed (a mark written
 while it computed is newer than what it saw, so it stays for the next night); the backfill
-treats a marked day as stale. docs/decisions/XXXX-kpi-late-changes.md says why triggers.
+treats a marked day as stale. docs/decisions/0015-kpi-late-changes.md says why triggers.
 """
 
 from __future__ import annotations
