@@ -15,6 +15,8 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -258,10 +260,12 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "clinicops"),
         # Redis down must make a page slower, not hang it: a connect or a reply that takes
-        # longer than this fails, and pages fall back (clinicops.core.softcache).
+        # longer than this fails at once (redis-py's default is 3 retries with backoff, up to
+        # 4 timeouts per call), and pages fall back (clinicops.core.softcache).
         "OPTIONS": {
             "socket_connect_timeout": float(os.environ.get("REDIS_CACHE_TIMEOUT", "0.5")),
             "socket_timeout": float(os.environ.get("REDIS_CACHE_TIMEOUT", "0.5")),
+            "retry": Retry(NoBackoff(), 0),
         },
     }
 }

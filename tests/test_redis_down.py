@@ -50,7 +50,7 @@ def redis_down(settings: pytest.FixtureRequest) -> None:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": f"redis://127.0.0.1:{_closed_port()}/0",
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+            "OPTIONS": settings.CACHES["default"]["OPTIONS"],
         }
     }
     with pytest.raises(RedisConnectionError):
