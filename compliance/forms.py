@@ -7,7 +7,6 @@ from typing import Any
 
 from django import forms
 
-from clinicops.core.fields import DateField
 from clinicops.core.models import User
 
 from . import selectors
@@ -31,10 +30,12 @@ class AuditSearchForm(forms.Form):
     action = forms.ChoiceField(
         required=False, choices=[("", "Any action"), *AuditEvent.Action.choices], label="Action"
     )
-    date_from = DateField(
+    date_from = forms.DateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )
-    date_to = DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
     # Keyset cursor: show the events older than this one (set by the "Older events" link).
     before = forms.IntegerField(
         required=False, min_value=1, label="Older than event", widget=forms.HiddenInput
