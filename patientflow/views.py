@@ -13,23 +13,28 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, QueryDict
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.utils.html import format_html_join
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from clinicops.core import selectors as core_selectors
 from clinicops.core import services as core_services
 from clinicops.core.fields import new_submission_key, parse_id
 from clinicops.core.middleware import is_background_poll
 from clinicops.core.models import Clinic, Coverage, Patient, Room, Staff
+from clinicops.core.web import (
+    HtmxHttpRequest,
+    current_clinic,
+    is_fragment,
+    page_or_partial,
+    render_page,
+)
 from compliance import audit
 from compliance.models import AuditEvent
 from scheduling import availability
@@ -57,22 +62,6 @@ ROOMS = "patientflow/rooms.html"
 CHECK_IN = "patientflow/check_in.html"
 CHECKOUT = "patientflow/checkout.html"
 VISIT = "patientflow/visit.html"
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-    clinic: Clinic | None
-
-
-def _current_clinic(request: HtmxHttpRequest) -> Clinic:
-    if request.clinic is None:
-        raise PermissionDenied("You are not assigned to a clinic yet. Ask an administrator.")
-    return request.clinic
-
-
-def _fragment(request: HtmxHttpRequest) -> bool:
-    """An htmx request for a fragment (a history restore needs the whole page)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def _is_refresh(request: HtmxHttpRequest) -> bool:
@@ -223,26 +212,23 @@ def _render_board(
         "flash": flash,
         "flash_kind": flash_kind,
     }
-    template = f"{BOARD}#board" if _fragment(request) else BOARD
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    return render_page(request, BOARD, "board", context)
 
 
 @never_cache
 @require_GET
 @permission_required("patientflow.view_visit", raise_exception=True)
 def board(request: HtmxHttpRequest) -> HttpResponse:
-    return _render_board(request, _current_clinic(request), _board_params(request.GET))
+    return _render_board(request, current_clinic(request), _board_params(request.GET))
 
 
 def _after_move(request: HtmxHttpRequest, visit: Visit, message: str, kind: str) -> HttpResponse:
     """Answer a step change: the board fragment for the board, else back where it came from."""
     if request.POST.get("source") == "board":
         params = _board_params(request.POST)
-        if _fragment(request):
+        if is_fragment(request):
             return _render_board(
-                request, _current_clinic(request), params, flash=message, flash_kind=kind
+                request, current_clinic(request), params, flash=message, flash_kind=kind
             )
         messages.add_message(request, _LEVELS[kind], message)
         query = QueryDict(mutable=True)
@@ -369,17 +355,14 @@ def _render_rooms(
             for state in ("free", "occupied", "cleaning")
         },
     }
-    template = f"{ROOMS}#rooms" if _fragment(request) else ROOMS
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    return render_page(request, ROOMS, "rooms", context)
 
 
 @never_cache
 @require_GET
 @permission_required("patientflow.view_roomturn", raise_exception=True)
 def rooms(request: HtmxHttpRequest) -> HttpResponse:
-    return _render_rooms(request, _current_clinic(request))
+    return _render_rooms(request, current_clinic(request))
 
 
 @require_POST
@@ -393,8 +376,8 @@ def room_clean(request: HtmxHttpRequest, room_id: int) -> HttpResponse:
     else:
         message = f"{room.name} is clean and free." if turn else f"{room.name} was already clean."
         kind = "success"
-    if _fragment(request):
-        return _render_rooms(request, _current_clinic(request), flash=message, flash_kind=kind)
+    if is_fragment(request):
+        return _render_rooms(request, current_clinic(request), flash=message, flash_kind=kind)
     messages.add_message(request, _LEVELS[kind], message)
     return redirect("patientflow:rooms")
 
@@ -508,15 +491,14 @@ def demographics(request: HtmxHttpRequest, appointment_id: int) -> HttpResponse:
             else:
                 saved = "Changes saved." if form.changed_data else "Nothing was changed."
                 form = None
-                if not _fragment(request):
+                if not is_fragment(request):
                     messages.success(request, saved)
                     return redirect("patientflow:check_in", appointment_id=appointment.pk)
     elif not request.GET.get("cancel"):
         form = DemographicsForm(instance=copy.copy(patient))
         audit.record_view(request, patient, summary="Opened for editing at check-in")
     context = _check_in_context(request, appointment, demographics_form=form, saved=saved)
-    template = f"{CHECK_IN}#demographics" if _fragment(request) else CHECK_IN
-    return render(request, template, context)
+    return render(request, page_or_partial(request, CHECK_IN, "demographics"), context)
 
 
 @require_POST
@@ -538,7 +520,7 @@ def verify_coverage(
         message = "This coverage has a problem to fix first: " + "; ".join(error.messages)
     else:
         message = f"Eligibility with {coverage.payer} marked verified today."
-    if _fragment(request):
+    if is_fragment(request):
         context = _check_in_context(request, appointment)
         context["coverage_saved"] = message
         return render(request, f"{CHECK_IN}#insurance", context)
@@ -552,7 +534,7 @@ def verify_coverage(
 @permission_required("scheduling.add_appointment", raise_exception=True)
 def walk_in(request: HtmxHttpRequest) -> HttpResponse:
     """Find the patient, then book them into today's schedule and check them in at once."""
-    clinic = _current_clinic(request)
+    clinic = current_clinic(request)
     source = request.POST if request.method == "POST" else request.GET
     context: dict[str, Any] = {"clinic": clinic}
     if not source.get("patient"):
@@ -751,7 +733,7 @@ def follow_up(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 error = failure.message
             else:
                 visit = _visit_for(request, pk)
-                if not _fragment(request):
+                if not is_fragment(request):
                     if result.replayed:
                         messages.info(
                             request,
@@ -761,12 +743,11 @@ def follow_up(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                     else:
                         messages.success(request, "Follow-up booked.")
                     return redirect("patientflow:checkout", pk=visit.pk)
-        if error and not _fragment(request):
+        if error and not is_fragment(request):
             messages.error(request, error)
             return redirect("patientflow:checkout", pk=visit.pk)
     context = _checkout_context(request, visit, source=source, error=error)
-    template = f"{CHECKOUT}#follow-up" if _fragment(request) else CHECKOUT
-    return render(request, template, context)
+    return render(request, page_or_partial(request, CHECKOUT, "follow-up"), context)
 
 
 @never_cache
@@ -794,7 +775,7 @@ def summary(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @permission_required("patientflow.change_stepthreshold", raise_exception=True)
 def thresholds(request: HtmxHttpRequest) -> HttpResponse:
-    clinic = _current_clinic(request)
+    clinic = current_clinic(request)
     form = ThresholdForm(
         request.POST if request.method == "POST" else None,
         current=selectors.thresholds_for(clinic),

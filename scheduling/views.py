@@ -18,15 +18,19 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from clinicops.core import selectors as core_selectors
 from clinicops.core import services as core_services
 from clinicops.core.fields import new_submission_key, parse_id
 from clinicops.core.models import Clinic, Patient, Staff
+from clinicops.core.web import (
+    HtmxHttpRequest,
+    current_clinic,
+    is_fragment,
+    render_page,
+)
 from compliance import audit
 from compliance.models import AuditEvent
 
@@ -49,32 +53,6 @@ SLOT_TAKEN = "That slot was just taken. Pick another."
 HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-    clinic: Clinic | None
-
-
-def _clinic(request: HtmxHttpRequest) -> Clinic:
-    if request.clinic is None:
-        raise PermissionDenied("You are not assigned to a clinic yet. Ask an administrator.")
-    return request.clinic
-
-
-def _is_fragment(request: HtmxHttpRequest) -> bool:
-    # A history restore (back button, with htmx's cache off) needs the whole page.
-    return bool(request.htmx) and not request.htmx.history_restore_request
-
-
-def _render(
-    request: HtmxHttpRequest, template: str, partial: str, context: dict[str, Any]
-) -> HttpResponse:
-    """The full page, or for an htmx request only `partial`."""
-    name = f"{template}#{partial}" if _is_fragment(request) else template
-    response = render(request, name, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
-
-
 def _appointments(request: HtmxHttpRequest) -> Any:
     return Appointment.objects.for_user(request.user).select_related(
         "clinic", "patient", "provider__user", "appointment_type", "room", "booked_by"
@@ -88,7 +66,7 @@ def _appointments(request: HtmxHttpRequest) -> Any:
 @require_GET
 @permission_required("scheduling.view_appointment", raise_exception=True)
 def day_view(request: HtmxHttpRequest) -> HttpResponse:
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     form = DayForm(request.GET or None, clinic=clinic)
     day = form.chosen_day()
     provider = form.chosen_provider()
@@ -118,14 +96,14 @@ def day_view(request: HtmxHttpRequest) -> HttpResponse:
         "open_offers": offers,
         "types": AppointmentType.objects.filter(clinic=clinic, is_active=True),
     }
-    return _render(request, "scheduling/day.html", "day-view", context)
+    return render_page(request, "scheduling/day.html", "day-view", context)
 
 
 @never_cache
 @require_GET
 @permission_required("scheduling.view_appointment", raise_exception=True)
 def week_view(request: HtmxHttpRequest) -> HttpResponse:
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     form = WeekForm(request.GET or None, clinic=clinic)
     day = form.chosen_day()
     provider = form.chosen_provider()
@@ -160,7 +138,7 @@ def week_view(request: HtmxHttpRequest) -> HttpResponse:
         "today": clinic.today(),
         "types": AppointmentType.objects.filter(clinic=clinic, is_active=True),
     }
-    return _render(request, "scheduling/week.html", "week-view", context)
+    return render_page(request, "scheduling/week.html", "week-view", context)
 
 
 @never_cache
@@ -168,7 +146,7 @@ def week_view(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required("scheduling.view_appointment", raise_exception=True)
 def day_sheet(request: HtmxHttpRequest) -> HttpResponse:
     """A printable list of each provider's patients for one day."""
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     form = DayForm(request.GET or None, clinic=clinic)
     day = form.chosen_day()
     provider = form.chosen_provider()
@@ -234,10 +212,10 @@ def _patient_search(request: HtmxHttpRequest, clinic: Clinic, query: str) -> Any
 @permission_required("core.view_patient", raise_exception=True)
 def patient_options(request: HtmxHttpRequest) -> HttpResponse:
     """Live patient search for the booking forms: matching patients as radio choices."""
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     search = _patient_search(request, clinic, request.GET.get("q", ""))
     context = {"search": search, "limit": core_selectors.SEARCH_LIMIT, "today": clinic.today()}
-    return _render(request, "scheduling/patient_options.html", "options", context)
+    return render_page(request, "scheduling/patient_options.html", "options", context)
 
 
 # --- find a slot, book ------------------------------------------------------------------------
@@ -346,9 +324,9 @@ def _without(params: QueryDict, *names: str) -> QueryDict:
 @require_GET
 @permission_required("scheduling.add_appointment", raise_exception=True)
 def find_slot(request: HtmxHttpRequest) -> HttpResponse:
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     context = _find_context(request, clinic, request.GET)
-    return _render(request, "scheduling/find.html", "slot-results", context)
+    return render_page(request, "scheduling/find.html", "slot-results", context)
 
 
 def _book(request: HtmxHttpRequest, form: BookingForm, clinic: Clinic) -> Any:
@@ -414,15 +392,15 @@ def _report_booking(request: HtmxHttpRequest, result: Any, clinic: Clinic) -> No
 @permission_required("scheduling.add_appointment", raise_exception=True)
 def find_book(request: HtmxHttpRequest) -> HttpResponse:
     """Book a slot shown by find-a-slot; a refusal shows the search again with fresh slots."""
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     form = BookingForm(request.POST, clinic=clinic, user=request.user)
     result = _book(request, form, clinic) if form.is_valid() else None
     if result is None:
         criteria = QueryDict(request.POST.get("criteria", "")[:2000])
         context = _find_context(request, clinic, criteria)
         context["booking_form"] = form
-        return _render(request, "scheduling/find.html", "slot-results", context)
-    if not _is_fragment(request):
+        return render_page(request, "scheduling/find.html", "slot-results", context)
+    if not is_fragment(request):
         _report_booking(request, result, clinic)
         return redirect("scheduling:appointment", pk=result.appointment.pk)
     context = {
@@ -439,7 +417,7 @@ def find_book(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required("scheduling.add_appointment", raise_exception=True)
 def book(request: HtmxHttpRequest) -> HttpResponse:
     """Book a particular time (an open slot clicked on the day view, or a time typed in)."""
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     if request.method == "POST":
         form = BookingForm(request.POST, clinic=clinic, user=request.user)
         result = _book(request, form, clinic) if form.is_valid() else None
@@ -521,7 +499,7 @@ def appointment_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         clinic=appointment.clinic_id,
         summary="Appointment opened",
     )
-    return _render(
+    return render_page(
         request,
         "scheduling/appointment.html",
         "appointment",
@@ -533,7 +511,7 @@ def _after_change(
     request: HtmxHttpRequest, pk: int, notice: str, *, level: int = messages.SUCCESS
 ) -> HttpResponse:
     """The appointment page after a change: the fragment for htmx, else a redirect to it."""
-    if not _is_fragment(request):
+    if not is_fragment(request):
         messages.add_message(request, level, notice)
         return redirect("scheduling:appointment", pk=pk)
     appointment = get_object_or_404(_appointments(request), pk=pk)
@@ -626,7 +604,7 @@ def patient_appointments(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "past_total": len(found.past),
         "no_show_count": found.no_show_count,
     }
-    return _render(request, "scheduling/patient_appointments.html", "appointments", context)
+    return render_page(request, "scheduling/patient_appointments.html", "appointments", context)
 
 
 # --- waitlist -------------------------------------------------------------------------------
@@ -675,7 +653,7 @@ def _record_waitlist_view(request: HtmxHttpRequest, clinic: Clinic, context: dic
 @permission_required("scheduling.view_waitlistoffer", raise_exception=True)
 def waitlist(request: HtmxHttpRequest) -> HttpResponse:
     """Freed slots to offer to waiting patients, the waitlist itself, and adding to it."""
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     form = None
     if request.method == "POST":
         if not request.user.has_perm("scheduling.add_waitlistentry"):
@@ -711,7 +689,7 @@ def waitlist(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required("scheduling.change_waitlistoffer", raise_exception=True)
 def offer_respond(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Accept (book) or decline a waitlist offer."""
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     offer = get_object_or_404(
         WaitlistOffer.objects.for_user(request.user).filter(entry__clinic=clinic), pk=pk
     )
@@ -737,7 +715,7 @@ def offer_respond(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required("scheduling.change_waitlistentry", raise_exception=True)
 def waitlist_remove(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     entry = get_object_or_404(
         WaitlistEntry.objects.for_user(request.user).filter(clinic=clinic), pk=pk
     )

@@ -19,17 +19,21 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Sum
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from clinicops.core.fields import parse_id
 from clinicops.core.models import Clinic
+from clinicops.core.web import (
+    HtmxHttpRequest,
+    current_clinic,
+    is_fragment,
+    render_page,
+)
 from compliance import audit
 from compliance.models import AuditEvent
 
@@ -81,36 +85,6 @@ QTY_FIELD = re.compile(r"^qty_(\d{1,18})$")
 RECENT_LOGS_SHOWN = 3
 # The counts screen lists at most this many found-at-use movements waiting for review.
 FOUND_SHOWN = 50
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-    clinic: Clinic | None
-
-
-def _clinic(request: HtmxHttpRequest) -> Clinic:
-    if request.clinic is None:
-        raise PermissionDenied("You are not assigned to a clinic yet. Ask an administrator.")
-    return request.clinic
-
-
-def _fragment(request: HtmxHttpRequest) -> bool:
-    """An htmx request for a fragment (a history restore needs the whole page)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
-
-
-def _render(
-    request: HtmxHttpRequest, template: str, partial: str, context: dict[str, Any]
-) -> HttpResponse:
-    name = f"{template}#{partial}" if _fragment(request) else template
-    response = render(request, name, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
-
-
-def _int(value: str | None) -> int | None:
-    """An id from a query string or form; anything malformed is None."""
-    return parse_id(value)
 
 
 def _locations(request: HtmxHttpRequest, clinic: Clinic) -> Any:
@@ -187,7 +161,7 @@ def _remember(request: HtmxHttpRequest, clinic: Clinic, location: StockLocation)
 @permission_required("supplies.log_usage", raise_exception=True)
 def tablet(request: HtmxHttpRequest) -> HttpResponse:
     """Go to the remembered location, or offer the clinic's locations as big buttons."""
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     if request.GET.get("choose") != "1":
         location = _remembered_location(request, clinic)
         if location is not None:
@@ -330,9 +304,9 @@ def _render_tablet(
     context = _tablet_context(
         request, location, items, visits, form, feedback, focus_scan=focus_scan, refused=refused
     )
-    if not _fragment(request):
+    if not is_fragment(request):
         _audit_patients_shown(request, location, visits)
-    return _render(request, TABLET, "log-panel", context)
+    return render_page(request, TABLET, "log-panel", context)
 
 
 def _fresh_form(
@@ -360,7 +334,7 @@ def _adjust(data: QueryDict, name: str, delta: int, cap: int | None) -> None:
 @permission_required("supplies.log_usage", raise_exception=True)
 def log(request: HtmxHttpRequest, location_id: int) -> HttpResponse:
     """The tablet at one location: GET shows it; POST logs, or adds a scanned/tapped item."""
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     location = _location(request, clinic, location_id)
     _remember(request, clinic, location)
     items = list(selectors.location_items(location))
@@ -371,7 +345,7 @@ def log(request: HtmxHttpRequest, location_id: int) -> HttpResponse:
             request, location, items, visits, form, _last_entry(request, location)
         )
     data = request.POST.copy()
-    if _int(data.get("add")) or _int(data.get("remove")):
+    if parse_id(data.get("add")) or parse_id(data.get("remove")):
         return _tap(request, location, items, visits, data)
     if data.get("action") != "log":
         return _scan(request, location, items, visits, data)
@@ -386,8 +360,8 @@ def _tap(
     data: QueryDict,
 ) -> HttpResponse:
     """A tile or stepper tap without JavaScript (the page does this in the browser otherwise)."""
-    adding = _int(data.get("add"))
-    li = next((li for li in items if li.pk == (adding or _int(data.get("remove")))), None)
+    adding = parse_id(data.get("add"))
+    li = next((li for li in items if li.pk == (adding or parse_id(data.get("remove")))), None)
     if li is not None:
         cap = min(li.item.use_cap, services.MAX_BULK_QUANTITY)
         _adjust(data, quantity_name(li.pk), 1 if adding else -1, cap)
@@ -527,7 +501,7 @@ def _keep_form(
 @permission_required("supplies.log_usage", raise_exception=True)
 def undo(request: HtmxHttpRequest, submission_id: int) -> HttpResponse:
     """Undo one's own last log within the window (compensating movements)."""
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     submission = get_object_or_404(
         UsageSubmission.objects.for_user(request.user)
         .filter(location__clinic=clinic, kind=UsageSubmission.Kind.USE)
@@ -558,7 +532,7 @@ def undo(request: HtmxHttpRequest, submission_id: int) -> HttpResponse:
 @permission_required("supplies.count_stock", raise_exception=True)
 def quick_count(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse:
     """Record a count after a refusal: count one item where it stands and adjust at once."""
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     li = _location_item(request, clinic, location_item_id)
     location = li.location
     form = QuickCountForm(request.POST)
@@ -630,14 +604,14 @@ def _render_below_par(
 ) -> HttpResponse:
     context = _below_par_context(request, clinic)
     context.update({"flash": flash, "flash_kind": flash_kind})
-    return _render(request, BELOW_PAR, "board", context)
+    return render_page(request, BELOW_PAR, "board", context)
 
 
 @never_cache
 @require_GET
 @permission_required("supplies.view_locationitem", raise_exception=True)
 def below_par(request: HtmxHttpRequest) -> HttpResponse:
-    return _render_below_par(request, _clinic(request))
+    return _render_below_par(request, current_clinic(request))
 
 
 @never_cache
@@ -645,7 +619,7 @@ def below_par(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required("supplies.transfer_stock", raise_exception=True)
 def refill(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse:
     """One tap of the pick list: move what refills the cart to par from the supply room."""
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     li = _location_item(request, clinic, location_item_id)
     form = KeyForm(request.POST)
     if not form.is_valid():
@@ -667,7 +641,7 @@ def refill(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse:
             if result.replayed:
                 flash += " (That tap had already been done; nothing moved twice.)"
             kind = "success"
-    if not _fragment(request):
+    if not is_fragment(request):
         messages.add_message(
             request, messages.SUCCESS if kind == "success" else messages.WARNING, flash
         )
@@ -684,12 +658,12 @@ def refill(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse:
 @permission_required("supplies.view_reordersuggestion", raise_exception=True)
 def reorder(request: HtmxHttpRequest) -> HttpResponse:
     """The supply room's reorder suggestions; a manager turns the ticked ones into drafts."""
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     error = ""
     if request.method == "POST":
         if not request.user.has_perm("supplies.add_purchaseorder"):
             raise PermissionDenied("Only a manager can create purchase orders.")
-        ids = [i for i in (_int(v) for v in request.POST.getlist("location_item")) if i]
+        ids = [i for i in (parse_id(v) for v in request.POST.getlist("location_item")) if i]
         if not ids:
             error = "Tick at least one item to order."
         else:
@@ -730,7 +704,7 @@ def _orders(request: HtmxHttpRequest, clinic: Clinic) -> Any:
 @require_GET
 @permission_required("supplies.view_purchaseorder", raise_exception=True)
 def orders(request: HtmxHttpRequest) -> HttpResponse:
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     rows = (
         _orders(request, clinic)
         .select_related("supplier", "created_by")
@@ -794,11 +768,11 @@ def _render_order(
 @require_GET
 @permission_required("supplies.view_purchaseorder", raise_exception=True)
 def order(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    return _render_order(request, _order(request, _clinic(request), pk))
+    return _render_order(request, _order(request, current_clinic(request), pk))
 
 
 def _move_order(request: HtmxHttpRequest, pk: int, verb: str) -> HttpResponse:
-    po = _order(request, _clinic(request), pk)
+    po = _order(request, current_clinic(request), pk)
     try:
         if verb == "send":
             services.send_purchase_order(actor=request.user, order=po)
@@ -831,7 +805,7 @@ _RECEIPT_FIELD = re.compile(r"^lines\[(\d+)\]\.(\w+)$")
 @permission_required("supplies.receive_purchaseorder", raise_exception=True)
 def order_receive(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Record what arrived: quantities, lots and expiry; stock goes into the supply room."""
-    po = _order(request, _clinic(request), pk)
+    po = _order(request, current_clinic(request), pk)
     lines = list(po.lines.select_related("item").order_by("item__name"))
     form = ReceiveForm(request.POST, lines=lines)
     if not form.is_valid():
@@ -868,7 +842,7 @@ def order_receive(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @permission_required("supplies.view_countsession", raise_exception=True)
 def counts(request: HtmxHttpRequest) -> HttpResponse:
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     sessions = CountSession.objects.for_user(request.user).filter(location__clinic=clinic)
     open_counts = {s.location_id: s for s in sessions.filter(status=CountSession.Status.OPEN)}
     locations = [
@@ -902,7 +876,7 @@ def counts(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required("supplies.review_stockmovement", raise_exception=True)
 def found_reviewed(request: HtmxHttpRequest, movement_id: int) -> HttpResponse:
     """A manager marks stock found at use as reviewed (it leaves the counts screen's list)."""
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     movement = get_object_or_404(
         StockMovement.objects.for_user(request.user)
         .filter(location_item__location__clinic=clinic, kind=StockMovement.Kind.FOUND)
@@ -925,8 +899,8 @@ def found_reviewed(request: HtmxHttpRequest, movement_id: int) -> HttpResponse:
 @require_POST
 @permission_required("supplies.count_stock", raise_exception=True)
 def count_start(request: HtmxHttpRequest) -> HttpResponse:
-    clinic = _clinic(request)
-    location_id = _int(request.POST.get("location"))
+    clinic = current_clinic(request)
+    location_id = parse_id(request.POST.get("location"))
     if location_id is None:
         raise Http404("No such location.")
     location = _location(request, clinic, location_id)
@@ -991,7 +965,7 @@ def _count_rows(location: StockLocation) -> list[CountRow]:
 def _count_session(request: HtmxHttpRequest, pk: int) -> CountSession:
     return get_object_or_404(
         CountSession.objects.for_user(request.user)
-        .filter(location__clinic=_clinic(request))
+        .filter(location__clinic=current_clinic(request))
         .select_related("location__clinic", "started_by", "posted_by"),
         pk=pk,
     )
@@ -1026,7 +1000,7 @@ def _render_count(
         "flash": flash,
         "tab": "counts",
     }
-    return _render(request, COUNT, "count-body", context)
+    return render_page(request, COUNT, "count-body", context)
 
 
 @never_cache
@@ -1123,7 +1097,7 @@ def _render_expiry(
         "flash_kind": flash_kind,
         "tab": "expiry",
     }
-    return _render(request, EXPIRY, "expiry-list", context)
+    return render_page(request, EXPIRY, "expiry-list", context)
 
 
 @never_cache
@@ -1132,7 +1106,7 @@ def _render_expiry(
 def expiry(request: HtmxHttpRequest) -> HttpResponse:
     form = ExpiryWindowForm(request.GET)
     days = form.cleaned_data["days"] if form.is_valid() else 60
-    return _render_expiry(request, _clinic(request), days or 60)
+    return _render_expiry(request, current_clinic(request), days or 60)
 
 
 @never_cache
@@ -1140,7 +1114,7 @@ def expiry(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required("supplies.waste_stock", raise_exception=True)
 def waste_expired(request: HtmxHttpRequest) -> HttpResponse:
     """Waste every expired lot on hand in the clinic in one action."""
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     form = ExpiryWindowForm(request.POST)
     days = (form.cleaned_data["days"] if form.is_valid() else 60) or 60
     movements = services.waste_expired(actor=request.user, clinic=clinic)
@@ -1149,7 +1123,7 @@ def waste_expired(request: HtmxHttpRequest) -> HttpResponse:
         flash, kind = f"Wasted {units} expired units from {len(movements)} lots.", "success"
     else:
         flash, kind = "No expired stock is on hand; nothing was wasted.", "info"
-    if not _fragment(request):
+    if not is_fragment(request):
         messages.add_message(request, messages.SUCCESS if movements else messages.INFO, flash)
         return redirect(f"{reverse('supplies:expiry')}?days={days}")
     return _render_expiry(request, clinic, days, flash=flash, flash_kind=kind)
@@ -1192,15 +1166,15 @@ def _render_levels(
         "flash_kind": flash_kind,
         "tab": "levels",
     }
-    return _render(request, LEVELS, "levels-table", context)
+    return render_page(request, LEVELS, "levels-table", context)
 
 
 @never_cache
 @require_GET
 @permission_required("supplies.view_locationitem", raise_exception=True)
 def levels(request: HtmxHttpRequest) -> HttpResponse:
-    clinic = _clinic(request)
-    location_id = _int(request.GET.get("location"))
+    clinic = current_clinic(request)
+    location_id = parse_id(request.GET.get("location"))
     if location_id is not None:
         location = _location(request, clinic, location_id)
     else:
@@ -1215,7 +1189,7 @@ def levels(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @permission_required("supplies.change_locationitem", raise_exception=True)
 def accept_par(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse:
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     li = _location_item(request, clinic, location_item_id)
     before = li.par
     try:
@@ -1225,7 +1199,7 @@ def accept_par(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse:
     else:
         flash = f"Par of {li.item.name} at {li.location.name}: {before} → {li.par}."
         kind = "success"
-    if not _fragment(request):
+    if not is_fragment(request):
         messages.add_message(
             request, messages.SUCCESS if kind == "success" else messages.WARNING, flash
         )
@@ -1237,7 +1211,7 @@ def accept_par(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @permission_required("supplies.change_locationitem", raise_exception=True)
 def levels_edit(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse:
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     li = _location_item(request, clinic, location_item_id)
     initial = {"par": li.par, "reorder_point": li.reorder_point, "max_quantity": li.max_quantity}
     form = LevelsForm(request.POST if request.method == "POST" else None, initial=initial)
