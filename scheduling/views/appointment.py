@@ -18,11 +18,7 @@ from compliance import audit
 from compliance.models import AuditEvent
 
 from .. import screens, selectors, services
-from ..forms import (
-    STATUS_ACTIONS,
-    CancelForm,
-    NotesForm,
-)
+from ..forms import STATUS_ACTIONS, CancelForm, NotesForm
 from ..models import Appointment, WaitlistOffer
 from .common import Status, _appointments
 

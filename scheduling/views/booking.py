@@ -25,10 +25,7 @@ from compliance import audit
 from compliance.models import AuditEvent
 
 from .. import availability, services
-from ..forms import (
-    BookingForm,
-    FindSlotForm,
-)
+from ..forms import BookingForm, FindSlotForm
 from .common import Status, _appointments
 
 SLOT_TAKEN = "That slot was just taken. Pick another."

@@ -18,10 +18,7 @@ from django.views.decorators.http import require_GET
 from clinicops.core.web import HtmxHttpRequest, current_clinic, render_page
 
 from .. import screens, selectors
-from ..forms import (
-    DayForm,
-    WeekForm,
-)
+from ..forms import DayForm, WeekForm
 from ..models import AppointmentType
 from .common import Status
 

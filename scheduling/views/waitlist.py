@@ -19,9 +19,7 @@ from compliance import audit
 from compliance.models import AuditEvent
 
 from .. import selectors, services
-from ..forms import (
-    WaitlistEntryForm,
-)
+from ..forms import WaitlistEntryForm
 from ..models import WaitlistEntry, WaitlistOffer
 from .booking import _chosen_patient, _report_booking
 
