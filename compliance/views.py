@@ -14,6 +14,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from clinicops.core.web import HtmxHttpRequest, is_fragment
+
 from . import selectors, services
 from .forms import AuditSearchForm
 from .models import AuditEvent
@@ -27,15 +29,9 @@ def _clinic_tz(request: HttpRequest) -> tzinfo:
     return clinic.tz if clinic is not None else UTC
 
 
-def _swaps_results(request: HttpRequest) -> bool:
-    """An htmx request aimed at the results; a history restore needs the whole page."""
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and htmx.target == "audit-results" and not htmx.history_restore_request
-
-
 @require_GET
 @permission_required("compliance.view_auditevent", raise_exception=True)
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: HtmxHttpRequest) -> HttpResponse:
     tz = _clinic_tz(request)
     form = AuditSearchForm(request.GET, user=request.user, tz=tz)
     context: dict[str, Any] = {"form": form, "tz": tz, "rows": [], "older_than": None}
@@ -53,7 +49,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             patient_ids=form.cleaned_data.get("patient_ids"),
             rows=len(context["rows"]),
         )
-    template = f"{PAGE}#htmx-update" if _swaps_results(request) else PAGE
+    template = f"{PAGE}#htmx-update" if is_fragment(request, target="audit-results") else PAGE
     return render(request, template, context)
 
 

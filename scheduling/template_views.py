@@ -19,13 +19,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clinicops.core.models import Clinic, Staff
+from clinicops.core.web import HtmxHttpRequest, current_clinic, render_page
 
 from . import availability, selectors, services
 from .models import ClinicClosure, ProviderTimeOff, ScheduleTemplate, TemplateBlock
 from .screens import clinic_providers, record_list_view
 from .services import BlockSpec, SchedulingError
 from .template_forms import MAX_BLOCK_ROWS, BlockFormSet, ClosureForm, TemplateForm, TimeOffForm
-from .views import HtmxHttpRequest, _clinic, _render
 
 BLOCKS_PREFIX = "blocks"
 MORE_ROWS = 5
@@ -77,7 +77,7 @@ def _saved_preview(template: ScheduleTemplate, week_start: date) -> list[Preview
 @require_GET
 @permission_required("scheduling.add_scheduletemplate", raise_exception=True)
 def template_list(request: HtmxHttpRequest) -> HttpResponse:
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     providers = clinic_providers(clinic)
     provider = None
     if request.GET.get("provider"):
@@ -100,14 +100,14 @@ def template_list(request: HtmxHttpRequest) -> HttpResponse:
         "templates": templates,
         "today": clinic.today(),
     }
-    return _render(request, "scheduling/templates_list.html", "template-list", context)
+    return render_page(request, "scheduling/templates_list.html", "template-list", context)
 
 
 @never_cache
 @require_GET
 @permission_required("scheduling.add_scheduletemplate", raise_exception=True)
 def template_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     template = get_object_or_404(
         ScheduleTemplate.objects.for_user(request.user)
         .filter(clinic=clinic)
@@ -124,7 +124,7 @@ def template_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "preview": _saved_preview(template, week_start),
         "kind_labels": KIND_LABELS,
     }
-    return _render(request, "scheduling/templates_detail.html", "template-detail", context)
+    return render_page(request, "scheduling/templates_detail.html", "template-detail", context)
 
 
 def _template_forms(
@@ -158,7 +158,7 @@ def _with_more_rows(data: QueryDict) -> QueryDict:
 @require_http_methods(["GET", "POST"])
 @permission_required("scheduling.add_scheduletemplate", raise_exception=True)
 def template_new(request: HtmxHttpRequest) -> HttpResponse:
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     data = request.POST if request.method == "POST" else None
     if data is not None and "more" in data:
         form, formset = _template_forms(request, clinic, _with_more_rows(data))
@@ -182,7 +182,7 @@ def template_new(request: HtmxHttpRequest) -> HttpResponse:
             _add_scheduling_error(form, formset, error)
         else:
             return redirect("scheduling:template_detail", pk=template.pk)
-    return _render(request, "scheduling/templates_new.html", "template-form", context)
+    return render_page(request, "scheduling/templates_new.html", "template-form", context)
 
 
 def _quiet(form: TemplateForm, formset: Any) -> None:
@@ -208,7 +208,7 @@ def _add_scheduling_error(form: TemplateForm, formset: Any, error: SchedulingErr
 @permission_required("scheduling.add_scheduletemplate", raise_exception=True)
 def template_preview(request: HtmxHttpRequest) -> HttpResponse:
     """The week the form's blocks would produce; nothing is saved."""
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     data = request.POST if request.method == "POST" else request.GET
     form, formset = _template_forms(request, clinic, data or None)
     preview = None
@@ -220,7 +220,7 @@ def template_preview(request: HtmxHttpRequest) -> HttpResponse:
             effective_to=form.cleaned_data["effective_to"],
         )
     context = {"form": form, "formset": formset, "preview": preview, "kind_labels": KIND_LABELS}
-    return _render(request, "scheduling/templates_new.html", "template-preview", context)
+    return render_page(request, "scheduling/templates_new.html", "template-preview", context)
 
 
 # --- time off and closures ---------------------------------------------------------------
@@ -267,8 +267,8 @@ def _shown_result(
 @require_GET
 @permission_required("scheduling.view_providertimeoff", raise_exception=True)
 def time_off(request: HtmxHttpRequest) -> HttpResponse:
-    clinic = _clinic(request)
-    return _render(
+    clinic = current_clinic(request)
+    return render_page(
         request, "scheduling/timeoff_page.html", "timeoff-main", _time_off_context(request, clinic)
     )
 
@@ -276,7 +276,7 @@ def time_off(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @permission_required("scheduling.add_providertimeoff", raise_exception=True)
 def time_off_add(request: HtmxHttpRequest) -> HttpResponse:
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     form = TimeOffForm(request.POST, clinic=clinic)
     extra: dict[str, Any] = {"time_off_form": form}
     if form.is_valid():
@@ -294,13 +294,13 @@ def time_off_add(request: HtmxHttpRequest) -> HttpResponse:
         else:
             extra = _shown_result(request, clinic, result, f"Time off for {result.obj.provider}")
     context = _time_off_context(request, clinic, **extra)
-    return _render(request, "scheduling/timeoff_page.html", "timeoff-main", context)
+    return render_page(request, "scheduling/timeoff_page.html", "timeoff-main", context)
 
 
 @require_POST
 @permission_required("scheduling.add_clinicclosure", raise_exception=True)
 def closure_add(request: HtmxHttpRequest) -> HttpResponse:
-    clinic = _clinic(request)
+    clinic = current_clinic(request)
     form = ClosureForm(request.POST)
     extra: dict[str, Any] = {"closure_form": form}
     if form.is_valid():
@@ -317,4 +317,4 @@ def closure_add(request: HtmxHttpRequest) -> HttpResponse:
         else:
             extra = _shown_result(request, clinic, result, f"{clinic.name} closed {result.obj.day}")
     context = _time_off_context(request, clinic, **extra)
-    return _render(request, "scheduling/timeoff_page.html", "timeoff-main", context)
+    return render_page(request, "scheduling/timeoff_page.html", "timeoff-main", context)

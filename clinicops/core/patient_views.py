@@ -6,30 +6,18 @@ import copy
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.middleware import HtmxDetails
 
 from compliance import audit
 
 from . import selectors, services
 from .forms import CoverageForm, PatientForm
-from .models import Clinic, Coverage, Patient
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-    clinic: Clinic | None
-
-
-def _current_clinic(request: HtmxHttpRequest) -> Clinic:
-    if request.clinic is None:
-        raise PermissionDenied("You are not assigned to a clinic yet. Ask an administrator.")
-    return request.clinic
+from .models import Coverage, Patient
+from .web import HtmxHttpRequest, current_clinic, render_page
 
 
 @never_cache
@@ -47,20 +35,14 @@ def patient_search(request: HtmxHttpRequest) -> HttpResponse:
         "limit": selectors.SEARCH_LIMIT,
         "today": request.clinic.today() if request.clinic else None,
     }
-    template = "core/patient_search.html"
-    # A history restore (back button, with htmx's cache off) needs the whole page.
-    if request.htmx and not request.htmx.history_restore_request:
-        template += "#results"
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    return render_page(request, "core/patient_search.html", "results", context)
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
 @permission_required("core.add_patient", raise_exception=True)
 def patient_create(request: HtmxHttpRequest) -> HttpResponse:
-    clinic = _current_clinic(request)
+    clinic = current_clinic(request)
     form = PatientForm(
         request.POST if request.method == "POST" else None, clinic=clinic, user=request.user
     )

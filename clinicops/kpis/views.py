@@ -15,12 +15,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.middleware import HtmxDetails
 
 from clinicops.core.models import Clinic
+from clinicops.core.web import HtmxHttpRequest, current_clinic, render_page
 
 from . import dashboard, registry, selectors, services
 from .forms import MetricChoiceForm, WeekForm
@@ -33,32 +32,10 @@ SYSTEM = "kpis/system.html"
 DRILLDOWN_PAGE_ROWS = 500
 
 
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-    clinic: Clinic | None
-
-
-def _is_fragment(request: HtmxHttpRequest) -> bool:
-    # A history restore (back button, with htmx's cache off) needs the whole page.
-    return bool(request.htmx) and not request.htmx.history_restore_request
-
-
-def _render(
-    request: HtmxHttpRequest, template: str, partial: str, context: dict[str, Any]
-) -> HttpResponse:
-    """The full page, or for an htmx request only `partial`."""
-    name = f"{template}#{partial}" if _is_fragment(request) else template
-    response = render(request, name, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
-
-
 def _clinic(request: HtmxHttpRequest, clinic_id: int | None) -> Clinic:
     """The clinic asked for, among the user's own (another clinic's id is a 404)."""
     if clinic_id is None:
-        if request.clinic is None:
-            raise PermissionDenied("You are not assigned to a clinic yet. Ask an administrator.")
-        return request.clinic
+        return current_clinic(request)
     return get_object_or_404(Clinic.objects.for_user(request.user), pk=clinic_id)
 
 
@@ -92,7 +69,7 @@ def clinic_dashboard(request: HtmxHttpRequest, clinic_id: int | None = None) -> 
         "several_clinics": len(request.user.clinic_ids) > 1,
         "catalogue_size": len(registry.all_metrics()),
     }
-    return _render(request, DASHBOARD, "week", context)
+    return render_page(request, DASHBOARD, "week", context)
 
 
 @never_cache
@@ -172,7 +149,7 @@ def drilldown(request: HtmxHttpRequest, clinic_id: int, key: str) -> HttpRespons
         "truncated": len(records.rows) - len(shown),
         "week_query": first.isoformat(),
     }
-    return _render(request, DRILLDOWN, "records", context)
+    return render_page(request, DRILLDOWN, "records", context)
 
 
 @never_cache
@@ -219,13 +196,11 @@ def weekly_csv(request: HtmxHttpRequest, clinic_id: int) -> HttpResponse:
 @permission_required("kpis.view_metricday", raise_exception=True)
 def system(request: HtmxHttpRequest) -> HttpResponse:
     clinics = list(selectors.dashboard_clinics(request.user).order_by("name"))
-    reference = clinics[0] if clinics else request.clinic
-    if reference is None:
-        raise PermissionDenied("You are not assigned to a clinic yet. Ask an administrator.")
+    reference = clinics[0] if clinics else current_clinic(request)
     form = _week_form(request, reference)
     view = dashboard.system_view(clinics, form.week_or_default())
     context = {"form": form, "view": view, "today": reference.today()}
-    return _render(request, SYSTEM, "grid", context)
+    return render_page(request, SYSTEM, "grid", context)
 
 
 # --- cells ------------------------------------------------------------------------------

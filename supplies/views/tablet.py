@@ -1,0 +1,498 @@
+"""The nurse's tablet: choosing the location, logging use (taps and scans), undo, and the
+quick count of one item.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import permission_required
+from django.db import transaction
+from django.http import HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from clinicops.core.fields import parse_id
+from clinicops.core.models import Clinic
+from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, render_page
+from compliance import audit
+from compliance.models import AuditEvent
+
+from .. import selectors, services
+from ..forms import LogUseForm, QuickCountForm, new_key, quantity_name
+from ..models import ItemBarcode, LocationItem, StockLocation, UsageSubmission
+from .common import SESSION_LOCATION, _error_text, _location, _location_item, _remembered_location
+
+TABLET = "supplies/tablet.html"
+CHOOSE = "supplies/choose_location.html"
+QTY_FIELD = re.compile(r"^qty_(\d{1,18})$")
+# The tablet shows this many of today's last logs at its location.
+RECENT_LOGS_SHOWN = 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry
+
+
+@require_GET
+@permission_required("supplies.view_locationitem", raise_exception=True)
+def index(request: HtmxHttpRequest) -> HttpResponse:
+    if request.user.has_perm("supplies.log_usage"):
+        return redirect("supplies:tablet")
+    return redirect("supplies:below_par")
+
+
+# ---------------------------------------------------------------------------------------------
+# The tablet: log use
+
+
+@dataclass
+class Feedback:
+    """What the big box above the tiles says after an action."""
+
+    kind: str  # success, warning, danger, info
+    title: str
+    lines: list[Any] = field(default_factory=list)
+    low: list[Any] = field(default_factory=list)
+    note: str = ""
+    undo: UsageSubmission | None = None
+    undo_until: datetime | None = None
+    count_item: LocationItem | None = None
+    count_form: QuickCountForm | None = None
+
+
+def _remember(request: HtmxHttpRequest, clinic: Clinic, location: StockLocation) -> None:
+    remembered = request.session.get(SESSION_LOCATION)
+    remembered = dict(remembered) if isinstance(remembered, dict) else {}
+    if remembered.get(str(clinic.pk)) != location.pk:
+        remembered[str(clinic.pk)] = location.pk
+        request.session[SESSION_LOCATION] = remembered
+
+
+@never_cache
+@require_GET
+@permission_required("supplies.log_usage", raise_exception=True)
+def tablet(request: HtmxHttpRequest) -> HttpResponse:
+    """Go to the remembered location, or offer the clinic's locations as big buttons."""
+    clinic = current_clinic(request)
+    if request.GET.get("choose") != "1":
+        location = _remembered_location(request, clinic)
+        if location is not None:
+            return redirect("supplies:log", location_id=location.pk)
+    locations = list(selectors.locations(request.user, clinic))
+    current = _remembered_location(request, clinic)
+    return render(
+        request,
+        CHOOSE,
+        {"locations": locations, "current": current, "tab": "use", "clinic": clinic},
+    )
+
+
+def _undo_until(submission: UsageSubmission) -> datetime:
+    return submission.created_at + timedelta(seconds=settings.SUPPLIES_UNDO_SECONDS)
+
+
+def _last_entry(request: HtmxHttpRequest, location: StockLocation) -> Feedback | None:
+    """The user's last log here, while it can still be undone."""
+    now = timezone.now()
+    since = now - timedelta(seconds=settings.SUPPLIES_UNDO_SECONDS)
+    last = (
+        selectors.recent_submissions(request.user, location, since=since)  # type: ignore[arg-type]
+        .filter(undone_at__isnull=True)
+        .first()
+    )
+    if last is None:
+        return None
+    return Feedback(
+        kind="info",
+        title="Your last entry here",
+        lines=selectors.submission_lines(last),
+        undo=last,
+        undo_until=_undo_until(last),
+    )
+
+
+def _tile_codes(items: list[LocationItem]) -> dict[int, list[str]]:
+    codes: dict[int, list[str]] = {}
+    for item_id, code in ItemBarcode.objects.filter(
+        item_id__in=[li.item_id for li in items]
+    ).values_list("item_id", "code"):
+        codes.setdefault(item_id, []).append(code)
+    return codes
+
+
+def _matches(li: LocationItem, query: str) -> bool:
+    query = query.casefold()
+    return any(
+        query in (text or "").casefold() for text in (li.item.name, li.item.sku, li.item.category)
+    )
+
+
+def _tablet_context(
+    request: HtmxHttpRequest,
+    location: StockLocation,
+    items: list[LocationItem],
+    visits: list[Any],
+    form: LogUseForm,
+    feedback: Feedback | None,
+    *,
+    focus_scan: bool = False,
+    refused: dict[int, str] | None = None,
+) -> dict[str, Any]:
+    codes = _tile_codes(items)
+    refused = refused or {}
+    query = ""
+    if form.is_bound:
+        query = str(form.data.get("q", ""))[:100].strip()
+    tiles = []
+    selected = []
+    for li in items:
+        raw = form.raw_quantity(li)
+        name = quantity_name(li.pk)
+        errors = form.errors.get(name) if form.is_bound else None
+        tiles.append(
+            {
+                "li": li,
+                "name": name,
+                "error": errors[0] if errors else refused.get(li.pk, ""),
+                "value": raw,
+                "codes": " ".join([*codes.get(li.item_id, []), li.item.sku]),
+                "hidden": bool(query) and not _matches(li, query),
+                "cap": form.fields[name].max_value,
+            }
+        )
+        if (number := parse_id(raw)) is not None and number > 0:
+            selected.append((li, number))
+    visit_value = ""
+    if form.is_bound:
+        visit_value = str(form.data.get("visit", ""))
+    clinic = location.clinic
+    since = datetime.combine(clinic.today(), time.min, tzinfo=clinic.tz)
+    return {
+        "clinic": clinic,
+        "location": location,
+        # What is stored, so a nurse who is unsure whether a tap went through can see it did.
+        "recent_logs": selectors.recent_logs(location, since=since, limit=RECENT_LOGS_SHOWN),
+        "form": form,
+        "tiles": tiles,
+        "selected": selected,
+        "query": query,
+        "visits": visits,
+        "visit_value": visit_value,
+        "feedback": feedback,
+        "focus_scan": focus_scan,
+        "tab": "use",
+    }
+
+
+def _audit_patients_shown(
+    request: HtmxHttpRequest, location: StockLocation, visits: list[Any]
+) -> None:
+    """The picker shows patients' names: that is a read of PHI, so it is audited."""
+    if not visits:
+        return
+    with transaction.atomic():
+        audit.record(
+            actor=request.user,
+            action=AuditEvent.Action.VIEW,
+            object_type="supplies.tablet",
+            object_id=location.pk,
+            clinic=location.clinic_id,
+            summary=f"Supplies tablet at {location.name}: {len(visits)} patient(s) shown",
+            changes={"patient_ids": sorted({v.patient_id for v in visits})},
+        )
+
+
+def _render_tablet(
+    request: HtmxHttpRequest,
+    location: StockLocation,
+    items: list[LocationItem],
+    visits: list[Any],
+    form: LogUseForm,
+    feedback: Feedback | None,
+    *,
+    focus_scan: bool = False,
+    refused: dict[int, str] | None = None,
+) -> HttpResponse:
+    context = _tablet_context(
+        request, location, items, visits, form, feedback, focus_scan=focus_scan, refused=refused
+    )
+    if not is_fragment(request):
+        _audit_patients_shown(request, location, visits)
+    return render_page(request, TABLET, "log-panel", context)
+
+
+def _fresh_form(
+    items: list[LocationItem], visits: list[Any], *, keep: QueryDict | None = None
+) -> LogUseForm:
+    """An empty log form with a new key (the visit kept, so the next log is for them too)."""
+    data = QueryDict(mutable=True)
+    data["idempotency_key"] = new_key()
+    if keep is not None:
+        data["visit"] = keep.get("visit", "")
+    return LogUseForm(data, location_items=items, visits=visits)
+
+
+def _adjust(data: QueryDict, name: str, delta: int, cap: int | None) -> None:
+    raw = str(data.get(name, "")).strip()
+    current = number if (number := parse_id(raw)) is not None and number < 10**9 else 0
+    value = max(current + delta, 0)
+    if cap is not None:
+        value = min(value, cap)
+    data[name] = str(value) if value else ""
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@permission_required("supplies.log_usage", raise_exception=True)
+def log(request: HtmxHttpRequest, location_id: int) -> HttpResponse:
+    """The tablet at one location: GET shows it; POST logs, or adds a scanned/tapped item."""
+    clinic = current_clinic(request)
+    location = _location(request, clinic, location_id)
+    _remember(request, clinic, location)
+    items = list(selectors.location_items(location))
+    visits = selectors.visits_for_logging(request.user, location)  # type: ignore[arg-type]
+    if request.method == "GET":
+        form = _fresh_form(items, visits)
+        return _render_tablet(
+            request, location, items, visits, form, _last_entry(request, location)
+        )
+    data = request.POST.copy()
+    if parse_id(data.get("add")) or parse_id(data.get("remove")):
+        return _tap(request, location, items, visits, data)
+    if data.get("action") != "log":
+        return _scan(request, location, items, visits, data)
+    return _log_use(request, location, items, visits, data)
+
+
+def _tap(
+    request: HtmxHttpRequest,
+    location: StockLocation,
+    items: list[LocationItem],
+    visits: list[Any],
+    data: QueryDict,
+) -> HttpResponse:
+    """A tile or stepper tap without JavaScript (the page does this in the browser otherwise)."""
+    adding = parse_id(data.get("add"))
+    li = next((li for li in items if li.pk == (adding or parse_id(data.get("remove")))), None)
+    if li is not None:
+        cap = min(li.item.use_cap, services.MAX_BULK_QUANTITY)
+        _adjust(data, quantity_name(li.pk), 1 if adding else -1, cap)
+    form = LogUseForm(data, location_items=items, visits=visits)
+    return _render_tablet(request, location, items, visits, form, None)
+
+
+def _scan(
+    request: HtmxHttpRequest,
+    location: StockLocation,
+    items: list[LocationItem],
+    visits: list[Any],
+    data: QueryDict,
+) -> HttpResponse:
+    """A scanned (or typed) code and Enter: one more of that item, nothing logged yet."""
+    code = str(data.get("barcode", "")).strip()[:64]
+    feedback = None
+    if code:
+        li = selectors.item_by_barcode(location, code)
+        if li is not None and any(li.pk == tile.pk for tile in items):
+            cap = min(li.item.use_cap, services.MAX_BULK_QUANTITY)
+            _adjust(data, quantity_name(li.pk), 1, cap)
+            feedback = Feedback(kind="info", title=f"Added {li.item.name}")
+        else:
+            feedback = Feedback(
+                kind="warning",
+                title=f"Nothing stocked at {location.name} has the barcode “{code}”.",
+                note="Check the label, or tap the item's tile instead.",
+            )
+    data["barcode"] = ""
+    form = LogUseForm(data, location_items=items, visits=visits)
+    return _render_tablet(request, location, items, visits, form, feedback, focus_scan=True)
+
+
+def _log_use(
+    request: HtmxHttpRequest,
+    location: StockLocation,
+    items: list[LocationItem],
+    visits: list[Any],
+    data: QueryDict,
+) -> HttpResponse:
+    """The "Log" tap: everything on the tiles in one service call, once per key."""
+    by_pk = {li.pk: li for li in items}
+    data["barcode"] = ""  # a half-typed code does not stop a log
+    form = LogUseForm(data, location_items=items, visits=visits)
+    stale = [
+        int(m.group(1))
+        for key, value in data.items()
+        if (m := QTY_FIELD.match(key)) and str(value).strip() not in ("", "0")
+    ]
+    if any(pk not in by_pk for pk in stale):
+        form.add_error(
+            None,
+            f"An item on this screen is no longer stocked at {location.name}; "
+            "reload the screen and log again.",
+        )
+    if not form.is_valid():
+        return _render_tablet(request, location, items, visits, form, None)
+    quantities = form.quantities()
+    if not quantities:
+        form.add_error(None, "Tap at least one item, then Log.")
+        return _render_tablet(request, location, items, visits, form, None)
+    visit = form.cleaned_data["visit"]
+    try:
+        result = services.log_usage(
+            actor=request.user,
+            location=location,
+            lines=[services.UsageLine(by_pk[pk].item_id, qty) for pk, qty in quantities.items()],
+            visit=visit,
+            idempotency_key=form.cleaned_data["idempotency_key"],
+        )
+    except services.InsufficientStock as refused:
+        li = by_pk.get(refused.location_item.pk) or refused.location_item
+        feedback = Feedback(
+            kind="danger",
+            title=f"Not logged: {li.item.name}",
+            note=_error_text(refused),
+            count_item=li,
+            count_form=QuickCountForm(),
+        )
+        return _render_tablet(
+            request, location, items, visits, form, feedback, refused={li.pk: feedback.note}
+        )
+    except services.SupplyError as refused:
+        form.add_error("visit" if refused.field == "patient" else None, _error_text(refused))
+        return _render_tablet(request, location, items, visits, form, None)
+
+    who = f" for {visit.patient.first_name} {visit.patient.last_name}" if visit else ""
+    notes = []
+    if result.replayed:
+        notes.append("This tap had already been logged; nothing was logged twice.")
+    for line in result.found_lines:
+        # The figures are the ones the service stored (the found line of the ledger).
+        notes.append(
+            f"Logged {line.quantity} {line.item_name}; {line.found} "
+            f"{'was' if line.found == 1 else 'were'} not on the books and "
+            f"{'is' if line.found == 1 else 'are'} flagged for review."
+        )
+        if line.expired:
+            notes.append(
+                f"{line.expired} expired {line.item_name} still on the books here: waste them."
+            )
+    found_li = by_pk.get(result.found_lines[0].location_item_id) if result.found_lines else None
+    feedback = Feedback(
+        kind="warning" if result.low_lines or result.found_lines else "success",
+        title=f"Logged at {location.name}{who}",
+        lines=list(result.lines),
+        low=list(result.low_lines),
+        note=" ".join(notes),
+        undo=result.submission if result.submission.undone_at is None else None,
+        undo_until=_undo_until(result.submission),
+        # The books were short: offer to count what is really there now.
+        count_item=found_li,
+        count_form=QuickCountForm() if found_li is not None else None,
+    )
+    for line in result.lines:
+        if line.location_item_id in by_pk:
+            by_pk[line.location_item_id].on_hand = line.on_hand
+    return _render_tablet(
+        request, location, items, visits, _fresh_form(items, visits, keep=data), feedback
+    )
+
+
+def _keep_form(
+    request: HtmxHttpRequest, items: list[LocationItem], visits: list[Any]
+) -> LogUseForm:
+    """The log form as the page had it (sent along by hx-include), or a fresh one."""
+    if request.POST.get("idempotency_key"):
+        data = request.POST.copy()
+        data["barcode"] = ""
+        return LogUseForm(data, location_items=items, visits=visits)
+    return _fresh_form(items, visits)
+
+
+@never_cache
+@require_POST
+@permission_required("supplies.log_usage", raise_exception=True)
+def undo(request: HtmxHttpRequest, submission_id: int) -> HttpResponse:
+    """Undo one's own last log within the window (compensating movements)."""
+    clinic = current_clinic(request)
+    submission = get_object_or_404(
+        UsageSubmission.objects.for_user(request.user)
+        .filter(location__clinic=clinic, kind=UsageSubmission.Kind.USE)
+        .select_related("location__clinic"),
+        pk=submission_id,
+    )
+    location = submission.location
+    try:
+        result = services.undo_usage(actor=request.user, submission=submission)
+    except services.UndoRefused as refused:
+        feedback = Feedback(kind="danger", title="Not undone", note=_error_text(refused))
+    else:
+        feedback = Feedback(
+            kind="success",
+            title="Undone: put back",
+            lines=list(result.lines),
+            note="The log was reversed; the history keeps both entries.",
+        )
+    items = list(selectors.location_items(location))
+    visits = selectors.visits_for_logging(request.user, location)  # type: ignore[arg-type]
+    return _render_tablet(
+        request, location, items, visits, _keep_form(request, items, visits), feedback
+    )
+
+
+@never_cache
+@require_POST
+@permission_required("supplies.count_stock", raise_exception=True)
+def quick_count(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse:
+    """Record a count after a refusal: count one item where it stands and adjust at once."""
+    clinic = current_clinic(request)
+    li = _location_item(request, clinic, location_item_id)
+    location = li.location
+    form = QuickCountForm(request.POST)
+    items = list(selectors.location_items(location))
+    visits = selectors.visits_for_logging(request.user, location)  # type: ignore[arg-type]
+    if form.is_valid():
+        try:
+            result = services.quick_count(
+                actor=request.user,
+                location_item=li,
+                counted=form.cleaned_data["counted"],
+                reason=form.cleaned_data["reason"],
+            )
+        except services.SupplyError as refused:
+            form.add_error(
+                refused.field if refused.field in form.fields else None, _error_text(refused)
+            )
+        else:
+            # Every figure below is what the service stored and read back.
+            lots = "; ".join(
+                f"{f'lot {c.lot.lot_number}' if c.lot else 'without a lot'} {c.before} → {c.after}"
+                for c in result.lots
+                if c.before != c.after
+            )
+            feedback = Feedback(
+                kind="success",
+                title=f"Counted {li.item.name} at {location.name}: {result.after}",
+                note=f"On hand was {result.before}; it is now {result.after}."
+                + (f" ({lots})" if lots else ""),
+            )
+            items = list(selectors.location_items(location))
+            return _render_tablet(
+                request, location, items, visits, _keep_form(request, items, visits), feedback
+            )
+    feedback = Feedback(
+        kind="danger",
+        title=f"Count of {li.item.name} not saved",
+        note="Check the counted quantity.",
+        count_item=li,
+        count_form=form,
+    )
+    return _render_tablet(
+        request, location, items, visits, _keep_form(request, items, visits), feedback
+    )
