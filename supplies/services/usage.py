@@ -35,8 +35,8 @@ from clinicops.core.models import Clinic, Patient
 from compliance import audit
 from compliance.models import AuditEvent
 
-from . import selectors
-from .models import (
+from .. import selectors
+from ..models import (
     CountLine,
     CountSession,
     ExpiryAlert,
