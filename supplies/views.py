@@ -60,6 +60,10 @@ from .models import (
     StockMovement,
     UsageSubmission,
 )
+from .services import counts as count_services
+from .services import ledger, transfers, usage, waste
+from .services import levels as level_services
+from .services import orders as order_services
 
 TABLET = "supplies/tablet.html"
 CHOOSE = "supplies/choose_location.html"
@@ -389,7 +393,7 @@ def _tap(
     adding = _int(data.get("add"))
     li = next((li for li in items if li.pk == (adding or _int(data.get("remove")))), None)
     if li is not None:
-        cap = min(li.item.use_cap, services.MAX_BULK_QUANTITY)
+        cap = min(li.item.use_cap, ledger.MAX_BULK_QUANTITY)
         _adjust(data, quantity_name(li.pk), 1 if adding else -1, cap)
     form = LogUseForm(data, location_items=items, visits=visits)
     return _render_tablet(request, location, items, visits, form, None)
@@ -408,7 +412,7 @@ def _scan(
     if code:
         li = selectors.item_by_barcode(location, code)
         if li is not None and any(li.pk == tile.pk for tile in items):
-            cap = min(li.item.use_cap, services.MAX_BULK_QUANTITY)
+            cap = min(li.item.use_cap, ledger.MAX_BULK_QUANTITY)
             _adjust(data, quantity_name(li.pk), 1, cap)
             feedback = Feedback(kind="info", title=f"Added {li.item.name}")
         else:
@@ -452,10 +456,10 @@ def _log_use(
         return _render_tablet(request, location, items, visits, form, None)
     visit = form.cleaned_data["visit"]
     try:
-        result = services.log_usage(
+        result = usage.log_usage(
             actor=request.user,
             location=location,
-            lines=[services.UsageLine(by_pk[pk].item_id, qty) for pk, qty in quantities.items()],
+            lines=[usage.UsageLine(by_pk[pk].item_id, qty) for pk, qty in quantities.items()],
             visit=visit,
             idempotency_key=form.cleaned_data["idempotency_key"],
         )
@@ -536,7 +540,7 @@ def undo(request: HtmxHttpRequest, submission_id: int) -> HttpResponse:
     )
     location = submission.location
     try:
-        result = services.undo_usage(actor=request.user, submission=submission)
+        result = usage.undo_usage(actor=request.user, submission=submission)
     except services.UndoRefused as refused:
         feedback = Feedback(kind="danger", title="Not undone", note=_error_text(refused))
     else:
@@ -566,7 +570,7 @@ def quick_count(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse
     visits = selectors.visits_for_logging(request.user, location)  # type: ignore[arg-type]
     if form.is_valid():
         try:
-            result = services.quick_count(
+            result = count_services.quick_count(
                 actor=request.user,
                 location_item=li,
                 counted=form.cleaned_data["counted"],
@@ -652,7 +656,7 @@ def refill(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse:
         flash, kind = "This screen is out of date; it has been reloaded. Tap again.", "warning"
     else:
         try:
-            result = services.refill_from_supply_room(
+            result = transfers.refill_from_supply_room(
                 actor=request.user,
                 location_item=li,
                 idempotency_key=form.cleaned_data["idempotency_key"],
@@ -694,7 +698,7 @@ def reorder(request: HtmxHttpRequest) -> HttpResponse:
             error = "Tick at least one item to order."
         else:
             try:
-                made = services.create_purchase_orders_from_suggestions(
+                made = order_services.create_purchase_orders_from_suggestions(
                     actor=request.user, clinic=clinic, location_item_ids=ids
                 )
             except services.SupplyError as refused:
@@ -801,10 +805,10 @@ def _move_order(request: HtmxHttpRequest, pk: int, verb: str) -> HttpResponse:
     po = _order(request, _clinic(request), pk)
     try:
         if verb == "send":
-            services.send_purchase_order(actor=request.user, order=po)
+            order_services.send_purchase_order(actor=request.user, order=po)
             messages.success(request, f"{po} is marked as sent to {po.supplier.name}.")
         else:
-            services.cancel_purchase_order(actor=request.user, order=po)
+            order_services.cancel_purchase_order(actor=request.user, order=po)
             messages.success(request, f"{po} is cancelled.")
     except services.SupplyError as refused:
         messages.warning(request, _error_text(refused))
@@ -838,11 +842,11 @@ def order_receive(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return _render_order(request, po, form=form)
     planned = form.receipts()
     try:
-        services.receive_purchase_order(
+        order_services.receive_purchase_order(
             actor=request.user,
             order=po,
             receipts=[
-                services.Receipt(line_id=line.pk, quantity=q, lot_number=lot, expiry=expiry)
+                order_services.Receipt(line_id=line.pk, quantity=q, lot_number=lot, expiry=expiry)
                 for line, q, lot, expiry in planned
             ],
         )
@@ -910,7 +914,7 @@ def found_reviewed(request: HtmxHttpRequest, movement_id: int) -> HttpResponse:
         pk=movement_id,
     )
     try:
-        services.review_found_stock(actor=request.user, movement=movement)
+        usage.review_found_stock(actor=request.user, movement=movement)
     except services.SupplyError as refused:
         messages.info(request, _error_text(refused))
     else:
@@ -931,7 +935,7 @@ def count_start(request: HtmxHttpRequest) -> HttpResponse:
         raise Http404("No such location.")
     location = _location(request, clinic, location_id)
     try:
-        session = services.start_count(actor=request.user, location=location)
+        session = count_services.start_count(actor=request.user, location=location)
     except services.SupplyError as refused:
         messages.info(request, _error_text(refused))
         session = CountSession.objects.get(location=location, status=CountSession.Status.OPEN)
@@ -1044,11 +1048,11 @@ def count(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _render_count(request, session, form=form)
     try:
-        services.record_count(
+        count_services.record_count(
             actor=request.user,
             session=session,
             entries=[
-                services.CountEntry(
+                count_services.CountEntry(
                     item_id=row.li.item_id, counted=value, lot_id=getattr(row.lot, "pk", None)
                 )
                 for row, value in form.entries()
@@ -1070,7 +1074,7 @@ def count_post(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not post_form.is_valid():
         return _render_count(request, session, post_form=post_form)
     try:
-        movements = services.post_count(
+        movements = count_services.post_count(
             actor=request.user, session=session, reasons=post_form.reasons()
         )
     except services.SupplyError as refused:
@@ -1089,7 +1093,7 @@ def count_post(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def count_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     session = _count_session(request, pk)
     try:
-        services.cancel_count(actor=request.user, session=session)
+        count_services.cancel_count(actor=request.user, session=session)
     except services.SupplyError as refused:
         messages.warning(request, _error_text(refused))
         return redirect("supplies:count", pk=session.pk)
@@ -1143,7 +1147,7 @@ def waste_expired(request: HtmxHttpRequest) -> HttpResponse:
     clinic = _clinic(request)
     form = ExpiryWindowForm(request.POST)
     days = (form.cleaned_data["days"] if form.is_valid() else 60) or 60
-    movements = services.waste_expired(actor=request.user, clinic=clinic)
+    movements = waste.waste_expired(actor=request.user, clinic=clinic)
     if movements:
         units = sum(-m.quantity for m in movements)
         flash, kind = f"Wasted {units} expired units from {len(movements)} lots.", "success"
@@ -1219,7 +1223,7 @@ def accept_par(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse:
     li = _location_item(request, clinic, location_item_id)
     before = li.par
     try:
-        services.accept_suggested_par(actor=request.user, location_item=li)
+        level_services.accept_suggested_par(actor=request.user, location_item=li)
     except services.SupplyError as refused:
         flash, kind = _error_text(refused), "warning"
     else:
@@ -1243,7 +1247,7 @@ def levels_edit(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse
     form = LevelsForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.set_levels(actor=request.user, location_item=li, **form.cleaned_data)
+            level_services.set_levels(actor=request.user, location_item=li, **form.cleaned_data)
         except services.SupplyError as refused:
             form.add_error(
                 refused.field if refused.field in form.fields else None, _error_text(refused)
