@@ -51,6 +51,8 @@ from .forms import (
 )
 from .models import NEXT_STEPS, Step, Visit
 from .rows import board_rows, finished_rows
+from .services import checkin, housekeeping, moves
+from .services import checkout as checkout_services
 
 BOARD = "patientflow/board.html"
 ROOMS = "patientflow/rooms.html"
@@ -161,7 +163,7 @@ def _render_board(
     board = selectors.flow_board(
         user=request.user, clinic=clinic, now=now, group=params["group"], sort=params["sort"]
     )
-    services.record_board_view(
+    housekeeping.record_board_view(
         actor=request.user,  # type: ignore[arg-type]
         clinic=clinic,
         board="flow_board",
@@ -264,7 +266,7 @@ def move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return _after_move(request, visit, _first_error(form), "error")
     data = form.cleaned_data
     try:
-        moved = services.move_visit(
+        moved = moves.move_visit(
             actor=request.user,  # type: ignore[arg-type]
             visit=visit,
             to_step=data["to"],
@@ -287,7 +289,7 @@ def change_room(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _after_move(request, visit, _first_error(form), "error")
     try:
-        moved = services.change_room(
+        moved = moves.change_room(
             actor=request.user,  # type: ignore[arg-type]
             visit=visit,
             room=form.cleaned_data["room"],
@@ -307,7 +309,7 @@ def undo(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _after_move(request, visit, _first_error(form), "error")
     try:
-        moved = services.undo_last_step(
+        moved = moves.undo_last_step(
             actor=request.user,  # type: ignore[arg-type]
             visit=visit,
             expected_step=form.cleaned_data["expected"],
@@ -345,7 +347,7 @@ def _render_rooms(
 ) -> HttpResponse:
     now = timezone.now()
     states = selectors.room_board(user=request.user, clinic=clinic, now=now)
-    services.record_board_view(
+    housekeeping.record_board_view(
         actor=request.user,  # type: ignore[arg-type]
         clinic=clinic,
         board="room_board",
@@ -387,7 +389,7 @@ def rooms(request: HtmxHttpRequest) -> HttpResponse:
 def room_clean(request: HtmxHttpRequest, room_id: int) -> HttpResponse:
     room = get_object_or_404(Room.objects.for_user(request.user), pk=room_id, is_active=True)
     try:
-        turn = services.mark_room_clean(actor=request.user, room=room)  # type: ignore[arg-type]
+        turn = housekeeping.mark_room_clean(actor=request.user, room=room)  # type: ignore[arg-type]
     except services.FlowError as error:
         message, kind = error.message, "warning"
     else:
@@ -455,7 +457,7 @@ def check_in(request: HtmxHttpRequest, appointment_id: int) -> HttpResponse:
     form = CheckInForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            visit = services.check_in(
+            visit = checkin.check_in(
                 actor=request.user,  # type: ignore[arg-type]
                 appointment=appointment,
                 **form.check_in_fields(),
@@ -579,7 +581,7 @@ def walk_in(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            visit = services.walk_in(
+            visit = checkin.walk_in(
                 actor=request.user,  # type: ignore[arg-type]
                 clinic=clinic,
                 patient=patient,
@@ -699,7 +701,7 @@ def checkout(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     form = CheckoutForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.check_out(
+            checkout_services.check_out(
                 actor=request.user,  # type: ignore[arg-type]
                 visit=visit,
                 expected_step=_expected_step(request.POST.get("expected")),
@@ -739,7 +741,7 @@ def follow_up(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         else:
             data = form.cleaned_data
             try:
-                result = services.book_follow_up(
+                result = checkout_services.book_follow_up(
                     actor=request.user,  # type: ignore[arg-type]
                     visit=visit,
                     provider=data["provider"],
@@ -801,7 +803,7 @@ def thresholds(request: HtmxHttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.set_thresholds(
+            housekeeping.set_thresholds(
                 actor=request.user,  # type: ignore[arg-type]
                 clinic=clinic,
                 thresholds=form.thresholds(),

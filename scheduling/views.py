@@ -42,6 +42,8 @@ from .forms import (
     WeekForm,
 )
 from .models import Appointment, AppointmentType, WaitlistEntry, WaitlistOffer
+from .services import booking, reminders, transitions
+from .services import waitlist as waitlist_services
 
 Status = Appointment.Status
 SLOT_TAKEN = "That slot was just taken. Pick another."
@@ -358,7 +360,7 @@ def _book(request: HtmxHttpRequest, form: BookingForm, clinic: Clinic) -> Any:
         if data["reschedule"] is not None:
             if not request.user.has_perm("scheduling.change_appointment"):
                 raise PermissionDenied("You may not reschedule appointments.")
-            return services.reschedule_appointment(
+            return transitions.reschedule_appointment(
                 actor=request.user,
                 appointment=data["reschedule"],
                 start=data["start"],
@@ -366,7 +368,7 @@ def _book(request: HtmxHttpRequest, form: BookingForm, clinic: Clinic) -> Any:
                 appointment_type=data["appointment_type"],
                 submission_key=data["submission_key"],
             )
-        return services.book_appointment(
+        return booking.book_appointment(
             actor=request.user,
             clinic=clinic,
             patient=data["patient"],
@@ -550,10 +552,10 @@ def appointment_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     appointment = get_object_or_404(_appointments(request), pk=pk)
     wanted = request.POST.get("status", "")
     changes = {
-        Status.CONFIRMED: services.confirm_appointment,
-        Status.ARRIVED: services.mark_arrived,
-        Status.COMPLETED: services.complete_appointment,
-        Status.NO_SHOW: services.mark_no_show,
+        Status.CONFIRMED: transitions.confirm_appointment,
+        Status.ARRIVED: transitions.mark_arrived,
+        Status.COMPLETED: transitions.complete_appointment,
+        Status.NO_SHOW: transitions.mark_no_show,
     }
     change = changes.get(wanted)  # type: ignore[call-overload]
     if change is None:
@@ -575,7 +577,7 @@ def appointment_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         problems = " ".join(e for errors in form.errors.values() for e in errors)
         return _after_change(request, pk, problems, level=messages.ERROR)
     try:
-        result = services.cancel_appointment(
+        result = transitions.cancel_appointment(
             actor=request.user,
             appointment=appointment,
             reason=form.cleaned_data["reason"],
@@ -684,7 +686,7 @@ def waitlist(request: HtmxHttpRequest) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                entry = services.add_to_waitlist(
+                entry = waitlist_services.add_to_waitlist(
                     actor=request.user,
                     clinic=clinic,
                     patient=data["patient"],
@@ -719,14 +721,14 @@ def offer_respond(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         if not request.user.has_perm("scheduling.add_appointment"):
             raise PermissionDenied
         try:
-            result = services.accept_waitlist_offer(actor=request.user, offer=offer)
+            result = waitlist_services.accept_waitlist_offer(actor=request.user, offer=offer)
         except services.SchedulingError as error:
             messages.error(request, f"Could not book the offer: {error.message}")
         else:
             _report_booking(request, result, clinic)
             return redirect("scheduling:appointment", pk=result.appointment.pk)
     elif request.POST.get("answer") == "decline":
-        services.decline_waitlist_offer(actor=request.user, offer=offer)
+        waitlist_services.decline_waitlist_offer(actor=request.user, offer=offer)
         messages.info(request, "Offer declined; the patient stays on the waitlist.")
     else:
         messages.error(request, "Choose to accept or decline the offer.")
@@ -741,7 +743,7 @@ def waitlist_remove(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     entry = get_object_or_404(
         WaitlistEntry.objects.for_user(request.user).filter(clinic=clinic), pk=pk
     )
-    services.remove_from_waitlist(actor=request.user, entry=entry)
+    waitlist_services.remove_from_waitlist(actor=request.user, entry=entry)
     messages.info(request, f"{entry.patient} removed from the waitlist.")
     return redirect("scheduling:waitlist")
 
@@ -775,13 +777,13 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     patient. The signed token is the only credential; it names one appointment.
     """
     try:
-        appointment = services.appointment_for_token(token)
+        appointment = reminders.appointment_for_token(token)
     except services.SchedulingError as error:
         return render(request, "scheduling/confirm.html", {"error": error.message}, status=400)
     context: dict[str, object] = {"appointment": appointment}
     if request.method == "POST":
         try:
-            appointment = services.confirm_by_token(token=token)
+            appointment = reminders.confirm_by_token(token=token)
         except services.SchedulingError as error:
             context["error"] = error.message
             return render(request, "scheduling/confirm.html", context, status=409)
