@@ -282,21 +282,32 @@ def log_usage(
                     continue
                 # Fewer on the books than were used: under the row's lock, post the
                 # shortfall as found, then the use, so on hand lands on zero, not below.
-                before = ledger.lock_on_hand(li)
-                found = max(total - before, 0)
-                on_hand = before + found - total
-                LocationItem.objects.filter(pk=li_id).update(on_hand=on_hand)
-                if found:
-                    movements.append(
-                        _found_movement(
-                            li=li,
-                            quantity=found,
-                            actor=actor,
-                            now=now,
-                            operation=operation,
-                            submission_id=submission_id,
-                        )
+                held = ledger.lock_on_hand(li)
+                usable = held
+            else:
+                if today is None:  # pragma: no cover - set above whenever one is logged
+                    raise RuntimeError("today is needed for lot-tracked items")
+                held = ledger.lock_on_hand(li)
+                expired = sum(
+                    s.on_hand for s in ledger.lot_stocks(li_id) if s.lot.is_expired_on(today)
+                )
+                # Expired lots are never used: what is short of the in-date stock was found.
+                usable = held - expired
+            found = max(total - usable, 0)
+            if found:
+                movements.append(
+                    _found_movement(
+                        li=li,
+                        quantity=found,
+                        actor=actor,
+                        now=now,
+                        operation=operation,
+                        submission_id=submission_id,
                     )
+                )
+            on_hand = held + found - total
+            LocationItem.objects.filter(pk=li_id).update(on_hand=on_hand)
+            if not li.item.is_lot_tracked:
                 movements.append(
                     StockMovement(
                         location_item_id=li_id,
@@ -313,25 +324,8 @@ def log_usage(
                 )
                 logged.append(_logged_line(li, total, on_hand, found=found))
                 continue
-            if today is None:  # pragma: no cover - set above whenever a lot-tracked item is logged
+            if today is None:  # pragma: no cover - set above whenever one is logged
                 raise RuntimeError("today is needed for lot-tracked items")
-            held = ledger.lock_on_hand(li)
-            expired = sum(s.on_hand for s in ledger.lot_stocks(li_id) if s.lot.is_expired_on(today))
-            # Expired lots are never used: what is short of the in-date stock was found.
-            found = max(total - (held - expired), 0)
-            if found:
-                movements.append(
-                    _found_movement(
-                        li=li,
-                        quantity=found,
-                        actor=actor,
-                        now=now,
-                        operation=operation,
-                        submission_id=submission_id,
-                    )
-                )
-            on_hand = held + found - total
-            LocationItem.objects.filter(pk=li_id).update(on_hand=on_hand)
             before = held + found
             takes: list[ledger.Take] = []
             for lot_id, quantity in requests:
