@@ -1,8 +1,8 @@
 """Benchmark: how fast a nurse's "log" is, and how many logs 20 nurses sustain at once.
 
 Standalone: it creates (and by default recreates) its own database, clinicops_bench_supplies,
-on the Postgres of DATABASE_URL, migrates it, seeds one clinic and times `usage.log_usage`
-in-process (the server time of a log, without HTTP):
+on the Postgres of DATABASE_URL, migrates it, seeds one clinic and times
+`supplies.services.usage.log_usage` in-process (the server time of a log, without HTTP):
 
 1. one log at a time: median and p95 milliseconds over --samples calls;
 2. --threads nurses logging as fast as they can for --seconds, all on the SAME item at the
