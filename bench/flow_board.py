@@ -63,8 +63,8 @@ def seed(visits: int) -> tuple[object, object]:
         RoomFactory,
         StaffFactory,
     )
-    from patientflow import services
     from patientflow.models import Step
+    from patientflow.services import checkin, moves
     from patientflow.tests.clock import midday_zone
     from scheduling.tests.factories import AppointmentFactory, AppointmentTypeFactory
 
@@ -98,7 +98,7 @@ def seed(visits: int) -> tuple[object, object]:
     finished = visits // 3
     for n in range(visits):
         arrived = now - dt.timedelta(minutes=90 - (n % 80))
-        visit = services.check_in(actor=desk, appointment=appointment(n), now=arrived)
+        visit = checkin.check_in(actor=desk, appointment=appointment(n), now=arrived)
         if n < finished:
             target = (Step.LEFT_WITHOUT_BEING_SEEN,)
         else:
@@ -114,7 +114,7 @@ def seed(visits: int) -> tuple[object, object]:
             room = next(room_iter, None) if step == Step.ROOMED else None
             if step == Step.ROOMED and room is None:
                 break
-            visit = services.move_visit(
+            visit = moves.move_visit(
                 actor=nurse,
                 visit=visit,
                 to_step=step,

@@ -1,8 +1,8 @@
 """Benchmark: how fast a nurse's "log" is, and how many logs 20 nurses sustain at once.
 
 Standalone: it creates (and by default recreates) its own database, clinicops_bench_supplies,
-on the Postgres of DATABASE_URL, migrates it, seeds one clinic and times `services.log_usage`
-in-process (the server time of a log, without HTTP):
+on the Postgres of DATABASE_URL, migrates it, seeds one clinic and times
+`supplies.services.usage.log_usage` in-process (the server time of a log, without HTTP):
 
 1. one log at a time: median and p95 milliseconds over --samples calls;
 2. --threads nurses logging as fast as they can for --seconds, all on the SAME item at the
@@ -109,14 +109,14 @@ def seed(threads: int) -> dict[str, Any]:
 
 
 def top_up(li: Any, actor: Any, quantity: int) -> None:
-    from supplies import services
+    from supplies.services import orders
 
-    services.receive_stock(actor=actor, location_item=li, quantity=quantity, reason="opening")
+    orders.receive_stock(actor=actor, location_item=li, quantity=quantity, reason="opening")
 
 
 def single_latency(env: dict[str, Any], samples: int) -> dict[str, float]:
-    from supplies import services
-    from supplies.services import UsageLine
+    from supplies.services import usage
+    from supplies.services.usage import UsageLine
 
     cart, li = env["carts"][0]
     nurse = env["nurses"][0]
@@ -124,7 +124,7 @@ def single_latency(env: dict[str, Any], samples: int) -> dict[str, float]:
     timings: dict[str, list[float]] = {"one item": [], "one item for a patient visit (audited)": []}
     for n in range(samples):
         start = time.perf_counter()
-        services.log_usage(
+        usage.log_usage(
             actor=nurse,
             location=cart,
             lines=[UsageLine(li.item_id, 1)],
@@ -132,7 +132,7 @@ def single_latency(env: dict[str, Any], samples: int) -> dict[str, float]:
         )
         timings["one item"].append((time.perf_counter() - start) * 1000)
         start = time.perf_counter()
-        services.log_usage(
+        usage.log_usage(
             actor=nurse,
             location=cart,
             lines=[UsageLine(li.item_id, 1)],
@@ -160,7 +160,8 @@ def _nurse_loop(
     from django.db import connections
 
     from supplies import services
-    from supplies.services import UsageLine
+    from supplies.services import usage
+    from supplies.services.usage import UsageLine
 
     cart, li = pairs[index]
     nurse = env["nurses"][index]
@@ -174,7 +175,7 @@ def _nurse_loop(
             quantity = 1 + (index + n) % 3
             t0 = time.perf_counter()
             try:
-                services.log_usage(
+                usage.log_usage(
                     actor=nurse,
                     location=cart,
                     lines=[UsageLine(li.item_id, quantity)],

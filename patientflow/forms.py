@@ -17,7 +17,7 @@ from clinicops.core.models import Clinic, Patient, Room, Staff
 from scheduling.models import AppointmentType
 
 from .models import ACTIVE_STEPS, MONEY_MAX, IntakeForm, PaymentMethod, Step
-from .services import PaymentInput
+from .services.common import PaymentInput
 
 # 25 / 25.5 / 25.00 / $1,250.00: dollars, optional thousands commas, at most two decimals.
 MONEY_PATTERN = re.compile(r"^\$?\s*(?P<dollars>\d{1,3}(?:,\d{3})+|\d+)(?P<cents>\.\d{1,2})?$")

@@ -7,7 +7,7 @@ from smtplib import SMTPException
 from celery import shared_task
 from django.db import OperationalError
 
-from . import services
+from .services import reminders
 
 
 @shared_task(
@@ -18,7 +18,7 @@ from . import services
 )
 def send_reminders() -> int:
     """Every 10 minutes (settings.CELERY_BEAT_SCHEDULE): email the reminders now due."""
-    return services.send_due_reminders()
+    return reminders.send_due_reminders()
 
 
 @shared_task(
@@ -29,4 +29,4 @@ def send_reminders() -> int:
 )
 def mark_no_shows() -> int:
     """Every 5 minutes: appointments with no check-in long after their end become no-shows."""
-    return services.mark_overdue_no_shows()
+    return reminders.mark_overdue_no_shows()

@@ -15,7 +15,7 @@ from clinicops.core.models import Clinic, OpeningHours
 from .forms import DATETIME_INPUT_FORMATS, DateInput, DateTimeInput, ProviderChoiceField
 from .models import AppointmentType, TemplateBlock
 from .screens import clinic_providers
-from .services import BlockSpec
+from .services.templates import BlockSpec
 
 MAX_BLOCK_ROWS = 60
 

@@ -21,10 +21,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from clinicops.core.models import Clinic, Staff
 from clinicops.core.web import HtmxHttpRequest, current_clinic, render_page
 
-from . import availability, selectors, services
+from . import availability, selectors
 from .models import ClinicClosure, ProviderTimeOff, ScheduleTemplate, TemplateBlock
 from .screens import clinic_providers, record_list_view
-from .services import BlockSpec, SchedulingError
+from .services import SchedulingError, common
+from .services import templates as template_services
+from .services.templates import BlockSpec
 from .template_forms import MAX_BLOCK_ROWS, BlockFormSet, ClosureForm, TemplateForm, TimeOffForm
 
 BLOCKS_PREFIX = "blocks"
@@ -169,7 +171,7 @@ def template_new(request: HtmxHttpRequest) -> HttpResponse:
     context = {"form": form, "formset": formset, "preview": None, "kind_labels": KIND_LABELS}
     if data is not None and form.is_valid() and formset.is_valid():
         try:
-            template = services.create_template(
+            template = template_services.create_template(
                 actor=request.user,
                 clinic=clinic,
                 provider=form.cleaned_data["provider"],
@@ -248,7 +250,7 @@ def _time_off_context(request: HtmxHttpRequest, clinic: Clinic, **extra: Any) ->
 
 
 def _shown_result(
-    request: HtmxHttpRequest, clinic: Clinic, result: services.AffectedResult, label: str
+    request: HtmxHttpRequest, clinic: Clinic, result: common.AffectedResult, label: str
 ) -> dict[str, Any]:
     """The appointments to move that this user may see (audited as a read), and how many not."""
     user = request.user
@@ -281,7 +283,7 @@ def time_off_add(request: HtmxHttpRequest) -> HttpResponse:
     extra: dict[str, Any] = {"time_off_form": form}
     if form.is_valid():
         try:
-            result = services.add_time_off(
+            result = template_services.add_time_off(
                 actor=request.user,
                 provider=form.cleaned_data["provider"],
                 start=form.cleaned_data["start"],
@@ -305,7 +307,7 @@ def closure_add(request: HtmxHttpRequest) -> HttpResponse:
     extra: dict[str, Any] = {"closure_form": form}
     if form.is_valid():
         try:
-            result = services.add_closure(
+            result = template_services.add_closure(
                 actor=request.user,
                 clinic=clinic,
                 day=form.cleaned_data["day"],

@@ -17,7 +17,8 @@ from clinicops.core.fields import DateField
 
 from .importers import MAX_BYTES
 from .models import CountLine, LocationItem, PurchaseOrderLine
-from .services import COUNT_REASONS, MAX_BULK_QUANTITY, MAX_KEY_LENGTH
+from .services.counts import COUNT_REASONS
+from .services.ledger import MAX_BULK_QUANTITY, MAX_KEY_LENGTH
 
 
 def new_key() -> str:

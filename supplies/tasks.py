@@ -19,7 +19,7 @@ from django.utils import timezone
 from clinicops.core import nightly
 from clinicops.core.models import Clinic
 
-from . import services
+from .services import nightly as nightly_services
 
 
 @shared_task(
@@ -34,7 +34,7 @@ def run_nightly(clinic_id: int, day: str) -> dict[str, int]:
     clinic = Clinic.objects.filter(pk=clinic_id, is_active=True).first()
     if clinic is None:
         return {}
-    return services.run_nightly(clinic=clinic, day=date.fromisoformat(day))
+    return nightly_services.run_nightly(clinic=clinic, day=date.fromisoformat(day))
 
 
 def clinics_due(now: datetime, hour: int) -> list[tuple[int, date]]:

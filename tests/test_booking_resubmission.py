@@ -21,8 +21,8 @@ from django.utils import timezone
 from clinicops.core import roles
 from clinicops.core.models import Clinic, Patient, Staff, User
 from clinicops.core.tests.factories import PatientFactory, StaffFactory
-from patientflow import services as flow_services
 from patientflow.models import Visit
+from patientflow.services import checkin, moves
 from patientflow.tests.clock import midday_zone
 from scheduling.models import Appointment, AppointmentType
 from scheduling.tests.factories import (
@@ -213,9 +213,9 @@ def test_a_follow_up_sent_twice_books_once(world) -> None:
         appointment_type=world["visit_type"],
         start=now.replace(minute=now.minute - now.minute % 20, second=0, microsecond=0),
     )
-    visit = flow_services.check_in(actor=desk, appointment=appointment)
+    visit = checkin.check_in(actor=desk, appointment=appointment)
     for step in ("roomed", "with_provider", "ready_for_checkout"):
-        visit = flow_services.move_visit(
+        visit = moves.move_visit(
             actor=nurse,
             visit=visit,
             to_step=step,

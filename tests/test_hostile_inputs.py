@@ -33,9 +33,10 @@ from hypothesis import strategies as st
 from clinicops.core import roles
 from clinicops.core.models import Clinic, User
 from clinicops.core.tests.factories import CoverageFactory, PatientFactory, RoomFactory
-from patientflow import services as flow_services
+from patientflow.services import checkin
 from patientflow.tests.clock import midday_zone
-from scheduling import services as scheduling_services
+from scheduling.services import reminders as scheduling_reminders
+from scheduling.services import transitions as scheduling_transitions
 from scheduling.tests.factories import (
     AppointmentFactory,
     AppointmentTypeFactory,
@@ -43,7 +44,9 @@ from scheduling.tests.factories import (
     TemplateBlockFactory,
     WaitlistEntryFactory,
 )
-from supplies import services as supplies_services
+from supplies.services import counts as supplies_counts
+from supplies.services import orders as supplies_orders
+from supplies.services import usage as supplies_usage
 from supplies.tests.factories import (
     LocationItemFactory,
     StockLocationFactory,
@@ -188,11 +191,11 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
 
     arriving = appointment(slot, patient=PatientFactory(clinic=clinic))
     in_visit = appointment(slot + dt.timedelta(minutes=20), patient=patient)
-    visit = flow_services.check_in(actor=desk, appointment=in_visit)
+    visit = checkin.check_in(actor=desk, appointment=in_visit)
     upcoming = appointment(at, patient=patient)
     cancelled = appointment(at + dt.timedelta(hours=1), patient=PatientFactory(clinic=clinic))
     WaitlistEntryFactory(clinic=clinic, appointment_type=visit_type, patient=patient)
-    offers = scheduling_services.cancel_appointment(
+    offers = scheduling_transitions.cancel_appointment(
         actor=desk, appointment=cancelled, reason="patient"
     ).offers
     entry = WaitlistEntryFactory(clinic=clinic, appointment_type=visit_type)
@@ -205,20 +208,19 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
     )
     cart_item = LocationItemFactory(location=cart, item=item, par=20, reorder_point=5)
     for li, quantity in ((room_item, 40), (cart_item, 8)):
-        supplies_services.receive_stock(
+        supplies_orders.receive_stock(
             actor=manager, location_item=li, quantity=quantity, reason="opening"
         )
-    usage = supplies_services.log_usage(
+    usage = supplies_usage.log_usage(
         actor=nurse,
         location=cart,
-        lines=[supplies_services.UsageLine(item_id=item.pk, quantity=1)],
+        lines=[supplies_usage.UsageLine(item_id=item.pk, quantity=1)],
         idempotency_key="hostile-sweep",
     )
-    order = supplies_services.create_purchase_order(
+    order = supplies_orders.create_purchase_order(
         actor=manager, clinic=clinic, supplier=item.supplier, lines=[(item, 10)]
     )
-    count = supplies_services.start_count(actor=nurse, location=cart)
-    from supplies.models import StockMovement
+    count = supplies_counts.start_count(actor=nurse, location=cart)
 
     ids: dict[str, dict[str, Any]] = {
         "core:patient_detail": {"pk": patient.pk},
@@ -232,7 +234,7 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         "scheduling:appointment_notes": {"pk": upcoming.pk},
         "scheduling:offer_respond": {"pk": offers[0].pk if offers else 1},
         "scheduling:waitlist_remove": {"pk": entry.pk},
-        "scheduling:confirm": {"token": scheduling_services.make_confirm_token(upcoming)},
+        "scheduling:confirm": {"token": scheduling_reminders.make_confirm_token(upcoming)},
         "scheduling:template_detail": {"pk": template.pk},
         "supplies:log": {"location_id": cart.pk},
         "supplies:undo": {"submission_id": usage.submission.pk},
@@ -245,9 +247,6 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         "supplies:count": {"pk": count.pk},
         "supplies:count_post": {"pk": count.pk},
         "supplies:count_cancel": {"pk": count.pk},
-        "supplies:found_reviewed": {
-            "movement_id": StockMovement.objects.filter(location_item=cart_item).first().pk
-        },
         "supplies:levels_edit": {"location_item_id": cart_item.pk},
         "supplies:accept_par": {"location_item_id": cart_item.pk},
         "patientflow:room_clean": {"room_id": rooms[0].pk},

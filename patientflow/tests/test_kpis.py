@@ -28,8 +28,9 @@ import pytest
 from clinicops.core import roles
 from clinicops.core.models import Clinic
 from clinicops.core.tests.factories import PatientFactory, RoomFactory, StaffFactory
-from patientflow import kpis, services
+from patientflow import kpis
 from patientflow.models import Step
+from patientflow.services import checkin, checkout, housekeeping, moves
 from scheduling.tests.factories import AppointmentFactory, AppointmentTypeFactory
 
 pytestmark = pytest.mark.django_db
@@ -64,19 +65,19 @@ class Day:
             is_overbook=True,
             overbook_reason="test day",
         )
-        visit = services.check_in(actor=self.desk, appointment=appt, now=arrived)
+        visit = checkin.check_in(actor=self.desk, appointment=appt, now=arrived)
         if walk_in:
             type(visit).objects.filter(pk=visit.pk).update(is_walk_in=True)
             visit.refresh_from_db()
         return visit
 
     def move(self, visit, to: str, when: dt.datetime, room=None):
-        return services.move_visit(
+        return moves.move_visit(
             actor=self.nurse, visit=visit, to_step=to, expected_step=visit.step, room=room, now=when
         )
 
     def out(self, visit, when: dt.datetime):
-        return services.check_out(actor=self.desk, visit=visit, now=when)
+        return checkout.check_out(actor=self.desk, visit=visit, now=when)
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ def day(clinic: Clinic) -> Day:
     b = d.check_in(at(9, 20), at(9, 25))
     b = d.move(b, Step.ROOMED, at(9, 31, 30), d.rooms[1])
     b = d.move(b, Step.WITH_PROVIDER, at(9, 40))
-    b = services.undo_last_step(
+    b = moves.undo_last_step(
         actor=d.nurse, visit=b, expected_step=Step.WITH_PROVIDER, reason="too early", now=at(9, 41)
     )
     b = d.move(b, Step.WITH_PROVIDER, at(9, 52))
@@ -101,7 +102,7 @@ def day(clinic: Clinic) -> Day:
     c = d.check_in(at(10, 0), at(9, 58))
     d.move(c, Step.LEFT_WITHOUT_BEING_SEEN, at(10, 30))
 
-    services.mark_room_clean(actor=d.nurse, room=d.rooms[0], now=at(10, 0))
+    housekeeping.mark_room_clean(actor=d.nurse, room=d.rooms[0], now=at(10, 0))
     w = d.check_in(at(10, 40), at(10, 30), walk_in=True)
     w = d.move(w, Step.ROOMED, at(10, 45), d.rooms[0])
     w = d.move(w, Step.WITH_PROVIDER, at(10, 50))
@@ -114,7 +115,7 @@ def day(clinic: Clinic) -> Day:
         t = d.move(t, Step.ROOMED, at(9, 5, day=TUESDAY), d.rooms[2])
         t = d.move(t, Step.WITH_PROVIDER, at(9, 0, day=TUESDAY) + dt.timedelta(minutes=minutes))
         t = d.move(t, Step.READY_FOR_CHECKOUT, at(11, 0, day=TUESDAY))
-        services.mark_room_clean(actor=d.nurse, room=d.rooms[2], now=at(11, 0, day=TUESDAY))
+        housekeeping.mark_room_clean(actor=d.nurse, room=d.rooms[2], now=at(11, 0, day=TUESDAY))
     return d
 
 

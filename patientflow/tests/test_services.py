@@ -14,7 +14,8 @@ from clinicops.core.tests.factories import ClinicFactory, CoverageFactory, Patie
 from compliance.models import AuditEvent
 from patientflow import selectors, services
 from patientflow.models import RoomTurn, Step, StepThreshold, Visit, VisitEvent, VisitPayment
-from patientflow.services import PaymentInput
+from patientflow.services import checkin, checkout, housekeeping, moves
+from patientflow.services.common import PaymentInput
 from scheduling.models import Appointment
 from scheduling.tests.factories import AppointmentFactory
 
@@ -26,7 +27,7 @@ CASH_25 = PaymentInput(Decimal("25.00"), "cash", "R-1001")
 def walk(visit: Visit, actor, *steps: str, room=None) -> Visit:
     """Move a visit through `steps` in order, each expecting the step before it."""
     for to in steps:
-        visit = services.move_visit(
+        visit = moves.move_visit(
             actor=actor,
             visit=visit,
             to_step=to,
@@ -38,7 +39,7 @@ def walk(visit: Visit, actor, *steps: str, room=None) -> Visit:
 
 @pytest.fixture
 def visit(appointment, front_desk) -> Visit:
-    return services.check_in(actor=front_desk, appointment=appointment)
+    return checkin.check_in(actor=front_desk, appointment=appointment)
 
 
 # --- check-in -----------------------------------------------------------------------------
@@ -49,7 +50,7 @@ def test_check_in_opens_the_visit_marks_arrived_and_takes_the_copay(
 ) -> None:
     coverage = CoverageFactory(patient=patient, effective_from=dt.date(2000, 1, 1))
 
-    visit = services.check_in(
+    visit = checkin.check_in(
         actor=front_desk,
         appointment=appointment,
         copay=CASH_25,
@@ -80,17 +81,17 @@ def test_early_and_late_arrivals_are_measured_against_the_scheduled_start(
     make_appointment, front_desk
 ) -> None:
     early = make_appointment(minutes_from_now=60)
-    visit = services.check_in(actor=front_desk, appointment=early)
+    visit = checkin.check_in(actor=front_desk, appointment=early)
     assert visit.arrival_minutes < -30
     late = make_appointment(minutes_from_now=-60)
-    visit = services.check_in(actor=front_desk, appointment=late)
+    visit = checkin.check_in(actor=front_desk, appointment=late)
     assert visit.arrival_minutes > 30
 
 
 def test_checking_in_twice_is_refused(appointment, front_desk) -> None:
-    first = services.check_in(actor=front_desk, appointment=appointment)
+    first = checkin.check_in(actor=front_desk, appointment=appointment)
     with pytest.raises(services.AlreadyCheckedIn, match="already checked in") as caught:
-        services.check_in(actor=front_desk, appointment=appointment)
+        checkin.check_in(actor=front_desk, appointment=appointment)
     assert caught.value.visit == first
     assert Visit.objects.count() == 1
 
@@ -98,21 +99,21 @@ def test_checking_in_twice_is_refused(appointment, front_desk) -> None:
 def test_a_cancelled_appointment_cannot_be_checked_in(make_appointment, front_desk) -> None:
     appt = make_appointment(status=Appointment.Status.CANCELLED, cancel_reason="patient")
     with pytest.raises(services.FlowError, match="cancelled"):
-        services.check_in(actor=front_desk, appointment=appt)
+        checkin.check_in(actor=front_desk, appointment=appt)
     assert not Visit.objects.exists()
 
 
 def test_an_appointment_on_another_day_cannot_be_checked_in(make_appointment, front_desk) -> None:
     appt = make_appointment(minutes_from_now=3 * 24 * 60)
     with pytest.raises(services.FlowError, match="day of the appointment"):
-        services.check_in(actor=front_desk, appointment=appt)
+        checkin.check_in(actor=front_desk, appointment=appt)
     assert not Visit.objects.exists()
 
 
 def test_a_desk_of_another_clinic_cannot_check_in(appointment, make_user) -> None:
     elsewhere = make_user(roles.FRONT_DESK, clinics=[ClinicFactory(name="Elsewhere")])
     with pytest.raises(services.FlowError, match="do not work at this clinic"):
-        services.check_in(actor=elsewhere, appointment=appointment)
+        checkin.check_in(actor=elsewhere, appointment=appointment)
     assert not Visit.objects.exists()
 
 
@@ -129,7 +130,7 @@ def test_a_desk_of_another_clinic_cannot_check_in(appointment, make_user) -> Non
 )
 def test_copay_must_be_real_money(appointment, front_desk, amount, message) -> None:
     with pytest.raises(services.FlowError, match=message) as caught:
-        services.check_in(
+        checkin.check_in(
             actor=front_desk, appointment=appointment, copay=PaymentInput(amount, "cash", "R1")
         )
     assert caught.value.field == "copay_amount"
@@ -140,12 +141,12 @@ def test_copay_must_be_real_money(appointment, front_desk, amount, message) -> N
 
 def test_copay_needs_a_method_and_a_receipt(appointment, front_desk) -> None:
     with pytest.raises(services.FlowError) as caught:
-        services.check_in(
+        checkin.check_in(
             actor=front_desk, appointment=appointment, copay=PaymentInput(Decimal(5), "", "R1")
         )
     assert caught.value.field == "copay_method"
     with pytest.raises(services.FlowError) as caught:
-        services.check_in(
+        checkin.check_in(
             actor=front_desk, appointment=appointment, copay=PaymentInput(Decimal(5), "card", " ")
         )
     assert caught.value.field == "copay_receipt"
@@ -156,7 +157,7 @@ def test_expired_coverage_is_not_billed(appointment, front_desk, patient) -> Non
     CoverageFactory(
         patient=patient, effective_from=dt.date(2000, 1, 1), effective_to=dt.date(2001, 1, 1)
     )
-    visit = services.check_in(actor=front_desk, appointment=appointment)
+    visit = checkin.check_in(actor=front_desk, appointment=appointment)
     assert visit.coverage is None
 
 
@@ -172,7 +173,7 @@ def test_a_visit_goes_through_every_step_to_checkout(visit, nurse, provider, fro
     assert turn.vacated_at is not None
     assert turn.cleaned_at is None
 
-    visit = services.check_out(
+    visit = checkout.check_out(
         actor=front_desk, visit=visit, balance=PaymentInput(Decimal("40"), "card", "R-7")
     )
 
@@ -197,7 +198,7 @@ def test_a_visit_goes_through_every_step_to_checkout(visit, nurse, provider, fro
 
 def test_checkout_before_the_patient_is_ready_is_refused(visit, front_desk) -> None:
     with pytest.raises(services.IllegalStep, match="cannot be checked out"):
-        services.check_out(actor=front_desk, visit=visit, expected_step=Step.CHECKED_IN)
+        checkout.check_out(actor=front_desk, visit=visit, expected_step=Step.CHECKED_IN)
     visit.refresh_from_db()
     assert visit.step == Step.CHECKED_IN
     assert visit.appointment.status == Appointment.Status.ARRIVED
@@ -208,15 +209,13 @@ def test_checkout_before_the_patient_is_ready_is_refused(visit, front_desk) -> N
 )
 def test_skipping_steps_is_refused(visit, nurse, to_step) -> None:
     with pytest.raises(services.IllegalStep):
-        services.move_visit(
-            actor=nurse, visit=visit, to_step=to_step, expected_step=Step.CHECKED_IN
-        )
+        moves.move_visit(actor=nurse, visit=visit, to_step=to_step, expected_step=Step.CHECKED_IN)
     assert visit.events.count() == 1
 
 
 def test_rooming_needs_a_room(visit, nurse) -> None:
     with pytest.raises(services.FlowError, match="Choose the room") as caught:
-        services.move_visit(
+        moves.move_visit(
             actor=nurse, visit=visit, to_step=Step.ROOMED, expected_step=Step.CHECKED_IN
         )
     assert caught.value.field == "room"
@@ -225,13 +224,13 @@ def test_rooming_needs_a_room(visit, nurse) -> None:
 def test_a_finished_visit_cannot_move(visit, nurse) -> None:
     visit = walk(visit, nurse, Step.LEFT_WITHOUT_BEING_SEEN)
     with pytest.raises(services.IllegalStep, match="over"):
-        services.move_visit(actor=nurse, visit=visit, to_step=Step.ROOMED, expected_step=visit.step)
+        moves.move_visit(actor=nurse, visit=visit, to_step=Step.ROOMED, expected_step=visit.step)
 
 
 def test_moving_from_a_step_the_visit_has_left_says_where_it_is(visit, nurse, rooms) -> None:
     walk(visit, nurse, Step.ROOMED, room=rooms[0])
     with pytest.raises(services.AlreadyMoved, match="already moved to “Roomed” by nurse"):
-        services.move_visit(
+        moves.move_visit(
             actor=nurse,
             visit=visit,
             to_step=Step.ROOMED,
@@ -243,10 +242,10 @@ def test_moving_from_a_step_the_visit_has_left_says_where_it_is(visit, nurse, ro
 
 def test_sent_elsewhere_needs_to_say_where(visit, nurse) -> None:
     with pytest.raises(services.FlowError, match="where the patient was sent"):
-        services.move_visit(
+        moves.move_visit(
             actor=nurse, visit=visit, to_step=Step.SENT_ELSEWHERE, expected_step=Step.CHECKED_IN
         )
-    visit = services.move_visit(
+    visit = moves.move_visit(
         actor=nurse,
         visit=visit,
         to_step=Step.SENT_ELSEWHERE,
@@ -270,8 +269,8 @@ def test_leaving_without_being_seen_frees_the_room_for_cleaning(visit, nurse, ro
 
 
 def test_two_patients_cannot_share_a_room(make_appointment, front_desk, nurse, rooms) -> None:
-    first = services.check_in(actor=front_desk, appointment=make_appointment())
-    second = services.check_in(actor=front_desk, appointment=make_appointment(minutes_from_now=20))
+    first = checkin.check_in(actor=front_desk, appointment=make_appointment())
+    second = checkin.check_in(actor=front_desk, appointment=make_appointment(minutes_from_now=20))
     walk(first, nurse, Step.ROOMED, room=rooms[0])
 
     with pytest.raises(services.RoomUnavailable, match="Exam 1 is occupied"):
@@ -282,26 +281,26 @@ def test_two_patients_cannot_share_a_room(make_appointment, front_desk, nurse, r
 
 
 def test_a_room_is_cleaned_before_the_next_patient(make_appointment, front_desk, nurse, rooms):
-    first = services.check_in(actor=front_desk, appointment=make_appointment())
-    second = services.check_in(actor=front_desk, appointment=make_appointment(minutes_from_now=20))
+    first = checkin.check_in(actor=front_desk, appointment=make_appointment())
+    second = checkin.check_in(actor=front_desk, appointment=make_appointment(minutes_from_now=20))
     walk(first, nurse, Step.ROOMED, Step.WITH_PROVIDER, Step.READY_FOR_CHECKOUT, room=rooms[0])
 
     with pytest.raises(services.RoomUnavailable, match="needs cleaning"):
         walk(second, nurse, Step.ROOMED, room=rooms[0])
-    turn = services.mark_room_clean(actor=nurse, room=rooms[0])
+    turn = housekeeping.mark_room_clean(actor=nurse, room=rooms[0])
     assert turn is not None
     assert turn.cleaned_by == nurse
     second = walk(second, nurse, Step.ROOMED, room=rooms[0])
 
     assert second.room == rooms[0]
-    assert services.mark_room_clean(actor=nurse, room=rooms[1]) is None  # already clean
+    assert housekeeping.mark_room_clean(actor=nurse, room=rooms[1]) is None  # already clean
     with pytest.raises(services.RoomUnavailable, match="still has a patient"):
-        services.mark_room_clean(actor=nurse, room=rooms[0])
+        housekeeping.mark_room_clean(actor=nurse, room=rooms[0])
 
 
 def test_a_roomed_patient_can_change_rooms(visit, nurse, rooms) -> None:
     visit = walk(visit, nurse, Step.ROOMED, room=rooms[0])
-    visit = services.change_room(actor=nurse, visit=visit, room=rooms[1], expected_step=Step.ROOMED)
+    visit = moves.change_room(actor=nurse, visit=visit, room=rooms[1], expected_step=Step.ROOMED)
     assert visit.room == rooms[1]
     states = {
         s.room_id: s.state
@@ -316,23 +315,23 @@ def test_turnover_is_the_time_between_one_patient_leaving_and_the_next_entering(
     make_appointment, front_desk, nurse, rooms
 ) -> None:
     now = timezone.now()
-    first = services.check_in(actor=front_desk, appointment=make_appointment(), now=now)
-    second = services.check_in(
+    first = checkin.check_in(actor=front_desk, appointment=make_appointment(), now=now)
+    second = checkin.check_in(
         actor=front_desk, appointment=make_appointment(minutes_from_now=20), now=now
     )
     room = rooms[0]
-    services.move_visit(
+    moves.move_visit(
         actor=nurse, visit=first, to_step="roomed", expected_step="checked_in", room=room, now=now
     )
-    services.move_visit(
+    moves.move_visit(
         actor=nurse,
         visit=first,
         to_step="left_without_being_seen",
         expected_step="roomed",
         now=now + dt.timedelta(minutes=5),
     )
-    services.mark_room_clean(actor=nurse, room=room, now=now + dt.timedelta(minutes=9))
-    services.move_visit(
+    housekeeping.mark_room_clean(actor=nurse, room=room, now=now + dt.timedelta(minutes=9))
+    moves.move_visit(
         actor=nurse,
         visit=second,
         to_step="roomed",
@@ -361,7 +360,7 @@ def test_undo_adds_an_event_and_keeps_the_mistake_on_record(visit, nurse, rooms)
     visit = walk(visit, nurse, Step.ROOMED, Step.WITH_PROVIDER, room=rooms[0])
     mistake = visit.events.get(to_step=Step.WITH_PROVIDER)
 
-    visit = services.undo_last_step(
+    visit = moves.undo_last_step(
         actor=nurse, visit=visit, expected_step=Step.WITH_PROVIDER, reason="clicked too early"
     )
 
@@ -370,7 +369,7 @@ def test_undo_adds_an_event_and_keeps_the_mistake_on_record(visit, nurse, rooms)
     assert (undo.kind, undo.undoes, undo.reason) == ("undo", mistake, "clicked too early")
     assert VisitEvent.objects.filter(pk=mistake.pk).exists()
     # a second undo goes one more step back: the rooming, which frees the room at once
-    visit = services.undo_last_step(
+    visit = moves.undo_last_step(
         actor=nurse, visit=visit, expected_step=Step.ROOMED, reason="wrong patient"
     )
     assert (visit.step, visit.room) == (Step.CHECKED_IN, None)
@@ -380,20 +379,16 @@ def test_undo_adds_an_event_and_keeps_the_mistake_on_record(visit, nurse, rooms)
 
 def test_undo_needs_a_reason_and_a_step_to_undo(visit, nurse) -> None:
     with pytest.raises(services.FlowError, match="reason"):
-        services.undo_last_step(
-            actor=nurse, visit=visit, expected_step=Step.CHECKED_IN, reason="  "
-        )
+        moves.undo_last_step(actor=nurse, visit=visit, expected_step=Step.CHECKED_IN, reason="  ")
     with pytest.raises(services.IllegalStep, match="no step to undo"):
-        services.undo_last_step(
-            actor=nurse, visit=visit, expected_step=Step.CHECKED_IN, reason="oops"
-        )
+        moves.undo_last_step(actor=nurse, visit=visit, expected_step=Step.CHECKED_IN, reason="oops")
 
 
 def test_undo_of_ready_for_checkout_puts_the_patient_back_in_their_room(visit, nurse, rooms):
     visit = walk(
         visit, nurse, Step.ROOMED, Step.WITH_PROVIDER, Step.READY_FOR_CHECKOUT, room=rooms[0]
     )
-    visit = services.undo_last_step(
+    visit = moves.undo_last_step(
         actor=nurse, visit=visit, expected_step=Step.READY_FOR_CHECKOUT, reason="not done yet"
     )
     assert (visit.step, visit.room) == (Step.WITH_PROVIDER, rooms[0])
@@ -403,16 +398,14 @@ def test_undo_of_ready_for_checkout_puts_the_patient_back_in_their_room(visit, n
 def test_undo_cannot_put_a_patient_into_a_room_taken_since(
     make_appointment, front_desk, nurse, rooms
 ) -> None:
-    first = services.check_in(actor=front_desk, appointment=make_appointment())
-    second = services.check_in(actor=front_desk, appointment=make_appointment(minutes_from_now=20))
+    first = checkin.check_in(actor=front_desk, appointment=make_appointment())
+    second = checkin.check_in(actor=front_desk, appointment=make_appointment(minutes_from_now=20))
     first = walk(first, nurse, Step.ROOMED, Step.LEFT_WITHOUT_BEING_SEEN, room=rooms[0])
-    services.mark_room_clean(actor=nurse, room=rooms[0])
+    housekeeping.mark_room_clean(actor=nurse, room=rooms[0])
     walk(second, nurse, Step.ROOMED, room=rooms[0])
 
     with pytest.raises(services.RoomUnavailable, match="turned over since"):
-        services.undo_last_step(
-            actor=nurse, visit=first, expected_step=first.step, reason="came back"
-        )
+        moves.undo_last_step(actor=nurse, visit=first, expected_step=first.step, reason="came back")
     first.refresh_from_db()
     assert first.step == Step.LEFT_WITHOUT_BEING_SEEN
 
@@ -421,9 +414,9 @@ def test_a_checked_out_visit_cannot_be_undone(visit, nurse, front_desk, rooms) -
     visit = walk(
         visit, nurse, Step.ROOMED, Step.WITH_PROVIDER, Step.READY_FOR_CHECKOUT, room=rooms[0]
     )
-    visit = services.check_out(actor=front_desk, visit=visit)
+    visit = checkout.check_out(actor=front_desk, visit=visit)
     with pytest.raises(services.IllegalStep, match="checked-out"):
-        services.undo_last_step(
+        moves.undo_last_step(
             actor=nurse, visit=visit, expected_step=Step.CHECKED_OUT, reason="oops"
         )
 
@@ -442,7 +435,7 @@ def test_visit_history_cannot_be_edited_or_deleted(visit) -> None:
 
 
 def test_payments_cannot_be_edited_or_deleted(appointment, front_desk) -> None:
-    visit = services.check_in(actor=front_desk, appointment=appointment, copay=CASH_25)
+    visit = checkin.check_in(actor=front_desk, appointment=appointment, copay=CASH_25)
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         VisitPayment.objects.filter(visit=visit).update(amount=Decimal(1))
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
@@ -465,15 +458,15 @@ def test_the_board_colours_rows_by_the_clinics_own_thresholds(
     make_appointment, front_desk, nurse, manager, rooms
 ) -> None:
     now = timezone.now()
-    waiting = services.check_in(
+    waiting = checkin.check_in(
         actor=front_desk, appointment=make_appointment(), now=now - dt.timedelta(minutes=12)
     )
-    roomed = services.check_in(
+    roomed = checkin.check_in(
         actor=front_desk,
         appointment=make_appointment(minutes_from_now=20),
         now=now - dt.timedelta(minutes=50),
     )
-    services.move_visit(
+    moves.move_visit(
         actor=nurse,
         visit=roomed,
         to_step="roomed",
@@ -485,7 +478,7 @@ def test_the_board_colours_rows_by_the_clinics_own_thresholds(
     levels = {row.visit_id: row.level for g in board.groups for row in g.rows}
     assert levels == {waiting.pk: "", roomed.pk: "amber"}  # defaults: 15/30 and 20/40
 
-    services.set_thresholds(
+    housekeeping.set_thresholds(
         actor=manager, clinic=waiting.clinic, thresholds={"checked_in": (5, 10), "roomed": (30, 45)}
     )
     board = selectors.flow_board(user=front_desk, clinic=waiting.clinic, now=now)
@@ -498,9 +491,13 @@ def test_the_board_colours_rows_by_the_clinics_own_thresholds(
 
 def test_thresholds_must_go_amber_then_red(manager, flow_clinic) -> None:
     with pytest.raises(services.FlowError, match="red must come after amber"):
-        services.set_thresholds(actor=manager, clinic=flow_clinic, thresholds={"roomed": (20, 20)})
+        housekeeping.set_thresholds(
+            actor=manager, clinic=flow_clinic, thresholds={"roomed": (20, 20)}
+        )
     with pytest.raises(services.FlowError):
-        services.set_thresholds(actor=manager, clinic=flow_clinic, thresholds={"roomed": (0, 5)})
+        housekeeping.set_thresholds(
+            actor=manager, clinic=flow_clinic, thresholds={"roomed": (0, 5)}
+        )
     assert not StepThreshold.objects.exists()
 
 
@@ -511,7 +508,7 @@ def test_a_walk_in_is_booked_into_the_slot_running_now_and_checked_in(
     flow_clinic, front_desk, provider, visit_type, schedule, patient
 ) -> None:
     now = timezone.now()
-    visit = services.walk_in(
+    visit = checkin.walk_in(
         actor=front_desk,
         clinic=flow_clinic,
         patient=patient,
@@ -538,7 +535,7 @@ def test_a_walk_in_takes_the_next_open_slot_when_this_one_is_booked(
 ) -> None:
     now = timezone.now()
     taken = make_appointment()  # the slot running now
-    visit = services.walk_in(
+    visit = checkin.walk_in(
         actor=front_desk,
         clinic=flow_clinic,
         patient=patient,
@@ -567,7 +564,7 @@ def test_a_walk_in_with_no_slot_left_needs_an_overbook_reason(
         start += dt.timedelta(minutes=20)
 
     with pytest.raises(services.FlowError, match="no open slot left today") as caught:
-        services.walk_in(
+        checkin.walk_in(
             actor=front_desk,
             clinic=flow_clinic,
             patient=patient,
@@ -577,7 +574,7 @@ def test_a_walk_in_with_no_slot_left_needs_an_overbook_reason(
     assert caught.value.field == "provider"
     assert not Visit.objects.exists()
 
-    visit = services.walk_in(
+    visit = checkin.walk_in(
         actor=front_desk,
         clinic=flow_clinic,
         patient=patient,
@@ -594,7 +591,7 @@ def test_a_walk_in_must_be_registered_at_the_clinic(
 ) -> None:
     stranger = PatientFactory(clinic=ClinicFactory(name="Elsewhere"))
     with pytest.raises(services.FlowError, match="not registered at this clinic"):
-        services.walk_in(
+        checkin.walk_in(
             actor=front_desk,
             clinic=flow_clinic,
             patient=stranger,
@@ -617,7 +614,7 @@ def test_the_follow_up_is_booked_through_scheduling_and_kept_on_the_visit(
         provider=provider,
         start_date=visit.clinic.today() + dt.timedelta(days=14),
     )[0]
-    result = services.book_follow_up(
+    result = checkout.book_follow_up(
         actor=front_desk,
         visit=visit,
         provider=provider,
@@ -628,7 +625,7 @@ def test_the_follow_up_is_booked_through_scheduling_and_kept_on_the_visit(
     assert visit.follow_up == result.appointment
     assert result.appointment.patient == visit.patient
     with pytest.raises(services.FlowError, match="already booked"):
-        services.book_follow_up(
+        checkout.book_follow_up(
             actor=front_desk,
             visit=visit,
             provider=provider,

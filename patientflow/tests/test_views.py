@@ -19,8 +19,8 @@ from clinicops.core.middleware import POLL_HEADER, SESSION_LAST_ACTIVITY
 from clinicops.core.tests.factories import ClinicFactory, CoverageFactory, PatientFactory
 from clinicops.core.tests.test_layout import assert_layout
 from compliance.models import AuditEvent
-from patientflow import services
 from patientflow.models import Step, StepThreshold, Visit, VisitPayment
+from patientflow.services import checkin, moves
 from scheduling import availability
 from scheduling.models import Appointment
 from scheduling.tests.factories import AppointmentFactory
@@ -33,7 +33,7 @@ POLL = {"HX-Request": "true", POLL_HEADER: "1"}
 
 @pytest.fixture
 def visit(appointment, front_desk) -> Visit:
-    return services.check_in(actor=front_desk, appointment=appointment)
+    return checkin.check_in(actor=front_desk, appointment=appointment)
 
 
 def submission_key(response) -> str:
@@ -92,7 +92,7 @@ def test_the_board_audits_what_it_shows_once_per_change(
     client.get("/flow/", headers=POLL)
     assert views_of("patientflow.flow_board") == 1  # same patients: nothing new to record
 
-    services.check_in(actor=front_desk, appointment=make_appointment(minutes_from_now=20))
+    checkin.check_in(actor=front_desk, appointment=make_appointment(minutes_from_now=20))
     client.get("/flow/", headers=POLL)
     assert views_of("patientflow.flow_board") == 2
     client.get("/flow/")  # a page load is always recorded
@@ -107,9 +107,9 @@ def test_the_board_costs_the_same_queries_for_5_or_150_visits(
             appt = make_appointment(
                 is_overbook=True, overbook_reason="load test", minutes_from_now=n
             )
-            visit = services.check_in(actor=front_desk, appointment=appt)
+            visit = checkin.check_in(actor=front_desk, appointment=appt)
             if n % 3 == 1:
-                services.move_visit(
+                moves.move_visit(
                     actor=nurse,
                     visit=visit,
                     to_step="left_without_being_seen",
@@ -138,7 +138,7 @@ def test_the_board_constant_queries_with_the_pytest_django_fixture(
 ) -> None:
     for n in range(150):
         appt = make_appointment(is_overbook=True, overbook_reason="load", minutes_from_now=n)
-        services.check_in(actor=front_desk, appointment=appt)
+        checkin.check_in(actor=front_desk, appointment=appt)
     client.force_login(front_desk)
     client.get("/flow/", headers=POLL)
     with django_assert_max_num_queries(12):
@@ -204,7 +204,7 @@ def test_one_tap_rooms_the_patient_from_the_board(client: Client, nurse, visit, 
 
 
 def test_the_second_mover_sees_the_new_state(client: Client, nurse, visit, rooms) -> None:
-    services.move_visit(
+    moves.move_visit(
         actor=nurse, visit=visit, to_step="roomed", expected_step="checked_in", room=rooms[0]
     )
     client.force_login(nurse)
@@ -281,10 +281,10 @@ def test_a_biller_cannot_move_patients(client: Client, make_user, visit) -> None
 def test_the_visit_page_shows_the_history_and_is_audited(
     client: Client, nurse, visit, rooms
 ) -> None:
-    services.move_visit(
+    moves.move_visit(
         actor=nurse, visit=visit, to_step="roomed", expected_step="checked_in", room=rooms[0]
     )
-    services.undo_last_step(actor=nurse, visit=visit, expected_step="roomed", reason="wrong room")
+    moves.undo_last_step(actor=nurse, visit=visit, expected_step="roomed", reason="wrong room")
     client.force_login(nurse)
     response = client.get(f"/flow/visits/{visit.pk}/")
     assert response.status_code == 200
@@ -298,7 +298,7 @@ def test_the_visit_page_shows_the_history_and_is_audited(
 
 
 def test_undo_from_the_visit_page_needs_a_reason(client: Client, nurse, visit, rooms) -> None:
-    services.move_visit(
+    moves.move_visit(
         actor=nurse, visit=visit, to_step="roomed", expected_step="checked_in", room=rooms[0]
     )
     client.force_login(nurse)
@@ -525,7 +525,7 @@ def test_a_walk_in_form_with_bad_input_says_so(
 
 def ready(visit: Visit, nurse, rooms) -> Visit:
     for to, room in (("roomed", rooms[0]), ("with_provider", None), ("ready_for_checkout", None)):
-        visit = services.move_visit(
+        visit = moves.move_visit(
             actor=nurse, visit=visit, to_step=to, expected_step=visit.step, room=room
         )
     return visit
@@ -675,10 +675,10 @@ def test_a_nurse_cannot_check_out(client: Client, nurse, visit) -> None:
 
 
 def test_the_room_board_and_cleaning(client: Client, nurse, visit, rooms) -> None:
-    services.move_visit(
+    moves.move_visit(
         actor=nurse, visit=visit, to_step="roomed", expected_step="checked_in", room=rooms[0]
     )
-    services.move_visit(
+    moves.move_visit(
         actor=nurse, visit=visit, to_step="left_without_being_seen", expected_step="roomed"
     )
     client.force_login(nurse)
@@ -694,7 +694,7 @@ def test_the_room_board_and_cleaning(client: Client, nurse, visit, rooms) -> Non
 
 
 def test_the_room_board_audits_the_patients_it_shows(client: Client, nurse, visit, rooms) -> None:
-    services.move_visit(
+    moves.move_visit(
         actor=nurse, visit=visit, to_step="roomed", expected_step="checked_in", room=rooms[0]
     )
     client.force_login(nurse)
@@ -745,6 +745,6 @@ def test_yesterdays_visits_are_not_on_todays_board(
     client: Client, front_desk, make_appointment
 ) -> None:
     appt = make_appointment(minutes_from_now=-24 * 60)
-    services.check_in(actor=front_desk, appointment=appt, now=timezone.now() - dt.timedelta(days=1))
+    checkin.check_in(actor=front_desk, appointment=appt, now=timezone.now() - dt.timedelta(days=1))
     client.force_login(front_desk)
     assert 'class="flow-row' not in client.get("/flow/").content.decode()

@@ -22,6 +22,7 @@ from .. import selectors, services
 from ..forms import ChangeRoomForm, MoveForm, UndoForm
 from ..models import NEXT_STEPS, Step, Visit
 from ..rows import board_rows, finished_rows
+from ..services import housekeeping, moves
 from .common import _LEVELS, _first_error, _is_refresh, _record_view, _visit_for
 
 BOARD = "patientflow/board.html"
@@ -55,7 +56,7 @@ def _render_board(
     board = selectors.flow_board(
         user=request.user, clinic=clinic, now=now, group=params["group"], sort=params["sort"]
     )
-    services.record_board_view(
+    housekeeping.record_board_view(
         actor=request.user,  # type: ignore[arg-type]
         clinic=clinic,
         board="flow_board",
@@ -152,7 +153,7 @@ def move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return _after_move(request, visit, _first_error(form), "error")
     data = form.cleaned_data
     try:
-        moved = services.move_visit(
+        moved = moves.move_visit(
             actor=request.user,  # type: ignore[arg-type]
             visit=visit,
             to_step=data["to"],
@@ -175,7 +176,7 @@ def change_room(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _after_move(request, visit, _first_error(form), "error")
     try:
-        moved = services.change_room(
+        moved = moves.change_room(
             actor=request.user,  # type: ignore[arg-type]
             visit=visit,
             room=form.cleaned_data["room"],
@@ -195,7 +196,7 @@ def undo(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _after_move(request, visit, _first_error(form), "error")
     try:
-        moved = services.undo_last_step(
+        moved = moves.undo_last_step(
             actor=request.user,  # type: ignore[arg-type]
             visit=visit,
             expected_step=form.cleaned_data["expected"],

@@ -25,6 +25,7 @@ from scheduling.models import Appointment
 from .. import selectors, services
 from ..forms import CheckInForm, DemographicsForm, WalkInForm
 from ..models import Visit
+from ..services import checkin
 from .common import _form_error, _pk
 
 CHECK_IN = "patientflow/check_in.html"
@@ -83,7 +84,7 @@ def check_in(request: HtmxHttpRequest, appointment_id: int) -> HttpResponse:
     form = CheckInForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            visit = services.check_in(
+            visit = checkin.check_in(
                 actor=request.user,  # type: ignore[arg-type]
                 appointment=appointment,
                 **form.check_in_fields(),
@@ -206,7 +207,7 @@ def walk_in(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            visit = services.walk_in(
+            visit = checkin.walk_in(
                 actor=request.user,  # type: ignore[arg-type]
                 clinic=clinic,
                 patient=patient,

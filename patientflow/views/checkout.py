@@ -21,6 +21,7 @@ from scheduling import services as scheduling_services
 from .. import selectors, services
 from ..forms import CheckoutForm, FollowUpBookForm, FollowUpSearchForm
 from ..models import Step, Visit
+from ..services import checkout as checkout_services
 from .common import _expected_step, _first_error, _form_error, _record_view, _visit_for
 
 CHECKOUT = "patientflow/checkout.html"
@@ -105,7 +106,7 @@ def checkout(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     form = CheckoutForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.check_out(
+            checkout_services.check_out(
                 actor=request.user,  # type: ignore[arg-type]
                 visit=visit,
                 expected_step=_expected_step(request.POST.get("expected")),
@@ -145,7 +146,7 @@ def follow_up(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         else:
             data = form.cleaned_data
             try:
-                result = services.book_follow_up(
+                result = checkout_services.book_follow_up(
                     actor=request.user,  # type: ignore[arg-type]
                     visit=visit,
                     provider=data["provider"],

@@ -15,6 +15,7 @@ from clinicops.core.models import Clinic, Room
 from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, render_page
 
 from .. import selectors, services
+from ..services import housekeeping
 from .common import _LEVELS, _is_refresh
 
 ROOMS = "patientflow/rooms.html"
@@ -25,7 +26,7 @@ def _render_rooms(
 ) -> HttpResponse:
     now = timezone.now()
     states = selectors.room_board(user=request.user, clinic=clinic, now=now)
-    services.record_board_view(
+    housekeeping.record_board_view(
         actor=request.user,  # type: ignore[arg-type]
         clinic=clinic,
         board="room_board",
@@ -64,7 +65,7 @@ def rooms(request: HtmxHttpRequest) -> HttpResponse:
 def room_clean(request: HtmxHttpRequest, room_id: int) -> HttpResponse:
     room = get_object_or_404(Room.objects.for_user(request.user), pk=room_id, is_active=True)
     try:
-        turn = services.mark_room_clean(actor=request.user, room=room)  # type: ignore[arg-type]
+        turn = housekeeping.mark_room_clean(actor=request.user, room=room)  # type: ignore[arg-type]
     except services.FlowError as error:
         message, kind = error.message, "warning"
     else:

@@ -13,6 +13,7 @@ from clinicops.core.web import HtmxHttpRequest, current_clinic
 
 from .. import selectors, services
 from ..forms import ThresholdForm
+from ..services import housekeeping
 from .common import _form_error
 
 
@@ -27,7 +28,7 @@ def thresholds(request: HtmxHttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.set_thresholds(
+            housekeeping.set_thresholds(
                 actor=request.user,  # type: ignore[arg-type]
                 clinic=clinic,
                 thresholds=form.thresholds(),

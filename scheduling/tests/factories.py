@@ -1,5 +1,5 @@
 """Factories for scheduling. `AppointmentFactory` writes rows directly (test set-up only:
-real bookings go through `services.book_appointment`)."""
+real bookings go through `services.booking.book_appointment`)."""
 
 from __future__ import annotations
 

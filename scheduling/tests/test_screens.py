@@ -18,8 +18,8 @@ from clinicops.core.models import Clinic, Patient, Staff, User
 from clinicops.core.tests.factories import PatientFactory, StaffFactory
 from clinicops.core.tests.test_layout import assert_layout
 from compliance.models import AuditEvent
-from scheduling import services
 from scheduling.models import Appointment, AppointmentType, ScheduleTemplate, WaitlistOffer
+from scheduling.services import booking, transitions
 from scheduling.tests.conftest import local
 from scheduling.tests.factories import (
     AppointmentFactory,
@@ -65,7 +65,7 @@ def booked(clinic, provider, visit, monday_block, monday) -> Appointment:
     """Monday 09:00-09:20 with Dr Osler, booked through the service."""
     patient = PatientFactory(clinic=clinic, first_name="Harriet", last_name="Quimby")
     desk = StaffFactory(roles=[roles.FRONT_DESK], clinics=[clinic]).user
-    return services.book_appointment(
+    return booking.book_appointment(
         actor=desk,
         clinic=clinic,
         patient=patient,
@@ -205,7 +205,7 @@ def test_day_view_marks_admin_time_off_and_past_slots(
 def test_day_view_lists_cancelled_appointments_and_frees_their_slot(
     desk_client: Client, booked: Appointment, monday: dt.date, desk: User
 ) -> None:
-    services.cancel_appointment(actor=desk, appointment=booked, reason="patient")
+    transitions.cancel_appointment(actor=desk, appointment=booked, reason="patient")
 
     html = desk_client.get("/scheduling/day/", {"date": monday.isoformat()}).content.decode()
 
@@ -222,7 +222,7 @@ def test_day_view_mentions_open_waitlist_offers(
         earliest=clinic.today(),
         latest=clinic.today() + dt.timedelta(days=60),
     )
-    services.cancel_appointment(actor=desk, appointment=booked, reason="patient")
+    transitions.cancel_appointment(actor=desk, appointment=booked, reason="patient")
 
     html = desk_client.get("/scheduling/day/").content.decode()
 

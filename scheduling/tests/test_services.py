@@ -22,6 +22,7 @@ from scheduling.models import (
     WaitlistEntry,
     WaitlistOffer,
 )
+from scheduling.services import booking, templates, transitions, waitlist
 from scheduling.tests.conftest import MONDAY, local
 from scheduling.tests.factories import (
     AppointmentFactory,
@@ -53,7 +54,7 @@ def book(clinic, provider, visit, patient, front_desk, monday_block, now):
             "now": now,
         }
         kwargs.update(overrides)
-        return services.book_appointment(**kwargs)
+        return booking.book_appointment(**kwargs)
 
     return _book
 
@@ -93,7 +94,7 @@ def test_overlapping_start_is_refused(book, clinic, make_patient) -> None:
 
 def test_cancelled_slot_can_be_booked_again(book, front_desk, make_patient, now) -> None:
     first = book().appointment
-    services.cancel_appointment(actor=front_desk, appointment=first, reason="patient", now=now)
+    transitions.cancel_appointment(actor=front_desk, appointment=first, reason="patient", now=now)
     second = book(patient=make_patient()).appointment
     assert second.start == first.start
 
@@ -297,17 +298,17 @@ def test_room_of_the_wrong_kind_or_clinic_is_refused(book, clinic, other_clinic)
 
 def _move(appt, to, actor):
     if to == Status.CONFIRMED:
-        return services.confirm_appointment(actor=actor, appointment=appt)
+        return transitions.confirm_appointment(actor=actor, appointment=appt)
     if to == Status.ARRIVED:
-        return services.mark_arrived(actor=actor, appointment=appt, now=appt.start)
+        return transitions.mark_arrived(actor=actor, appointment=appt, now=appt.start)
     if to == Status.COMPLETED:
-        return services.complete_appointment(actor=actor, appointment=appt)
+        return transitions.complete_appointment(actor=actor, appointment=appt)
     if to == Status.CANCELLED:
-        return services.cancel_appointment(
+        return transitions.cancel_appointment(
             actor=actor, appointment=appt, reason="patient", now=appt.start
         ).appointment
     if to == Status.NO_SHOW:
-        return services.mark_no_show(
+        return transitions.mark_no_show(
             actor=actor, appointment=appt, now=appt.start + dt.timedelta(hours=1)
         )
     raise AssertionError(to)
@@ -363,9 +364,9 @@ def test_nothing_returns_to_booked() -> None:
 
 def test_the_full_happy_path_leaves_its_history(book, front_desk) -> None:
     appt = book().appointment
-    services.confirm_appointment(actor=front_desk, appointment=appt)
-    services.mark_arrived(actor=front_desk, appointment=appt, now=local(MONDAY, 7, 50))
-    services.complete_appointment(actor=front_desk, appointment=appt)
+    transitions.confirm_appointment(actor=front_desk, appointment=appt)
+    transitions.mark_arrived(actor=front_desk, appointment=appt, now=local(MONDAY, 7, 50))
+    transitions.complete_appointment(actor=front_desk, appointment=appt)
     assert list(appt.events.values_list("to_status", flat=True)) == [
         "booked",
         "confirmed",
@@ -376,21 +377,21 @@ def test_the_full_happy_path_leaves_its_history(book, front_desk) -> None:
 
 def test_confirming_twice_changes_nothing(book, front_desk) -> None:
     appt = book().appointment
-    services.confirm_appointment(actor=front_desk, appointment=appt)
-    services.confirm_appointment(actor=front_desk, appointment=appt)
+    transitions.confirm_appointment(actor=front_desk, appointment=appt)
+    transitions.confirm_appointment(actor=front_desk, appointment=appt)
     assert appt.events.filter(to_status="confirmed").count() == 1
 
 
 def test_no_show_before_the_start_is_refused(book, front_desk) -> None:
     appt = book().appointment
     with pytest.raises(services.IllegalTransition, match="once the appointment has started"):
-        services.mark_no_show(actor=front_desk, appointment=appt, now=local(MONDAY, 7, 59))
+        transitions.mark_no_show(actor=front_desk, appointment=appt, now=local(MONDAY, 7, 59))
 
 
 def test_arrival_on_another_day_is_refused(book, front_desk, now) -> None:
     appt = book().appointment
     with pytest.raises(services.IllegalTransition, match="day of the appointment"):
-        services.mark_arrived(actor=front_desk, appointment=appt, now=now)
+        transitions.mark_arrived(actor=front_desk, appointment=appt, now=now)
 
 
 def test_history_is_append_only(book) -> None:
@@ -407,7 +408,7 @@ def test_history_is_append_only(book) -> None:
 
 def test_cancel_inside_the_window_is_late(book, front_desk) -> None:
     appt = book().appointment
-    result = services.cancel_appointment(
+    result = transitions.cancel_appointment(
         actor=front_desk, appointment=appt, reason="patient_ill", note="flu", now=local(MONDAY, 6)
     )
     appt = result.appointment
@@ -419,7 +420,7 @@ def test_cancel_inside_the_window_is_late(book, front_desk) -> None:
 
 def test_cancel_before_the_window_is_not_late(book, front_desk, now) -> None:
     appt = book().appointment
-    result = services.cancel_appointment(
+    result = transitions.cancel_appointment(
         actor=front_desk, appointment=appt, reason="patient", now=now
     )
     assert result.appointment.late_cancel is False
@@ -428,7 +429,7 @@ def test_cancel_before_the_window_is_not_late(book, front_desk, now) -> None:
 def test_late_cancel_window_is_a_clinic_setting(book, clinic, front_desk, now) -> None:
     SchedulingSettings.objects.create(clinic=clinic, late_cancel_hours=72)
     appt = book().appointment  # 71 hours after `now`
-    result = services.cancel_appointment(
+    result = transitions.cancel_appointment(
         actor=front_desk, appointment=appt, reason="patient", now=now
     )
     assert result.appointment.late_cancel is True
@@ -437,7 +438,7 @@ def test_late_cancel_window_is_a_clinic_setting(book, clinic, front_desk, now) -
 def test_cancel_without_a_valid_reason_is_refused(book, front_desk, now) -> None:
     appt = book().appointment
     with pytest.raises(services.SchedulingError, match="reason") as error:
-        services.cancel_appointment(actor=front_desk, appointment=appt, reason="bored", now=now)
+        transitions.cancel_appointment(actor=front_desk, appointment=appt, reason="bored", now=now)
     assert error.value.field == "reason"
     appt.refresh_from_db()
     assert appt.status == Status.BOOKED
@@ -448,7 +449,7 @@ def test_cancel_without_a_valid_reason_is_refused(book, front_desk, now) -> None
 
 def test_reschedule_cancels_and_links_the_old_appointment(book, front_desk, now) -> None:
     old = book().appointment
-    result = services.reschedule_appointment(
+    result = transitions.reschedule_appointment(
         actor=front_desk, appointment=old, start=local(MONDAY + dt.timedelta(weeks=1), 9), now=now
     )
     new = result.appointment
@@ -463,7 +464,7 @@ def test_reschedule_cancels_and_links_the_old_appointment(book, front_desk, now)
 
 def test_reschedule_to_an_overlapping_time_does_not_collide_with_itself(book, front_desk, now):
     old = book().appointment
-    new = services.reschedule_appointment(
+    new = transitions.reschedule_appointment(
         actor=front_desk, appointment=old, start=local(MONDAY, 8, 20), now=now
     ).appointment
     assert new.start == local(MONDAY, 8, 20)
@@ -473,7 +474,7 @@ def test_reschedule_into_a_taken_slot_leaves_the_old_one_alone(book, front_desk,
     old = book().appointment
     book(patient=make_patient(), start=local(MONDAY, 9))
     with pytest.raises(services.SlotTaken):
-        services.reschedule_appointment(
+        transitions.reschedule_appointment(
             actor=front_desk, appointment=old, start=local(MONDAY, 9), now=now
         )
     old.refresh_from_db()
@@ -483,9 +484,9 @@ def test_reschedule_into_a_taken_slot_leaves_the_old_one_alone(book, front_desk,
 
 def test_only_open_appointments_can_be_rescheduled(book, front_desk, now) -> None:
     old = book().appointment
-    services.cancel_appointment(actor=front_desk, appointment=old, reason="patient", now=now)
+    transitions.cancel_appointment(actor=front_desk, appointment=old, reason="patient", now=now)
     with pytest.raises(services.IllegalTransition):
-        services.reschedule_appointment(
+        transitions.reschedule_appointment(
             actor=front_desk, appointment=old, start=local(MONDAY, 9), now=now
         )
 
@@ -509,7 +510,7 @@ def test_cancel_offers_the_slot_to_matching_waitlist_entries(
     WaitlistEntryFactory(clinic=clinic, appointment_type=visit, earliest=dt.date(2027, 3, 2))
     WaitlistEntryFactory(clinic=clinic)  # another type
     WaitlistEntryFactory(clinic=clinic, appointment_type=visit, status=WaitlistEntry.Status.REMOVED)
-    result = services.cancel_appointment(
+    result = transitions.cancel_appointment(
         actor=front_desk, appointment=appt, reason="patient", now=now
     )
     assert {o.entry_id for o in result.offers} == {anyone.pk, with_provider.pk, mornings.pk}
@@ -522,11 +523,11 @@ def test_accepting_an_offer_books_it_and_closes_the_others(
     appt = book().appointment
     first = WaitlistEntryFactory(clinic=clinic, appointment_type=visit)
     second = WaitlistEntryFactory(clinic=clinic, appointment_type=visit)
-    offers = services.cancel_appointment(
+    offers = transitions.cancel_appointment(
         actor=front_desk, appointment=appt, reason="patient", now=now
     ).offers
     offer = next(o for o in offers if o.entry_id == first.pk)
-    booked = services.accept_waitlist_offer(actor=front_desk, offer=offer, now=now).appointment
+    booked = waitlist.accept_waitlist_offer(actor=front_desk, offer=offer, now=now).appointment
     assert booked.patient_id == first.patient_id
     assert booked.start == appt.start
     first.refresh_from_db()
@@ -540,11 +541,11 @@ def test_accepting_an_offer_twice_answers_with_the_first_booking(
 ) -> None:
     appt = book().appointment
     WaitlistEntryFactory(clinic=clinic, appointment_type=visit)
-    offer = services.cancel_appointment(
+    offer = transitions.cancel_appointment(
         actor=front_desk, appointment=appt, reason="patient", now=now
     ).offers[0]
-    first = services.accept_waitlist_offer(actor=front_desk, offer=offer, now=now)
-    again = services.accept_waitlist_offer(actor=front_desk, offer=offer, now=now)
+    first = waitlist.accept_waitlist_offer(actor=front_desk, offer=offer, now=now)
+    again = waitlist.accept_waitlist_offer(actor=front_desk, offer=offer, now=now)
     assert not first.replayed
     assert again.replayed
     assert again.appointment == first.appointment
@@ -566,19 +567,19 @@ def test_offer_of_a_slot_taken_meanwhile_expires(
 ) -> None:
     appt = book().appointment
     WaitlistEntryFactory(clinic=clinic, appointment_type=visit)
-    offer = services.cancel_appointment(
+    offer = transitions.cancel_appointment(
         actor=front_desk, appointment=appt, reason="patient", now=now
     ).offers[0]
     book(patient=make_patient())
     with pytest.raises(services.SlotTaken):
-        services.accept_waitlist_offer(actor=front_desk, offer=offer, now=now)
+        waitlist.accept_waitlist_offer(actor=front_desk, offer=offer, now=now)
     offer.refresh_from_db()
     assert offer.status == WaitlistOffer.Status.EXPIRED
 
 
 def test_waitlist_entry_dates_are_checked(clinic, visit, patient, front_desk) -> None:
     with pytest.raises(services.SchedulingError, match="latest date") as error:
-        services.add_to_waitlist(
+        waitlist.add_to_waitlist(
             actor=front_desk,
             clinic=clinic,
             patient=patient,
@@ -587,7 +588,7 @@ def test_waitlist_entry_dates_are_checked(clinic, visit, patient, front_desk) ->
             latest=dt.date(2027, 5, 1),
         )
     assert error.value.field == "latest"
-    entry = services.add_to_waitlist(
+    entry = waitlist.add_to_waitlist(
         actor=front_desk,
         clinic=clinic,
         patient=patient,
@@ -608,8 +609,10 @@ def test_time_off_lists_the_appointments_to_move_and_hides_slots(
     at_eight = book().appointment
     at_nine = book(patient=make_patient(), start=local(MONDAY, 9)).appointment
     cancelled = book(patient=make_patient(), start=local(MONDAY, 10)).appointment
-    services.cancel_appointment(actor=front_desk, appointment=cancelled, reason="patient", now=now)
-    result = services.add_time_off(
+    transitions.cancel_appointment(
+        actor=front_desk, appointment=cancelled, reason="patient", now=now
+    )
+    result = templates.add_time_off(
         actor=manager,
         provider=provider,
         start=local(MONDAY, 8, 30),
@@ -625,26 +628,26 @@ def test_time_off_lists_the_appointments_to_move_and_hides_slots(
 
 def test_time_off_with_end_before_start_is_refused(provider, manager) -> None:
     with pytest.raises(services.SchedulingError, match="end must be after"):
-        services.add_time_off(
+        templates.add_time_off(
             actor=manager, provider=provider, start=local(MONDAY, 12), end=local(MONDAY, 8)
         )
 
 
 def test_closure_lists_the_appointments_to_move(book, clinic, manager) -> None:
     appt = book().appointment
-    result = services.add_closure(actor=manager, clinic=clinic, day=MONDAY, reason="Snow")
+    result = templates.add_closure(actor=manager, clinic=clinic, day=MONDAY, reason="Snow")
     assert [a.pk for a in result.affected] == [appt.pk]
     with pytest.raises(services.SchedulingError, match="already closed"):
-        services.add_closure(actor=manager, clinic=clinic, day=MONDAY)
+        templates.add_closure(actor=manager, clinic=clinic, day=MONDAY)
 
 
 def test_create_template_refuses_overlapping_blocks(clinic, provider, manager) -> None:
     blocks = [
-        services.BlockSpec(weekday=0, start_time=dt.time(8), end_time=dt.time(12)),
-        services.BlockSpec(weekday=0, start_time=dt.time(11), end_time=dt.time(13)),
+        templates.BlockSpec(weekday=0, start_time=dt.time(8), end_time=dt.time(12)),
+        templates.BlockSpec(weekday=0, start_time=dt.time(11), end_time=dt.time(13)),
     ]
     with pytest.raises(services.SchedulingError, match="overlap"):
-        services.create_template(
+        templates.create_template(
             actor=manager,
             clinic=clinic,
             provider=provider,
@@ -654,24 +657,24 @@ def test_create_template_refuses_overlapping_blocks(clinic, provider, manager) -
 
 
 def test_create_template_then_a_newer_one_takes_over(clinic, provider, visit, manager) -> None:
-    services.create_template(
+    templates.create_template(
         actor=manager,
         clinic=clinic,
         provider=provider,
         effective_from=dt.date(2027, 1, 4),
         blocks=[
-            services.BlockSpec(
+            templates.BlockSpec(
                 weekday=0, start_time=dt.time(8), end_time=dt.time(9), slot_minutes=20
             )
         ],
     )
-    services.create_template(
+    templates.create_template(
         actor=manager,
         clinic=clinic,
         provider=provider,
         effective_from=dt.date(2027, 3, 8),
         blocks=[
-            services.BlockSpec(
+            templates.BlockSpec(
                 weekday=0,
                 start_time=dt.time(15),
                 end_time=dt.time(16),

@@ -9,8 +9,9 @@ import pytest
 from django.core import mail
 
 from compliance.models import AuditEvent
-from scheduling import services, tasks
+from scheduling import tasks
 from scheduling.models import Appointment, SchedulingSettings
+from scheduling.services import reminders, transitions
 from scheduling.tests.conftest import MONDAY, local
 from scheduling.tests.factories import AppointmentFactory
 
@@ -31,8 +32,8 @@ def appointment(clinic, provider, visit, patient):
 
 
 def test_reminder_goes_out_48_hours_before_with_a_confirm_link(appointment, patient) -> None:
-    assert services.send_due_reminders(now=local(MONDAY, 9) - dt.timedelta(hours=49)) == 0
-    assert services.send_due_reminders(now=local(MONDAY, 9) - dt.timedelta(hours=47)) == 1
+    assert reminders.send_due_reminders(now=local(MONDAY, 9) - dt.timedelta(hours=49)) == 0
+    assert reminders.send_due_reminders(now=local(MONDAY, 9) - dt.timedelta(hours=47)) == 1
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == [patient.email]
@@ -47,15 +48,15 @@ def test_reminder_goes_out_48_hours_before_with_a_confirm_link(appointment, pati
 
 def test_reminders_are_idempotent(appointment) -> None:
     now = local(MONDAY, 9) - dt.timedelta(hours=24)
-    assert services.send_due_reminders(now=now) == 1
-    assert services.send_due_reminders(now=now) == 0
-    assert services.send_due_reminders(now=now + dt.timedelta(hours=1)) == 0
+    assert reminders.send_due_reminders(now=now) == 1
+    assert reminders.send_due_reminders(now=now) == 0
+    assert reminders.send_due_reminders(now=now + dt.timedelta(hours=1)) == 0
     assert len(mail.outbox) == 1
 
 
 def test_reminder_hours_is_a_clinic_setting(appointment, clinic) -> None:
     SchedulingSettings.objects.create(clinic=clinic, reminder_hours=72)
-    assert services.send_due_reminders(now=local(MONDAY, 9) - dt.timedelta(hours=71)) == 1
+    assert reminders.send_due_reminders(now=local(MONDAY, 9) - dt.timedelta(hours=71)) == 1
 
 
 def test_no_reminder_without_email_or_once_confirmed_or_cancelled(
@@ -83,12 +84,12 @@ def test_no_reminder_without_email_or_once_confirmed_or_cancelled(
         status=Status.CANCELLED,
         cancel_reason="patient",
     )
-    assert services.send_due_reminders(now=local(MONDAY, 7)) == 0
+    assert reminders.send_due_reminders(now=local(MONDAY, 7)) == 0
     assert mail.outbox == []
 
 
 def test_the_link_confirms_the_appointment(appointment, client) -> None:
-    services.send_due_reminders(now=local(MONDAY, 9) - dt.timedelta(hours=24))
+    reminders.send_due_reminders(now=local(MONDAY, 9) - dt.timedelta(hours=24))
     path = re.search(r"http://localhost:8000(/scheduling/confirm/[^/\s]+/)", mail.outbox[0].body)
     assert path is not None
     page = client.get(path.group(1))
@@ -114,7 +115,7 @@ def test_the_link_confirms_the_appointment(appointment, client) -> None:
 
 
 def test_a_tampered_link_is_refused(appointment, client) -> None:
-    token = services.make_confirm_token(appointment)
+    token = reminders.make_confirm_token(appointment)
     response = client.post(f"/scheduling/confirm/{token[:-2]}xx/")
     assert response.status_code == 400
     assert b"not valid" in response.content
@@ -123,8 +124,8 @@ def test_a_tampered_link_is_refused(appointment, client) -> None:
 
 
 def test_a_cancelled_appointment_cannot_be_confirmed_by_link(appointment, client, front_desk):
-    token = services.make_confirm_token(appointment)
-    services.cancel_appointment(
+    token = reminders.make_confirm_token(appointment)
+    transitions.cancel_appointment(
         actor=front_desk, appointment=appointment, reason="patient", now=local(MONDAY, 6)
     )
     response = client.post(f"/scheduling/confirm/{token}/")
@@ -154,7 +155,7 @@ def test_overdue_appointments_become_no_shows(clinic, provider, visit) -> None:
         status=Status.ARRIVED,
     )
     # 10:00: `late` ended 08:20 and `confirmed` 08:40 (over 60 minutes); `recent` 09:20.
-    assert services.mark_overdue_no_shows(now=local(MONDAY, 10)) == 2
+    assert reminders.mark_overdue_no_shows(now=local(MONDAY, 10)) == 2
     statuses = dict(Appointment.objects.values_list("pk", "status"))
     assert statuses == {
         late.pk: Status.NO_SHOW,
@@ -163,13 +164,13 @@ def test_overdue_appointments_become_no_shows(clinic, provider, visit) -> None:
         arrived.pk: Status.ARRIVED,
     }
     assert late.events.get().note == "automatic: no check-in"
-    assert services.mark_overdue_no_shows(now=local(MONDAY, 10)) == 0
+    assert reminders.mark_overdue_no_shows(now=local(MONDAY, 10)) == 0
 
 
 def test_auto_no_show_can_be_turned_off(clinic, provider, visit) -> None:
     SchedulingSettings.objects.create(clinic=clinic, auto_no_show_enabled=False)
     AppointmentFactory(clinic=clinic, provider=provider, appointment_type=visit)
-    assert services.mark_overdue_no_shows(now=local(MONDAY, 23)) == 0
+    assert reminders.mark_overdue_no_shows(now=local(MONDAY, 23)) == 0
 
 
 def test_auto_no_show_minutes_is_a_clinic_setting(clinic, provider, visit) -> None:
@@ -177,12 +178,12 @@ def test_auto_no_show_minutes_is_a_clinic_setting(clinic, provider, visit) -> No
     AppointmentFactory(
         clinic=clinic, provider=provider, appointment_type=visit, start=local(MONDAY, 8)
     )
-    assert services.mark_overdue_no_shows(now=local(MONDAY, 8, 34)) == 0
-    assert services.mark_overdue_no_shows(now=local(MONDAY, 8, 35)) == 1
+    assert reminders.mark_overdue_no_shows(now=local(MONDAY, 8, 34)) == 0
+    assert reminders.mark_overdue_no_shows(now=local(MONDAY, 8, 35)) == 1
 
 
 def test_tasks_call_the_services(appointment, monkeypatch) -> None:
-    monkeypatch.setattr(services.timezone, "now", lambda: local(MONDAY, 9) - dt.timedelta(hours=1))
+    monkeypatch.setattr(reminders.timezone, "now", lambda: local(MONDAY, 9) - dt.timedelta(hours=1))
     assert tasks.send_reminders.apply().get() == 1
-    monkeypatch.setattr(services.timezone, "now", lambda: local(MONDAY, 12))
+    monkeypatch.setattr(reminders.timezone, "now", lambda: local(MONDAY, 12))
     assert tasks.mark_no_shows.apply().get() == 1

@@ -7,8 +7,8 @@ from django.core import signing
 from django.test import Client
 
 from compliance.models import AuditEvent
-from scheduling import services
 from scheduling.models import Appointment
+from scheduling.services import reminders
 from scheduling.tests.conftest import MONDAY, local
 from scheduling.tests.factories import AppointmentFactory
 
@@ -27,7 +27,7 @@ def appointment(clinic, provider, visit, patient):
 
 
 def test_confirm_page_opens_without_login_and_is_audited(client: Client, appointment) -> None:
-    response = client.get(f"/scheduling/confirm/{services.make_confirm_token(appointment)}/")
+    response = client.get(f"/scheduling/confirm/{reminders.make_confirm_token(appointment)}/")
     assert response.status_code == 200
     assert b"Monday, March 1, 2027 at 9:00 AM" in response.content
     assert appointment.patient.last_name.encode() not in response.content
@@ -38,7 +38,7 @@ def test_confirm_page_opens_without_login_and_is_audited(client: Client, appoint
 
 
 def test_confirm_post_confirms(client: Client, appointment) -> None:
-    token = services.make_confirm_token(appointment)
+    token = reminders.make_confirm_token(appointment)
     response = client.post(f"/scheduling/confirm/{token}/")
     assert response.status_code == 200
     appointment.refresh_from_db()
@@ -55,10 +55,10 @@ def test_bad_tokens_get_a_clear_page_not_an_error(client: Client, token: str) ->
 
 
 def test_a_token_for_a_missing_appointment_is_refused(client: Client, appointment) -> None:
-    token = signing.dumps({"a": appointment.pk + 1000}, salt=services.CONFIRM_SALT, compress=True)
+    token = signing.dumps({"a": appointment.pk + 1000}, salt=reminders.CONFIRM_SALT, compress=True)
     assert client.get(f"/scheduling/confirm/{token}/").status_code == 400
 
 
 def test_other_methods_are_not_allowed(client: Client, appointment) -> None:
-    token = services.make_confirm_token(appointment)
+    token = reminders.make_confirm_token(appointment)
     assert client.put(f"/scheduling/confirm/{token}/").status_code == 405

@@ -20,6 +20,7 @@ from compliance.models import AuditEvent
 from .. import screens, selectors, services
 from ..forms import STATUS_ACTIONS, CancelForm, NotesForm
 from ..models import Appointment, WaitlistOffer
+from ..services import transitions
 from .common import Status, _appointments
 
 # --- the appointment page ---------------------------------------------------------------------
@@ -107,10 +108,10 @@ def appointment_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     appointment = get_object_or_404(_appointments(request), pk=pk)
     wanted = request.POST.get("status", "")
     changes = {
-        Status.CONFIRMED: services.confirm_appointment,
-        Status.ARRIVED: services.mark_arrived,
-        Status.COMPLETED: services.complete_appointment,
-        Status.NO_SHOW: services.mark_no_show,
+        Status.CONFIRMED: transitions.confirm_appointment,
+        Status.ARRIVED: transitions.mark_arrived,
+        Status.COMPLETED: transitions.complete_appointment,
+        Status.NO_SHOW: transitions.mark_no_show,
     }
     change = changes.get(wanted)  # type: ignore[call-overload]
     if change is None:
@@ -132,7 +133,7 @@ def appointment_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         problems = " ".join(e for errors in form.errors.values() for e in errors)
         return _after_change(request, pk, problems, level=messages.ERROR)
     try:
-        result = services.cancel_appointment(
+        result = transitions.cancel_appointment(
             actor=request.user,
             appointment=appointment,
             reason=form.cleaned_data["reason"],

@@ -26,6 +26,7 @@ from compliance.models import AuditEvent
 
 from .. import availability, services
 from ..forms import BookingForm, FindSlotForm
+from ..services import booking, transitions
 from .common import Status, _appointments
 
 SLOT_TAKEN = "That slot was just taken. Pick another."
@@ -183,7 +184,7 @@ def _book(request: HtmxHttpRequest, form: BookingForm, clinic: Clinic) -> Any:
         if data["reschedule"] is not None:
             if not request.user.has_perm("scheduling.change_appointment"):
                 raise PermissionDenied("You may not reschedule appointments.")
-            return services.reschedule_appointment(
+            return transitions.reschedule_appointment(
                 actor=request.user,
                 appointment=data["reschedule"],
                 start=data["start"],
@@ -191,7 +192,7 @@ def _book(request: HtmxHttpRequest, form: BookingForm, clinic: Clinic) -> Any:
                 appointment_type=data["appointment_type"],
                 submission_key=data["submission_key"],
             )
-        return services.book_appointment(
+        return booking.book_appointment(
             actor=request.user,
             clinic=clinic,
             patient=data["patient"],

@@ -12,6 +12,7 @@ from compliance import audit
 from compliance.models import AuditEvent
 
 from .. import services
+from ..services import reminders
 
 
 @login_not_required
@@ -24,13 +25,13 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     patient. The signed token is the only credential; it names one appointment.
     """
     try:
-        appointment = services.appointment_for_token(token)
+        appointment = reminders.appointment_for_token(token)
     except services.SchedulingError as error:
         return render(request, "scheduling/confirm.html", {"error": error.message}, status=400)
     context: dict[str, object] = {"appointment": appointment}
     if request.method == "POST":
         try:
-            appointment = services.confirm_by_token(token=token)
+            appointment = reminders.confirm_by_token(token=token)
         except services.SchedulingError as error:
             context["error"] = error.message
             return render(request, "scheduling/confirm.html", context, status=409)

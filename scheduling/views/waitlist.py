@@ -21,6 +21,7 @@ from compliance.models import AuditEvent
 from .. import selectors, services
 from ..forms import WaitlistEntryForm
 from ..models import WaitlistEntry, WaitlistOffer
+from ..services import waitlist as waitlist_services
 from .booking import _chosen_patient, _report_booking
 
 
@@ -76,7 +77,7 @@ def waitlist(request: HtmxHttpRequest) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                entry = services.add_to_waitlist(
+                entry = waitlist_services.add_to_waitlist(
                     actor=request.user,
                     clinic=clinic,
                     patient=data["patient"],
@@ -111,14 +112,14 @@ def offer_respond(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         if not request.user.has_perm("scheduling.add_appointment"):
             raise PermissionDenied
         try:
-            result = services.accept_waitlist_offer(actor=request.user, offer=offer)
+            result = waitlist_services.accept_waitlist_offer(actor=request.user, offer=offer)
         except services.SchedulingError as error:
             messages.error(request, f"Could not book the offer: {error.message}")
         else:
             _report_booking(request, result, clinic)
             return redirect("scheduling:appointment", pk=result.appointment.pk)
     elif request.POST.get("answer") == "decline":
-        services.decline_waitlist_offer(actor=request.user, offer=offer)
+        waitlist_services.decline_waitlist_offer(actor=request.user, offer=offer)
         messages.info(request, "Offer declined; the patient stays on the waitlist.")
     else:
         messages.error(request, "Choose to accept or decline the offer.")
@@ -133,6 +134,6 @@ def waitlist_remove(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     entry = get_object_or_404(
         WaitlistEntry.objects.for_user(request.user).filter(clinic=clinic), pk=pk
     )
-    services.remove_from_waitlist(actor=request.user, entry=entry)
+    waitlist_services.remove_from_waitlist(actor=request.user, entry=entry)
     messages.info(request, f"{entry.patient} removed from the waitlist.")
     return redirect("scheduling:waitlist")

@@ -9,8 +9,8 @@ import pytest
 
 from clinicops.core import roles
 from clinicops.core.models import Clinic, User
-from supplies import services
 from supplies.models import LocationItem, StockLocation
+from supplies.services import orders
 from supplies.tests.factories import StockLocationFactory, SupplyRoomFactory
 
 
@@ -45,7 +45,7 @@ def stock(manager: User) -> Callable[..., LocationItem]:
         lot_number: str = "",
         expiry: date | None = None,
     ) -> LocationItem:
-        services.receive_stock(
+        orders.receive_stock(
             actor=manager,
             location_item=location_item,
             quantity=quantity,

@@ -65,7 +65,7 @@ class SupplyRoomFactory(StockLocationFactory):
 
 
 class LocationItemFactory(DjangoModelFactory[LocationItem]):
-    """A stocked item. Its on hand starts at 0: put stock in through `services.receive_stock`
+    """A stocked item. Its on hand starts at 0: put stock in through `services.orders.receive_stock`
     so the ledger agrees."""
 
     class Meta:

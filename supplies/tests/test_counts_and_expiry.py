@@ -20,7 +20,9 @@ from supplies.models import (
     StockMovement,
     SupplyItem,
 )
-from supplies.services import CountEntry, UsageLine
+from supplies.services import counts, levels, nightly, usage, waste
+from supplies.services.counts import CountEntry
+from supplies.services.usage import UsageLine
 from supplies.tests.factories import LocationItemFactory, SupplyItemFactory
 
 pytestmark = pytest.mark.django_db
@@ -48,8 +50,8 @@ def gloves(cart: StockLocation, stock: Stock) -> LocationItem:
 def test_a_count_shows_variances_and_posts_reasoned_adjustments(
     nurse: User, cart: StockLocation, gauze: LocationItem, gloves: LocationItem
 ) -> None:
-    session = services.start_count(actor=nurse, location=cart)
-    services.record_count(
+    session = counts.start_count(actor=nurse, location=cart)
+    counts.record_count(
         actor=nurse,
         session=session,
         entries=[CountEntry(gauze.item_id, 7), CountEntry(gloves.item_id, 6)],
@@ -61,9 +63,9 @@ def test_a_count_shows_variances_and_posts_reasoned_adjustments(
     assert variances == {"Gauze": -3, "Gloves": 0}
 
     with pytest.raises(services.SupplyError, match="Give a reason for the variance of -3 on Gauze"):
-        services.post_count(actor=nurse, session=session)
+        counts.post_count(actor=nurse, session=session)
     gauze_line = session.lines.get(location_item=gauze)
-    movements = services.post_count(actor=nurse, session=session, reasons={gauze_line.pk: "lost"})
+    movements = counts.post_count(actor=nurse, session=session, reasons={gauze_line.pk: "lost"})
 
     assert [(m.kind, m.quantity, m.reason) for m in movements] == [("count_adjust", -3, "lost")]
     gauze.refresh_from_db()
@@ -77,13 +79,13 @@ def test_a_count_shows_variances_and_posts_reasoned_adjustments(
 def test_an_invalid_reason_is_refused(
     nurse: User, cart: StockLocation, gauze: LocationItem
 ) -> None:
-    session = services.start_count(actor=nurse, location=cart)
-    (line,) = services.record_count(
+    session = counts.start_count(actor=nurse, location=cart)
+    (line,) = counts.record_count(
         actor=nurse, session=session, entries=[CountEntry(gauze.item_id, 12)]
     )
 
     with pytest.raises(services.SupplyError, match="Give a reason") as refused:
-        services.post_count(actor=nurse, session=session, reasons={line.pk: "because"})
+        counts.post_count(actor=nurse, session=session, reasons={line.pk: "because"})
 
     assert refused.value.field == f"reason[{line.pk}]"
     gauze.refresh_from_db()
@@ -93,15 +95,15 @@ def test_an_invalid_reason_is_refused(
 def test_use_logged_between_counting_and_posting_does_not_distort_the_adjustment(
     nurse: User, cart: StockLocation, gauze: LocationItem
 ) -> None:
-    session = services.start_count(actor=nurse, location=cart)
-    (line,) = services.record_count(
+    session = counts.start_count(actor=nurse, location=cart)
+    (line,) = counts.record_count(
         actor=nurse, session=session, entries=[CountEntry(gauze.item_id, 8)]
     )
-    services.log_usage(
+    usage.log_usage(
         actor=nurse, location=cart, lines=[UsageLine(gauze.item_id, 3)], idempotency_key="k"
     )
 
-    services.post_count(actor=nurse, session=session, reasons={line.pk: "miscounted"})
+    counts.post_count(actor=nurse, session=session, reasons={line.pk: "miscounted"})
 
     gauze.refresh_from_db()
     assert gauze.on_hand == 5  # 8 really there when counted, 3 used since
@@ -111,25 +113,25 @@ def test_use_logged_between_counting_and_posting_does_not_distort_the_adjustment
 def test_a_recount_replaces_the_first_figure(
     nurse: User, cart: StockLocation, gauze: LocationItem
 ) -> None:
-    session = services.start_count(actor=nurse, location=cart)
-    services.record_count(actor=nurse, session=session, entries=[CountEntry(gauze.item_id, 3)])
-    services.record_count(actor=nurse, session=session, entries=[CountEntry(gauze.item_id, 10)])
+    session = counts.start_count(actor=nurse, location=cart)
+    counts.record_count(actor=nurse, session=session, entries=[CountEntry(gauze.item_id, 3)])
+    counts.record_count(actor=nurse, session=session, entries=[CountEntry(gauze.item_id, 10)])
 
     assert session.lines.get().counted == 10
-    assert services.post_count(actor=nurse, session=session) == []  # no variance, no reason needed
+    assert counts.post_count(actor=nurse, session=session) == []  # no variance, no reason needed
 
 
 def test_one_open_count_per_location_and_closed_counts_stay_closed(
     nurse: User, cart: StockLocation, gauze: LocationItem
 ) -> None:
-    session = services.start_count(actor=nurse, location=cart)
+    session = counts.start_count(actor=nurse, location=cart)
     with pytest.raises(services.SupplyError, match="already open"):
-        services.start_count(actor=nurse, location=cart)
+        counts.start_count(actor=nurse, location=cart)
 
-    services.cancel_count(actor=nurse, session=session)
+    counts.cancel_count(actor=nurse, session=session)
     with pytest.raises(services.SupplyError, match="already closed"):
-        services.record_count(actor=nurse, session=session, entries=[CountEntry(gauze.item_id, 1)])
-    services.start_count(actor=nurse, location=cart)
+        counts.record_count(actor=nurse, session=session, entries=[CountEntry(gauze.item_id, 1)])
+    counts.start_count(actor=nurse, location=cart)
 
 
 @pytest.mark.parametrize(
@@ -146,9 +148,9 @@ def test_one_open_count_per_location_and_closed_counts_stay_closed(
 def test_bad_count_entries_are_refused(
     nurse: User, cart: StockLocation, gauze: LocationItem, entry: dict, field: str
 ) -> None:
-    session = services.start_count(actor=nurse, location=cart)
+    session = counts.start_count(actor=nurse, location=cart)
     with pytest.raises(services.SupplyError) as refused:
-        services.record_count(
+        counts.record_count(
             actor=nurse,
             session=session,
             entries=[CountEntry(**{"item_id": gauze.item_id, **entry})],
@@ -158,12 +160,12 @@ def test_bad_count_entries_are_refused(
 
 
 def test_a_quick_count_posts_at_once(nurse: User, gauze: LocationItem) -> None:
-    services.quick_count(actor=nurse, location_item=gauze, counted=4, reason="damaged")
+    counts.quick_count(actor=nurse, location_item=gauze, counted=4, reason="damaged")
 
     gauze.refresh_from_db()
     assert gauze.on_hand == 4
     with pytest.raises(services.SupplyError, match="Give a reason"):
-        services.quick_count(actor=nurse, location_item=gauze, counted=5)
+        counts.quick_count(actor=nurse, location_item=gauze, counted=5)
     assert_ledger_consistent()
 
 
@@ -177,13 +179,13 @@ def test_lots_are_counted_lot_by_lot(
     lot_a = li.lot_stocks.get(lot__lot_number="A").lot
     lot_b = li.lot_stocks.get(lot__lot_number="B").lot
 
-    session = services.start_count(actor=nurse, location=cart)
-    lines = services.record_count(
+    session = counts.start_count(actor=nurse, location=cart)
+    lines = counts.record_count(
         actor=nurse,
         session=session,
         entries=[CountEntry(item.pk, 2, lot_a.pk), CountEntry(item.pk, 6, lot_b.pk)],
     )
-    services.post_count(
+    counts.post_count(
         actor=nurse, session=session, reasons={lines[0].pk: "expired", lines[1].pk: "found"}
     )
 
@@ -206,7 +208,7 @@ def test_a_quick_count_of_an_item_in_lots_sets_the_total_first_expiring_lots_fir
     stock(li, 5, lot_number="A", expiry=clinic.today() + timedelta(days=10))
     stock(li, 10, lot_number="B", expiry=clinic.today() + timedelta(days=20))
 
-    result = services.quick_count(actor=nurse, location_item=li, counted=5, reason="lost")
+    result = counts.quick_count(actor=nurse, location_item=li, counted=5, reason="lost")
 
     # the total is what was counted, not 15 + 5 held "without a lot"
     li.refresh_from_db()
@@ -242,14 +244,14 @@ def test_a_quick_count_keeps_expired_lots_for_last_and_holds_a_surplus_without_a
     stock(li, 5, lot_number="A", expiry=clinic.today() + timedelta(days=10))
     # on hand 10: A 5, without a lot 2, expired OLD 3
 
-    services.quick_count(actor=nurse, location_item=li, counted=4, reason="lost")
+    counts.quick_count(actor=nurse, location_item=li, counted=4, reason="lost")
 
     li.refresh_from_db()
     assert li.on_hand == 4
     assert lots_of(li) == {"A": 0, "OLD": 3}  # A, then 1 of the 2 without a lot
     assert_ledger_consistent()
 
-    services.quick_count(actor=nurse, location_item=li, counted=9, reason="found")
+    counts.quick_count(actor=nurse, location_item=li, counted=9, reason="found")
 
     li.refresh_from_db()
     assert li.on_hand == 9
@@ -265,9 +267,7 @@ def test_a_quick_count_of_one_lot_still_counts_only_that_lot(
     stock(li, 10, lot_number="B", expiry=clinic.today() + timedelta(days=20))
     lot_b = li.lot_stocks.get(lot__lot_number="B").lot
 
-    result = services.quick_count(
-        actor=nurse, location_item=li, counted=7, reason="lost", lot=lot_b
-    )
+    result = counts.quick_count(actor=nurse, location_item=li, counted=7, reason="lost", lot=lot_b)
 
     li.refresh_from_db()
     assert (li.on_hand, result.after) == (12, 12)
@@ -303,7 +303,7 @@ def test_expiry_lists_for_30_and_60_days_include_the_expired(
 def test_expired_stock_is_wasted_in_one_action(
     nurse: User, clinic: Clinic, dated: LocationItem
 ) -> None:
-    movements = services.waste_expired(actor=nurse, clinic=clinic)
+    movements = waste.waste_expired(actor=nurse, clinic=clinic)
 
     assert [(m.kind, m.quantity, m.reason, m.lot.lot_number) for m in movements] == [
         ("waste", -2, "expired", "PAST")
@@ -311,17 +311,17 @@ def test_expired_stock_is_wasted_in_one_action(
     dated.refresh_from_db()
     assert dated.on_hand == 6
     assert list(selectors.expired(clinic)) == []
-    assert services.waste_expired(actor=nurse, clinic=clinic) == []  # nothing left to waste
+    assert waste.waste_expired(actor=nurse, clinic=clinic) == []  # nothing left to waste
     assert_ledger_consistent()
 
 
 def test_damaged_stock_is_wasted_with_a_reason(nurse: User, gauze: LocationItem) -> None:
     with pytest.raises(services.SupplyError, match="expired or damaged"):
-        services.waste_stock(actor=nurse, location_item=gauze, quantity=1, reason="lost")
+        waste.waste_stock(actor=nurse, location_item=gauze, quantity=1, reason="lost")
     with pytest.raises(services.InsufficientStock, match="only 10 left at Exam 2 — waste 10"):
-        services.waste_stock(actor=nurse, location_item=gauze, quantity=11, reason="damaged")
+        waste.waste_stock(actor=nurse, location_item=gauze, quantity=11, reason="damaged")
 
-    services.waste_stock(actor=nurse, location_item=gauze, quantity=2, reason="damaged")
+    waste.waste_stock(actor=nurse, location_item=gauze, quantity=2, reason="damaged")
 
     gauze.refresh_from_db()
     assert gauze.on_hand == 8
@@ -330,14 +330,14 @@ def test_damaged_stock_is_wasted_with_a_reason(nurse: User, gauze: LocationItem)
 
 def test_expiry_alerts_are_raised_once_per_window(clinic: Clinic, dated: LocationItem) -> None:
     today = clinic.today()
-    assert services.raise_expiry_alerts(clinic=clinic, today=today) == 3
-    assert services.raise_expiry_alerts(clinic=clinic, today=today) == 0
+    assert nightly.raise_expiry_alerts(clinic=clinic, today=today) == 3
+    assert nightly.raise_expiry_alerts(clinic=clinic, today=today) == 0
 
     windows = dict(ExpiryAlert.objects.values_list("lot_stock__lot__lot_number", "window"))
     assert windows == {"PAST": "expired", "D10": "30", "D45": "60"}
 
     # 20 days on, D10 has expired and D45 is within 30 days: two new alerts (D90 is 70 away).
-    assert services.raise_expiry_alerts(clinic=clinic, today=today + timedelta(days=20)) == 2
+    assert nightly.raise_expiry_alerts(clinic=clinic, today=today + timedelta(days=20)) == 2
     assert ExpiryAlert.objects.count() == 5
 
 
@@ -346,21 +346,19 @@ def test_expiry_alerts_are_raised_once_per_window(clinic: Clinic, dated: Locatio
 
 def test_levels_must_keep_reorder_point_le_par_le_max(manager: User, gauze: LocationItem) -> None:
     with pytest.raises(services.SupplyError, match="reorder point must be at or below par"):
-        services.set_levels(
+        levels.set_levels(
             actor=manager, location_item=gauze, par=5, reorder_point=6, max_quantity=10
         )
     with pytest.raises(services.SupplyError, match="Par must be at or below the maximum"):
-        services.set_levels(
+        levels.set_levels(
             actor=manager, location_item=gauze, par=11, reorder_point=6, max_quantity=10
         )
     with pytest.raises(services.SupplyError, match="cannot be negative"):
-        services.set_levels(
+        levels.set_levels(
             actor=manager, location_item=gauze, par=-1, reorder_point=0, max_quantity=10
         )
 
-    services.set_levels(
-        actor=manager, location_item=gauze, par=12, reorder_point=5, max_quantity=30
-    )
+    levels.set_levels(actor=manager, location_item=gauze, par=12, reorder_point=5, max_quantity=30)
 
     gauze.refresh_from_db()
     assert (gauze.par, gauze.reorder_point, gauze.max_quantity) == (12, 5, 30)
@@ -407,7 +405,7 @@ def test_suggested_par_uses_the_last_eight_weeks_of_net_use(
     noon = time(12, 0)
     for days_ago in range(1, 57):  # the 56 days before today
         when = datetime.combine(today - timedelta(days=days_ago), noon, tzinfo=clinic.tz)
-        services.log_usage(
+        usage.log_usage(
             actor=nurse,
             location=cart,
             lines=[UsageLine(li.item_id, 2)],
@@ -415,18 +413,18 @@ def test_suggested_par_uses_the_last_eight_weeks_of_net_use(
             now=when,
         )
     # Use today and 57+ days ago is outside the window; an undone log does not count.
-    services.log_usage(
+    usage.log_usage(
         actor=nurse, location=cart, lines=[UsageLine(li.item_id, 9)], idempotency_key="today"
     )
     old = datetime.combine(today - timedelta(days=57), noon, tzinfo=clinic.tz)
-    services.log_usage(
+    usage.log_usage(
         actor=nurse, location=cart, lines=[UsageLine(li.item_id, 9)], idempotency_key="old", now=old
     )
     when = datetime.combine(today - timedelta(days=3), noon, tzinfo=clinic.tz)
-    undone = services.log_usage(
+    undone = usage.log_usage(
         actor=nurse, location=cart, lines=[UsageLine(li.item_id, 7)], idempotency_key="u", now=when
     )
-    services.undo_usage(actor=nurse, submission=undone.submission, now=when + timedelta(seconds=30))
+    usage.undo_usage(actor=nurse, submission=undone.submission, now=when + timedelta(seconds=30))
 
     suggestion = selectors.suggested_par(li, today=today)
 
@@ -437,7 +435,7 @@ def test_suggested_par_uses_the_last_eight_weeks_of_net_use(
     )
     assert selectors.suggested_pars(cart, today=today)[li.pk] == suggestion
 
-    services.accept_suggested_par(actor=manager, location_item=li, today=today)
+    levels.accept_suggested_par(actor=manager, location_item=li, today=today)
     li.refresh_from_db()
     assert (li.par, li.reorder_point, li.max_quantity) == (4, 4, 5)
 
@@ -452,7 +450,7 @@ def test_supply_room_par_uses_the_supplier_lead_time(
     today = clinic.today()
     for days_ago in range(1, 57):
         when = datetime.combine(today - timedelta(days=days_ago), time(12), tzinfo=clinic.tz)
-        services.log_usage(
+        usage.log_usage(
             actor=nurse,
             location=supply_room,
             lines=[UsageLine(li.item_id, 1)],

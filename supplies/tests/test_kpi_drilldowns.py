@@ -13,9 +13,9 @@ from clinicops.core.models import Clinic, User
 from clinicops.kpis import registry
 from clinicops.kpis import services as kpi_services
 from clinicops.kpis.models import MetricDay
-from supplies import services
 from supplies.models import LocationItem, StockLocation
-from supplies.services import UsageLine
+from supplies.services import nightly, usage
+from supplies.services.usage import UsageLine
 from supplies.tests.factories import LocationItemFactory, SupplyItemFactory
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +46,7 @@ def test_the_supply_cost_drilldown_adds_up_to_the_figures_cost(
         200,
     )
     for n, (day, quantity) in enumerate([(WEEK[0], 10), (WEEK[2], 4), (WEEK[6], 7)]):
-        services.log_usage(
+        usage.log_usage(
             actor=nurse,
             location=cart,
             lines=[UsageLine(gauze.item_id, quantity)],
@@ -66,7 +66,7 @@ def test_the_stockout_drilldown_lists_the_item_days_at_zero(
     stock(LocationItemFactory(location=cart, par=10), 5)
     empty = LocationItemFactory(location=cart, par=10, item__name="Saline")
     for day in WEEK[:3]:
-        services.snapshot_stockouts(clinic=clinic, day=day)
+        nightly.snapshot_stockouts(clinic=clinic, day=day)
 
     zero, tracked = week_parts(clinic, "stockout_rate")
     drill = registry.get("stockout_rate").drill(clinic, WEEK[0], WEEK[-1])

@@ -12,9 +12,10 @@ from django.apps import apps
 
 from clinicops.core.models import Clinic, User
 from clinicops.core.tests.factories import PatientFactory, StaffFactory
-from supplies import kpis, services
+from supplies import kpis
 from supplies.models import LocationItem, StockLocation
-from supplies.services import UsageLine
+from supplies.services import counts, nightly, usage, waste
+from supplies.services.usage import UsageLine
 from supplies.tests.factories import LocationItemFactory, StockLocationFactory, SupplyItemFactory
 
 pytestmark = pytest.mark.django_db
@@ -56,14 +57,14 @@ def test_supply_cost_per_visit_on_a_hand_computed_day(
     clinic = cart.clinic
 
     def log(key: str, when: datetime, *lines: UsageLine):
-        return services.log_usage(
+        return usage.log_usage(
             actor=nurse, location=cart, lines=list(lines), idempotency_key=key, now=when
         )
 
     log("a", at(DAY, 9), UsageLine(gauze.item_id, 10))  # 10 x 0.12 = 1.20
     log("b", at(DAY, 23, 59), UsageLine(flush.item_id, 4))  # 4 x 0.45 = 1.80 (04:59 UTC next day)
     undone = log("c", at(DAY, 11), UsageLine(flush.item_id, 3))  # undone: nets to 0
-    services.undo_usage(actor=nurse, submission=undone.submission, now=at(DAY, 11, 1))
+    usage.undo_usage(actor=nurse, submission=undone.submission, now=at(DAY, 11, 1))
     log("d", at(DAY, 0) - timedelta(minutes=1), UsageLine(gauze.item_id, 50))  # the day before
     log("e", at(DAY + timedelta(days=1), 0), UsageLine(gauze.item_id, 50))  # the day after
     # The price changes later: use already logged keeps the cost of its time.
@@ -73,7 +74,7 @@ def test_supply_cost_per_visit_on_a_hand_computed_day(
     far = stock(
         LocationItemFactory(location=StockLocationFactory(clinic=other_clinic), item=gauze.item), 5
     )
-    services.log_usage(
+    usage.log_usage(
         actor=nurse,
         location=far.location,
         lines=[UsageLine(gauze.item_id, 5)],
@@ -86,7 +87,7 @@ def test_supply_cost_per_visit_on_a_hand_computed_day(
     assert (cost, visits) == (Decimal("3.0000"), 4)
     assert cost / visits == Decimal("0.75")
     # Receipts, transfers and waste are not use.
-    services.waste_stock(
+    waste.waste_stock(
         actor=nurse, location_item=gauze, quantity=1, reason="damaged", now=at(DAY, 12)
     )
     assert kpis.supply_cost(clinic, DAY) == Decimal("3.0000")
@@ -125,16 +126,16 @@ def test_stockout_rate_counts_zero_on_hand_tracked_item_days(
     LocationItemFactory(location=cart, par=0, reorder_point=0, max_quantity=0)  # not tracked
     LocationItemFactory(location=cart, par=10, is_active=False)  # retired
 
-    assert services.snapshot_stockouts(clinic=clinic, day=DAY) == 4
+    assert nightly.snapshot_stockouts(clinic=clinic, day=DAY) == 4
     assert kpis.stockout_rate_parts(clinic, DAY) == (1, 4)
 
     # Re-running the night later (after more use) does not rewrite the day.
-    services.quick_count(actor=nurse, location_item=stocked[0], counted=0, reason="lost")
-    assert services.snapshot_stockouts(clinic=clinic, day=DAY) == 0
+    counts.quick_count(actor=nurse, location_item=stocked[0], counted=0, reason="lost")
+    assert nightly.snapshot_stockouts(clinic=clinic, day=DAY) == 0
     assert kpis.stockout_rate_parts(clinic, DAY) == (1, 4)
 
     # The next day sees the new stockout; a week's rate is recomputed from the parts.
-    services.snapshot_stockouts(clinic=clinic, day=DAY + timedelta(days=1))
+    nightly.snapshot_stockouts(clinic=clinic, day=DAY + timedelta(days=1))
     parts = [kpis.stockout_rate_parts(clinic, DAY + timedelta(days=n)) for n in range(2)]
     assert parts == [(1, 4), (2, 4)]
     assert sum(z for z, _ in parts) / sum(t for _, t in parts) == 3 / 8

@@ -11,9 +11,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from clinicops.core.models import Clinic, User
-from supplies import services
 from supplies.models import LocationItem, StockLocation
-from supplies.services import UsageLine
+from supplies.services import usage
+from supplies.services.usage import UsageLine
 from supplies.tests.factories import LocationItemFactory, SupplyItemFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def busy_cart(
         location=cart, item=SupplyItemFactory(name="Flush", sku="SF10", is_lot_tracked=True)
     )
     stock(flush, 5, lot_number="F1", expiry=clinic.today() + timedelta(days=30))
-    services.log_usage(
+    usage.log_usage(
         actor=nurse,
         location=cart,
         lines=[UsageLine(gauze.item_id, 3), UsageLine(flush.item_id, 2)],

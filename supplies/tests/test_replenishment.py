@@ -19,7 +19,8 @@ from supplies.models import (
     StockLocation,
     StockMovement,
 )
-from supplies.services import Receipt
+from supplies.services import nightly, orders, transfers, waste
+from supplies.services.orders import Receipt
 from supplies.tests.factories import (
     LocationItemFactory,
     StockLocationFactory,
@@ -110,10 +111,10 @@ def test_one_tap_refills_a_cart_to_par_from_the_supply_room(
     )
     cart_li = stock(LocationItemFactory(location=cart, item=gauze, par=10, reorder_point=4), 2)
 
-    result = services.refill_from_supply_room(
+    result = transfers.refill_from_supply_room(
         actor=nurse, location_item=cart_li, idempotency_key="pick-1"
     )
-    again = services.refill_from_supply_room(
+    again = transfers.refill_from_supply_room(
         actor=nurse, location_item=cart_li, idempotency_key="pick-1"
     )
 
@@ -142,9 +143,9 @@ def test_refill_moves_only_what_the_supply_room_has_and_refuses_when_it_has_none
     )
     cart_li = stock(LocationItemFactory(location=cart, item=gauze, par=10, reorder_point=4), 2)
 
-    assert services.refill_from_supply_room(actor=nurse, location_item=cart_li).quantity == 3
+    assert transfers.refill_from_supply_room(actor=nurse, location_item=cart_li).quantity == 3
     with pytest.raises(services.SupplyError, match="supply room has no Gauze"):
-        services.refill_from_supply_room(actor=nurse, location_item=cart_li)
+        transfers.refill_from_supply_room(actor=nurse, location_item=cart_li)
     room_li.refresh_from_db()
     assert room_li.on_hand == 0
 
@@ -160,7 +161,7 @@ def test_transfers_move_lots_first_expiring_first_and_keep_them(
     stock(room_li, 5, lot_number="X", expiry=today - timedelta(days=1))
     cart_li = LocationItemFactory(location=cart, item=item)
 
-    services.transfer(actor=nurse, source=supply_room, destination=cart, item=item, quantity=7)
+    transfers.transfer(actor=nurse, source=supply_room, destination=cart, item=item, quantity=7)
 
     levels = dict(
         LotStock.objects.filter(location_item=cart_li).values_list("lot__lot_number", "on_hand")
@@ -196,7 +197,7 @@ def test_transfers_refuse_bad_requests(
             **overrides,
         }
         with pytest.raises(services.SupplyError, match=message):
-            services.transfer(actor=nurse, **kwargs)  # type: ignore[arg-type]
+            transfers.transfer(actor=nurse, **kwargs)  # type: ignore[arg-type]
     assert not StockMovement.objects.filter(kind="transfer_out").exists()
 
 
@@ -236,7 +237,7 @@ def test_reorder_waits_until_the_reorder_point_and_counts_it_inclusively(
     stock(boxed, 51)
     assert suggestion_for(clinic, boxed) is None
 
-    services.waste_stock(actor=manager, location_item=boxed, quantity=1, reason="damaged")
+    waste.waste_stock(actor=manager, location_item=boxed, quantity=1, reason="damaged")
 
     line = suggestion_for(clinic, boxed)
     assert line is not None
@@ -250,17 +251,17 @@ def test_open_orders_count_against_the_suggestion_and_closed_ones_do_not(
     supplier = boxed.item.supplier
     assert supplier is not None
     # 48 on a sent order, 24 of them already received (and so in on hand: 30 + 24 = 54).
-    po = services.create_purchase_order(
+    po = orders.create_purchase_order(
         actor=manager, clinic=clinic, supplier=supplier, lines=[(boxed.item, 48)]
     )
-    services.send_purchase_order(actor=manager, order=po)
-    services.receive_purchase_order(
+    orders.send_purchase_order(actor=manager, order=po)
+    orders.receive_purchase_order(
         actor=manager, order=po, receipts=[Receipt(line_id=po.lines.get().pk, quantity=24)]
     )
-    cancelled = services.create_purchase_order(
+    cancelled = orders.create_purchase_order(
         actor=manager, clinic=clinic, supplier=supplier, lines=[(boxed.item, 96)]
     )
-    services.cancel_purchase_order(actor=manager, order=cancelled)
+    orders.cancel_purchase_order(actor=manager, order=cancelled)
     boxed.refresh_from_db()
     assert boxed.on_hand == 54
     assert selectors.open_order_quantities(boxed.location) == {boxed.item_id: 24}
@@ -279,7 +280,7 @@ def test_open_orders_count_against_the_suggestion_and_closed_ones_do_not(
 def test_a_draft_order_counts_as_open_so_the_same_boxes_are_not_suggested_twice(
     clinic: Clinic, boxed: LocationItem, manager: User
 ) -> None:
-    result = services.create_purchase_orders_from_suggestions(actor=manager, clinic=clinic)
+    result = orders.create_purchase_orders_from_suggestions(actor=manager, clinic=clinic)
 
     assert len(result.orders) == 1
     line = result.orders[0].lines.get()
@@ -292,9 +293,7 @@ def test_a_draft_order_counts_as_open_so_the_same_boxes_are_not_suggested_twice(
     )  # 200 -> 9 boxes
     assert result.orders[0].status == PurchaseOrder.Status.DRAFT
     assert suggestion_for(clinic, boxed) is None
-    assert (
-        services.create_purchase_orders_from_suggestions(actor=manager, clinic=clinic).orders == ()
-    )
+    assert orders.create_purchase_orders_from_suggestions(actor=manager, clinic=clinic).orders == ()
 
 
 def test_orders_from_suggestions_are_one_per_supplier_and_skip_items_without_one(
@@ -308,7 +307,7 @@ def test_orders_from_suggestions_are_one_per_supplier_and_skip_items_without_one
             reorder_point=5,
         )
 
-    result = services.create_purchase_orders_from_suggestions(actor=manager, clinic=clinic)
+    result = orders.create_purchase_orders_from_suggestions(actor=manager, clinic=clinic)
 
     assert sorted((po.supplier.name, po.lines.count()) for po in result.orders) == [
         ("Acme", 2),
@@ -320,8 +319,8 @@ def test_orders_from_suggestions_are_one_per_supplier_and_skip_items_without_one
 def test_nightly_recompute_stores_suggestions_and_is_idempotent(
     clinic: Clinic, boxed: LocationItem, stock: Stock
 ) -> None:
-    assert services.recompute_reorder_suggestions(clinic=clinic) == 1
-    assert services.recompute_reorder_suggestions(clinic=clinic) == 1
+    assert nightly.recompute_reorder_suggestions(clinic=clinic) == 1
+    assert nightly.recompute_reorder_suggestions(clinic=clinic) == 1
     stored = ReorderSuggestion.objects.get()
     assert (stored.location_item, stored.quantity, stored.on_hand, stored.on_order) == (
         boxed,
@@ -331,7 +330,7 @@ def test_nightly_recompute_stores_suggestions_and_is_idempotent(
     )
 
     stock(boxed, 100)
-    assert services.recompute_reorder_suggestions(clinic=clinic) == 0
+    assert nightly.recompute_reorder_suggestions(clinic=clinic) == 0
     assert not ReorderSuggestion.objects.exists()
 
 
@@ -352,10 +351,10 @@ def order(clinic: Clinic, supply_room: StockLocation, manager: User) -> Purchase
         is_lot_tracked=True,
     )
     LocationItemFactory(location=supply_room, item=gauze, par=50, max_quantity=100)
-    po = services.create_purchase_order(
+    po = orders.create_purchase_order(
         actor=manager, clinic=clinic, supplier=supplier, lines=[(gauze, 25), (flush, 30)]
     )
-    return services.send_purchase_order(actor=manager, order=po)
+    return orders.send_purchase_order(actor=manager, order=po)
 
 
 def test_a_manual_order_rounds_each_line_up_to_whole_packs(order: PurchaseOrder) -> None:
@@ -374,7 +373,7 @@ def test_receiving_records_lots_and_expiry_updates_stock_and_moves_the_order_on(
     flush_line = order.lines.get(item__name="Flush")
     expiry = clinic.today() + timedelta(days=400)
 
-    services.receive_purchase_order(
+    orders.receive_purchase_order(
         actor=manager,
         order=order,
         receipts=[
@@ -397,9 +396,7 @@ def test_receiving_records_lots_and_expiry_updates_stock_and_moves_the_order_on(
     receive = StockMovement.objects.get(kind="receive", location_item=flush)
     assert (receive.unit_cost, receive.purchase_order_line) == (Decimal("0.4500"), flush_line)
 
-    services.receive_purchase_order(
-        actor=manager, order=order, receipts=[Receipt(gauze_line.pk, 10)]
-    )
+    orders.receive_purchase_order(actor=manager, order=order, receipts=[Receipt(gauze_line.pk, 10)])
 
     order.refresh_from_db()
     assert order.status == PurchaseOrder.Status.RECEIVED
@@ -438,7 +435,7 @@ def test_bad_receipts_are_refused_whole(
     line = order.lines.get(item__name=receipt.pop("item"))
 
     with pytest.raises(services.SupplyError, match=message) as refused:
-        services.receive_purchase_order(
+        orders.receive_purchase_order(
             actor=manager, order=order, receipts=[Receipt(line.pk, **receipt)]
         )
 
@@ -453,12 +450,12 @@ def test_a_known_lot_with_another_expiry_is_refused(
 ) -> None:
     line = order.lines.get(item__name="Flush")
     expiry = clinic.today() + timedelta(days=100)
-    services.receive_purchase_order(
+    orders.receive_purchase_order(
         actor=manager, order=order, receipts=[Receipt(line.pk, 10, lot_number="F1", expiry=expiry)]
     )
 
     with pytest.raises(services.SupplyError, match="on file with expiry") as refused:
-        services.receive_purchase_order(
+        orders.receive_purchase_order(
             actor=manager,
             order=order,
             receipts=[Receipt(line.pk, 10, lot_number="F1", expiry=expiry + timedelta(1))],
@@ -470,17 +467,17 @@ def test_orders_move_only_along_their_lifecycle(
     order: PurchaseOrder, manager: User, clinic: Clinic
 ) -> None:
     with pytest.raises(services.SupplyError, match="cannot be sent"):
-        services.send_purchase_order(actor=manager, order=order)
+        orders.send_purchase_order(actor=manager, order=order)
     line = order.lines.get(item__name="Gauze")
-    services.receive_purchase_order(actor=manager, order=order, receipts=[Receipt(line.pk, 1)])
+    orders.receive_purchase_order(actor=manager, order=order, receipts=[Receipt(line.pk, 1)])
     with pytest.raises(services.SupplyError, match="cannot be cancelled"):
-        services.cancel_purchase_order(actor=manager, order=order)
+        orders.cancel_purchase_order(actor=manager, order=order)
 
     supplier = order.supplier
-    draft = services.create_purchase_order(
+    draft = orders.create_purchase_order(
         actor=manager, clinic=clinic, supplier=supplier, lines=[(line.item, 1)]
     )
     with pytest.raises(services.SupplyError, match="only a sent order can be received"):
-        services.receive_purchase_order(
+        orders.receive_purchase_order(
             actor=manager, order=draft, receipts=[Receipt(draft.lines.get().pk, 1)]
         )

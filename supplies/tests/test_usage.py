@@ -14,7 +14,8 @@ from clinicops.core.tests.factories import PatientFactory
 from compliance.models import AuditEvent
 from supplies import selectors, services
 from supplies.models import LocationItem, LotStock, StockLocation, StockMovement, UsageSubmission
-from supplies.services import UsageLine
+from supplies.services import usage
+from supplies.services.usage import UsageLine
 from supplies.tests.factories import LocationItemFactory, LotFactory, SupplyItemFactory
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +36,7 @@ def gauze(cart: StockLocation, stock: Stock) -> LocationItem:
 
 
 def log(actor: User, location: StockLocation, *lines: UsageLine, key: str = "k1", **kwargs: object):
-    return services.log_usage(
+    return usage.log_usage(
         actor=actor, location=location, lines=list(lines), idempotency_key=key, **kwargs
     )
 
@@ -138,7 +139,7 @@ def test_undoing_a_log_that_found_stock_takes_the_found_stock_back_too(
     log(nurse, cart, UsageLine(gauze.item_id, 8), key="a")
     result = log(nurse, cart, UsageLine(gauze.item_id, 5), key="b")  # 2 on hand, 3 found
 
-    services.undo_usage(actor=nurse, submission=result.submission)
+    usage.undo_usage(actor=nurse, submission=result.submission)
 
     gauze.refresh_from_db()
     assert gauze.on_hand == 2  # as before the log: the 3 were found only because of it
@@ -155,7 +156,7 @@ def test_a_manager_marks_found_stock_reviewed_once(
     log(nurse, cart, UsageLine(gauze.item_id, 12))
     found = StockMovement.objects.get(kind=StockMovement.Kind.FOUND)
 
-    review = services.review_found_stock(actor=manager, movement=found)
+    review = usage.review_found_stock(actor=manager, movement=found)
 
     assert (review.movement, review.reviewed_by) == (found, manager)
     assert not selectors.found_to_review(cart.clinic).exists()
@@ -163,10 +164,10 @@ def test_a_manager_marks_found_stock_reviewed_once(
         object_type="supplies.foundstockreview", object_id=str(review.pk), actor=manager
     ).exists()
     with pytest.raises(services.SupplyError, match="already marked reviewed"):
-        services.review_found_stock(actor=manager, movement=found)
+        usage.review_found_stock(actor=manager, movement=found)
     use = StockMovement.objects.get(kind=StockMovement.Kind.USE, submission__isnull=False)
     with pytest.raises(services.SupplyError, match="Only stock found at use"):
-        services.review_found_stock(actor=manager, movement=use)
+        usage.review_found_stock(actor=manager, movement=use)
 
 
 def test_a_refused_line_refuses_the_whole_submission(
@@ -463,7 +464,7 @@ def test_undo_within_two_minutes_puts_the_stock_back_with_a_compensating_movemen
 ) -> None:
     result = log(nurse, cart, UsageLine(gauze.item_id, 3), UsageLine(saline.item_id, 4))
 
-    services.undo_usage(
+    usage.undo_usage(
         actor=nurse,
         submission=result.submission,
         now=result.submission.created_at + timedelta(seconds=119),
@@ -488,7 +489,7 @@ def test_undo_after_two_minutes_is_refused(
     result = log(nurse, cart, UsageLine(gauze.item_id, 3))
 
     with pytest.raises(services.UndoRefused, match="2 minutes"):
-        services.undo_usage(
+        usage.undo_usage(
             actor=nurse,
             submission=result.submission,
             now=result.submission.created_at + timedelta(seconds=121),
@@ -505,10 +506,10 @@ def test_undo_twice_or_by_someone_else_is_refused(
     other = make_user("Nurse / medical assistant", username="nurse2")
 
     with pytest.raises(services.UndoRefused, match="Only the person who logged it"):
-        services.undo_usage(actor=other, submission=result.submission)
-    services.undo_usage(actor=nurse, submission=result.submission)
+        usage.undo_usage(actor=other, submission=result.submission)
+    usage.undo_usage(actor=nurse, submission=result.submission)
     with pytest.raises(services.UndoRefused, match="already undone"):
-        services.undo_usage(actor=nurse, submission=result.submission)
+        usage.undo_usage(actor=nurse, submission=result.submission)
 
     gauze.refresh_from_db()
     assert gauze.on_hand == 10
@@ -518,7 +519,7 @@ def test_an_undone_submission_key_still_logs_nothing_when_retried(
     nurse: User, cart: StockLocation, gauze: LocationItem
 ) -> None:
     result = log(nurse, cart, UsageLine(gauze.item_id, 3), key="tap")
-    services.undo_usage(actor=nurse, submission=result.submission)
+    usage.undo_usage(actor=nurse, submission=result.submission)
 
     again = log(nurse, cart, UsageLine(gauze.item_id, 3), key="tap")
 
@@ -536,7 +537,7 @@ def test_use_for_a_patient_visit_is_audited_and_tied_to_the_visit(
     patient = PatientFactory(clinic=clinic)
 
     result = log(nurse, cart, UsageLine(gauze.item_id, 2), visit=4711, patient=patient)
-    services.undo_usage(actor=nurse, submission=result.submission)
+    usage.undo_usage(actor=nurse, submission=result.submission)
 
     movement = StockMovement.objects.get(kind=StockMovement.Kind.USE)
     assert (movement.patient, movement.visit_id) == (patient, 4711)

@@ -12,7 +12,6 @@ from django.test import Client
 from clinicops.core import roles
 from clinicops.core.models import Clinic, User
 from clinicops.core.tests.test_layout import assert_layout
-from supplies import services
 from supplies.models import (
     LocationItem,
     LotStock,
@@ -20,6 +19,7 @@ from supplies.models import (
     StockLocation,
     StockMovement,
 )
+from supplies.services import orders
 from supplies.tests.factories import (
     LocationItemFactory,
     StockLocationFactory,
@@ -252,10 +252,10 @@ def sent_order(manager: User, clinic: Clinic, supply_room: StockLocation) -> Pur
     flush = SupplyItemFactory(name="Saline flush", sku="SF10", is_lot_tracked=True, pack_size=30)
     gloves = SupplyItemFactory(name="Exam gloves", sku="GLV", pack_size=50)
     LocationItemFactory(location=supply_room, item=flush, par=60, reorder_point=30, max_quantity=90)
-    order = services.create_purchase_order(
+    order = orders.create_purchase_order(
         actor=manager, clinic=clinic, supplier=supplier, lines=[(flush, 30), (gloves, 50)]
     )
-    return services.send_purchase_order(actor=manager, order=order)
+    return orders.send_purchase_order(actor=manager, order=order)
 
 
 def test_an_order_is_received_with_lots_and_expiry(
@@ -344,7 +344,7 @@ def test_orders_are_sent_and_cancelled_by_a_manager(
     client: Client, manager: User, nurse: User, clinic: Clinic, supply_room: StockLocation
 ) -> None:
     item = SupplyItemFactory()
-    order = services.create_purchase_order(
+    order = orders.create_purchase_order(
         actor=manager, clinic=clinic, supplier=item.supplier, lines=[(item, 3)]
     )
     client.force_login(nurse)
@@ -370,7 +370,7 @@ def test_another_clinics_order_is_not_found(
 ) -> None:
     SupplyRoomFactory(clinic=other_clinic)
     item = SupplyItemFactory()
-    outsider = services.create_purchase_order(
+    outsider = orders.create_purchase_order(
         actor=manager, clinic=other_clinic, supplier=item.supplier, lines=[(item, 1)]
     )
     client.force_login(manager)

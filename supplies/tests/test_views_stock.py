@@ -13,7 +13,7 @@ from clinicops.core import roles
 from clinicops.core.models import Clinic, User
 from clinicops.core.tests.test_layout import assert_layout
 from compliance.models import AuditEvent
-from supplies import importers, services
+from supplies import importers
 from supplies.models import (
     CountSession,
     LocationItem,
@@ -22,6 +22,7 @@ from supplies.models import (
     StockMovement,
     SupplyItem,
 )
+from supplies.services import counts
 from supplies.tests.factories import (
     LocationItemFactory,
     StockLocationFactory,
@@ -117,7 +118,7 @@ def test_bad_counts_are_refused(
     client: Client, nurse: User, cart: StockLocation, gauze: LocationItem, value: str, message: str
 ) -> None:
     client.force_login(nurse)
-    session = services.start_count(actor=nurse, location=cart)
+    session = counts.start_count(actor=nurse, location=cart)
 
     response = client.post(f"/supplies/counts/{session.pk}/", {f"counted_{gauze.pk}_0": value})
 
@@ -129,9 +130,9 @@ def test_bad_counts_are_refused(
 def test_a_bad_reason_is_refused(
     client: Client, nurse: User, cart: StockLocation, gauze: LocationItem
 ) -> None:
-    session = services.start_count(actor=nurse, location=cart)
-    (line,) = services.record_count(
-        actor=nurse, session=session, entries=[services.CountEntry(gauze.item_id, 3)]
+    session = counts.start_count(actor=nurse, location=cart)
+    (line,) = counts.record_count(
+        actor=nurse, session=session, entries=[counts.CountEntry(gauze.item_id, 3)]
     )
     client.force_login(nurse)
 
@@ -155,7 +156,7 @@ def test_starting_a_second_count_continues_the_open_one(
 def test_a_cancelled_count_changes_nothing(
     client: Client, nurse: User, cart: StockLocation, gauze: LocationItem
 ) -> None:
-    session = services.start_count(actor=nurse, location=cart)
+    session = counts.start_count(actor=nurse, location=cart)
     client.force_login(nurse)
 
     response = client.post(f"/supplies/counts/{session.pk}/cancel/")
@@ -180,7 +181,7 @@ def test_another_clinics_counts_are_not_found(
     client: Client, nurse: User, other_clinic: Clinic
 ) -> None:
     elsewhere = StockLocationFactory(clinic=other_clinic)
-    session = services.start_count(actor=nurse, location=elsewhere)
+    session = counts.start_count(actor=nurse, location=elsewhere)
     client.force_login(nurse)
 
     assert (

@@ -18,8 +18,8 @@ from clinicops.core.models import Clinic, User
 from clinicops.core.tests.factories import PatientFactory, RoomFactory, StaffFactory
 from clinicops.core.tests.test_layout import assert_layout
 from compliance.models import AuditEvent
-from supplies import services
 from supplies.models import LocationItem, StockLocation, StockMovement, UsageSubmission
+from supplies.services import usage
 from supplies.tests.factories import (
     ItemBarcodeFactory,
     LocationItemFactory,
@@ -122,10 +122,10 @@ def test_tiles_put_the_most_used_item_first(
     gauze: LocationItem,
     gloves: LocationItem,
 ) -> None:
-    services.log_usage(
+    usage.log_usage(
         actor=nurse,
         location=cart,
-        lines=[services.UsageLine(gloves.item_id, 3)],
+        lines=[usage.UsageLine(gloves.item_id, 3)],
         idempotency_key="warm-up",
     )
     html = nurse_client.get(log_url(cart)).content.decode()
@@ -276,17 +276,17 @@ def test_the_tablet_shows_todays_last_logs_from_the_ledger(
 ) -> None:
     colleague = make_user(roles.NURSE, username="nurse2", first_name="Ada", last_name="Byrne")
     at = datetime.combine(clinic.today(), time(10, 42), tzinfo=clinic.tz)
-    services.log_usage(
+    usage.log_usage(
         actor=colleague,
         location=cart,
-        lines=[services.UsageLine(gloves.item_id, 1)],
+        lines=[usage.UsageLine(gloves.item_id, 1)],
         idempotency_key="colleague-1",
         now=at,
     )
-    yesterday = services.log_usage(
+    yesterday = usage.log_usage(
         actor=nurse,
         location=cart,
-        lines=[services.UsageLine(gloves.item_id, 1)],
+        lines=[usage.UsageLine(gloves.item_id, 1)],
         idempotency_key="yesterday",
         now=at - timedelta(days=1),
     )
@@ -397,10 +397,10 @@ def test_found_stock_waits_on_the_counts_screen_until_a_manager_reviews_it(
 
     # another clinic's found stock is not found
     elsewhere = LocationItemFactory(location=StockLocationFactory(clinic=other_clinic))
-    services.log_usage(
+    usage.log_usage(
         actor=StaffFactory(roles=[roles.NURSE], clinics=[other_clinic]).user,
         location=elsewhere.location,
-        lines=[services.UsageLine(elsewhere.item_id, 1)],
+        lines=[usage.UsageLine(elsewhere.item_id, 1)],
         idempotency_key="elsewhere",
     )
     theirs = StockMovement.objects.get(kind=StockMovement.Kind.FOUND, location_item=elsewhere)

@@ -16,6 +16,7 @@ from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, ren
 
 from .. import selectors, services
 from ..forms import KeyForm, new_key
+from ..services import transfers
 from .common import _error_text, _location_item
 
 BELOW_PAR = "supplies/below_par.html"
@@ -68,7 +69,7 @@ def refill(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse:
         flash, kind = "This screen is out of date; it has been reloaded. Tap again.", "warning"
     else:
         try:
-            result = services.refill_from_supply_room(
+            result = transfers.refill_from_supply_room(
                 actor=request.user,
                 location_item=li,
                 idempotency_key=form.cleaned_data["idempotency_key"],

@@ -20,6 +20,8 @@ from clinicops.core.web import HtmxHttpRequest, current_clinic, render_page
 from .. import selectors, services
 from ..forms import CountForm, PostCountForm, count_name, reason_name
 from ..models import CountSession, LocationItem, LotStock, StockLocation, StockMovement
+from ..services import counts as count_services
+from ..services import usage
 from .common import _error_text, _location
 
 COUNTS = "supplies/counts.html"
@@ -78,7 +80,7 @@ def found_reviewed(request: HtmxHttpRequest, movement_id: int) -> HttpResponse:
         pk=movement_id,
     )
     try:
-        services.review_found_stock(actor=request.user, movement=movement)
+        usage.review_found_stock(actor=request.user, movement=movement)
     except services.SupplyError as refused:
         messages.info(request, _error_text(refused))
     else:
@@ -99,7 +101,7 @@ def count_start(request: HtmxHttpRequest) -> HttpResponse:
         raise Http404("No such location.")
     location = _location(request, clinic, location_id)
     try:
-        session = services.start_count(actor=request.user, location=location)
+        session = count_services.start_count(actor=request.user, location=location)
     except services.SupplyError as refused:
         messages.info(request, _error_text(refused))
         session = CountSession.objects.get(location=location, status=CountSession.Status.OPEN)
@@ -212,11 +214,11 @@ def count(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _render_count(request, session, form=form)
     try:
-        services.record_count(
+        count_services.record_count(
             actor=request.user,
             session=session,
             entries=[
-                services.CountEntry(
+                count_services.CountEntry(
                     item_id=row.li.item_id, counted=value, lot_id=getattr(row.lot, "pk", None)
                 )
                 for row, value in form.entries()
@@ -238,7 +240,7 @@ def count_post(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not post_form.is_valid():
         return _render_count(request, session, post_form=post_form)
     try:
-        movements = services.post_count(
+        movements = count_services.post_count(
             actor=request.user, session=session, reasons=post_form.reasons()
         )
     except services.SupplyError as refused:
@@ -257,7 +259,7 @@ def count_post(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def count_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     session = _count_session(request, pk)
     try:
-        services.cancel_count(actor=request.user, session=session)
+        count_services.cancel_count(actor=request.user, session=session)
     except services.SupplyError as refused:
         messages.warning(request, _error_text(refused))
         return redirect("supplies:count", pk=session.pk)

@@ -13,8 +13,9 @@ from django.views.decorators.http import require_GET, require_POST
 from clinicops.core.models import Clinic
 from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, render_page
 
-from .. import selectors, services
+from .. import selectors
 from ..forms import ExpiryWindowForm
+from ..services import waste
 
 EXPIRY = "supplies/expiry.html"
 
@@ -65,7 +66,7 @@ def waste_expired(request: HtmxHttpRequest) -> HttpResponse:
     clinic = current_clinic(request)
     form = ExpiryWindowForm(request.POST)
     days = (form.cleaned_data["days"] if form.is_valid() else 60) or 60
-    movements = services.waste_expired(actor=request.user, clinic=clinic)
+    movements = waste.waste_expired(actor=request.user, clinic=clinic)
     if movements:
         units = sum(-m.quantity for m in movements)
         flash, kind = f"Wasted {units} expired units from {len(movements)} lots.", "success"

@@ -17,6 +17,7 @@ from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, ren
 from .. import selectors, services
 from ..forms import LevelsForm
 from ..models import LocationItem, StockLocation
+from ..services import levels as level_services
 from .common import _error_text, _location, _location_item, _locations, _remembered_location
 
 LEVELS = "supplies/levels.html"
@@ -87,7 +88,7 @@ def accept_par(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse:
     li = _location_item(request, clinic, location_item_id)
     before = li.par
     try:
-        services.accept_suggested_par(actor=request.user, location_item=li)
+        level_services.accept_suggested_par(actor=request.user, location_item=li)
     except services.SupplyError as refused:
         flash, kind = _error_text(refused), "warning"
     else:
@@ -111,7 +112,7 @@ def levels_edit(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse
     form = LevelsForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.set_levels(actor=request.user, location_item=li, **form.cleaned_data)
+            level_services.set_levels(actor=request.user, location_item=li, **form.cleaned_data)
         except services.SupplyError as refused:
             form.add_error(
                 refused.field if refused.field in form.fields else None, _error_text(refused)

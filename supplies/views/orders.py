@@ -21,6 +21,7 @@ from clinicops.core.web import HtmxHttpRequest, current_clinic
 from .. import selectors, services
 from ..forms import ReceiveForm, receive_names
 from ..models import PurchaseOrder
+from ..services import orders as order_services
 from .common import _error_text
 
 REORDER = "supplies/reorder.html"
@@ -47,7 +48,7 @@ def reorder(request: HtmxHttpRequest) -> HttpResponse:
             error = "Tick at least one item to order."
         else:
             try:
-                made = services.create_purchase_orders_from_suggestions(
+                made = order_services.create_purchase_orders_from_suggestions(
                     actor=request.user, clinic=clinic, location_item_ids=ids
                 )
             except services.SupplyError as refused:
@@ -154,10 +155,10 @@ def _move_order(request: HtmxHttpRequest, pk: int, verb: str) -> HttpResponse:
     po = _order(request, current_clinic(request), pk)
     try:
         if verb == "send":
-            services.send_purchase_order(actor=request.user, order=po)
+            order_services.send_purchase_order(actor=request.user, order=po)
             messages.success(request, f"{po} is marked as sent to {po.supplier.name}.")
         else:
-            services.cancel_purchase_order(actor=request.user, order=po)
+            order_services.cancel_purchase_order(actor=request.user, order=po)
             messages.success(request, f"{po} is cancelled.")
     except services.SupplyError as refused:
         messages.warning(request, _error_text(refused))
@@ -191,11 +192,11 @@ def order_receive(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return _render_order(request, po, form=form)
     planned = form.receipts()
     try:
-        services.receive_purchase_order(
+        order_services.receive_purchase_order(
             actor=request.user,
             order=po,
             receipts=[
-                services.Receipt(line_id=line.pk, quantity=q, lot_number=lot, expiry=expiry)
+                order_services.Receipt(line_id=line.pk, quantity=q, lot_number=lot, expiry=expiry)
                 for line, q, lot, expiry in planned
             ],
         )

@@ -27,6 +27,8 @@ from compliance.models import AuditEvent
 from .. import selectors, services
 from ..forms import LogUseForm, QuickCountForm, new_key, quantity_name
 from ..models import ItemBarcode, LocationItem, StockLocation, UsageSubmission
+from ..services import counts as count_services
+from ..services import ledger, usage
 from .common import SESSION_LOCATION, _error_text, _location, _location_item, _remembered_location
 
 TABLET = "supplies/tablet.html"
@@ -282,7 +284,7 @@ def _tap(
     adding = parse_id(data.get("add"))
     li = next((li for li in items if li.pk == (adding or parse_id(data.get("remove")))), None)
     if li is not None:
-        cap = min(li.item.use_cap, services.MAX_BULK_QUANTITY)
+        cap = min(li.item.use_cap, ledger.MAX_BULK_QUANTITY)
         _adjust(data, quantity_name(li.pk), 1 if adding else -1, cap)
     form = LogUseForm(data, location_items=items, visits=visits)
     return _render_tablet(request, location, items, visits, form, None)
@@ -301,7 +303,7 @@ def _scan(
     if code:
         li = selectors.item_by_barcode(location, code)
         if li is not None and any(li.pk == tile.pk for tile in items):
-            cap = min(li.item.use_cap, services.MAX_BULK_QUANTITY)
+            cap = min(li.item.use_cap, ledger.MAX_BULK_QUANTITY)
             _adjust(data, quantity_name(li.pk), 1, cap)
             feedback = Feedback(kind="info", title=f"Added {li.item.name}")
         else:
@@ -345,10 +347,10 @@ def _log_use(
         return _render_tablet(request, location, items, visits, form, None)
     visit = form.cleaned_data["visit"]
     try:
-        result = services.log_usage(
+        result = usage.log_usage(
             actor=request.user,
             location=location,
-            lines=[services.UsageLine(by_pk[pk].item_id, qty) for pk, qty in quantities.items()],
+            lines=[usage.UsageLine(by_pk[pk].item_id, qty) for pk, qty in quantities.items()],
             visit=visit,
             idempotency_key=form.cleaned_data["idempotency_key"],
         )
@@ -429,7 +431,7 @@ def undo(request: HtmxHttpRequest, submission_id: int) -> HttpResponse:
     )
     location = submission.location
     try:
-        result = services.undo_usage(actor=request.user, submission=submission)
+        result = usage.undo_usage(actor=request.user, submission=submission)
     except services.UndoRefused as refused:
         feedback = Feedback(kind="danger", title="Not undone", note=_error_text(refused))
     else:
@@ -459,7 +461,7 @@ def quick_count(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse
     visits = selectors.visits_for_logging(request.user, location)  # type: ignore[arg-type]
     if form.is_valid():
         try:
-            result = services.quick_count(
+            result = count_services.quick_count(
                 actor=request.user,
                 location_item=li,
                 counted=form.cleaned_data["counted"],

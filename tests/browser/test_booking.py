@@ -237,12 +237,12 @@ def test_the_other_scheduling_screens_render_without_csp_violations(
     follow_up: AppointmentType,
     monday: dt.date,
 ) -> None:
-    from scheduling import services
+    from scheduling.services import booking, transitions
     from scheduling.tests.factories import WaitlistEntryFactory
 
     # given a booked patient with a past no-show, and a waitlist that a cancellation fed
     patient = PatientFactory(clinic=clinic, first_name="Harriet", last_name="Quimby")
-    appointment = services.book_appointment(
+    appointment = booking.book_appointment(
         actor=desk,
         clinic=clinic,
         patient=patient,
@@ -266,7 +266,7 @@ def test_the_other_scheduling_screens_render_without_csp_violations(
         patient__first_name="Wanda",
         patient__last_name="Waitwell",
     )
-    other = services.book_appointment(
+    other = booking.book_appointment(
         actor=desk,
         clinic=clinic,
         patient=PatientFactory(clinic=clinic),
@@ -274,7 +274,7 @@ def test_the_other_scheduling_screens_render_without_csp_violations(
         appointment_type=follow_up,
         start=dt.datetime.combine(monday, dt.time(11), tzinfo=clinic.tz),
     ).appointment
-    services.cancel_appointment(actor=desk, appointment=other, reason="patient")
+    transitions.cancel_appointment(actor=desk, appointment=other, reason="patient")
     log_in(page, "frontdesk")
 
     # the patient page loads the appointments from scheduling

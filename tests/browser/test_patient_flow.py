@@ -27,11 +27,11 @@ from clinicops.core.tests.factories import (
     StaffFactory,
 )
 from compliance.models import AuditEvent
-from patientflow import services
 from patientflow.models import Step, Visit, VisitPayment
+from patientflow.services import checkin
 from patientflow.tests.clock import midday_zone
 from scheduling import availability
-from scheduling import services as scheduling
+from scheduling.services import booking as scheduling_booking
 from scheduling.tests.factories import (
     AppointmentTypeFactory,
     ScheduleTemplateFactory,
@@ -115,7 +115,7 @@ def day(transactional_db: None) -> dict[str, object]:
     for first, last in (("Omar", "Haddad"), ("Lena", "Fischer")):
         other = PatientFactory(clinic=clinic, first_name=first, last_name=last)
         start = slot.start + dt.timedelta(minutes=20 if first == "Omar" else 40)
-        booking = scheduling.book_appointment(
+        booking = scheduling_booking.book_appointment(
             actor=desk,
             clinic=clinic,
             patient=other,
@@ -123,7 +123,7 @@ def day(transactional_db: None) -> dict[str, object]:
             appointment_type=follow_up,
             start=start,
         )
-        services.check_in(
+        checkin.check_in(
             actor=desk,
             appointment=booking.appointment,
             now=timezone.now() - dt.timedelta(minutes=35 if first == "Omar" else 5),

@@ -20,8 +20,8 @@ from playwright.sync_api import expect
 from clinicops.core import roles
 from clinicops.core.models import Clinic, User
 from clinicops.core.tests.factories import DEMO_PASSWORD, PatientFactory, RoomFactory, StaffFactory
-from supplies import services
 from supplies.models import LocationItem, StockLocation, StockMovement, UsageSubmission
+from supplies.services import orders, usage
 from supplies.tests.factories import (
     ItemBarcodeFactory,
     LocationItemFactory,
@@ -97,23 +97,23 @@ def ward(clinic: Clinic, make_user: Callable[..., User]) -> dict[str, object]:
         stocked = LocationItemFactory(
             location=room, item=item, par=par * 10, reorder_point=par * 2, max_quantity=par * 15
         )
-        services.receive_stock(
+        orders.receive_stock(
             actor=manager, location_item=stocked, quantity=par * 5, reason="opening"
         )
         li = LocationItemFactory(
             location=cart, item=item, par=par, reorder_point=reorder, max_quantity=par * 2
         )
-        services.receive_stock(actor=manager, location_item=li, quantity=on_hand, reason="opening")
+        orders.receive_stock(actor=manager, location_item=li, quantity=on_hand, reason="opening")
         items[sku] = li
     ItemBarcodeFactory(item=items["SF10"].item, code=SCAN_CODE)
     # a few earlier logs, so the most used tiles come first
-    services.log_usage(
+    usage.log_usage(
         actor=manager,
         location=cart,
-        lines=[services.UsageLine(items["G44"].item_id, 1)],
+        lines=[usage.UsageLine(items["G44"].item_id, 1)],
         idempotency_key="history-1",
     )
-    services.receive_stock(actor=manager, location_item=items["G44"], quantity=1, reason="found")
+    orders.receive_stock(actor=manager, location_item=items["G44"], quantity=1, reason="found")
     patient = PatientFactory(clinic=clinic, first_name="Harriet", last_name="Quimby")
     _room_patient(clinic, exam2, patient)
     return {"nurse": nurse, "cart": cart, "items": items, "patient": patient}

@@ -21,6 +21,7 @@ from clinicops.core.models import Clinic, Room
 from clinicops.core.tests.factories import ClinicFactory, PatientFactory, RoomFactory, StaffFactory
 from scheduling import services
 from scheduling.models import Appointment
+from scheduling.services import booking
 from scheduling.tests.factories import (
     AppointmentTypeFactory,
     ScheduleTemplateFactory,
@@ -107,7 +108,7 @@ def test_fifty_threads_booking_one_provider_double_book_never(setting) -> None:
     TemplateBlockFactory(template=template, weekday=0, slot_minutes=20)
 
     def attempt(index: int, round_no: int) -> object:
-        return services.book_appointment(
+        return booking.book_appointment(
             actor=setting["desk"],
             clinic=clinic,
             patient=setting["patients"][index],
@@ -136,7 +137,7 @@ def test_fifty_threads_booking_one_room_double_book_never(setting) -> None:
         TemplateBlockFactory(template=template, weekday=0, slot_minutes=20)
 
     def attempt(index: int, round_no: int) -> object:
-        return services.book_appointment(
+        return booking.book_appointment(
             actor=setting["desk"],
             clinic=clinic,
             patient=setting["patients"][index],
@@ -161,7 +162,7 @@ def test_overbooks_under_concurrency_stop_at_the_block_limit(setting) -> None:
     threads, rounds = 20, 3
 
     def attempt(index: int, round_no: int) -> object:
-        return services.book_appointment(
+        return booking.book_appointment(
             actor=setting["desk"],
             clinic=clinic,
             patient=setting["patients"][index],
@@ -195,7 +196,7 @@ def test_one_patient_booked_at_once_by_many_desks_when_the_clinic_refuses(settin
     patient = setting["patients"][0]
 
     def attempt(index: int, round_no: int) -> object:
-        return services.book_appointment(
+        return booking.book_appointment(
             actor=setting["desk"],
             clinic=clinic,
             patient=patient,

@@ -12,8 +12,8 @@ from django.db import connection
 
 from clinicops.core import roles
 from clinicops.core.tests.factories import ClinicFactory, PatientFactory, StaffFactory
-from scheduling import services
 from scheduling.models import Appointment
+from scheduling.services import reminders
 from scheduling.tests.factories import AppointmentFactory, AppointmentTypeFactory
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
@@ -44,7 +44,7 @@ def test_concurrent_reminder_runs_send_each_reminder_once() -> None:
     def worker() -> None:
         try:
             barrier.wait(timeout=60)
-            counts.append(services.send_due_reminders(now=now))
+            counts.append(reminders.send_due_reminders(now=now))
         except BaseException as error:  # reported by the assertion below
             errors.append(error)
         finally:

@@ -22,6 +22,8 @@ from clinicops.core.models import Clinic, Room, User
 from clinicops.core.tests.factories import ClinicFactory, PatientFactory, RoomFactory, StaffFactory
 from patientflow import services
 from patientflow.models import RoomTurn, Step, Visit, VisitEvent
+from patientflow.services import checkin, housekeeping
+from patientflow.services import moves as move_services
 from patientflow.tests.clock import midday_zone
 from scheduling.models import Appointment
 from scheduling.tests.factories import AppointmentFactory, AppointmentTypeFactory
@@ -112,7 +114,7 @@ def setting() -> dict[str, object]:
         )
 
     def visits(count: int) -> list[Visit]:
-        return [services.check_in(actor=desk, appointment=appointment()) for _ in range(count)]
+        return [checkin.check_in(actor=desk, appointment=appointment()) for _ in range(count)]
 
     return {
         "clinic": clinic,
@@ -130,7 +132,7 @@ def test_movers_of_one_patient_one_wins_the_others_see_where_the_patient_went(se
 
     def attempt(index: int, round_no: int) -> object:
         # Every nurse rooms the same patient, each into a different room.
-        return services.move_visit(
+        return move_services.move_visit(
             actor=nurses[index],
             visit=visits[round_no].pk,
             to_step=Step.ROOMED,
@@ -164,7 +166,7 @@ def test_different_moves_at_once_never_leave_two_steps(setting) -> None:
     def attempt(index: int, round_no: int) -> object:
         to, reason = moves[index % len(moves)]
         room = rooms[round_no][index] if to == Step.ROOMED else None
-        return services.move_visit(
+        return move_services.move_visit(
             actor=nurses[index],
             visit=visits[round_no].pk,
             to_step=to,
@@ -192,7 +194,7 @@ def test_two_patients_are_never_roomed_into_one_room(setting) -> None:
 
     def attempt(index: int, round_no: int) -> object:
         # Every nurse rooms a different patient, all into the round's first room.
-        return services.move_visit(
+        return move_services.move_visit(
             actor=nurses[index],
             visit=per_round[round_no][index].pk,
             to_step=Step.ROOMED,
@@ -224,7 +226,7 @@ def test_two_desks_checking_in_one_appointment_open_one_visit(setting) -> None:
     appointments = [setting["appointment"]() for _ in range(ROUNDS)]
 
     def attempt(index: int, round_no: int) -> object:
-        return services.check_in(actor=desks[index], appointment=appointments[round_no].pk)
+        return checkin.check_in(actor=desks[index], appointment=appointments[round_no].pk)
 
     results = run_rounds(attempt)
 
@@ -241,18 +243,18 @@ def test_undo_and_advance_at_once_keep_one_consistent_step(setting) -> None:
     visits = []
     for round_no, visit in enumerate(setting["visits"](ROUNDS)):
         room = rooms[round_no][0]
-        visit = services.move_visit(
+        visit = move_services.move_visit(
             actor=nurses[0], visit=visit, to_step="roomed", expected_step="checked_in", room=room
         )
         visits.append(visit)
-        services.move_visit(
+        move_services.move_visit(
             actor=nurses[0], visit=visit, to_step="left_without_being_seen", expected_step="roomed"
         )
-        services.mark_room_clean(actor=nurses[0], room=room)
+        housekeeping.mark_room_clean(actor=nurses[0], room=room)
 
     # each visit is now finished; bring each back (undo) while others try the same
     def attempt(index: int, round_no: int) -> object:
-        return services.undo_last_step(
+        return move_services.undo_last_step(
             actor=nurses[index],
             visit=visits[round_no].pk,
             expected_step=Step.LEFT_WITHOUT_BEING_SEEN,

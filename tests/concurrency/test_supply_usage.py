@@ -21,7 +21,8 @@ from clinicops.core.models import User
 from clinicops.core.tests.factories import ClinicFactory, StaffFactory
 from supplies import selectors, services
 from supplies.models import LocationItem, StockMovement, UsageSubmission
-from supplies.services import UsageLine
+from supplies.services import counts, orders, transfers, usage, waste
+from supplies.services.usage import UsageLine
 from supplies.tests.factories import (
     LocationItemFactory,
     StockLocationFactory,
@@ -76,17 +77,17 @@ def test_twenty_nurses_logging_the_same_item_never_lose_a_unit(nurses: list[User
         start = 40
         current = LocationItem.objects.get(pk=li.pk).on_hand
         if current < start:
-            services.receive_stock(
+            orders.receive_stock(
                 actor=nurses[0], location_item=li, quantity=start - current, reason="opening"
             )
         elif current > start:
-            services.quick_count(
+            counts.quick_count(
                 actor=nurses[0], location_item=li, counted=start, reason="miscounted"
             )
         wanted = [rng.randint(1, 4) for _ in range(THREADS)]
 
         def log(index: int, wanted: list[int] = wanted, round_number: int = round_number) -> Any:
-            return services.log_usage(
+            return usage.log_usage(
                 actor=nurses[index],
                 location=cart,
                 lines=[UsageLine(item_id=li.item_id, quantity=wanted[index])],
@@ -126,7 +127,7 @@ def test_twenty_nurses_logging_an_item_at_zero_find_exactly_what_they_use(
         wanted = [rng.randint(1, 4) for _ in range(THREADS)]
 
         def log(index: int, wanted: list[int] = wanted, round_number: int = round_number) -> Any:
-            return services.log_usage(
+            return usage.log_usage(
                 actor=nurses[index],
                 location=cart,
                 lines=[UsageLine(item_id=li.item_id, quantity=wanted[index])],
@@ -163,12 +164,12 @@ def test_the_same_submission_sent_twenty_times_at_once_logs_once(nurses: list[Us
     clinic = nurse.staff.clinics.get()
     cart = StockLocationFactory(clinic=clinic, name="Exam 3")
     li = LocationItemFactory(location=cart, item=SupplyItemFactory(name="Gloves"))
-    services.receive_stock(actor=nurse, location_item=li, quantity=20, reason="opening")
+    orders.receive_stock(actor=nurse, location_item=li, quantity=20, reason="opening")
 
     for round_number in range(ROUNDS):
 
         def resend(_: int, round_number: int = round_number) -> Any:
-            return services.log_usage(
+            return usage.log_usage(
                 actor=nurse,
                 location=cart,
                 lines=[UsageLine(item_id=li.item_id, quantity=1)],
@@ -196,7 +197,7 @@ def test_use_transfers_counts_and_undo_at_once_never_deadlock_or_drift(nurses: l
     expiry = clinic.today() + timedelta(days=90)
     for item in items:
         source = LocationItemFactory(location=room, item=item, par=100, max_quantity=500)
-        services.receive_stock(
+        orders.receive_stock(
             actor=nurses[0],
             location_item=source,
             quantity=300,
@@ -205,7 +206,7 @@ def test_use_transfers_counts_and_undo_at_once_never_deadlock_or_drift(nurses: l
         )
         for cart in carts:
             target = LocationItemFactory(location=cart, item=item, par=20, max_quantity=100)
-            services.transfer(
+            transfers.transfer(
                 actor=nurses[0], source=room, destination=cart, item=item, quantity=20
             )
             assert LocationItem.objects.get(pk=target.pk).on_hand == 20
@@ -218,7 +219,7 @@ def test_use_transfers_counts_and_undo_at_once_never_deadlock_or_drift(nurses: l
             action = rng.randrange(4)
             try:
                 if action == 0:
-                    services.transfer(
+                    transfers.transfer(
                         actor=nurses[index],
                         source=room,
                         destination=cart,
@@ -227,18 +228,18 @@ def test_use_transfers_counts_and_undo_at_once_never_deadlock_or_drift(nurses: l
                     )
                 elif action == 1:
                     target = LocationItem.objects.get(location=cart, item=chosen[0])
-                    services.waste_stock(
+                    waste.waste_stock(
                         actor=nurses[index], location_item=target, quantity=1, reason="damaged"
                     )
                 else:
-                    result = services.log_usage(
+                    result = usage.log_usage(
                         actor=nurses[index],
                         location=cart,
                         lines=[UsageLine(item.pk, rng.randint(1, 3)) for item in chosen],
                         idempotency_key=f"busy-{index}-{step}",
                     )
                     if action == 3:
-                        services.undo_usage(actor=nurses[index], submission=result.submission)
+                        usage.undo_usage(actor=nurses[index], submission=result.submission)
             except services.InsufficientStock:
                 pass
         return "done"

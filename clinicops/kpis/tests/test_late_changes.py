@@ -203,14 +203,14 @@ def test_backfill_without_force_recomputes_a_changed_day(clinic: Clinic) -> None
 def test_a_stock_snapshot_taken_after_the_rollup_marks_its_day_for_the_next_night(
     clinic: Clinic,
 ) -> None:
-    from supplies import services as supplies
+    from supplies.services import nightly
 
     LocationItemFactory(location__clinic=clinic, par=10)
     yesterday = clinic.today() - timedelta(days=1)
     services.rollup_clinic_days(clinic=clinic, days=[yesterday])
     ChangedDay.objects.all().delete()
 
-    supplies.snapshot_stockouts(clinic=clinic, day=yesterday)  # late: after the rollup
+    nightly.snapshot_stockouts(clinic=clinic, day=yesterday)  # late: after the rollup
 
     assert (yesterday, False) in marks(clinic)
     assert services.stale_days(clinic=clinic, start=yesterday, end=yesterday) == [yesterday]

@@ -34,8 +34,9 @@ from django.utils import timezone
 from clinicops.core import roles
 from clinicops.core.management.commands.seed_demo import CLINICS
 from clinicops.core.models import Clinic, Room, User
-from patientflow import selectors, services
+from patientflow import selectors
 from patientflow.models import PaymentMethod, Step, Visit
+from patientflow.services import checkin, checkout, common, housekeeping, moves
 from scheduling.availability import day_bounds_utc
 from scheduling.models import Appointment
 
@@ -179,11 +180,11 @@ class FlowSeeder:
     def perform(self, action: Action, visits: dict[int, Visit]) -> None:
         appointment = action.appointment
         if action.name == "clean" and action.room is not None:
-            services.mark_room_clean(actor=self.nurse, room=action.room, now=action.at)
+            housekeeping.mark_room_clean(actor=self.nurse, room=action.room, now=action.at)
             return
         visit = visits.get(appointment.pk)
         if action.name == "check_in":
-            visits[appointment.pk] = services.check_in(
+            visits[appointment.pk] = checkin.check_in(
                 actor=self.desk,
                 appointment=appointment,
                 copay=self.copay(appointment),
@@ -200,7 +201,7 @@ class FlowSeeder:
             room = self.free_room(appointment)
             if room is None:
                 return  # every room is taken: the patient waits in the lobby
-            visits[appointment.pk] = services.move_visit(
+            visits[appointment.pk] = moves.move_visit(
                 actor=self.nurse,
                 visit=visit,
                 to_step=Step.ROOMED,
@@ -209,7 +210,7 @@ class FlowSeeder:
                 now=action.at,
             )
         elif action.name == "with_provider" and visit.step == Step.ROOMED:
-            visits[appointment.pk] = services.move_visit(
+            visits[appointment.pk] = moves.move_visit(
                 actor=provider,
                 visit=visit,
                 to_step=Step.WITH_PROVIDER,
@@ -218,7 +219,7 @@ class FlowSeeder:
             )
         elif action.name == "ready" and visit.step == Step.WITH_PROVIDER:
             room = visit.room
-            visits[appointment.pk] = services.move_visit(
+            visits[appointment.pk] = moves.move_visit(
                 actor=provider,
                 visit=visit,
                 to_step=Step.READY_FOR_CHECKOUT,
@@ -235,7 +236,7 @@ class FlowSeeder:
                 )
             )
         elif action.name == "check_out" and visit.step == Step.READY_FOR_CHECKOUT:
-            visits[appointment.pk] = services.check_out(actor=self.desk, visit=visit, now=action.at)
+            visits[appointment.pk] = checkout.check_out(actor=self.desk, visit=visit, now=action.at)
 
     def free_room(self, appointment: Appointment) -> Room | None:
         """The room booked for the visit if it is free, else the first free room of its kind."""
@@ -248,12 +249,12 @@ class FlowSeeder:
             None,
         )
 
-    def copay(self, appointment: Appointment) -> services.PaymentInput | None:
+    def copay(self, appointment: Appointment) -> common.PaymentInput | None:
         if self.rng.random() < 0.5:
             return None
         amount = self.rng.choice((Decimal("20.00"), Decimal("25.00"), Decimal("40.00")))
         method = self.rng.choice((PaymentMethod.CARD, PaymentMethod.CARD, PaymentMethod.CASH))
-        return services.PaymentInput(amount, method, f"R{appointment.pk:07d}")
+        return common.PaymentInput(amount, method, f"R{appointment.pk:07d}")
 
 
 def seed_history(

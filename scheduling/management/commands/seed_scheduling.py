@@ -35,7 +35,6 @@ from clinicops.core.management.commands.seed_demo import CLINICS
 from clinicops.core.models import Clinic, Patient, Room, Staff, User
 from compliance import audit
 from compliance.models import AuditEvent
-from scheduling import services
 from scheduling.availability import local_datetime
 from scheduling.models import (
     Appointment,
@@ -44,6 +43,8 @@ from scheduling.models import (
     TemplateBlock,
     WaitlistEntry,
 )
+from scheduling.services import templates, transitions
+from scheduling.services import waitlist as waitlist_services
 
 DEFAULT_SEED = 2026
 WEEKS_BACK = 12
@@ -215,13 +216,13 @@ class ClinicSeeder:
         )
         types = self.create_types()
         for provider in providers:
-            services.create_template(
+            templates.create_template(
                 actor=self.manager,
                 clinic=self.clinic,
                 provider=provider,
                 effective_from=week_start(self.today) - timedelta(weeks=TEMPLATE_WEEKS_BACK),
                 blocks=[
-                    services.BlockSpec(
+                    templates.BlockSpec(
                         weekday=weekday,
                         start_time=start,
                         end_time=end,
@@ -238,7 +239,7 @@ class ClinicSeeder:
             week_start(self.today) - timedelta(weeks=TEMPLATE_WEEKS_BACK), self.last_day
         )
         for day, name in closed.items():
-            services.add_closure(actor=self.manager, clinic=self.clinic, day=day, reason=name)
+            templates.add_closure(actor=self.manager, clinic=self.clinic, day=day, reason=name)
         if not providers or not patient_ids:
             return f"{len(types)} types and {len(providers)} templates; no patients to book."
 
@@ -567,7 +568,7 @@ class ClinicSeeder:
         waiting = []
         for index, patient_id in enumerate(self.rng.sample(patient_ids, min(4, len(patient_ids)))):
             waiting.append(
-                services.add_to_waitlist(
+                waitlist_services.add_to_waitlist(
                     actor=self.desk,
                     clinic=self.clinic,
                     patient=Patient.objects.get(pk=patient_id),
@@ -595,7 +596,7 @@ class ClinicSeeder:
             .order_by("start")
         )
         for appointment in list(soon[:2]):
-            services.cancel_appointment(
+            transitions.cancel_appointment(
                 actor=self.desk,
                 appointment=appointment,
                 reason=Reason.PATIENT_REQUEST,

@@ -14,8 +14,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from clinicops.core.models import Clinic, Room, User
-from supplies import services
 from supplies.models import ItemBarcode, LocationItem, StockLocation, Supplier, SupplyItem
+from supplies.services import nightly, orders, transfers, usage
 
 # The dashboard's twelve weeks (Monday to Sunday), covered from their first day.
 HISTORY_WEEKS = 12
@@ -117,7 +117,7 @@ class Command(BaseCommand):
         def deliver(li: LocationItem, quantity: int, when: datetime, expiry: date) -> None:
             nonlocal deliveries
             deliveries += 1
-            services.receive_stock(
+            orders.receive_stock(
                 actor=actor,
                 location_item=li,
                 quantity=quantity,
@@ -139,7 +139,7 @@ class Command(BaseCommand):
             supply room runs short (the demo skips purchase orders)."""
             if in_room[item_id] < quantity:
                 deliver(stocked[item_id], pars[item_id] * 10, when, when.date() + timedelta(365))
-            result = services.transfer(
+            result = transfers.transfer(
                 actor=actor,
                 source=room,
                 destination=cart,
@@ -186,11 +186,11 @@ class Command(BaseCommand):
                 self._use_and_refill(
                     clinic, carts, items, actor, rng, day, move, refill=day != missed_round
                 )
-            services.snapshot_stockouts(clinic=clinic, day=day)
+            nightly.snapshot_stockouts(clinic=clinic, day=day)
         # A forgotten box of an expired lot, so the expiry screen has something to waste.
         lotted = next((item for item, _ in items if item.is_lot_tracked), None)
         if lotted is not None:
-            services.receive_stock(
+            orders.receive_stock(
                 actor=actor,
                 location_item=stocked[lotted.pk],
                 quantity=6,
@@ -225,9 +225,9 @@ class Command(BaseCommand):
                 # What the cart still holds: a nurse cannot use what is not there.
                 quantity = min(rng.randint(1, max(par // 4, 1)), on_hand[item.pk])
                 if quantity:
-                    lines.append(services.UsageLine(item.pk, quantity))
+                    lines.append(usage.UsageLine(item.pk, quantity))
             if lines:
-                services.log_usage(
+                usage.log_usage(
                     actor=actor,
                     location=cart,
                     lines=lines,

@@ -1,0 +1,215 @@
+"""Status changes of a booked appointment: confirm, arrive, complete, no-show, cancel,
+reschedule."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from clinicops.core.models import Room, Staff, User
+from compliance import audit
+from compliance.models import AuditEvent
+
+from ..models import (
+    Appointment,
+    AppointmentType,
+    SchedulingSettings,
+)
+from . import booking, common, waitlist
+from .common import BookingResult, CancelResult, IllegalTransition, SchedulingError
+
+Status = Appointment.Status
+
+
+def transition(
+    *,
+    actor: Any,
+    appointment: Appointment | int,
+    to: str,
+    note: str = "",
+    **fields: Any,
+) -> Appointment:
+    """Move an appointment to status `to` if the status machine allows it."""
+    appt = common.lock(appointment)
+    common.require_clinic(actor, appt.clinic_id)
+    if not appt.can_become(to):
+        raise IllegalTransition(
+            f"A {appt.get_status_display().lower()} appointment cannot become "
+            f"{Status(to).label.lower()}.",
+            field="status",
+        )
+    before = audit.snapshot(appt, Appointment.AUDITED_FIELDS)
+    from_status = appt.status
+    appt.status = to
+    for name, value in fields.items():
+        setattr(appt, name, value)
+    appt.save(update_fields=["status", "updated_at", *fields])
+    common.add_event(appt, actor=actor, from_status=from_status, note=note)
+    audit.record(
+        actor=actor,
+        action=AuditEvent.Action.UPDATE,
+        obj=appt,
+        patient=appt.patient,
+        clinic=appt.clinic_id,
+        summary=f"Appointment {Status(from_status).label.lower()} → {Status(to).label.lower()}"
+        + (f": {note}" if note else ""),
+        changes=audit.diff(before, audit.snapshot(appt, Appointment.AUDITED_FIELDS)),
+    )
+    return appt
+
+
+def confirm_appointment(
+    *, actor: Any, appointment: Appointment | int, via: str = "staff"
+) -> Appointment:
+    """Mark booked → confirmed. Confirming twice (a link clicked again) changes nothing."""
+    with transaction.atomic():
+        appt = common.lock(appointment)
+        common.require_clinic(actor, appt.clinic_id)
+        if appt.status == Status.CONFIRMED:
+            return appt
+        if appt.end <= timezone.now():
+            raise IllegalTransition("This appointment is already over.", field="status")
+        return transition(
+            actor=actor,
+            appointment=appt,
+            to=Status.CONFIRMED,
+            note=f"confirmed by {via}",
+            confirmed_at=timezone.now(),
+        )
+
+
+def mark_arrived(
+    *, actor: Any, appointment: Appointment | int, now: datetime | None = None
+) -> Appointment:
+    """The patient is here (patientflow's check-in calls this)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        appt = common.lock(appointment)
+        tz = appt.clinic.tz
+        if appt.start.astimezone(tz).date() != now.astimezone(tz).date():
+            raise IllegalTransition(
+                "A patient can only arrive on the day of the appointment.", field="status"
+            )
+        return transition(actor=actor, appointment=appt, to=Status.ARRIVED)
+
+
+def complete_appointment(*, actor: Any, appointment: Appointment | int) -> Appointment:
+    """The visit is over (patientflow's checkout calls this)."""
+    with transaction.atomic():
+        return transition(actor=actor, appointment=appointment, to=Status.COMPLETED)
+
+
+def mark_no_show(
+    *,
+    actor: Any,
+    appointment: Appointment | int,
+    now: datetime | None = None,
+    note: str = "",
+) -> Appointment:
+    """The patient did not come. Only once the appointment's start has passed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        appt = common.lock(appointment)
+        if now < appt.start:
+            raise IllegalTransition(
+                "A no-show can only be recorded once the appointment has started.",
+                field="status",
+            )
+        return transition(actor=actor, appointment=appt, to=Status.NO_SHOW, note=note)
+
+
+def cancel_appointment(
+    *,
+    actor: Any,
+    appointment: Appointment | int,
+    reason: str,
+    note: str = "",
+    now: datetime | None = None,
+) -> CancelResult:
+    """Cancel with a reason; late when inside the clinic's window. Offers the freed slot."""
+    now = now or timezone.now()
+    if reason not in Appointment.CancelReason.values:
+        raise SchedulingError("Choose a reason for the cancellation.", field="reason")
+    with transaction.atomic():
+        appt = _cancel(actor=actor, appointment=appointment, reason=reason, note=note, now=now)
+        offers = waitlist.offer_freed_slot(appt, now=now)
+        return CancelResult(appt, offers)
+
+
+def _cancel(
+    *, actor: Any, appointment: Appointment | int, reason: str, note: str, now: datetime
+) -> Appointment:
+    appt = common.lock(appointment)
+    window = timedelta(hours=SchedulingSettings.for_clinic(appt.clinic_id).late_cancel_hours)
+    return transition(
+        actor=actor,
+        appointment=appt,
+        to=Status.CANCELLED,
+        note=Appointment.CancelReason(reason).label + (f": {note}" if note else ""),
+        cancel_reason=reason,
+        cancel_note=note[:255],
+        cancelled_at=now,
+        late_cancel=now > appt.start - window,
+    )
+
+
+def reschedule_appointment(
+    *,
+    actor: User,
+    appointment: Appointment | int,
+    start: datetime,
+    provider: Staff | None = None,
+    appointment_type: AppointmentType | None = None,
+    room: Room | None = None,
+    notes: str | None = None,
+    now: datetime | None = None,
+    submission_key: str = "",
+) -> BookingResult:
+    """Move an appointment: the old one is cancelled as rescheduled and linked to the new one.
+
+    All in one transaction: if the new slot is taken, the old appointment stays as it was. A
+    repeat of the submission that moved it gets the new appointment back (`replayed`).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        earlier = booking.booked_by_submission(actor=actor, submission_key=submission_key)
+        if earlier is not None:
+            return BookingResult(earlier, replayed=True)
+        old = common.lock(appointment)
+        common.require_clinic(actor, old.clinic_id)
+        if old.status not in (Status.BOOKED, Status.CONFIRMED):
+            raise IllegalTransition(
+                "Only a booked or confirmed appointment can be rescheduled.", field="status"
+            )
+        # Cancel first, so a move within the same hour does not collide with itself.
+        old = _cancel(
+            actor=actor,
+            appointment=old,
+            reason=Appointment.CancelReason.RESCHEDULED,
+            note="",
+            now=now,
+        )
+        result = booking.book(
+            actor=actor,
+            clinic=old.clinic,
+            patient=old.patient,
+            provider=provider or old.provider,
+            appointment_type=appointment_type or old.appointment_type,
+            start=start,
+            end=None,
+            room=room,
+            notes=old.notes if notes is None else notes,
+            overbook=False,
+            overbook_reason="",
+            allow_buffer=False,
+            now=now,
+            rescheduled_from=old,
+            submission_key=booking.check_submission_key(submission_key),
+        )
+        new = result.appointment
+        if not (new.provider_id == old.provider_id and new.start < old.end and old.start < new.end):
+            waitlist.offer_freed_slot(old, now=now)
+        return result
