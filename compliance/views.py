@@ -14,9 +14,10 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from clinicops.audit.models import AuditEvent
+
 from . import selectors, services
 from .forms import AuditSearchForm
-from .models import AuditEvent
 
 PAGE = "compliance/audit_log.html"
 EXPORT_BATCH = 2000
@@ -34,7 +35,7 @@ def _swaps_results(request: HttpRequest) -> bool:
 
 
 @require_GET
-@permission_required("compliance.view_auditevent", raise_exception=True)
+@permission_required("audit.view_auditevent", raise_exception=True)
 def audit_log(request: HttpRequest) -> HttpResponse:
     tz = _clinic_tz(request)
     form = AuditSearchForm(request.GET, user=request.user, tz=tz)
@@ -58,7 +59,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@permission_required("compliance.view_auditevent", raise_exception=True)
+@permission_required("audit.view_auditevent", raise_exception=True)
 def audit_export(request: HttpRequest) -> HttpResponse:
     tz = _clinic_tz(request)
     form = AuditSearchForm(request.GET, user=request.user, tz=tz)

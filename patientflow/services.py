@@ -20,10 +20,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core import softcache
 from clinicops.core.models import Clinic, Coverage, Patient, Room, Staff, User
-from compliance import audit
-from compliance.models import AuditEvent
 from scheduling import availability
 from scheduling import services as scheduling
 from scheduling.models import Appointment, AppointmentType, TemplateBlock

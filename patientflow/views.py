@@ -25,13 +25,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core import selectors as core_selectors
 from clinicops.core import services as core_services
 from clinicops.core.fields import new_submission_key, parse_id
 from clinicops.core.middleware import is_background_poll
 from clinicops.core.models import Clinic, Coverage, Patient, Room, Staff
-from compliance import audit
-from compliance.models import AuditEvent
 from scheduling import availability
 from scheduling import services as scheduling_services
 from scheduling.models import Appointment

@@ -20,10 +20,10 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core.fields import MAX_SUBMISSION_KEY_LENGTH
 from clinicops.core.models import Clinic, Patient, Room, Staff, User
-from compliance import audit
-from compliance.models import AuditEvent
 
 from . import availability
 from .models import (

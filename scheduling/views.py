@@ -23,12 +23,12 @@ from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core import selectors as core_selectors
 from clinicops.core import services as core_services
 from clinicops.core.fields import new_submission_key, parse_id
 from clinicops.core.models import Clinic, Patient, Staff
-from compliance import audit
-from compliance.models import AuditEvent
 
 from . import availability, screens, selectors, services
 from .forms import (

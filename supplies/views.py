@@ -28,10 +28,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core.fields import parse_id
 from clinicops.core.models import Clinic
-from compliance import audit
-from compliance.models import AuditEvent
 
 from . import importers, selectors, services
 from .forms import (

@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.middleware import HtmxDetails
 
-from compliance import audit
+from clinicops.audit import audit
 
 from . import selectors, services
 from .forms import CoverageForm, PatientForm

@@ -27,6 +27,8 @@ from faker import Faker
 from faker.providers.person.en_US import Provider as PersonProvider
 from tqdm import tqdm
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.models import (
     Clinic,
@@ -41,8 +43,6 @@ from clinicops.core.models import (
     normalize_phone,
 )
 from clinicops.core.tests.factories import DEMO_PASSWORD
-from compliance import audit
-from compliance.models import AuditEvent
 
 # (role label, username): the logins a demo needs, one per role. The Makefile prints these.
 DEMO_LOGINS: list[tuple[str, str]] = [
