@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "revenue",
     "workforce",
     "clinicops.kpis",
+    "clinicops.demo",
 ]
 
 MIDDLEWARE = [

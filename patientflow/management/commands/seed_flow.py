@@ -27,12 +27,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from clinicops.core.management.commands.seed_demo import CLINICS
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
 from clinicops.core import roles
+from clinicops.core.demo import CLINICS
 from clinicops.core.models import Clinic, Room, User
 from patientflow import selectors, services
 from patientflow.models import PaymentMethod, Step, Visit

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from clinicops.core.management.commands.seed_demo import CLINICS
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
@@ -34,6 +33,7 @@ from django.utils import timezone
 from clinicops.audit import audit
 from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
+from clinicops.core.demo import CLINICS
 from clinicops.core.models import Clinic, Patient, Room, Staff, User
 from scheduling import services
 from scheduling.availability import local_datetime
