@@ -259,7 +259,7 @@ def record(
 
 def _patient_clinic_id(patient: Any, patient_id: int) -> int | None:
     """The clinic of a patient given as a row or as a bare id (scoping needs one)."""
-    clinic_id = getattr(patient, "clinic_id", None)
+    clinic_id: int | None = getattr(patient, "clinic_id", None)
     if clinic_id is None:
         # Named by a setting (like AUTH_USER_MODEL), so the trail imports no app of ours.
         Patient = django_apps.get_model(settings.AUDIT_PATIENT_MODEL)
