@@ -13,22 +13,22 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def move_content_type(apps, schema_editor):
+def _rename_content_type(apps, source, target):
     ContentType = apps.get_model("contenttypes", "ContentType")
-    old = ContentType.objects.filter(app_label="compliance", model="auditevent")
-    if ContentType.objects.filter(app_label="audit", model="auditevent").exists():
+    old = ContentType.objects.filter(app_label=source, model="auditevent")
+    if ContentType.objects.filter(app_label=target, model="auditevent").exists():
         old.delete()  # created meanwhile (not by migrate); the renamed one would clash
     else:
-        old.update(app_label="audit")
+        old.update(app_label=target)
     ContentType.objects.clear_cache()
+
+
+def move_content_type(apps, schema_editor):
+    _rename_content_type(apps, "compliance", "audit")
 
 
 def move_content_type_back(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    ContentType.objects.filter(app_label="audit", model="auditevent").update(
-        app_label="compliance"
-    )
-    ContentType.objects.clear_cache()
+    _rename_content_type(apps, "audit", "compliance")
 
 
 class Migration(migrations.Migration):
