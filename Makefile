@@ -68,9 +68,11 @@ run: $(STAMP) ## migrate, seed demo data, serve on PORT (8000) with a Celery wor
 test: $(STAMP) ## the whole test suite; extra pytest arguments in ARGS="-k audit"
 	@$(DEVENV) test $(ARGS)
 
-lint: $(STAMP) ## ruff check, ruff format --check, and no missing migrations
+lint: $(STAMP) ## ruff check, ruff format --check, the layers contract, mypy, no missing migrations
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	DJANGO_DEBUG=1 $(VENV)/bin/mypy
 	@$(DEVENV) exec -- $(PY) manage.py makemigrations --check --dry-run
 
 bench: $(STAMP) ## run every bench/*.py script in turn

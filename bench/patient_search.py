@@ -106,7 +106,7 @@ def main() -> int:
 
 def run_searches(*, runs: int, seed: int) -> list[Result]:
     from clinicops.core import selectors
-    from clinicops.core.management.commands.seed_demo import CLINICS
+    from clinicops.core.demo import CLINICS
     from clinicops.core.models import Clinic, Patient, User
 
     user = User.objects.get(username="frontdesk")

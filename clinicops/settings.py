@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django_htmx",
     "axes",
+    "clinicops.audit",
     "clinicops.core",
     "compliance",
     "scheduling",
@@ -75,6 +76,7 @@ INSTALLED_APPS = [
     "revenue",
     "workforce",
     "clinicops.kpis",
+    "clinicops.demo",
 ]
 
 MIDDLEWARE = [
@@ -87,7 +89,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "compliance.audit.AuditContextMiddleware",
+    "clinicops.audit.audit.AuditContextMiddleware",
     "clinicops.core.middleware.SessionTimeoutMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "clinicops.core.middleware.CurrentClinicMiddleware",
@@ -131,6 +133,9 @@ DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get(
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"
+# The model whose rows the audit trail files events under by patient (clinicops.audit imports
+# no app of ours, so it is told which one, as Django is told the user model).
+AUDIT_PATIENT_MODEL = "core.Patient"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -160,9 +165,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The client's address: how many reverse proxies in front of the app append to
 # X-Forwarded-For (0 = none, the header is ignored). One setting for the audit trail's IP and
-# the lockout alike (compliance.audit.client_ip). AXES_PROXY_COUNT is its former name.
+# the lockout alike (clinicops.audit.audit.client_ip). AXES_PROXY_COUNT is its former name.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", env_int("AXES_PROXY_COUNT", 0))
-AXES_CLIENT_IP_CALLABLE = "compliance.audit.client_ip"
+AXES_CLIENT_IP_CALLABLE = "clinicops.audit.audit.client_ip"
 AXES_VERBOSE = False
 
 # Sessions: an idle timeout (a workstation left logged in) and an absolute lifetime (a shift).

@@ -1,4 +1,4 @@
-"""The audit trail, incidents and corrective actions."""
+"""The compliance officer's screens (who-saw-what search, CSV), on top of clinicops.audit."""
 
 from __future__ import annotations
 

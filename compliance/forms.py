@@ -7,10 +7,10 @@ from typing import Any
 
 from django import forms
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import User
 
 from . import selectors
-from .models import AuditEvent
 
 # Outside these years a date is a typo (and a far one overflows the time-zone arithmetic).
 EARLIEST_DATE = date(2000, 1, 1)

@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 from django.apps import apps
 from django.db.models import Q, QuerySet
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Patient, Staff, User
-
-from .models import AuditEvent
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser

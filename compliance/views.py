@@ -14,11 +14,11 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core.web import HtmxHttpRequest, is_fragment
 
 from . import selectors, services
 from .forms import AuditSearchForm
-from .models import AuditEvent
 
 PAGE = "compliance/audit_log.html"
 EXPORT_BATCH = 2000
@@ -30,7 +30,7 @@ def _clinic_tz(request: HttpRequest) -> tzinfo:
 
 
 @require_GET
-@permission_required("compliance.view_auditevent", raise_exception=True)
+@permission_required("audit.view_auditevent", raise_exception=True)
 def audit_log(request: HtmxHttpRequest) -> HttpResponse:
     tz = _clinic_tz(request)
     form = AuditSearchForm(request.GET, user=request.user, tz=tz)
@@ -54,7 +54,7 @@ def audit_log(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_GET
-@permission_required("compliance.view_auditevent", raise_exception=True)
+@permission_required("audit.view_auditevent", raise_exception=True)
 def audit_export(request: HttpRequest) -> HttpResponse:
     tz = _clinic_tz(request)
     form = AuditSearchForm(request.GET, user=request.user, tz=tz)

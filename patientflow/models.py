@@ -20,7 +20,7 @@ from clinicops.core.models import Clinic, ClinicScopedQuerySet, Coverage, Patien
 from scheduling.models import Appointment
 
 if TYPE_CHECKING:
-    from django.db.models.manager import RelatedManager
+    from django.db.models.fields.related_descriptors import RelatedManager
 
 
 class Step(models.TextChoices):

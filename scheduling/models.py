@@ -25,7 +25,7 @@ from django.db import models
 from clinicops.core.models import Clinic, ClinicScopedQuerySet, OpeningHours, Patient, Room, Staff
 
 if TYPE_CHECKING:
-    from django.db.models.manager import RelatedManager
+    from django.db.models.fields.related_descriptors import RelatedManager
 
 
 MAX_APPOINTMENT_LENGTH = timedelta(hours=12)

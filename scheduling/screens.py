@@ -17,10 +17,10 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.models import Clinic, Staff, User
-from compliance import audit
-from compliance.models import AuditEvent
 
 from . import availability, selectors
 from .models import Appointment, ClinicClosure, ProviderTimeOff, TemplateBlock

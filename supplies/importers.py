@@ -15,8 +15,8 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models.functions import Upper
 
-from compliance import audit
-from compliance.models import AuditEvent
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 
 from .models import ItemBarcode, LotStock, Supplier, SupplyItem
 

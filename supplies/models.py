@@ -21,7 +21,7 @@ from django.db.models import F, Q
 from clinicops.core.models import Clinic, ClinicScopedQuerySet, Patient, Room
 
 if TYPE_CHECKING:
-    from django.db.models.manager import RelatedManager
+    from django.db.models.fields.related_descriptors import RelatedManager
 
 
 class Supplier(models.Model):

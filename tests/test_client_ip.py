@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from django.test import Client, RequestFactory, override_settings
 
+from clinicops.audit.audit import client_ip
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import User
 from clinicops.core.tests.factories import DEMO_PASSWORD
-from compliance.audit import client_ip
-from compliance.models import AuditEvent
 
 PROXY = "10.0.0.5"
 

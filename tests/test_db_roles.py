@@ -17,10 +17,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Patient
 from clinicops.core.tests.factories import PatientFactory
-from compliance import audit
-from compliance.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

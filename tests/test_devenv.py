@@ -113,7 +113,7 @@ def test_the_banner_says_so_when_there_is_no_seed_command() -> None:
 
 
 def test_the_demo_logins_come_from_the_seed_command() -> None:
-    from clinicops.core.management.commands.seed_demo import DEMO_LOGINS
+    from clinicops.core.demo import DEMO_LOGINS
     from clinicops.core.tests.factories import DEMO_PASSWORD
 
     info = devenv.read_demo_probe(devenv.start_demo_probe({**os.environ, "DJANGO_DEBUG": "1"}))

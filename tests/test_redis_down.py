@@ -19,10 +19,10 @@ from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles, softcache
 from clinicops.core.models import Clinic, User
 from clinicops.core.tests.factories import DEMO_PASSWORD, PatientFactory, StaffFactory
-from compliance.models import AuditEvent
 from patientflow.models import Visit
 from patientflow.tests.clock import midday_zone
 from scheduling.models import Appointment

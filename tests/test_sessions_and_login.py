@@ -136,7 +136,7 @@ def test_five_failures_lock_that_username_from_that_address(client: Client, fron
 
 
 def test_a_failed_login_names_no_reason_and_is_audited(client: Client, front_desk) -> None:
-    from compliance.models import AuditEvent
+    from clinicops.audit.models import AuditEvent
 
     response = login(client, "frontdesk", "wrong-password")
     assert response.status_code == 200

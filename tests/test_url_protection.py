@@ -194,8 +194,8 @@ def test_the_post_list_names_real_views() -> None:
 
 @pytest.mark.django_db
 def test_reading_a_patient_by_post_writes_no_audit_event(superuser_client: Client, clinic) -> None:
+    from clinicops.audit.models import AuditEvent
     from clinicops.core.tests.factories import PatientFactory
-    from compliance.models import AuditEvent
 
     patient = PatientFactory(clinic=clinic)
     before = AuditEvent.objects.filter(action=AuditEvent.Action.VIEW).count()

@@ -16,8 +16,8 @@ from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from compliance import audit
-from compliance.models import AuditEvent
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 
 from . import roles
 from .models import Clinic, Staff, User

@@ -24,7 +24,7 @@ from django.utils import timezone
 from . import roles
 
 if TYPE_CHECKING:
-    from django.db.models.manager import RelatedManager
+    from django.db.models.fields.related_descriptors import RelatedManager
 
 
 def validate_time_zone(value: str) -> None:

@@ -65,7 +65,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem(
         "Audit log",
         "compliance:audit_log",
-        "compliance.view_auditevent",
+        "audit.view_auditevent",
         "Who saw or changed which record, when and from where.",
     ),
 ]

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from compliance import audit
+from clinicops.audit import audit
 
 from . import selectors, services
 from .forms import CoverageForm, PatientForm

@@ -50,7 +50,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "core.view_user": (ADMINISTRATOR,),
     "core.add_user": (ADMINISTRATOR,),
     "core.change_user": (ADMINISTRATOR,),
-    "compliance.view_auditevent": (COMPLIANCE,),
+    "audit.view_auditevent": (COMPLIANCE,),
     # Scheduling.
     "scheduling.view_appointment": _CLINICAL_READERS,
     "scheduling.add_appointment": (FRONT_DESK, MANAGER),

@@ -10,8 +10,8 @@ from typing import Any
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from compliance import audit
-from compliance.models import AuditEvent
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 
 from .middleware import start_session_clocks
 

@@ -7,7 +7,7 @@ Redis still loading its snapshot); any other error (a bad key, a value that does
 Redis refusing a command) still raises, so a bug is not hidden as an outage.
 
 Use `django.core.cache.cache` directly only where failing loudly is the point: the audit
-chain's verified head (compliance.services) must not be skipped silently, and its Celery task
+chain's verified head (clinicops.audit.services) must not be skipped silently, and its Celery task
 retries on RedisError instead. See docs/decisions/0012-redis-down.md.
 """
 

@@ -54,7 +54,7 @@ HOME_CARDS = [
         "Audit log",
         "Who viewed or changed which record, when and from where.",
         "compliance:audit_log",
-        "compliance.view_auditevent",
+        "audit.view_auditevent",
     ),
 ]
 

@@ -17,9 +17,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Clinic, User
-from compliance import audit
-from compliance.models import AuditEvent
 
 from . import dashboard, selectors
 from .models import SentDigest

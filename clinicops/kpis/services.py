@@ -13,9 +13,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Clinic, Staff
-from compliance import audit
-from compliance.models import AuditEvent
 
 from . import changes, registry
 from .models import ChangedDay, ClinicMetricChoice, MetricDay

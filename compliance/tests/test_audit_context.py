@@ -6,10 +6,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import User
 from clinicops.core.tests.factories import DEMO_PASSWORD
-from compliance import audit
-from compliance.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pytest_django.fixtures import Settings
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Clinic, User
 from clinicops.core.tests.factories import PatientFactory
-from compliance import audit
-from compliance.models import AuditEvent
 
 from .conftest import tamper
 
@@ -214,7 +214,7 @@ def test_a_rewritten_chain_is_found_against_the_anchor() -> None:
 
 
 def test_the_command_checks_against_the_anchor_kept_in_the_cache() -> None:
-    from compliance import services
+    from clinicops.audit import services
 
     record_some(3)
     services.check_audit_chain()  # remembers #3

@@ -7,8 +7,8 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from compliance import audit
-from compliance.models import AuditEvent
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 
 THREADS = 20
 WRITES_PER_THREAD = 10

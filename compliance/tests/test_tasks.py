@@ -9,10 +9,10 @@ from django.core import mail
 from django.core.cache import cache
 from pytest_django.fixtures import Settings
 
+from clinicops.audit import audit, services, tasks
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.models import User
-from compliance import audit, services, tasks
-from compliance.models import AuditEvent
 
 from .conftest import tamper
 

@@ -13,11 +13,12 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.models import Clinic, Patient, User
 from clinicops.core.tests.factories import PatientFactory, StaffFactory
-from compliance import audit, selectors
-from compliance.models import AuditEvent
+from compliance import selectors
 
 pytestmark = pytest.mark.django_db
 

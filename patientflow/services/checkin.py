@@ -10,10 +10,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core import servicekit
 from clinicops.core.models import Clinic, Coverage, Patient, Staff, User
-from compliance import audit
-from compliance.models import AuditEvent
 from scheduling import availability
 from scheduling import services as scheduling
 from scheduling.models import Appointment, AppointmentType, TemplateBlock

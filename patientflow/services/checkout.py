@@ -7,9 +7,9 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from clinicops.audit import audit
 from clinicops.core import servicekit
 from clinicops.core.models import Staff, User
-from compliance import audit
 from scheduling import services as scheduling
 from scheduling.models import AppointmentType
 from scheduling.services import booking as scheduling_booking

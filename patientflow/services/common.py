@@ -11,10 +11,10 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core import servicekit
 from clinicops.core.models import Clinic, Room
-from compliance import audit
-from compliance.models import AuditEvent
 
 from ..models import (
     MONEY_MAX,

@@ -10,10 +10,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core import servicekit, softcache
 from clinicops.core.models import Clinic, Room, User
-from compliance import audit
-from compliance.models import AuditEvent
 
 from ..models import (
     ACTIVE_STEPS,

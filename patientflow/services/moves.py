@@ -8,8 +8,8 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from clinicops.audit import audit
 from clinicops.core.models import Room, User
-from compliance import audit
 
 from ..models import (
     ACTIVE_STEPS,

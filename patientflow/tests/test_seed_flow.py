@@ -11,8 +11,8 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Clinic, User
-from compliance.models import AuditEvent
 from patientflow import selectors
 from patientflow.management.commands.seed_flow import FlowSeeder
 from patientflow.models import ACTIVE_STEPS, IN_ROOM_STEPS, RoomTurn, Step, Visit, VisitEvent

@@ -9,9 +9,9 @@ import pytest
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.tests.factories import ClinicFactory, CoverageFactory, PatientFactory
-from compliance.models import AuditEvent
 from patientflow import selectors, services
 from patientflow.models import RoomTurn, Step, StepThreshold, Visit, VisitEvent, VisitPayment
 from patientflow.services import checkin, checkout, housekeeping, moves

@@ -14,11 +14,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.middleware import POLL_HEADER, SESSION_LAST_ACTIVITY
 from clinicops.core.tests.factories import ClinicFactory, CoverageFactory, PatientFactory
 from clinicops.core.tests.test_layout import assert_layout
-from compliance.models import AuditEvent
 from patientflow.models import Step, StepThreshold, Visit, VisitPayment
 from patientflow.services import checkin, moves
 from scheduling import availability

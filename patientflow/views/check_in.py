@@ -15,11 +15,11 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from clinicops.audit import audit
 from clinicops.core import selectors as core_selectors
 from clinicops.core import services as core_services
 from clinicops.core.models import Coverage, Patient
 from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, page_or_partial
-from compliance import audit
 from scheduling.models import Appointment
 
 from .. import selectors, services

@@ -11,10 +11,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core.fields import new_submission_key
 from clinicops.core.models import Staff
 from clinicops.core.web import HtmxHttpRequest, is_fragment, page_or_partial
-from compliance.models import AuditEvent
 from scheduling import availability
 from scheduling import services as scheduling_services
 

@@ -13,11 +13,11 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core.fields import parse_id
 from clinicops.core.middleware import is_background_poll
 from clinicops.core.web import HtmxHttpRequest
-from compliance import audit
-from compliance.models import AuditEvent
 
 from .. import services
 from ..models import Step, Visit

@@ -9,11 +9,11 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core import servicekit
 from clinicops.core.fields import MAX_SUBMISSION_KEY_LENGTH
 from clinicops.core.models import Clinic, Patient, Room, Staff, User
-from compliance import audit
-from compliance.models import AuditEvent
 
 from .. import availability
 from ..models import (

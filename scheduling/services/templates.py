@@ -9,10 +9,10 @@ from datetime import date, datetime, time
 from django.db import transaction
 from django.utils import timezone
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core import servicekit
 from clinicops.core.models import Clinic, Staff, User
-from compliance import audit
-from compliance.models import AuditEvent
 
 from .. import availability
 from ..models import (

@@ -9,9 +9,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Room, Staff, User
-from compliance import audit
-from compliance.models import AuditEvent
 
 from ..models import (
     Appointment,

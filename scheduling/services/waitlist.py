@@ -8,9 +8,9 @@ from datetime import date, datetime
 from django.db import models, transaction
 from django.utils import timezone
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Clinic, Patient, Staff, User
-from compliance import audit
-from compliance.models import AuditEvent
 
 from ..models import (
     Appointment,

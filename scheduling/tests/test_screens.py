@@ -13,11 +13,11 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.models import Clinic, Patient, Staff, User
 from clinicops.core.tests.factories import PatientFactory, StaffFactory
 from clinicops.core.tests.test_layout import assert_layout
-from compliance.models import AuditEvent
 from scheduling.models import Appointment, AppointmentType, ScheduleTemplate, WaitlistOffer
 from scheduling.services import booking, transitions
 from scheduling.tests.conftest import local

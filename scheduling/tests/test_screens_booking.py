@@ -15,11 +15,11 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.models import Clinic, Patient, Staff, User
 from clinicops.core.tests.factories import PatientFactory
 from clinicops.core.tests.test_layout import assert_layout
-from compliance.models import AuditEvent
 from scheduling.models import Appointment, AppointmentType
 from scheduling.tests.conftest import NY, local
 from scheduling.tests.factories import AppointmentFactory, AppointmentTypeFactory

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
-from clinicops.core.management.commands import seed_demo
 from clinicops.core.models import Clinic, Staff
 from clinicops.core.tests.factories import ClinicFactory, StaffFactory
+from clinicops.demo.management.commands import seed_demo
 from clinicops.kpis.models import ClinicMetricChoice, MetricDay
-from compliance.models import AuditEvent
 from scheduling.management.commands.seed_scheduling import (
     SETTLED_AFTER,
     ClinicSeeder,

@@ -8,10 +8,10 @@ import itertools
 import pytest
 from django.db import DatabaseError, transaction
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.models import Room
 from clinicops.core.tests.factories import PatientFactory, RoomFactory, StaffFactory
-from compliance.models import AuditEvent
 from scheduling import services
 from scheduling.availability import find_slots
 from scheduling.models import (

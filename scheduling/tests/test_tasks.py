@@ -8,7 +8,7 @@ import re
 import pytest
 from django.core import mail
 
-from compliance.models import AuditEvent
+from clinicops.audit.models import AuditEvent
 from scheduling import tasks
 from scheduling.models import Appointment, SchedulingSettings
 from scheduling.services import reminders, transitions

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from django.test import Client
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.tests.factories import StaffFactory
-from compliance.models import AuditEvent
 from scheduling.models import (
     Appointment,
     ClinicClosure,

@@ -6,7 +6,7 @@ import pytest
 from django.core import signing
 from django.test import Client
 
-from compliance.models import AuditEvent
+from clinicops.audit.models import AuditEvent
 from scheduling.models import Appointment
 from scheduling.services import reminders
 from scheduling.tests.conftest import MONDAY, local

@@ -12,10 +12,10 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Patient
 from clinicops.core.web import HtmxHttpRequest, is_fragment, render_page
-from compliance import audit
-from compliance.models import AuditEvent
 
 from .. import screens, selectors, services
 from ..forms import STATUS_ACTIONS, CancelForm, NotesForm

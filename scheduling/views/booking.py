@@ -16,13 +16,13 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core import selectors as core_selectors
 from clinicops.core import services as core_services
 from clinicops.core.fields import new_submission_key, parse_id
 from clinicops.core.models import Clinic, Patient, Staff
 from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, render_page
-from compliance import audit
-from compliance.models import AuditEvent
 
 from .. import availability, services
 from ..forms import BookingForm, FindSlotForm

@@ -13,10 +13,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Clinic
 from clinicops.core.web import HtmxHttpRequest, current_clinic
-from compliance import audit
-from compliance.models import AuditEvent
 
 from .. import selectors, services
 from ..forms import WaitlistEntryForm

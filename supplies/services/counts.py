@@ -13,8 +13,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from compliance import audit
-from compliance.models import AuditEvent
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 
 from ..models import (
     CountLine,

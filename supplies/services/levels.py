@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db import transaction
 
-from compliance import audit
-from compliance.models import AuditEvent
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 
 from .. import selectors
 from ..models import LocationItem

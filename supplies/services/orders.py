@@ -15,9 +15,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Clinic
-from compliance import audit
-from compliance.models import AuditEvent
 
 from .. import selectors
 from ..models import (

@@ -15,9 +15,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Patient
-from compliance import audit
-from compliance.models import AuditEvent
 
 from ..models import (
     FoundStockReview,

@@ -8,8 +8,8 @@ from datetime import datetime, time, timedelta
 import pytest
 from django.utils import timezone
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Clinic, User
-from compliance.models import AuditEvent
 from supplies import selectors, services
 from supplies.models import (
     CountSession,

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import User
-from compliance.models import AuditEvent
 from supplies import importers
 from supplies.models import ItemBarcode, SupplyItem
 from supplies.tests.factories import SupplierFactory, SupplyItemFactory

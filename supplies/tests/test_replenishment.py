@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Clinic, User
-from compliance.models import AuditEvent
 from supplies import selectors, services
 from supplies.models import (
     LocationItem,

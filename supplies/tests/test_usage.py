@@ -9,9 +9,9 @@ import pytest
 from django.db import IntegrityError, connection
 from django.test.utils import override_settings
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Clinic, User
 from clinicops.core.tests.factories import PatientFactory
-from compliance.models import AuditEvent
 from supplies import selectors, services
 from supplies.models import LocationItem, LotStock, StockLocation, StockMovement, UsageSubmission
 from supplies.services import usage

@@ -9,10 +9,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.models import Clinic, User
 from clinicops.core.tests.test_layout import assert_layout
-from compliance.models import AuditEvent
 from supplies import importers
 from supplies.models import (
     CountSession,

@@ -12,12 +12,12 @@ from django.db import close_old_connections
 from django.test import Client
 from django.utils import timezone
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.middleware import SESSION_CLINIC
 from clinicops.core.models import Clinic, User
 from clinicops.core.tests.factories import PatientFactory, RoomFactory, StaffFactory
 from clinicops.core.tests.test_layout import assert_layout
-from compliance.models import AuditEvent
 from supplies.models import LocationItem, StockLocation, StockMovement, UsageSubmission
 from supplies.services import usage
 from supplies.tests.factories import (

@@ -18,11 +18,11 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core.fields import parse_id
 from clinicops.core.models import Clinic
 from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, render_page
-from compliance import audit
-from compliance.models import AuditEvent
 
 from .. import selectors, services
 from ..forms import LogUseForm, QuickCountForm, new_key, quantity_name

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 import pytest
 from playwright.sync_api import expect
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.models import Clinic, User
 from clinicops.core.tests.factories import DEMO_PASSWORD, PatientFactory, StaffFactory
 from clinicops.kpis import registry, services
 from clinicops.kpis.dashboard import last_complete_week
-from compliance.models import AuditEvent
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -15,6 +15,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.models import Clinic, Patient
 from clinicops.core.tests.factories import (
@@ -26,7 +27,6 @@ from clinicops.core.tests.factories import (
     RoomFactory,
     StaffFactory,
 )
-from compliance.models import AuditEvent
 from patientflow.models import Step, Visit, VisitPayment
 from patientflow.services import checkin
 from patientflow.tests.clock import midday_zone

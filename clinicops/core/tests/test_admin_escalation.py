@@ -14,10 +14,10 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.models import Clinic, Staff, User
 from clinicops.core.tests.factories import DEMO_PASSWORD
-from compliance.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -229,7 +229,7 @@ def test_roles_cannot_be_reshaped(admin_client: Client, administrator: User) -> 
     assert admin_client.post("/admin/auth/group/add/", {**data, "name": "x"}).status_code == 403
     assert set(group.permissions.values_list("pk", flat=True)) == before
     assert not Group.objects.filter(name="x").exists()
-    assert not administrator.has_perm("compliance.view_auditevent")
+    assert not administrator.has_perm("audit.view_auditevent")
 
 
 def test_the_staff_admin_and_inline_do_not_assign_clinics(

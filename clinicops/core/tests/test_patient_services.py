@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles, selectors, services
 from clinicops.core.models import Patient, luhn_check_digit
 from clinicops.core.tests.factories import (
@@ -18,7 +19,6 @@ from clinicops.core.tests.factories import (
     PayerFactory,
     StaffFactory,
 )
-from compliance.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

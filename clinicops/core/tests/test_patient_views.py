@@ -9,11 +9,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.models import Coverage, Patient
 from clinicops.core.tests.factories import CoverageFactory, PatientFactory, PayerFactory
 from clinicops.core.views import page_after_switch
-from compliance.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

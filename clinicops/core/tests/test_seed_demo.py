@@ -6,8 +6,9 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
-from clinicops.core.management.commands.seed_demo import CLINICS, DEMO_LOGINS
+from clinicops.core.demo import CLINICS, DEMO_LOGINS
 from clinicops.core.models import (
     Clinic,
     Coverage,
@@ -22,7 +23,6 @@ from clinicops.core.models import (
     validate_npi,
 )
 from clinicops.core.tests.factories import DEMO_PASSWORD
-from compliance.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

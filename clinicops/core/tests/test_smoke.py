@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Patient
 from clinicops.core.tests.factories import PatientFactory
-from compliance.models import AuditEvent
 
 
 @pytest.mark.django_db

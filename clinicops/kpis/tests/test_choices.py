@@ -10,6 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.models import Clinic, Staff, User
 from clinicops.core.tests.factories import StaffFactory
@@ -17,7 +18,6 @@ from clinicops.kpis import registry, selectors
 from clinicops.kpis.models import ClinicMetricChoice
 from clinicops.kpis.registry import Metric
 from clinicops.kpis.services import MetricChoiceInput, choose_metrics
-from compliance.models import AuditEvent
 
 from .conftest import Source, catalogue
 

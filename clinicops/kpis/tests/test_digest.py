@@ -12,13 +12,13 @@ from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.models import Clinic, User
 from clinicops.core.tests.factories import ClinicFactory
 from clinicops.kpis import digest, registry, tasks
 from clinicops.kpis.models import SentDigest
 from clinicops.kpis.registry import Metric
-from compliance.models import AuditEvent
 
 from .boards import MONDAY, SUNDAY, choose, dashboard_catalogue, fill_week, roll
 from .conftest import Source

@@ -11,10 +11,10 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from django.test import Client
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.models import Clinic, User
 from clinicops.kpis import registry, services
-from compliance.models import AuditEvent
 from scheduling.models import Appointment
 from scheduling.tests.factories import AppointmentFactory
 

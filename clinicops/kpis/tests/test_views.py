@@ -14,6 +14,7 @@ from django.http import HttpResponse
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.models import Clinic, Patient, User
 from clinicops.core.tests.factories import ClinicFactory, PatientFactory, StaffFactory
@@ -22,7 +23,6 @@ from clinicops.core.tests.test_layout import assert_layout as assert_core_layout
 from clinicops.kpis import registry
 from clinicops.kpis.models import ClinicMetricChoice, MetricDay
 from clinicops.kpis.registry import Metric
-from compliance.models import AuditEvent
 
 from .boards import MONDAY, SUNDAY, choose, dashboard_catalogue, fill_week, roll
 from .conftest import Source

@@ -32,7 +32,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinicops.core import roles
-from clinicops.core.management.commands.seed_demo import CLINICS
+from clinicops.core.demo import CLINICS
 from clinicops.core.models import Clinic, Room, User
 from patientflow import selectors
 from patientflow.models import PaymentMethod, Step, Visit

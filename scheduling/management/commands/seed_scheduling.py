@@ -30,11 +30,11 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
-from clinicops.core.management.commands.seed_demo import CLINICS
+from clinicops.core.demo import CLINICS
 from clinicops.core.models import Clinic, Patient, Room, Staff, User
-from compliance import audit
-from compliance.models import AuditEvent
 from scheduling.availability import local_datetime
 from scheduling.models import (
     Appointment,

@@ -31,7 +31,7 @@ from django.db import connection, transaction
 # Models whose rows are never changed or removed once written: the application may only
 # read them and add to them. (Database triggers refuse UPDATE/DELETE/TRUNCATE as well; the
 # grants make sure the application's role cannot switch the triggers off either.)
-APPEND_ONLY_MODELS = ("compliance.AuditEvent",)
+APPEND_ONLY_MODELS = ("audit.AuditEvent",)
 
 APP_URL_ENV = "APP_DATABASE_URL"
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

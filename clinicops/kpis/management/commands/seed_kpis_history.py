@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db.models import Sum
 
 from clinicops.core import roles
-from clinicops.core.management.commands.seed_demo import CLINICS
+from clinicops.core.demo import CLINICS
 from clinicops.core.models import Clinic, Staff
 from clinicops.kpis import registry, services
 from clinicops.kpis.models import ClinicMetricChoice, MetricDay

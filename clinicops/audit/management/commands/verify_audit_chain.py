@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from compliance import audit, services
+from clinicops.audit import audit, services
 
 
 class Command(BaseCommand):

@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -222,7 +223,7 @@ def record(
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
-        if patient is None and obj._meta.label_lower == "core.patient":
+        if patient is None and obj._meta.label_lower == settings.AUDIT_PATIENT_MODEL.lower():
             patient = obj
         if clinic is None:
             clinic = getattr(obj, "clinic_id", None)
@@ -258,10 +259,10 @@ def record(
 
 def _patient_clinic_id(patient: Any, patient_id: int) -> int | None:
     """The clinic of a patient given as a row or as a bare id (scoping needs one)."""
-    clinic_id = getattr(patient, "clinic_id", None)
+    clinic_id: int | None = getattr(patient, "clinic_id", None)
     if clinic_id is None:
-        from clinicops.core.models import Patient
-
+        # Named by a setting (like AUTH_USER_MODEL), so the trail imports no app of ours.
+        Patient = django_apps.get_model(settings.AUDIT_PATIENT_MODEL)
         clinic_id = (
             Patient.objects.filter(pk=patient_id).values_list("clinic_id", flat=True).first()
         )

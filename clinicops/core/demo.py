@@ -1,4 +1,6 @@
-"""`manage.py seed_demo`: a believable, entirely fictitious clinic group for demos and benchmarks.
+"""The shared model's demo data: a believable, entirely fictitious clinic group.
+
+`manage.py seed_demo` (clinicops.demo) runs this first, then each module's own seed step.
 
 Every person in it is made up: patients' phone numbers use the 555 exchange and their e-mail
 addresses example.com. Running it again creates nothing new; a larger --patients tops the demo
@@ -12,21 +14,20 @@ import itertools
 import random
 import re
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
-from django.core.management import call_command, get_commands
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 from faker import Faker
 from faker.providers.person.en_US import Provider as PersonProvider
 from tqdm import tqdm
 
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.models import (
     Clinic,
@@ -41,8 +42,6 @@ from clinicops.core.models import (
     normalize_phone,
 )
 from clinicops.core.tests.factories import DEMO_PASSWORD
-from compliance import audit
-from compliance.models import AuditEvent
 
 # (role label, username): the logins a demo needs, one per role. The Makefile prints these.
 DEMO_LOGINS: list[tuple[str, str]] = [
@@ -58,8 +57,6 @@ DEMO_LOGINS: list[tuple[str, str]] = [
 BATCH_SIZE = 5000
 DEFAULT_PATIENTS = 3000
 DEFAULT_SEED = 2026
-# The apps' own demo seeders, called by name where they exist: core imports no app.
-APP_SEEDERS = ("seed_scheduling", "seed_supplies", "seed_flow", "seed_kpis_history")
 
 
 @dataclass(frozen=True)
@@ -265,63 +262,6 @@ STAFF: tuple[StaffSpec, ...] = (
 def npi_for(base: str) -> str:
     """A valid NPI: nine digits plus the Luhn check digit over the 80840 prefix."""
     return base + str(luhn_check_digit("80840" + base))
-
-
-class Command(BaseCommand):
-    help = "Create a fictitious demo clinic group (DEMO DATA): clinics, staff, payers, patients."
-
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--patients",
-            type=int,
-            default=DEFAULT_PATIENTS,
-            help=f"Total demo patients to top up to (default {DEFAULT_PATIENTS}).",
-        )
-        parser.add_argument(
-            "--seed", type=int, default=DEFAULT_SEED, help="Random seed, for repeatable data."
-        )
-        parser.add_argument(
-            "--core-only",
-            action="store_true",
-            help=f"Skip the apps' demo seeders ({', '.join(APP_SEEDERS)}).",
-        )
-
-    def handle(
-        self, *args: Any, patients: int, seed: int, core_only: bool = False, **options: Any
-    ) -> None:
-        if patients < 0:
-            raise CommandError("--patients must be zero or more.")
-        verbosity = int(options.get("verbosity", 1))
-        started = time.monotonic()
-        self.stdout.write(self.style.WARNING("DEMO DATA: every person and record is fictitious."))
-
-        with transaction.atomic():
-            clinics = seed_reference_data()
-        created = top_up_patients(clinics, total=patients, seed=seed, progress=verbosity > 0)
-
-        elapsed = time.monotonic() - started
-        demo_count = Patient.objects.filter(clinic__in=clinics.values()).count()
-        self.stdout.write(
-            f"Created {created} patients ({demo_count} demo patients in all) in {elapsed:.1f} s."
-        )
-        if not core_only:
-            for name in run_app_seeders(seed=seed, verbosity=verbosity, stdout=self.stdout):
-                self.stdout.write(f"Ran {name}.")
-            self.stdout.write(f"Demo ready in {time.monotonic() - started:.1f} s.")
-        self.stdout.write(f"Demo logins (password {DEMO_PASSWORD}):")
-        for label, username in DEMO_LOGINS:
-            self.stdout.write(f"  {label:<28} {username}")
-
-
-def run_app_seeders(*, seed: int, verbosity: int, stdout: Any) -> list[str]:
-    """Run each app's demo seeder that exists, in dependency order; return those that ran."""
-    available = get_commands()
-    ran = []
-    for name in APP_SEEDERS:
-        if name in available:
-            call_command(name, seed=seed, verbosity=verbosity, stdout=stdout)
-            ran.append(name)
-    return ran
 
 
 def seed_reference_data() -> dict[str, Clinic]:

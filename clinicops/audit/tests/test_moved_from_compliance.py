@@ -1,0 +1,82 @@
+"""The audit trail moved from `compliance` to this app without touching the table or the chain."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from clinicops.audit import audit
+from clinicops.audit.models import AuditEvent
+from clinicops.core import roles
+
+BEFORE_MOVE = [
+    ("compliance", "0004_audit_search_indexes"),
+    ("audit", None),
+    ("core", "0002_mrn_sequence_and_roles"),
+]
+
+
+def migrate(targets: list[tuple[str, str | None]]) -> None:
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+
+
+def latest() -> list[tuple[str, str | None]]:
+    executor = MigrationExecutor(connection)
+    return executor.loader.graph.leaf_nodes()
+
+
+def officers_permissions() -> set[str]:
+    group = Group.objects.get(name=roles.COMPLIANCE)
+    return {
+        f"{app}.{codename}"
+        for app, codename in group.permissions.values_list("content_type__app_label", "codename")
+        if codename == "view_auditevent"
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_move_keeps_the_table_its_rows_its_chain_and_the_officers_permission() -> None:
+    # given a trail written before the move, read by the Compliance officer role
+    migrate(BEFORE_MOVE)
+    ContentType.objects.clear_cache()
+    assert officers_permissions() == {"audit.view_auditevent"}
+    permission_id = Permission.objects.get(
+        content_type__app_label="compliance", codename="view_auditevent"
+    ).pk
+    audit.record(actor="test", action=AuditEvent.Action.VIEW, summary="before the move")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM compliance_auditevent")
+        before = cursor.fetchone()[0]
+    assert before >= 1
+
+    # when the move's migrations run
+    migrate(latest())
+    ContentType.objects.clear_cache()
+
+    # then the same permission row, now audit.view_auditevent, is still the officers'
+    assert officers_permissions() == {"audit.view_auditevent"}
+    assert (
+        Permission.objects.get(content_type__app_label="audit", codename="view_auditevent").pk
+        == permission_id
+    )
+    assert not ContentType.objects.filter(app_label="compliance", model="auditevent").exists()
+    # the model writes and reads the old table, its rows still there, the chain intact
+    assert AuditEvent._meta.db_table == "compliance_auditevent"
+    audit.record(actor="test", action=AuditEvent.Action.VIEW, summary="after the move")
+    assert AuditEvent.objects.count() == before + 1
+    assert audit.verify_chain().intact
+    # and the append-only triggers are the ones compliance 0002 made
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'compliance_auditevent'::regclass"
+            " AND NOT tgisinternal ORDER BY 1"
+        )
+        assert [row[0] for row in cursor.fetchall()] == [
+            "audit_no_truncate",
+            "audit_no_update_delete",
+        ]
