@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from clinicops.core.models import Clinic
 from clinicops.kpis.registry import Kind, Metric, Unit, register
@@ -87,6 +88,78 @@ def visit_times(clinic: Clinic, day: date) -> list[VisitTimes]:
     ]
 
 
+def visit_times_range(clinic: Clinic, first: date, last: date) -> dict[date, list[VisitTimes]]:
+    """{local check-in day: timelines} of the visits checked in on local days first..last:
+    two queries for the whole range."""
+    tz = clinic.tz
+    start = availability.day_bounds_utc(first, tz)[0]
+    end = availability.day_bounds_utc(last, tz)[1]
+    visits = list(
+        Visit.objects.filter(clinic=clinic, checked_in_at__gte=start, checked_in_at__lt=end)
+        .order_by("checked_in_at", "pk")
+        .values_list("pk", "appointment__start", "checked_in_at", "is_walk_in")
+    )
+    events: dict[int, list[VisitEvent]] = defaultdict(list)
+    for event in (
+        VisitEvent.objects.filter(
+            visit__clinic=clinic,
+            visit__checked_in_at__gte=start,
+            visit__checked_in_at__lt=end,
+        )
+        .only("pk", "visit_id", "kind", "undoes_id", "to_step", "at")
+        .order_by("visit_id", "at", "pk")
+    ):
+        events[event.visit_id].append(event)
+    found: dict[date, list[VisitTimes]] = defaultdict(list)
+    for pk, scheduled_start, checked_in_at, is_walk_in in visits:
+        found[checked_in_at.astimezone(tz).date()].append(
+            VisitTimes(
+                visit_id=pk,
+                scheduled_start=scheduled_start,
+                checked_in_at=checked_in_at,
+                is_walk_in=is_walk_in,
+                steps=effective_steps(events[pk]),
+            )
+        )
+    return dict(found)
+
+
+def _door_to_provider(times: VisitTimes) -> Decimal | None:
+    seen = times.entered(Step.WITH_PROVIDER)
+    return None if seen is None else minutes_between(times.checked_in_at, seen)
+
+
+def _cycle_time(times: VisitTimes) -> Decimal | None:
+    out = times.entered(Step.CHECKED_OUT)
+    if out is None:
+        return None
+    start = times.checked_in_at
+    if not times.is_walk_in and times.scheduled_start > start:
+        start = times.scheduled_start
+    return minutes_between(start, out)
+
+
+def _values_range(
+    clinic: Clinic, first: date, last: date, measure: Any
+) -> dict[date, list[Decimal]]:
+    found = {}
+    for day, timelines in visit_times_range(clinic, first, last).items():
+        values = [v for v in map(measure, timelines) if v is not None]
+        if values:
+            found[day] = values
+    return found
+
+
+def door_to_provider_range(clinic: Clinic, first: date, last: date) -> dict[date, list[Decimal]]:
+    """`door_to_provider_minutes` for every local day first..last (two queries)."""
+    return _values_range(clinic, first, last, _door_to_provider)
+
+
+def cycle_time_range(clinic: Clinic, first: date, last: date) -> dict[date, list[Decimal]]:
+    """`cycle_time_minutes` for every local day first..last (two queries)."""
+    return _values_range(clinic, first, last, _cycle_time)
+
+
 def door_to_provider_minutes(clinic: Clinic, day: date) -> list[Decimal]:
     """Minutes from check-in to first "with provider", per visit that reached a provider."""
     values = []
@@ -138,6 +211,7 @@ register(
         unit=Unit.MINUTES,
         kind=Kind.MEDIAN,
         compute=door_to_provider_minutes,
+        compute_range=door_to_provider_range,
         default_target=20,
         description="Median minutes from check-in to first 'with provider'.",
     )
@@ -149,6 +223,7 @@ register(
         unit=Unit.MINUTES,
         kind=Kind.MEDIAN,
         compute=cycle_time_minutes,
+        compute_range=cycle_time_range,
         default_target=45,
         description="Median minutes from check-in (or the scheduled time, if early) to checkout.",
     )
