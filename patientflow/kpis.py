@@ -214,6 +214,11 @@ register(
         compute_range=door_to_provider_range,
         default_target=20,
         description="Median minutes from check-in to first 'with provider'.",
+        definition=(
+            "Median, over the visits checked in during the period, of the minutes from "
+            "check-in to the first step 'with provider' (an undone step does not count). "
+            "The median is taken over every visit of the period, never of daily medians."
+        ),
     )
 )
 register(
@@ -226,5 +231,13 @@ register(
         compute_range=cycle_time_range,
         default_target=45,
         description="Median minutes from check-in (or the scheduled time, if early) to checkout.",
+        definition=(
+            "Median, over the visits checked in during the period and checked out, of the "
+            "minutes from check-in to checkout; a patient with an appointment who came early "
+            "is counted from the scheduled time. Differs from shared/KPIS.md on purpose: a "
+            "walk-in is counted from check-in even when the slot the desk booked for them "
+            "starts later, because a walk-in had no scheduled time: the slot is the clinic's "
+            "choice, and the wait for it is part of the visit."
+        ),
     )
 )

@@ -294,6 +294,34 @@ def tnaa_period_figure(values: Iterable[TnaaValue]) -> float | None:
     return sum(means) / len(means)
 
 
+TNAA_DEFINITION = (
+    "Measured once a day, at the clinic's measurement time (07:00 local unless set in the "
+    "KPI settings), from the booking history as it stood at that instant: an appointment "
+    "holds its slot from its booking until it is cancelled or marked a no-show, so a slot "
+    "freed later does not count as open, and the nightly run and a backfill agree. Per "
+    "provider and appointment type: calendar days from that day (0) to the third open "
+    "regular slot (same-day holds excluded; closures, time off and templates as they stood). "
+    "Where fewer than three slots are open in the 90-day horizon the provider scores 90: "
+    "shared/KPIS.md does not say; a floor keeps the busiest providers in the mean instead of "
+    "dropping them. The period's figure is the mean over providers of each provider's mean "
+    "daily value."
+)
+NO_SHOW_DEFINITION = (
+    "Appointments marked no-show / appointments scheduled to start in the period that were "
+    "not cancelled before the clinic's late-cancel window. Differs from shared/KPIS.md on "
+    "purpose: a late cancellation made to reschedule is left out of the denominator, because "
+    "the visit moved rather than was lost, and its replacement appointment is counted instead "
+    "(counting both would count one visit twice)."
+)
+UTILIZATION_DEFINITION = (
+    "Minutes of appointments not cancelled (no-shows count as booked) / bookable template "
+    "minutes (regular, same-day-hold and buffer blocks of the template in effect, net of "
+    "closures, time off and admin blocks), past days in the period. On a closure day the "
+    "bookable minutes are 0 but the minutes still booked count, as shared/KPIS.md says: "
+    "bookings left on a day the clinic closed show up rather than vanish."
+)
+
+
 register(
     Metric(
         key="tnaa_days",
@@ -306,6 +334,7 @@ register(
         point_in_time=True,
         description="Days from today to the third open slot, per provider and type; the "
         "period's figure is the mean over providers of each one's mean daily value.",
+        definition=TNAA_DEFINITION,
     )
 )
 register(
@@ -317,6 +346,7 @@ register(
         compute_range=no_show_rate_range,
         default_target=7,
         description="No-shows / appointments not cancelled before the late-cancel window.",
+        definition=NO_SHOW_DEFINITION,
     )
 )
 register(
@@ -329,5 +359,6 @@ register(
         target_band=(80, 85),
         default_target=85,
         description="Minutes booked (no-shows included) / bookable template minutes.",
+        definition=UTILIZATION_DEFINITION,
     )
 )

@@ -287,6 +287,16 @@ METRICS = (
                 "Cost of supplies logged as used (quantity x unit cost at the time, net of "
                 "returns) / completed visits."
             ),
+            definition=(
+                "Cost of supplies logged as used on the period's days (quantity x the unit "
+                "cost recorded on each ledger line) / completed visits: appointments "
+                "completed (checked out), counted on their local start day. Differs from "
+                "shared/KPIS.md on purpose: returns and undos of a log ('unused, put back') "
+                "are netted off on the day they are recorded, since those supplies were not "
+                "used; waste is not counted (it is not use). Completed appointments are the "
+                "checked-out visits (every visit has its appointment, completed at checkout); "
+                "a visit after local midnight still counts on its start day."
+            ),
         )
     ),
     register(
@@ -301,7 +311,15 @@ METRICS = (
             default_alert=5,
             description=(
                 "Item-location-days with zero on hand at day's end / item-location-days "
-                "tracked (par > 0), from the nightly snapshot."
+                "tracked (par > 0), from the stock ledger."
+            ),
+            definition=(
+                "Item-location-days with zero (or less) on hand at the end of the local day / "
+                "item-location-days tracked, from the stock ledger: each location-item's on "
+                "hand at a day's end is the sum of its ledger lines up to then, so any past "
+                "day can be (re)computed. Tracked: par > 0 and the item, its location and "
+                "its stocking active, from the day of its first ledger line. Par and the "
+                "active flags have no history, so their current values apply to every day."
             ),
         )
     ),
