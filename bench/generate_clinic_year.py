@@ -249,6 +249,8 @@ def _appointments(
             status, cancel_reason = "cancelled", rng.choice(["patient", "rescheduled", "other"])
             late = rng.random() < 0.33
         created = start - timedelta(days=rng.randrange(1, 60))
+        # cancelled some time between the booking and the visit (TNAA reads when)
+        cancelled_at = created + (start - created) * rng.random()
         yield (
             ref["clinic"].pk,
             rng.choice(patients).pk,
@@ -259,7 +261,7 @@ def _appointments(
             status,
             cancel_reason,
             late,
-            created if status == "cancelled" else None,
+            cancelled_at if status == "cancelled" else None,
             created,
             start,
         )

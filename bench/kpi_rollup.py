@@ -51,6 +51,103 @@ RATIO_TARGET = 2.0
 NIGHT_TARGET_S = 2.0
 Parts = dict[str, dict[date, tuple[Decimal, Decimal]]]
 
+STOCKOUT_SQL = """
+    WITH tracked AS (
+        SELECT li.id FROM supplies_locationitem li
+        JOIN supplies_stocklocation l ON l.id = li.location_id
+        JOIN supplies_supplyitem i ON i.id = li.item_id
+        WHERE l.clinic_id = %(clinic)s AND li.par > 0
+          AND li.is_active AND l.is_active AND i.is_active),
+    opening AS (
+        SELECT m.location_item_id AS id, sum(m.quantity) AS quantity
+        FROM supplies_stockmovement m JOIN tracked t ON t.id = m.location_item_id
+        WHERE m.occurred_at < %(start)s GROUP BY 1),
+    daily AS (
+        SELECT m.location_item_id AS id, (m.occurred_at AT TIME ZONE %(tz)s)::date AS day,
+               sum(m.quantity) AS quantity
+        FROM supplies_stockmovement m JOIN tracked t ON t.id = m.location_item_id
+        WHERE m.occurred_at >= %(start)s AND m.occurred_at < %(end)s GROUP BY 1, 2),
+    levels AS (
+        SELECT g.day, coalesce(o.quantity, 0) + sum(coalesce(d.quantity, 0)) OVER w AS on_hand,
+               o.id IS NOT NULL OR count(d.id) OVER w > 0 AS started
+        FROM (SELECT t.id, s::date AS day FROM tracked t
+              CROSS JOIN generate_series(%(first)s::date, %(last)s::date, interval '1 day') s) g
+        LEFT JOIN opening o ON o.id = g.id
+        LEFT JOIN daily d ON d.id = g.id AND d.day = g.day
+        WINDOW w AS (PARTITION BY g.id ORDER BY g.day))
+    SELECT day, count(*) FILTER (WHERE on_hand <= 0), count(*) FROM levels WHERE started
+    GROUP BY day"""
+
+# The SQL floor of the metrics that are not plain aggregates: template utilization (booked
+# minutes by day; bookable minutes of the template in effect, net of closures and time off,
+# time off assumed not to overlap itself) and the two patient-flow medians (their raw values
+# by day, from the visits' effective step events).
+FLOOR_SQL = {
+    "template_utilization": """
+        WITH days AS (
+            SELECT d::date AS day FROM generate_series(%(first)s::date, %(last)s::date,
+                                                       interval '1 day') d
+            WHERE NOT EXISTS (SELECT 1 FROM scheduling_clinicclosure c
+                              WHERE c.clinic_id = %(clinic)s AND c.day = d::date)),
+        effective AS (
+            SELECT DISTINCT ON (t.provider_id, days.day) days.day, t.id, t.provider_id
+            FROM days JOIN scheduling_scheduletemplate t ON t.clinic_id = %(clinic)s
+             AND t.effective_from <= days.day
+             AND (t.effective_to IS NULL OR t.effective_to >= days.day)
+            ORDER BY t.provider_id, days.day, t.effective_from DESC),
+        blocks AS (
+            SELECT e.day, e.provider_id,
+                   (e.day + b.start_time) AT TIME ZONE %(tz)s AS s,
+                   (e.day + b.end_time) AT TIME ZONE %(tz)s AS f
+            FROM effective e JOIN scheduling_templateblock b ON b.template_id = e.id
+             AND b.weekday = extract(isodow FROM e.day) - 1 AND b.kind <> 'admin'),
+        bookable AS (
+            SELECT day, sum(floor(extract(epoch FROM f - s) / 60) - coalesce((
+                SELECT sum(floor(extract(epoch FROM least(o."end", f) - greatest(o.start, s))
+                                 / 60))
+                FROM scheduling_providertimeoff o
+                WHERE o.provider_id = blocks.provider_id AND o.start < f AND o."end" > s), 0))
+                AS minutes
+            FROM blocks GROUP BY day),
+        booked AS (
+            SELECT (a.start AT TIME ZONE %(tz)s)::date AS day,
+                   sum(floor(extract(epoch FROM a."end" - a.start) / 60)) AS minutes
+            FROM scheduling_appointment a
+            WHERE a.clinic_id = %(clinic)s AND a.status <> 'cancelled'
+              AND a.start >= %(start)s AND a.start < %(end)s GROUP BY 1)
+        SELECT day, coalesce(booked.minutes, 0), coalesce(bookable.minutes, 0)
+        FROM booked FULL JOIN bookable USING (day)""",
+    "door_to_provider_min": """
+        WITH steps AS (
+            SELECT v.id, v.checked_in_at,
+                   min(e.at) FILTER (WHERE e.to_step = 'with_provider') AS seen
+            FROM patientflow_visit v
+            JOIN patientflow_visitevent e ON e.visit_id = v.id AND e.kind = 'advance'
+            WHERE v.clinic_id = %(clinic)s
+              AND v.checked_in_at >= %(start)s AND v.checked_in_at < %(end)s
+              AND NOT EXISTS (SELECT 1 FROM patientflow_visitevent u WHERE u.undoes_id = e.id)
+            GROUP BY v.id)
+        SELECT (checked_in_at AT TIME ZONE %(tz)s)::date,
+               array_agg(round(extract(epoch FROM seen - checked_in_at) / 60, 2)), count(*)
+        FROM steps WHERE seen IS NOT NULL GROUP BY 1""",
+    "cycle_time_min": """
+        WITH steps AS (
+            SELECT v.id, v.checked_in_at, v.is_walk_in, a.start,
+                   min(e.at) FILTER (WHERE e.to_step = 'checked_out') AS out
+            FROM patientflow_visit v
+            JOIN scheduling_appointment a ON a.id = v.appointment_id
+            JOIN patientflow_visitevent e ON e.visit_id = v.id AND e.kind = 'advance'
+            WHERE v.clinic_id = %(clinic)s
+              AND v.checked_in_at >= %(start)s AND v.checked_in_at < %(end)s
+              AND NOT EXISTS (SELECT 1 FROM patientflow_visitevent u WHERE u.undoes_id = e.id)
+            GROUP BY v.id, a.start)
+        SELECT (checked_in_at AT TIME ZONE %(tz)s)::date,
+               array_agg(round(extract(epoch FROM out - CASE WHEN NOT is_walk_in
+                   AND start > checked_in_at THEN start ELSE checked_in_at END) / 60, 2)),
+               count(*)
+        FROM steps WHERE out IS NOT NULL GROUP BY 1""",
+}
+
 HAND_SQL = {
     "no_show_rate": """
         SELECT (a.start AT TIME ZONE %(tz)s)::date AS day,
@@ -78,13 +175,9 @@ HAND_SQL = {
             GROUP BY 1)
         SELECT day, round(coalesce(cost, 0), 4), coalesce(visits, 0)
         FROM cost FULL JOIN visits USING (day)""",
-    "stockout_rate": """
-        SELECT s.day, count(*) FILTER (WHERE s.on_hand <= 0), count(*)
-        FROM supplies_stockoutsnapshot s
-        JOIN supplies_locationitem li ON li.id = s.location_item_id
-        JOIN supplies_stocklocation l ON l.id = li.location_id
-        WHERE l.clinic_id = %(clinic)s AND s.day >= %(first)s AND s.day <= %(last)s
-        GROUP BY 1""",
+    # the stock ledger's on hand at each local day's end: a running sum over one GROUP BY
+    # of the ledger by item and day (supplies/kpis.py registers this same statement)
+    "stockout_rate": STOCKOUT_SQL,
 }
 
 
@@ -136,6 +229,76 @@ def no_show_rate_range(clinic: Any, first: date, last: date) -> dict[date, tuple
         d=Count("pk", filter=counted),
     )
     return {day: (row["n"], row["d"]) for day, row in rows.items()}
+
+
+def _params(clinic: Any, first: date, last: date) -> dict[str, Any]:
+    from clinicops.kpis.registry import day_bounds
+
+    return {
+        "tz": clinic.time_zone,
+        "clinic": clinic.pk,
+        "start": day_bounds(clinic, first)[0],
+        "end": day_bounds(clinic, last)[1],
+        "first": first,
+        "last": last,
+    }
+
+
+def floor_rows(key: str, clinic: Any, first: date, last: date) -> list[tuple[Any, ...]] | None:
+    """The metric's per-day parts from its hand-written SQL (None: it has no SQL floor)."""
+    from django.db import connection
+
+    sql = HAND_SQL.get(key) or FLOOR_SQL.get(key)
+    if sql is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _params(clinic, first, last))
+        return cursor.fetchall()
+
+
+def per_metric(clinic: Any, days: list[date], runs: int) -> tuple[list[tuple[Any, ...]], list[str]]:
+    """Each registered metric alone: its year's rollup (the engine, 92-day chunks, as
+    `backfill_kpis` runs it) against its SQL floor, interleaved run by run; and whether the
+    stored parts equal the floor's."""
+    from clinicops.kpis import registry
+    from clinicops.kpis.models import MetricDay
+
+    first, last = days[0], days[-1]
+    table, failures = [], []
+    for metric in registry.all_metrics():
+        rollup_s, floor_s = [], []
+        with registry.swapped([metric]):
+            for _ in range(runs):
+                if floor_rows(metric.key, clinic, first, last) is not None:
+                    floor_s.append(
+                        best_of(1, lambda m=metric: floor_rows(m.key, clinic, first, last))
+                    )
+                clear_rollup(clinic)
+                rollup_s.append(best_of(1, lambda: roll_year(clinic, days)))
+        rows = floor_rows(metric.key, clinic, first, last)
+        if rows is not None:
+            stored = {
+                day: (n, d, sorted(v))
+                for day, n, d, v in MetricDay.objects.filter(
+                    clinic=clinic, key=metric.key, denominator__gt=0
+                ).values_list("day", "numerator", "denominator", "values")
+            }
+            if isinstance(rows[0][1] if rows else 0, list):  # a median: the raw values
+                found = {day: sorted(float(x) for x in v) for day, v, _ in rows}
+                agree = found == {day: v for day, (_, _, v) in stored.items()}
+            else:
+                found = {day: (Decimal(n), Decimal(d)) for day, n, d in rows if d}
+                agree = found == {day: (n, d) for day, (n, d, _) in stored.items()}
+            if not agree:
+                failures.append(f"{metric.key}: the rollup's parts differ from its SQL floor's")
+        best_rollup = min(rollup_s)
+        best_floor = min(floor_s) if floor_s else None
+        ratio = best_rollup / best_floor if best_floor else None
+        table.append((metric.key, best_rollup, best_floor, ratio))
+        if ratio is not None and ratio > RATIO_TARGET:
+            failures.append(f"{metric.key}: {ratio:.2f}x its SQL floor")
+    clear_rollup(clinic)
+    return table, failures
 
 
 def app_metrics(*, ranged: bool, extra: bool) -> list[Any]:
@@ -308,6 +471,9 @@ def main() -> int:
     add_arguments(parser)
     parser.add_argument("--runs", type=int, default=5, help="timed runs per measurement")
     parser.add_argument("--skip-per-day", action="store_true", help="skip the slow per-day year")
+    parser.add_argument(
+        "--per-metric-only", action="store_true", help="only the per-metric ratios table"
+    )
     args = parser.parse_args()
     setup_django(args.database)
 
@@ -325,6 +491,13 @@ def main() -> int:
     aggregate_keys = list(HAND_SQL)
     failures: list[str] = []
     rows: list[tuple[str, str, str]] = []
+
+    # 0. every registered metric, alone: its year's rollup against its SQL floor
+    metric_table, metric_failures = per_metric(clinic, days, max(1, min(args.runs, 3)))
+    failures += metric_failures
+    if args.per_metric_only:
+        print_per_metric(metric_table)
+        return 1 if failures else 0
 
     # 1 and 2, interleaved run by run so that load from elsewhere on the machine hits both
     hand_sql(clinic, first, last)  # warm the cache
@@ -499,7 +672,7 @@ def main() -> int:
     print("|---|--:|---|")
     for what, took, compared in rows:
         print(f"| {what} | {took} | {compared} |")
-    print()
+    print_per_metric(metric_table)
     if failures:
         print("FAILED:")
         for failure in failures:
@@ -507,6 +680,19 @@ def main() -> int:
         return 1
     print("Every day's parts and every week's figure match the hand-written SQL.")
     return 0
+
+
+def print_per_metric(table: list[tuple[Any, ...]]) -> None:
+    print()
+    print("Every registered metric, one clinic-year, rollup (92-day chunks) vs its SQL floor:")
+    print()
+    print("| metric | rollup s | SQL floor s | ratio |")
+    print("|---|--:|--:|--:|")
+    for key, rollup_s, floor_s, ratio in table:
+        floor = f"{floor_s:.3f}" if floor_s is not None else "none written"
+        shown = f"{ratio:.2f}x" if ratio is not None else "-"
+        print(f"| {key} | {rollup_s:.3f} | {floor} | {shown} |")
+    print()
 
 
 def _week(monday: date) -> list[date]:
