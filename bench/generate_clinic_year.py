@@ -165,6 +165,10 @@ def _reference_data(rng: random.Random) -> dict[str, Any]:
         template = ScheduleTemplate.objects.create(
             provider=staff, clinic=clinic, effective_from=date(2000, 1, 1)
         )
+        # written long before the year (TNAA reads templates as they stood each morning)
+        ScheduleTemplate.objects.filter(pk=template.pk).update(
+            created_at=datetime(2000, 1, 1, tzinfo=UTC)
+        )
         TemplateBlock.objects.bulk_create(
             TemplateBlock(
                 template=template,

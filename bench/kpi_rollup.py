@@ -53,30 +53,45 @@ Parts = dict[str, dict[date, tuple[Decimal, Decimal]]]
 
 STOCKOUT_SQL = """
     WITH tracked AS (
-        SELECT li.id FROM supplies_locationitem li
+        SELECT li.id
+        FROM supplies_locationitem li
         JOIN supplies_stocklocation l ON l.id = li.location_id
         JOIN supplies_supplyitem i ON i.id = li.item_id
         WHERE l.clinic_id = %(clinic)s AND li.par > 0
-          AND li.is_active AND l.is_active AND i.is_active),
-    opening AS (
-        SELECT m.location_item_id AS id, sum(m.quantity) AS quantity
-        FROM supplies_stockmovement m JOIN tracked t ON t.id = m.location_item_id
-        WHERE m.occurred_at < %(start)s GROUP BY 1),
-    daily AS (
-        SELECT m.location_item_id AS id, (m.occurred_at AT TIME ZONE %(tz)s)::date AS day,
-               sum(m.quantity) AS quantity
-        FROM supplies_stockmovement m JOIN tracked t ON t.id = m.location_item_id
-        WHERE m.occurred_at >= %(start)s AND m.occurred_at < %(end)s GROUP BY 1, 2),
-    levels AS (
-        SELECT g.day, coalesce(o.quantity, 0) + sum(coalesce(d.quantity, 0)) OVER w AS on_hand,
-               o.id IS NOT NULL OR count(d.id) OVER w > 0 AS started
-        FROM (SELECT t.id, s::date AS day FROM tracked t
-              CROSS JOIN generate_series(%(first)s::date, %(last)s::date, interval '1 day') s) g
-        LEFT JOIN opening o ON o.id = g.id
-        LEFT JOIN daily d ON d.id = g.id AND d.day = g.day
-        WINDOW w AS (PARTITION BY g.id ORDER BY g.day))
-    SELECT day, count(*) FILTER (WHERE on_hand <= 0), count(*) FROM levels WHERE started
-    GROUP BY day"""
+          AND li.is_active AND l.is_active AND i.is_active
+    ),
+    points AS (  -- each item's net change per local day; the balance before, on the first day
+        SELECT id, day, sum(quantity) AS quantity FROM (
+            SELECT m.location_item_id AS id, %(first)s::date AS day, m.quantity
+            FROM supplies_stockmovement m JOIN tracked t ON t.id = m.location_item_id
+            WHERE m.occurred_at < %(start)s
+            UNION ALL
+            SELECT m.location_item_id, (m.occurred_at AT TIME ZONE %(tz)s)::date, m.quantity
+            FROM supplies_stockmovement m JOIN tracked t ON t.id = m.location_item_id
+            WHERE m.occurred_at >= %(start)s AND m.occurred_at < %(end)s
+        ) lines GROUP BY id, day
+    ),
+    runs AS (  -- the level from each such day until the item's next one
+        SELECT day, sum(quantity) OVER w AS level, lead(day) OVER w AS next_day
+        FROM points WINDOW w AS (PARTITION BY id ORDER BY day)
+    ),
+    starts AS (SELECT day, count(*) AS n FROM (
+        SELECT min(day) AS day FROM points GROUP BY id) f GROUP BY day),
+    tracked_days AS (
+        SELECT s::date AS day, sum(coalesce(starts.n, 0)) OVER (ORDER BY s) AS n
+        FROM generate_series(%(first)s::date, %(last)s::date, interval '1 day') s
+        LEFT JOIN starts ON starts.day = s::date
+    ),
+    zero AS (
+        SELECT z::date AS day, count(*) AS n
+        FROM runs CROSS JOIN LATERAL generate_series(
+            runs.day, coalesce(runs.next_day - 1, %(last)s::date), interval '1 day') z
+        WHERE runs.level <= 0 GROUP BY 1
+    )
+    SELECT t.day, coalesce(z.n, 0), t.n
+    FROM tracked_days t LEFT JOIN zero z ON z.day = t.day
+    WHERE t.n > 0
+"""
 
 # The SQL floor of the metrics that are not plain aggregates: template utilization (booked
 # minutes by day; bookable minutes of the template in effect, net of closures and time off,
@@ -244,10 +259,127 @@ def _params(clinic: Any, first: date, last: date) -> dict[str, Any]:
     }
 
 
+# TNAA as of each morning, as a DBA would write it: every regular slot of the horizon into an
+# indexed temporary table, what held a slot (with when it started and stopped holding it) into
+# another, then per measurement day, provider and type the third open slot by an index scan
+# that stops at it. (Rooms are left out: the bench's types need none.)
+TNAA_SQL = [
+    """
+    CREATE TEMPORARY TABLE floor_held ON COMMIT DROP AS
+    WITH ev AS (
+        SELECT e.appointment_id, min(e.at) AS first_at,
+               min(e.at) FILTER (WHERE e.to_status IN ('cancelled', 'no_show')) AS freed_at
+        FROM scheduling_appointmentevent e
+        JOIN scheduling_appointment a ON a.id = e.appointment_id
+        WHERE a.clinic_id = %(clinic)s GROUP BY 1)
+    SELECT a.provider_id, a.start, a."end", LEAST(a.created_at, ev.first_at) AS held_from,
+           CASE WHEN ev.freed_at IS NOT NULL THEN ev.freed_at
+                WHEN a.status = 'cancelled' THEN coalesce(a.cancelled_at, a.created_at)
+                WHEN a.status = 'no_show' THEN a."end"
+                ELSE 'infinity' END AS held_until
+    FROM scheduling_appointment a LEFT JOIN ev ON ev.appointment_id = a.id
+    WHERE a.provider_id IN (SELECT provider_id FROM scheduling_scheduletemplate
+                            WHERE clinic_id = %(clinic)s)
+      AND a."end" > %(start)s AND a.start < %(horizon_end)s
+    """,
+    "CREATE INDEX ON floor_held (provider_id, start)",
+    """
+    CREATE TEMPORARY TABLE floor_slots ON COMMIT DROP AS
+    SELECT t.id AS template_id, t.provider_id, t.created_at, t.effective_from,
+           ty.id AS type_id, d::date AS day, s AS slot_start,
+           s + ty.duration_minutes * interval '1 minute' AS slot_end
+    FROM generate_series(%(first)s::date, %(horizon_last)s::date, interval '1 day') d
+    JOIN scheduling_scheduletemplate t ON t.clinic_id = %(clinic)s
+     AND t.effective_from <= d::date AND (t.effective_to IS NULL OR t.effective_to >= d::date)
+    JOIN scheduling_templateblock b ON b.template_id = t.id AND b.kind = 'regular'
+     AND b.weekday = extract(isodow FROM d) - 1
+    JOIN scheduling_appointmenttype ty ON ty.clinic_id = %(clinic)s AND ty.is_active
+     AND (NOT EXISTS (SELECT 1 FROM scheduling_templateblock_appointment_types bt
+                      WHERE bt.templateblock_id = b.id)
+          OR EXISTS (SELECT 1 FROM scheduling_templateblock_appointment_types bt
+                     WHERE bt.templateblock_id = b.id AND bt.appointmenttype_id = ty.id))
+    CROSS JOIN LATERAL generate_series(
+        (d::date + b.start_time) AT TIME ZONE %(tz)s,
+        (d::date + b.end_time) AT TIME ZONE %(tz)s - ty.duration_minutes * interval '1 minute',
+        b.slot_minutes * interval '1 minute') s
+    WHERE NOT EXISTS (SELECT 1 FROM scheduling_clinicclosure c
+                      WHERE c.clinic_id = %(clinic)s AND c.day = d::date)
+    """,
+    "CREATE INDEX ON floor_slots (provider_id, type_id, slot_start)",
+    "ANALYZE floor_slots",
+    "ANALYZE floor_held",
+    """
+    WITH measured AS (
+        SELECT m::date AS day, (m::date + %(measure_time)s::time) AT TIME ZONE %(tz)s AS at
+        FROM generate_series(%(first)s::date, %(last)s::date, interval '1 day') m),
+    pairs AS (  -- who is measured: the template in effect that day, as it stood, and its types
+        SELECT DISTINCT m.day, m.at, t.provider_id, ty.id AS type_id
+        FROM measured m
+        JOIN scheduling_scheduletemplate t ON t.clinic_id = %(clinic)s AND t.created_at <= m.at
+         AND t.effective_from <= m.day AND (t.effective_to IS NULL OR t.effective_to >= m.day)
+         AND NOT EXISTS (SELECT 1 FROM scheduling_scheduletemplate n
+                         WHERE n.clinic_id = t.clinic_id AND n.provider_id = t.provider_id
+                           AND n.created_at <= m.at AND n.effective_from > t.effective_from
+                           AND n.effective_from <= m.day
+                           AND (n.effective_to IS NULL OR n.effective_to >= m.day))
+        JOIN scheduling_templateblock b ON b.template_id = t.id AND b.kind = 'regular'
+        JOIN scheduling_appointmenttype ty ON ty.clinic_id = %(clinic)s AND ty.is_active
+         AND (NOT EXISTS (SELECT 1 FROM scheduling_templateblock_appointment_types bt
+                          WHERE bt.templateblock_id = b.id)
+              OR EXISTS (SELECT 1 FROM scheduling_templateblock_appointment_types bt
+                         WHERE bt.templateblock_id = b.id AND bt.appointmenttype_id = ty.id)))
+    SELECT p.day, p.provider_id, coalesce(third.day - p.day, %(horizon)s)
+    FROM pairs p
+    LEFT JOIN LATERAL (
+        SELECT s.day FROM floor_slots s
+        WHERE s.provider_id = p.provider_id AND s.type_id = p.type_id
+          AND s.slot_start >= p.at AND s.day < p.day + %(horizon)s
+          AND s.created_at <= p.at
+          AND NOT EXISTS (SELECT 1 FROM scheduling_scheduletemplate n
+                          WHERE n.clinic_id = %(clinic)s AND n.provider_id = s.provider_id
+                            AND n.created_at <= p.at AND n.effective_from > s.effective_from
+                            AND n.effective_from <= s.day
+                            AND (n.effective_to IS NULL OR n.effective_to >= s.day))
+          AND NOT EXISTS (SELECT 1 FROM floor_held h
+                          WHERE h.provider_id = s.provider_id AND h.start < s.slot_end
+                            AND h.start >= s.slot_start - interval '12 hours'
+                            AND h."end" > s.slot_start
+                            AND h.held_from <= p.at AND h.held_until > p.at)
+          AND NOT EXISTS (SELECT 1 FROM scheduling_providertimeoff o
+                          WHERE o.provider_id = s.provider_id AND o.created_at <= p.at
+                            AND o.start < s.slot_end AND o."end" > s.slot_start)
+        ORDER BY s.slot_start OFFSET 2 LIMIT 1) third ON true
+    """,
+]
+
+
+def tnaa_floor(clinic: Any, first: date, last: date) -> list[tuple[Any, ...]]:
+    """(day, provider, days) for each provider and type measured each day, by TNAA_SQL."""
+    from django.db import connection, transaction
+
+    from clinicops.kpis.models import KpiSettings
+    from clinicops.kpis.registry import day_bounds
+    from scheduling.availability import DEFAULT_HORIZON_DAYS
+
+    horizon_last = last + timedelta(days=DEFAULT_HORIZON_DAYS)
+    params = _params(clinic, first, last) | {
+        "horizon": DEFAULT_HORIZON_DAYS,
+        "horizon_last": horizon_last,
+        "horizon_end": day_bounds(clinic, horizon_last)[1],
+        "measure_time": KpiSettings.measure_time_of(clinic),
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        for statement in TNAA_SQL:
+            cursor.execute(statement, params)
+        return cursor.fetchall()
+
+
 def floor_rows(key: str, clinic: Any, first: date, last: date) -> list[tuple[Any, ...]] | None:
     """The metric's per-day parts from its hand-written SQL (None: it has no SQL floor)."""
     from django.db import connection
 
+    if key == "tnaa_days":
+        return tnaa_floor(clinic, first, last)
     sql = HAND_SQL.get(key) or FLOOR_SQL.get(key)
     if sql is None:
         return None
@@ -283,7 +415,18 @@ def per_metric(clinic: Any, days: list[date], runs: int) -> tuple[list[tuple[Any
                     clinic=clinic, key=metric.key, denominator__gt=0
                 ).values_list("day", "numerator", "denominator", "values")
             }
-            if isinstance(rows[0][1] if rows else 0, list):  # a median: the raw values
+            if metric.key == "tnaa_days":  # (day, provider, days) rows: values and groups
+                by_day: dict[date, list[tuple[int, float]]] = {}
+                for day, provider, days_to in rows:
+                    by_day.setdefault(day, []).append((provider, float(days_to)))
+                found = {day: sorted(pairs) for day, pairs in by_day.items()}
+                agree = found == {
+                    day: sorted(zip(g, v, strict=True))
+                    for day, g, v in MetricDay.objects.filter(
+                        clinic=clinic, key=metric.key, denominator__gt=0
+                    ).values_list("day", "groups", "values")
+                }
+            elif isinstance(rows[0][1] if rows else 0, list):  # a median: the raw values
                 found = {day: sorted(float(x) for x in v) for day, v, _ in rows}
                 agree = found == {day: v for day, (_, _, v) in stored.items()}
             else:

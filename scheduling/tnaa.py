@@ -63,6 +63,8 @@ _HISTORY_SQL = """
         GROUP BY e.appointment_id
     )
     SELECT a.{owner}, extract(epoch FROM a.start)::bigint, extract(epoch FROM a."end")::bigint,
+           (a.start AT TIME ZONE %(tz)s)::date,
+           ((a."end" - interval '1 microsecond') AT TIME ZONE %(tz)s)::date,
            extract(epoch FROM LEAST(a.created_at, ev.first_at))::bigint,
            extract(epoch FROM CASE
                WHEN ev.freed_at IS NOT NULL THEN ev.freed_at
@@ -205,6 +207,7 @@ class ScheduleHistory:
         where = _WHERE.format(owner=owner)
         sql = _HISTORY_SQL.format(owner=owner, where=where)
         params = {
+            "tz": self.clinic.time_zone,
             "ids": ids,
             "start": self.window_start,
             "end": self.window_end,
@@ -213,17 +216,15 @@ class ScheduleHistory:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
-        tz = self.tz
-        for oid, start, end, held_from, held_until in rows:
+        one_day = timedelta(days=1)
+        for oid, start, end, first_day, last_day, held_from, held_until in rows:
             held_until = FOREVER if held_until is None else held_until
             if held_until <= held_from:
                 continue  # never held its slot (cancelled as it was made)
-            first_day = datetime.fromtimestamp(start, UTC).astimezone(tz).date()
-            last_day = datetime.fromtimestamp(end - 1, UTC).astimezone(tz).date()
-            day = first_day
-            while day <= last_day:
-                found[(oid, day)].append((start, end, held_from, held_until))
-                day += timedelta(days=1)
+            found[(oid, first_day)].append((start, end, held_from, held_until))
+            while last_day > first_day:  # over midnight: listed on each day it overlaps
+                first_day += one_day
+                found[(oid, first_day)].append((start, end, held_from, held_until))
         return found
 
     # -- measuring ---------------------------------------------------------------------

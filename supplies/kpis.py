@@ -148,33 +148,37 @@ _STOCKOUT_SQL = """
         WHERE l.clinic_id = %(clinic)s AND li.par > 0
           AND li.is_active AND l.is_active AND i.is_active
     ),
-    opening AS (
-        SELECT m.location_item_id AS id, sum(m.quantity) AS quantity
-        FROM supplies_stockmovement m JOIN tracked t ON t.id = m.location_item_id
-        WHERE m.occurred_at < %(start)s
-        GROUP BY 1
+    points AS (  -- each item's net change per local day; the balance before, on the first day
+        SELECT id, day, sum(quantity) AS quantity FROM (
+            SELECT m.location_item_id AS id, %(first)s::date AS day, m.quantity
+            FROM supplies_stockmovement m JOIN tracked t ON t.id = m.location_item_id
+            WHERE m.occurred_at < %(start)s
+            UNION ALL
+            SELECT m.location_item_id, (m.occurred_at AT TIME ZONE %(tz)s)::date, m.quantity
+            FROM supplies_stockmovement m JOIN tracked t ON t.id = m.location_item_id
+            WHERE m.occurred_at >= %(start)s AND m.occurred_at < %(end)s
+        ) lines GROUP BY id, day
     ),
-    daily AS (
-        SELECT m.location_item_id AS id, (m.occurred_at AT TIME ZONE %(tz)s)::date AS day,
-               sum(m.quantity) AS quantity
-        FROM supplies_stockmovement m JOIN tracked t ON t.id = m.location_item_id
-        WHERE m.occurred_at >= %(start)s AND m.occurred_at < %(end)s
-        GROUP BY 1, 2
+    runs AS (  -- the level from each such day until the item's next one
+        SELECT day, sum(quantity) OVER w AS level, lead(day) OVER w AS next_day
+        FROM points WINDOW w AS (PARTITION BY id ORDER BY day)
     ),
-    levels AS (
-        SELECT g.day,
-               coalesce(o.quantity, 0)
-                 + sum(coalesce(d.quantity, 0)) OVER w AS on_hand,
-               o.id IS NOT NULL OR count(d.id) OVER w > 0 AS started
-        FROM (SELECT t.id, s::date AS day
-              FROM tracked t CROSS JOIN generate_series(%(first)s::date, %(last)s::date,
-                                                        interval '1 day') s) g
-        LEFT JOIN opening o ON o.id = g.id
-        LEFT JOIN daily d ON d.id = g.id AND d.day = g.day
-        WINDOW w AS (PARTITION BY g.id ORDER BY g.day)
+    starts AS (SELECT day, count(*) AS n FROM (
+        SELECT min(day) AS day FROM points GROUP BY id) f GROUP BY day),
+    tracked_days AS (
+        SELECT s::date AS day, sum(coalesce(starts.n, 0)) OVER (ORDER BY s) AS n
+        FROM generate_series(%(first)s::date, %(last)s::date, interval '1 day') s
+        LEFT JOIN starts ON starts.day = s::date
+    ),
+    zero AS (
+        SELECT z::date AS day, count(*) AS n
+        FROM runs CROSS JOIN LATERAL generate_series(
+            runs.day, coalesce(runs.next_day - 1, %(last)s::date), interval '1 day') z
+        WHERE runs.level <= 0 GROUP BY 1
     )
-    SELECT day, count(*) FILTER (WHERE on_hand <= 0), count(*)
-    FROM levels WHERE started GROUP BY day
+    SELECT t.day, coalesce(z.n, 0), t.n
+    FROM tracked_days t LEFT JOIN zero z ON z.day = t.day
+    WHERE t.n > 0
 """
 
 
