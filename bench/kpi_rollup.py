@@ -640,6 +640,8 @@ def main() -> int:
     failures += metric_failures
     if args.per_metric_only:
         print_per_metric(metric_table)
+        for failure in failures:
+            print(f"FAILED: {failure}")
         return 1 if failures else 0
 
     # 1 and 2, interleaved run by run so that load from elsewhere on the machine hits both

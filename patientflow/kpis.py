@@ -15,7 +15,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
+
+from django.db.models import Min, Q
 
 from clinicops.core.models import Clinic
 from clinicops.kpis.registry import Kind, Metric, Unit, register
@@ -88,63 +90,64 @@ def visit_times(clinic: Clinic, day: date) -> list[VisitTimes]:
     ]
 
 
-def visit_times_range(clinic: Clinic, first: date, last: date) -> dict[date, list[VisitTimes]]:
-    """{local check-in day: timelines} of the visits checked in on local days first..last:
-    two queries for the whole range."""
+class _VisitSpan(NamedTuple):
+    checked_in_at: datetime
+    scheduled_start: datetime
+    is_walk_in: bool
+    seen: datetime | None  # first effective "with provider"
+    out: datetime | None  # first effective checkout
+
+
+def _spans_range(clinic: Clinic, first: date, last: date) -> dict[date, list[_VisitSpan]]:
+    """{local check-in day: spans} of the visits checked in on local days first..last: one
+    query, each visit's first effective step times aggregated in SQL (undone steps left out,
+    as `effective_steps` does)."""
     tz = clinic.tz
     start = availability.day_bounds_utc(first, tz)[0]
     end = availability.day_bounds_utc(last, tz)[1]
-    visits = list(
+
+    def first_entered(step: str) -> Min:
+        return Min(
+            "events__at",
+            filter=Q(
+                events__kind=VisitEvent.Kind.ADVANCE,
+                events__to_step=step,
+                events__undone_by__isnull=True,
+            ),
+        )
+
+    rows = (
         Visit.objects.filter(clinic=clinic, checked_in_at__gte=start, checked_in_at__lt=end)
-        .order_by("checked_in_at", "pk")
-        .values_list("pk", "appointment__start", "checked_in_at", "is_walk_in")
+        .order_by()
+        .values_list("checked_in_at", "appointment__start", "is_walk_in")
+        .annotate(seen=first_entered(Step.WITH_PROVIDER), out=first_entered(Step.CHECKED_OUT))
     )
-    events: dict[int, list[VisitEvent]] = defaultdict(list)
-    for event in (
-        VisitEvent.objects.filter(
-            visit__clinic=clinic,
-            visit__checked_in_at__gte=start,
-            visit__checked_in_at__lt=end,
-        )
-        .only("pk", "visit_id", "kind", "undoes_id", "to_step", "at")
-        .order_by("visit_id", "at", "pk")
-    ):
-        events[event.visit_id].append(event)
-    found: dict[date, list[VisitTimes]] = defaultdict(list)
-    for pk, scheduled_start, checked_in_at, is_walk_in in visits:
-        found[checked_in_at.astimezone(tz).date()].append(
-            VisitTimes(
-                visit_id=pk,
-                scheduled_start=scheduled_start,
-                checked_in_at=checked_in_at,
-                is_walk_in=is_walk_in,
-                steps=effective_steps(events[pk]),
-            )
-        )
-    return dict(found)
+    found: dict[date, list[_VisitSpan]] = defaultdict(list)
+    for row in rows:
+        span = _VisitSpan(*row)
+        found[span.checked_in_at.astimezone(tz).date()].append(span)
+    return found
 
 
-def _door_to_provider(times: VisitTimes) -> Decimal | None:
-    seen = times.entered(Step.WITH_PROVIDER)
-    return None if seen is None else minutes_between(times.checked_in_at, seen)
+def _door_to_provider(span: _VisitSpan) -> Decimal | None:
+    return None if span.seen is None else minutes_between(span.checked_in_at, span.seen)
 
 
-def _cycle_time(times: VisitTimes) -> Decimal | None:
-    out = times.entered(Step.CHECKED_OUT)
-    if out is None:
+def _cycle_time(span: _VisitSpan) -> Decimal | None:
+    if span.out is None:
         return None
-    start = times.checked_in_at
-    if not times.is_walk_in and times.scheduled_start > start:
-        start = times.scheduled_start
-    return minutes_between(start, out)
+    start = span.checked_in_at
+    if not span.is_walk_in and span.scheduled_start > start:
+        start = span.scheduled_start
+    return minutes_between(start, span.out)
 
 
 def _values_range(
     clinic: Clinic, first: date, last: date, measure: Any
 ) -> dict[date, list[Decimal]]:
     found = {}
-    for day, timelines in visit_times_range(clinic, first, last).items():
-        values = [v for v in map(measure, timelines) if v is not None]
+    for day, spans in _spans_range(clinic, first, last).items():
+        values = [v for v in map(measure, spans) if v is not None]
         if values:
             found[day] = values
     return found
