@@ -15,9 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple
 
-from django.db.models import Min, Q
+from django.db import connection
 
 from clinicops.core.models import Clinic
 from clinicops.kpis.registry import Kind, Metric, Unit, register
@@ -90,77 +89,62 @@ def visit_times(clinic: Clinic, day: date) -> list[VisitTimes]:
     ]
 
 
-class _VisitSpan(NamedTuple):
-    checked_in_at: datetime
-    scheduled_start: datetime
-    is_walk_in: bool
-    seen: datetime | None  # first effective "with provider"
-    out: datetime | None  # first effective checkout
+# Each visit checked in over a range: its local check-in day and the seconds behind both
+# medians, from its first effective "with provider" and checkout (undone steps left out, as
+# `effective_steps` does). One GROUP BY for the range.
+_SPANS_SQL = """
+    SELECT (v.checked_in_at AT TIME ZONE %(tz)s)::date,
+           extract(epoch FROM min(e.at) FILTER (WHERE e.to_step = %(seen)s) - v.checked_in_at),
+           extract(epoch FROM min(e.at) FILTER (WHERE e.to_step = %(out)s) - CASE
+               WHEN NOT v.is_walk_in AND a.start > v.checked_in_at THEN a.start
+               ELSE v.checked_in_at END)
+    FROM patientflow_visit v
+    JOIN scheduling_appointment a ON a.id = v.appointment_id
+    LEFT JOIN patientflow_visitevent e ON e.visit_id = v.id AND e.kind = %(advance)s
+         AND NOT EXISTS (SELECT 1 FROM patientflow_visitevent u WHERE u.undoes_id = e.id)
+    WHERE v.clinic_id = %(clinic)s AND v.checked_in_at >= %(start)s AND v.checked_in_at < %(end)s
+    GROUP BY v.id, a.start
+"""
 
 
-def _spans_range(clinic: Clinic, first: date, last: date) -> dict[date, list[_VisitSpan]]:
-    """{local check-in day: spans} of the visits checked in on local days first..last: one
-    query, each visit's first effective step times aggregated in SQL (undone steps left out,
-    as `effective_steps` does)."""
-    tz = clinic.tz
-    start = availability.day_bounds_utc(first, tz)[0]
-    end = availability.day_bounds_utc(last, tz)[1]
-
-    def first_entered(step: str) -> Min:
-        return Min(
-            "events__at",
-            filter=Q(
-                events__kind=VisitEvent.Kind.ADVANCE,
-                events__to_step=step,
-                events__undone_by__isnull=True,
-            ),
-        )
-
-    rows = (
-        Visit.objects.filter(clinic=clinic, checked_in_at__gte=start, checked_in_at__lt=end)
-        .order_by()
-        .values_list("checked_in_at", "appointment__start", "is_walk_in")
-        .annotate(seen=first_entered(Step.WITH_PROVIDER), out=first_entered(Step.CHECKED_OUT))
-    )
-    found: dict[date, list[_VisitSpan]] = defaultdict(list)
-    for row in rows:
-        span = _VisitSpan(*row)
-        found[span.checked_in_at.astimezone(tz).date()].append(span)
-    return found
-
-
-def _door_to_provider(span: _VisitSpan) -> Decimal | None:
-    return None if span.seen is None else minutes_between(span.checked_in_at, span.seen)
-
-
-def _cycle_time(span: _VisitSpan) -> Decimal | None:
-    if span.out is None:
-        return None
-    start = span.checked_in_at
-    if not span.is_walk_in and span.scheduled_start > start:
-        start = span.scheduled_start
-    return minutes_between(start, span.out)
+def _minutes_of(seconds: Decimal) -> Decimal:
+    """`minutes_between` of a span given in seconds."""
+    return max(Decimal(0), (seconds / MINUTE).quantize(CENTS))
 
 
 def _values_range(
-    clinic: Clinic, first: date, last: date, measure: Any
+    clinic: Clinic, first: date, last: date, column: int
 ) -> dict[date, list[Decimal]]:
-    found = {}
-    for day, spans in _spans_range(clinic, first, last).items():
-        values = [v for v in map(measure, spans) if v is not None]
-        if values:
-            found[day] = values
-    return found
+    """{local check-in day: minutes} of column 1 (door to provider) or 2 (cycle time)."""
+    tz = clinic.tz
+    params = {
+        "tz": clinic.time_zone,
+        "clinic": clinic.pk,
+        "start": availability.day_bounds_utc(first, tz)[0],
+        "end": availability.day_bounds_utc(last, tz)[1],
+        "seen": Step.WITH_PROVIDER,
+        "out": Step.CHECKED_OUT,
+        "advance": VisitEvent.Kind.ADVANCE,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_SPANS_SQL, params)
+        rows = cursor.fetchall()
+    found: dict[date, list[Decimal]] = defaultdict(list)
+    for row in rows:
+        seconds = row[column]
+        if seconds is not None:
+            found[row[0]].append(_minutes_of(seconds))
+    return dict(found)
 
 
 def door_to_provider_range(clinic: Clinic, first: date, last: date) -> dict[date, list[Decimal]]:
     """`door_to_provider_minutes` for every local day first..last (two queries)."""
-    return _values_range(clinic, first, last, _door_to_provider)
+    return _values_range(clinic, first, last, 1)
 
 
 def cycle_time_range(clinic: Clinic, first: date, last: date) -> dict[date, list[Decimal]]:
     """`cycle_time_minutes` for every local day first..last (two queries)."""
-    return _values_range(clinic, first, last, _cycle_time)
+    return _values_range(clinic, first, last, 2)
 
 
 def door_to_provider_minutes(clinic: Clinic, day: date) -> list[Decimal]:
