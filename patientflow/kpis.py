@@ -104,6 +104,7 @@ _SPANS_SQL = """
          AND NOT EXISTS (SELECT 1 FROM patientflow_visitevent u WHERE u.undoes_id = e.id)
     WHERE v.clinic_id = %(clinic)s AND v.checked_in_at >= %(start)s AND v.checked_in_at < %(end)s
     GROUP BY v.id, a.start
+    ORDER BY v.checked_in_at, v.id
 """
 
 

@@ -407,9 +407,15 @@ class World:
     def seed_visits(self, day: date) -> None:
         Appointment = apps.get_model("scheduling", "Appointment")
         start, end = local(day, 0), local(day + timedelta(days=1), 0)
-        for appointment in Appointment.objects.filter(
-            start__gte=start, start__lt=end, status__in=["arrived", "completed"]
-        ).select_related("clinic", "patient"):
+        for appointment in (
+            Appointment.objects.filter(
+                start__gte=start, start__lt=end, status__in=["arrived", "completed"]
+            )
+            .select_related("clinic", "patient")
+            .order_by("start", "pk")
+        ):
+            # (in creation order: the default ordering goes by provider name, which the
+            # factories draw at random, and would make the seeded world differ run to run)
             self.visit(appointment, walk_in=self.rng.random() < 0.1)
 
     def seed(self) -> None:
