@@ -1,7 +1,7 @@
 """Every registered metric's weekly figure, checked against a straightforward computation.
 
 For each metric in the registry (parametrized at collection, so a metric registered later is
-picked up without touching this file) a seeded random clinic gets raw rows (appointments,
+picked up without touching this file) a seeded random clinic (two seeds) gets raw rows (appointments,
 time off, closures, stock movements, each with when it was booked, cancelled or marked) over
 five weeks: an ordinary week,
 an empty week, a week of zero denominators, the week New York springs forward and the week
@@ -502,8 +502,14 @@ class World:
 
 
 @pytest.fixture
-def world(db: None) -> World:
-    rng = random.Random(SEED)
+def seed() -> int:
+    """The world's random seed (a test parametrizes it to check more than one world)."""
+    return SEED
+
+
+@pytest.fixture
+def world(db: None, seed: int) -> World:
+    rng = random.Random(seed)
     clinic = ClinicFactory(name="Correctness Clinic", time_zone="America/New_York")
     other = ClinicFactory(name="Neighbour Clinic", time_zone="America/New_York")
     built = World(clinic=clinic, other=other, rng=rng)
@@ -882,6 +888,7 @@ def only(request: pytest.FixtureRequest) -> Iterator[Metric]:
         yield metric
 
 
+@pytest.mark.parametrize("seed", [SEED, 4242])
 @pytest.mark.parametrize("only", keys_to_check(), indirect=True)
 def test_each_weeks_figure_equals_a_straightforward_computation_from_the_raw_rows(
     world: World, only: Metric
