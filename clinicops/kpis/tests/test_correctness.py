@@ -1,14 +1,15 @@
 """Every registered metric's weekly figure, checked against a straightforward computation.
 
 For each metric in the registry (parametrized at collection, so a metric registered later is
-picked up without touching this file) a seeded random clinic (two seeds) gets raw rows (appointments,
-time off, closures, stock movements, each with when it was booked, cancelled or marked) over
-five weeks: an ordinary week,
-an empty week, a week of zero denominators, the week New York springs forward and the week
-it falls back. The engine rolls the days up; each week's figure must equal, to rounding, a
-reference computed here from the raw rows in plain Python (local dates by zoneinfo, no SQL
-aggregate, none of the app's own functions). Then late data lands (a status changed days
-later, supplies logged late, retroactive time off) and the nightly re-roll must pick it up.
+picked up without touching this file) a seeded random clinic (two seeds) gets raw rows
+(appointments with when each was booked, cancelled or marked a no-show, time off, closures,
+stock ledger lines, visits and their steps) over five weeks: an ordinary week, an empty week,
+a week of zero denominators, the week New York springs forward (2026-03-08) and the week it
+falls back (2026-11-01). The engine rolls the days up; each week's figure must equal, to
+rounding, a reference computed here from the raw rows in plain Python (local dates by
+zoneinfo, no SQL aggregate, none of the app's own functions). Then late data lands (a status
+changed days later, supplies logged late, retroactive time off) and the nightly re-roll must
+pick it up; and each range function must give exactly the per-day function's parts.
 
 A registered metric with no reference here fails loudly: add its reference to REFERENCES.
 """
