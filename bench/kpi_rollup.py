@@ -157,8 +157,8 @@ FLOOR_SQL = {
               AND NOT EXISTS (SELECT 1 FROM patientflow_visitevent u WHERE u.undoes_id = e.id)
             GROUP BY v.id, a.start)
         SELECT (checked_in_at AT TIME ZONE %(tz)s)::date,
-               array_agg(round(extract(epoch FROM out - CASE WHEN NOT is_walk_in
-                   AND start > checked_in_at THEN start ELSE checked_in_at END) / 60, 2)),
+               array_agg(greatest(0, round(extract(epoch FROM out - CASE WHEN NOT is_walk_in
+                   AND start > checked_in_at THEN start ELSE checked_in_at END) / 60, 2))),
                count(*)
         FROM steps WHERE out IS NOT NULL GROUP BY 1""",
 }

@@ -101,7 +101,8 @@ _SPANS_SQL = """
     FROM patientflow_visit v
     JOIN scheduling_appointment a ON a.id = v.appointment_id
     LEFT JOIN patientflow_visitevent e ON e.visit_id = v.id AND e.kind = %(advance)s
-         AND NOT EXISTS (SELECT 1 FROM patientflow_visitevent u WHERE u.undoes_id = e.id)
+         AND NOT EXISTS (SELECT 1 FROM patientflow_visitevent u
+                         WHERE u.undoes_id = e.id AND u.kind = %(undo)s)
     WHERE v.clinic_id = %(clinic)s AND v.checked_in_at >= %(start)s AND v.checked_in_at < %(end)s
     GROUP BY v.id, a.start
     ORDER BY v.checked_in_at, v.id
@@ -126,6 +127,7 @@ def _values_range(
         "seen": Step.WITH_PROVIDER,
         "out": Step.CHECKED_OUT,
         "advance": VisitEvent.Kind.ADVANCE,
+        "undo": VisitEvent.Kind.UNDO,
     }
     with connection.cursor() as cursor:
         cursor.execute(_SPANS_SQL, params)
