@@ -955,3 +955,21 @@ def test_a_range_function_gives_exactly_the_parts_of_the_per_day_function(
     ranged = only.parts_for_days(world.clinic, days)
 
     assert {day: only.parts(world.clinic, day) for day in days} == ranged
+
+
+def test_every_registered_metric_says_how_it_is_computed() -> None:
+    """Each tile's "how this is computed" is the definition in force, and says where it
+    differs from shared/KPIS.md (docs/decisions/XXXX-kpi-definitions.md)."""
+    missing = [m.key for m in registry.all_metrics() if len(m.definition) < 80]
+    assert missing == [], f"{missing} have no definition text"
+    said = {
+        "no_show_rate": "reschedule",  # rescheduled late cancels leave the denominator
+        "cycle_time_min": "walk-in",  # walk-ins from check-in
+        "supply_cost_per_visit": "returns",  # returns netted, completed appointments
+        "tnaa_days": "scores 90",  # the horizon as a floor
+        "template_utilization": "closure day",  # booked minutes of a closure day count
+        "stockout_rate": "ledger",
+    }
+    for key, phrase in said.items():
+        if registry.is_registered(key):
+            assert phrase in registry.get(key).definition, key
