@@ -11,7 +11,18 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple
 
-from django.db.models import Count, Q
+from django.db.models import (
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    Q,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Extract
 from django.utils import timezone
 
 from clinicops.core.models import Clinic
@@ -25,7 +36,7 @@ from clinicops.kpis.registry import (
     register,
 )
 
-from . import availability
+from . import availability, tnaa
 from .models import Appointment, AppointmentType, ClinicClosure, ProviderTimeOff, TemplateBlock
 
 Status = Appointment.Status
@@ -99,12 +110,19 @@ def _subtract(
 def template_utilization_parts(clinic: Clinic, day: date) -> tuple[int, int]:
     """(minutes booked, bookable template minutes) for one day.
 
-    Booked: appointments not cancelled (no-shows count as booked). Bookable: regular,
-    same-day-hold and buffer blocks of the template in effect, net of time off; nothing on a
-    closure day. Meant for past days.
+    Booked: appointments not cancelled (no-shows count as booked), closure day or not: time
+    booked on a day the clinic then closed was still booked (shared/KPIS.md). Bookable:
+    regular, same-day-hold and buffer blocks of the template in effect, net of time off;
+    nothing on a closure day. Meant for past days.
     """
+    booked = sum(
+        _minutes(end - start)
+        for start, end in _day_appointments(clinic, day)
+        .exclude(status=Status.CANCELLED)
+        .values_list("start", "end")
+    )
     if ClinicClosure.objects.filter(clinic=clinic, day=day).exists():
-        return 0, 0
+        return booked, 0
     tz = clinic.tz
     templates = availability.load_templates(clinic=clinic, start=day, end=day)
     day_start, day_end = availability.day_bounds_utc(day, tz)
@@ -126,19 +144,107 @@ def template_utilization_parts(clinic: Clinic, day: date) -> tuple[int, int]:
                 availability.local_datetime(day, block.end_time, tz),
             )
             bookable += _subtract(interval, time_off[provider_id])
-    booked = sum(
-        _minutes(end - start)
-        for start, end in _day_appointments(clinic, day)
-        .exclude(status=Status.CANCELLED)
-        .values_list("start", "end")
-    )
     return booked, bookable
+
+
+def template_utilization_range(
+    clinic: Clinic, first: date, last: date
+) -> dict[date, tuple[int, int]]:
+    """`template_utilization_parts` for every local day first..last: booked minutes in one
+    GROUP BY, the templates, closures and time off read once."""
+    booked = by_local_day(
+        Appointment.objects.filter(clinic=clinic).exclude(status=Status.CANCELLED),
+        "start",
+        clinic=clinic,
+        first=first,
+        last=last,
+        minutes=Sum(_WHOLE_MINUTES),
+    )
+    tz = clinic.tz
+    closed = set(
+        ClinicClosure.objects.filter(clinic=clinic, day__gte=first, day__lte=last).values_list(
+            "day", flat=True
+        )
+    )
+    templates = availability.load_templates(
+        clinic=clinic, start=first, end=last, kinds=_BOOKABLE_FOR_UTILIZATION
+    )
+    range_start = availability.local_datetime(first, time(0), tz)
+    range_end = availability.local_datetime(last + timedelta(days=1), time(0), tz)
+    time_off: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for provider_id, start, end in ProviderTimeOff.objects.filter(
+        provider_id__in=list(templates), start__lt=range_end, end__gt=range_start
+    ).values_list("provider_id", "start", "end"):
+        time_off[provider_id].append((start, end))
+    found: dict[date, tuple[int, int]] = {}
+    bounds: dict[tuple[date, time], datetime] = {}
+
+    def at(day: date, clock: time) -> datetime:
+        key = (day, clock)
+        if key not in bounds:
+            bounds[key] = availability.local_datetime(day, clock, tz)
+        return bounds[key]
+
+    day = first
+    while day <= last:
+        bookable = 0
+        if day not in closed:
+            for provider_id, provider_templates in templates.items():
+                template = availability.template_for_day(provider_templates, day)
+                if template is None:
+                    continue
+                off = time_off.get(provider_id, ())
+                for block in template.blocks_by_weekday.get(day.weekday(), ()):
+                    interval = (at(day, block.start_time), at(day, block.end_time))
+                    if off:
+                        bookable += _subtract(interval, off)
+                    else:
+                        bookable += _minutes(interval[1] - interval[0])
+        minutes = int(booked.get(day, {}).get("minutes") or 0)
+        if minutes or bookable:
+            found[day] = (minutes, bookable)
+        day += timedelta(days=1)
+    return found
+
+
+_BOOKABLE_FOR_UTILIZATION = (
+    TemplateBlock.Kind.REGULAR,
+    TemplateBlock.Kind.SAME_DAY_HOLD,
+    TemplateBlock.Kind.BUFFER,
+)
+# An appointment's length in whole minutes, as `_minutes` counts it.
+_WHOLE_MINUTES = Func(
+    Extract(ExpressionWrapper(F("end") - F("start"), output_field=DurationField()), "epoch")
+    / Value(60),
+    function="floor",
+    output_field=FloatField(),
+)
 
 
 class TnaaValue(NamedTuple):
     provider_id: int
     appointment_type_id: int
     days: int
+
+
+def tnaa_measure_time(clinic: Clinic) -> time:
+    """The clinic's local time of day at which TNAA is measured (KPI settings; 07:00)."""
+    from clinicops.kpis.models import KpiSettings
+
+    return KpiSettings.measure_time_of(clinic)
+
+
+def _tnaa_values(
+    history: tnaa.ScheduleHistory, day: date, at: datetime, horizon_days: int
+) -> list[TnaaValue]:
+    return [
+        TnaaValue(
+            found.provider_id,
+            found.appointment_type_id,
+            horizon_days if found.days is None else found.days,
+        )
+        for found in history.measure(day, at)
+    ]
 
 
 def tnaa_days_values(
@@ -150,38 +256,39 @@ def tnaa_days_values(
 ) -> list[TnaaValue]:
     """Third next available, in days, per provider and appointment type, measured on `day`.
 
-    Measured as of `now`; by default, for today, now (the rollup runs early in the clinic's
-    morning), and for another day its start. A provider with fewer than three open slots in
-    the horizon scores the horizon: a floor, not an exclusion, so the busiest providers are
-    not dropped from the mean.
+    Measured at the clinic's measurement time that morning (`tnaa_measure_time`), from the
+    booking history as it stood then (`scheduling.tnaa`), so the nightly run and a backfill
+    months later give the same values; `now` measures at another instant of that day. A
+    measurement instant still in the future is taken now. A provider with fewer than three
+    open slots in the horizon scores the horizon: a floor, not an exclusion, so the busiest
+    providers are not dropped from the mean.
     """
-    tz = clinic.tz
     if now is None:
-        start_of_day = availability.local_datetime(day, time(0), tz)
-        now = max(timezone.now(), start_of_day) if day == clinic.today() else start_of_day
-    templates = availability.load_templates(clinic=clinic, start=day, end=day)
-    active_types = {t.pk: t for t in AppointmentType.objects.filter(clinic=clinic, is_active=True)}
-    values: list[TnaaValue] = []
-    for provider_id in sorted(templates):
-        template = availability.template_for_day(templates[provider_id], day)
-        if template is None:
-            continue
-        type_ids: set[int] = set()
-        for blocks in template.blocks_by_weekday.values():
-            for block in blocks:
-                if block.kind != TemplateBlock.Kind.REGULAR:
-                    continue
-                type_ids |= set(block.type_ids) if block.type_ids else set(active_types)
-        for type_id in sorted(type_ids & set(active_types)):
-            days = availability.third_next_available_days(
-                clinic=clinic,
-                provider=provider_id,
-                appointment_type=active_types[type_id],
-                now=now,
-                horizon_days=horizon_days,
-            )
-            values.append(TnaaValue(provider_id, type_id, horizon_days if days is None else days))
-    return values
+        now = min(tnaa.measurement_instant(clinic, day, tnaa_measure_time(clinic)), timezone.now())
+    history = tnaa.ScheduleHistory(clinic, day, day, horizon_days=horizon_days)
+    return _tnaa_values(history, day, now, horizon_days)
+
+
+def tnaa_days_range(
+    clinic: Clinic,
+    first: date,
+    last: date,
+    *,
+    horizon_days: int = availability.DEFAULT_HORIZON_DAYS,
+) -> dict[date, list[TnaaValue]]:
+    """`tnaa_days_values` for every local day first..last, the history loaded once."""
+    history = tnaa.ScheduleHistory(clinic, first, last, horizon_days=horizon_days)
+    measure_time = tnaa_measure_time(clinic)
+    right_now = timezone.now()
+    found: dict[date, list[TnaaValue]] = {}
+    day = first
+    while day <= last:
+        at = min(tnaa.measurement_instant(clinic, day, measure_time), right_now)
+        values = _tnaa_values(history, day, at, horizon_days)
+        if values:
+            found[day] = values
+        day += timedelta(days=1)
+    return found
 
 
 def tnaa_period_figure(values: Iterable[TnaaValue]) -> float | None:
@@ -351,6 +458,33 @@ UTILIZATION_SOURCES = (
         until="template__effective_to",
     ),
 )
+TNAA_DEFINITION = (
+    "Measured once a day, at the clinic's measurement time (07:00 local unless set in the "
+    "KPI settings), from the booking history as it stood at that instant: an appointment "
+    "holds its slot from its booking until it is cancelled or marked a no-show, so a slot "
+    "freed later does not count as open, and the nightly run and a backfill agree. Per "
+    "provider and appointment type: calendar days from that day (0) to the third open "
+    "regular slot (same-day holds excluded; closures, time off and templates as they stood). "
+    "Where fewer than three slots are open in the 90-day horizon the provider scores 90: "
+    "shared/KPIS.md does not say; a floor keeps the busiest providers in the mean instead of "
+    "dropping them. The period's figure is the mean over providers of each provider's mean "
+    "daily value."
+)
+NO_SHOW_DEFINITION = (
+    "Appointments marked no-show / appointments scheduled to start in the period that were "
+    "not cancelled before the clinic's late-cancel window. Differs from shared/KPIS.md on "
+    "purpose: a late cancellation made to reschedule is left out of the denominator, because "
+    "the visit moved rather than was lost, and its replacement appointment is counted instead "
+    "(counting both would count one visit twice)."
+)
+UTILIZATION_DEFINITION = (
+    "Minutes of appointments not cancelled (no-shows count as booked) / bookable template "
+    "minutes (regular, same-day-hold and buffer blocks of the template in effect, net of "
+    "closures, time off and admin blocks), past days in the period. On a closure day the "
+    "bookable minutes are 0 but the minutes still booked count, as shared/KPIS.md says: "
+    "bookings left on a day the clinic closed show up rather than vanish."
+)
+
 
 register(
     Metric(
@@ -360,10 +494,12 @@ register(
         kind=Kind.MEAN_OF_MEANS,
         compute=tnaa_days_values,
         drilldown=tnaa_drilldown,
+        compute_range=tnaa_days_range,
         default_target=7,
         point_in_time=True,
         description="Days from today to the third open slot, per provider and type; the "
         "period's figure is the mean over providers of each one's mean daily value.",
+        definition=TNAA_DEFINITION,
     )
 )
 register(
@@ -377,6 +513,7 @@ register(
         sources=(APPOINTMENTS,),
         default_target=7,
         description="No-shows / appointments not cancelled before the late-cancel window.",
+        definition=NO_SHOW_DEFINITION,
     )
 )
 register(
@@ -387,8 +524,10 @@ register(
         compute=template_utilization_parts,
         drilldown=template_utilization_drilldown,
         sources=UTILIZATION_SOURCES,
+        compute_range=template_utilization_range,
         target_band=(80, 85),
         default_target=85,
         description="Minutes booked (no-shows included) / bookable template minutes.",
+        definition=UTILIZATION_DEFINITION,
     )
 )
