@@ -342,10 +342,17 @@ def no_show_drilldown(clinic: Clinic, first: date, last: date) -> Drilldown:
 
 def _utilization_by_provider(clinic: Clinic, day: date) -> dict[int, list[int]]:
     """{provider id: [minutes booked, bookable template minutes]} of one local day, by the rule
-    of `template_utilization_parts` (whose totals these add up to)."""
+    of `template_utilization_parts` (whose totals these add up to): on a closure day the
+    bookable minutes are 0 but the minutes still booked count."""
     by_provider: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for provider_id, start, end in (
+        _day_appointments(clinic, day)
+        .exclude(status=Status.CANCELLED)
+        .values_list("provider_id", "start", "end")
+    ):
+        by_provider[provider_id][0] += _minutes(end - start)
     if ClinicClosure.objects.filter(clinic=clinic, day=day).exists():
-        return {}
+        return dict(by_provider)
     tz = clinic.tz
     templates = availability.load_templates(clinic=clinic, start=day, end=day)
     day_start, day_end = availability.day_bounds_utc(day, tz)
@@ -366,18 +373,14 @@ def _utilization_by_provider(clinic: Clinic, day: date) -> dict[int, list[int]]:
                 availability.local_datetime(day, block.end_time, tz),
             )
             by_provider[provider_id][1] += _subtract(interval, time_off[provider_id])
-    for provider_id, start, end in (
-        _day_appointments(clinic, day)
-        .exclude(status=Status.CANCELLED)
-        .values_list("provider_id", "start", "end")
-    ):
-        by_provider[provider_id][0] += _minutes(end - start)
     return dict(by_provider)
 
 
 def template_utilization_drilldown(clinic: Clinic, first: date, last: date) -> Drilldown:
     """Minutes booked and bookable template minutes per provider and day (the figure is the
-    sum of the first over the sum of the second); a closure day is listed as closed."""
+    sum of the first over the sum of the second). On a closure day nothing is bookable but
+    the minutes still booked count (the rule in force), so its providers are listed with
+    their booked minutes and 0 bookable, or the day as closed when nothing was booked."""
     from clinicops.core.models import Staff
 
     closed = set(
@@ -394,49 +397,96 @@ def template_utilization_drilldown(clinic: Clinic, first: date, last: date) -> D
     }
     rows: list[tuple[Any, ...]] = []
     for day, providers in per_day.items():
-        if day in closed:
+        if day in closed and not providers:
             rows.append((day, "(clinic closed)", 0, 0, None))
             continue
         for provider_id in sorted(providers, key=lambda p: names.get(p, "")):
             booked, bookable = providers[provider_id]
             share = round(100 * booked / bookable, 1) if bookable else None
-            rows.append((day, names.get(provider_id, str(provider_id)), booked, bookable, share))
+            name = names.get(provider_id, str(provider_id))
+            if day in closed:
+                name += " (clinic closed)"
+            rows.append((day, name, booked, bookable, share))
     return Drilldown(
         columns=("Day", "Provider", "Minutes booked", "Bookable template minutes", "Booked %"),
         rows=tuple(rows),
-        caption="Template minutes by provider and day: booked (no-shows included) / bookable",
+        caption=(
+            "Template minutes by provider and day: booked (no-shows included) / bookable; on "
+            "a closure day nothing is bookable but minutes still booked count"
+        ),
     )
 
 
 def tnaa_drilldown(clinic: Clinic, first: date, last: date) -> Drilldown:
-    """Each day's measurement per provider and appointment type: the days to the third open
-    slot, and the day it fell on (the registered measurement, so the rows are the figure's)."""
+    """Each morning's measurement per provider and appointment type, from the booking history
+    as it stood at the measurement time (the same `ScheduleHistory` as the metric): the
+    three open slots found, the days to the third and the day it fell on. A provider with
+    fewer than three open slots in the horizon scores the horizon, as the figure does."""
     from clinicops.core.models import Staff
-    from clinicops.kpis import registry
 
-    measure = registry.get("tnaa_days").compute
-    per_day = {day: list(measure(clinic, day)) for day in _days(first, last)}
-    providers = {v[0] for values in per_day.values() for v in values}
-    types = {v[1] for values in per_day.values() for v in values}
-    names = {s.pk: str(s) for s in Staff.objects.filter(pk__in=providers).select_related("user")}
-    type_names = dict(AppointmentType.objects.filter(pk__in=types).values_list("pk", "name"))
+    horizon = availability.DEFAULT_HORIZON_DAYS
+    history = tnaa.ScheduleHistory(clinic, first, last, horizon_days=horizon)
+    measure_time = tnaa_measure_time(clinic)
+    right_now = timezone.now()
+    tz = clinic.tz
+    per_day: dict[date, tuple[datetime, list[tnaa.ThirdNext]]] = {}
+    for day in _days(first, last):
+        at = min(tnaa.measurement_instant(clinic, day, measure_time), right_now)
+        per_day[day] = (at, history.measure(day, at))
+    found_all = [found for _, founds in per_day.values() for found in founds]
+    names = {
+        s.pk: str(s)
+        for s in Staff.objects.filter(pk__in={f.provider_id for f in found_all}).select_related(
+            "user"
+        )
+    }
+    type_names = dict(
+        AppointmentType.objects.filter(
+            pk__in={f.appointment_type_id for f in found_all}
+        ).values_list("pk", "name")
+    )
+
+    def slot(found: tnaa.ThirdNext, n: int) -> datetime | None:
+        return found.slots[n].astimezone(tz) if len(found.slots) > n else None
+
     rows = [
         (
             day,
-            names.get(value[0], str(value[0])),
-            type_names.get(value[1], str(value[1])),
-            value[-1],
-            day + timedelta(days=value[-1]),
+            at.astimezone(tz),
+            names.get(found.provider_id, str(found.provider_id)),
+            type_names.get(found.appointment_type_id, str(found.appointment_type_id)),
+            slot(found, 0),
+            slot(found, 1),
+            slot(found, 2),
+            horizon if found.days is None else found.days,
+            None if found.days is None else day + timedelta(days=found.days),
         )
-        for day, values in per_day.items()
-        for value in sorted(values, key=lambda v: (names.get(v[0], ""), type_names.get(v[1], "")))
+        for day, (at, founds) in per_day.items()
+        for found in sorted(
+            founds,
+            key=lambda f: (
+                names.get(f.provider_id, ""),
+                type_names.get(f.appointment_type_id, ""),
+            ),
+        )
     ]
     return Drilldown(
-        columns=("Measured on", "Provider", "Appointment type", "Days to third open slot", "On"),
+        columns=(
+            "Measured on",
+            "Measured at",
+            "Provider",
+            "Appointment type",
+            "First open slot",
+            "Second open slot",
+            "Third open slot",
+            "Days to third open slot",
+            "On",
+        ),
         rows=tuple(rows),
         caption=(
-            "Third next available appointment as measured each morning, per provider and type "
-            "(the figure: the mean over providers of each one's mean)"
+            "Third next available appointment as measured each morning from the bookings as "
+            "they stood then, per provider and type (fewer than three open slots scores "
+            f"{horizon}; the figure: the mean over providers of each one's mean)"
         ),
     )
 
@@ -458,6 +508,7 @@ UTILIZATION_SOURCES = (
         until="template__effective_to",
     ),
 )
+
 TNAA_DEFINITION = (
     "Measured once a day, at the clinic's measurement time (07:00 local unless set in the "
     "KPI settings), from the booking history as it stood at that instant: an appointment "

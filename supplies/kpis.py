@@ -7,7 +7,7 @@ engine discovers (it imports no app).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +18,7 @@ from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
 from clinicops.core.models import Clinic
 from clinicops.kpis.registry import Drilldown, Metric, Source, Unit, by_local_day, register
 
-from .models import LocationItem, StockMovement, StockoutSnapshot
+from .models import LocationItem, StockMovement
 from .selectors import local_day_bounds
 
 CENTS4 = Decimal("0.0001")
@@ -80,22 +80,27 @@ def _tracked_location_items(clinic: Clinic) -> Any:
     )
 
 
-def stockout_rate_parts(clinic: Clinic, day: date) -> tuple[int, int]:
-    """(item-location-days with zero on hand, item-location-days tracked with par > 0) of a
-    local day, from the stock ledger: each tracked location-item's on hand at the day's end
-    is the sum of its ledger lines before then. A location-item is tracked from the day of
-    its first ledger line (its opening balance or first receipt), not before it existed."""
+def _levels_at_day_end(clinic: Clinic, day: date) -> Any:
+    """The tracked location-items of a local day, each annotated with `level`, its on hand at
+    the day's end (the sum of its ledger lines before then); only those with a ledger line by
+    then (a location-item is tracked from its opening balance or first receipt)."""
     end = local_day_bounds(clinic, day, day)[1]
-    levels = (
+    return (
         _tracked_location_items(clinic)
         .annotate(
             lines=Count("movements", filter=Q(movements__occurred_at__lt=end)),
             level=Sum("movements__quantity", filter=Q(movements__occurred_at__lt=end)),
         )
         .filter(lines__gt=0)
-        .values_list("level", flat=True)
     )
-    levels = list(levels)
+
+
+def stockout_rate_parts(clinic: Clinic, day: date) -> tuple[int, int]:
+    """(item-location-days with zero on hand, item-location-days tracked with par > 0) of a
+    local day, from the stock ledger: each tracked location-item's on hand at the day's end
+    is the sum of its ledger lines before then. A location-item is tracked from the day of
+    its first ledger line (its opening balance or first receipt), not before it existed."""
+    levels = list(_levels_at_day_end(clinic, day).values_list("level", flat=True))
     return sum(1 for level in levels if level <= 0), len(levels)
 
 
@@ -254,27 +259,34 @@ def supply_cost_drilldown(clinic: Clinic, first: date, last: date) -> Drilldown:
 
 
 def stockout_drilldown(clinic: Clinic, first: date, last: date) -> Drilldown:
-    """The item-location-days that ended at zero on hand, days first..last."""
-    snapshots = (
-        StockoutSnapshot.objects.for_clinic(clinic)
-        .filter(day__gte=first, day__lte=last, on_hand__lte=0)
-        .select_related("location_item__location", "location_item__item")
-        .order_by("day", "location_item__location__name", "location_item__item__name")
-    )
-    return Drilldown(
-        columns=("Day", "Location", "Item", "SKU", "Critical", "On hand"),
-        rows=tuple(
+    """The item-location-days that ended at zero (or less) on hand, days first..last, from the
+    stock ledger by the metric's own computation (`_levels_at_day_end`)."""
+    rows: list[tuple[Any, ...]] = []
+    day = first
+    while day <= last:
+        at_zero = (
+            _levels_at_day_end(clinic, day)
+            .filter(level__lte=0)
+            .select_related("location", "item")
+            .order_by("location__name", "item__name", "pk")
+        )
+        rows.extend(
             (
-                s.day,
-                s.location_item.location.name,
-                s.location_item.item.name,
-                s.location_item.item.sku,
-                "yes" if s.is_critical else "no",
-                s.on_hand,
+                day,
+                li.location.name,
+                li.item.name,
+                li.item.sku,
+                "yes" if li.item.is_critical else "no",
+                li.par,
+                li.level,
             )
-            for s in snapshots
-        ),
-        caption="Items that ended the day with none on hand",
+            for li in at_zero
+        )
+        day += timedelta(days=1)
+    return Drilldown(
+        columns=("Day", "Location", "Item", "SKU", "Critical", "Par", "On hand"),
+        rows=tuple(rows),
+        caption="Tracked items that ended the day with none on hand, from the stock ledger",
     )
 
 
@@ -291,7 +303,10 @@ STOCK_SOURCES = (
         day="occurred_at",
         onward=True,
     ),
-    Source("supplies.StockoutSnapshot", clinic="location_item__location__clinic", day="day"),
+    # Not a source: LocationItem (par and the active flags). It has no day to mark (no
+    # history: the current values apply to every day) and every movement writes its on_hand,
+    # so a trigger on it would mark each day twice; a par change reaches past days only
+    # through `backfill_kpis --force` (docs/decisions/0017-kpi-definitions.md).
 )
 
 METRICS = (

@@ -200,17 +200,39 @@ def test_backfill_without_force_recomputes_a_changed_day(clinic: Clinic) -> None
     assert (row.numerator, row.denominator) == (1, 1)
 
 
-def test_a_stock_snapshot_taken_after_the_rollup_marks_its_day_for_the_next_night(
+def test_a_ledger_line_recorded_after_the_rollup_reaches_the_stockout_rate(
     clinic: Clinic,
 ) -> None:
-    from supplies import services as supplies
-
-    LocationItemFactory(location__clinic=clinic, par=10)
+    """The stockout rate reads the ledger (no snapshot): a count that empties an item,
+    recorded for yesterday after yesterday was rolled up, marks the day, and the next
+    rollup stores the stockout."""
+    item = LocationItemFactory(location__clinic=clinic, par=10)
     yesterday = clinic.today() - timedelta(days=1)
+    StockMovement.objects.create(
+        location_item=item,
+        kind=StockMovement.Kind.RECEIVE,
+        quantity=5,
+        unit_cost=1,
+        occurred_at=at(clinic, yesterday - timedelta(days=1)),
+    )
     services.rollup_clinic_days(clinic=clinic, days=[yesterday])
+    assert MetricDay.objects.get(clinic=clinic, key="stockout_rate", day=yesterday).numerator == 0
     ChangedDay.objects.all().delete()
 
-    supplies.snapshot_stockouts(clinic=clinic, day=yesterday)  # late: after the rollup
+    StockMovement.objects.create(  # late: after the rollup
+        location_item=item,
+        kind=StockMovement.Kind.COUNT_ADJUST,
+        reason=StockMovement.Reason.LOST,
+        quantity=-5,
+        unit_cost=1,
+        occurred_at=at(clinic, yesterday),
+    )
 
-    assert (yesterday, False) in marks(clinic)
+    assert (yesterday, True) in marks(clinic)
     assert services.stale_days(clinic=clinic, start=yesterday, end=yesterday) == [yesterday]
+    services.rollup_clinic_days(clinic=clinic, days=[yesterday])
+    row = MetricDay.objects.get(clinic=clinic, key="stockout_rate", day=yesterday)
+    assert (row.numerator, row.denominator) == (1, 1)
+    assert "supplies.StockoutSnapshot" not in {
+        source.model for source in registry.get("stockout_rate").sources
+    }
