@@ -92,26 +92,20 @@ def visit_times(clinic: Clinic, day: date) -> list[VisitTimes]:
 
 # Each visit checked in over a range: its local check-in day and the seconds behind both
 # medians, from its first effective "with provider" and checkout (undone steps left out, as
-# `effective_steps` does). One statement for the range; the events are read per visit through
-# the (visit, at) index (a LATERAL aggregate, which the planner cannot turn into a hash join
-# over the whole event table), so a 92-day chunk reads only its own visits' events.
+# `effective_steps` does). One GROUP BY for the range.
 _SPANS_SQL = """
     SELECT (v.checked_in_at AT TIME ZONE %(tz)s)::date,
-           extract(epoch FROM s.seen - v.checked_in_at),
-           extract(epoch FROM s.out - CASE
+           extract(epoch FROM min(e.at) FILTER (WHERE e.to_step = %(seen)s) - v.checked_in_at),
+           extract(epoch FROM min(e.at) FILTER (WHERE e.to_step = %(out)s) - CASE
                WHEN NOT v.is_walk_in AND a.start > v.checked_in_at THEN a.start
                ELSE v.checked_in_at END)
     FROM patientflow_visit v
     JOIN scheduling_appointment a ON a.id = v.appointment_id
-    CROSS JOIN LATERAL (
-        SELECT min(e.at) FILTER (WHERE e.to_step = %(seen)s) AS seen,
-               min(e.at) FILTER (WHERE e.to_step = %(out)s) AS out
-        FROM patientflow_visitevent e
-        WHERE e.visit_id = v.id AND e.kind = %(advance)s
-          AND NOT EXISTS (SELECT 1 FROM patientflow_visitevent u
-                          WHERE u.undoes_id = e.id AND u.kind = %(undo)s)
-    ) s
+    LEFT JOIN patientflow_visitevent e ON e.visit_id = v.id AND e.kind = %(advance)s
+         AND NOT EXISTS (SELECT 1 FROM patientflow_visitevent u
+                         WHERE u.undoes_id = e.id AND u.kind = %(undo)s)
     WHERE v.clinic_id = %(clinic)s AND v.checked_in_at >= %(start)s AND v.checked_in_at < %(end)s
+    GROUP BY v.id, a.start
     ORDER BY v.checked_in_at, v.id
 """
 
