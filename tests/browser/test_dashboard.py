@@ -50,7 +50,6 @@ def seed_weeks(clinic: Clinic) -> date:
         LocationItem,
         StockLocation,
         StockMovement,
-        StockoutSnapshot,
         SupplyItem,
     )
 
@@ -115,13 +114,17 @@ def seed_weeks(clinic: Clinic) -> date:
                 occurred_at=at(clinic, day, rng.randint(8, 16), rng.randint(0, 59)),
                 patient=rng.choice(patients),
             )
-        for item in items:
-            StockoutSnapshot.objects.create(
-                location_item=item,
-                day=day,
-                on_hand=0 if rng.random() < 0.12 else rng.randint(1, 9),
-                is_critical=item.item.is_critical,
-            )
+        for n, item in enumerate(items):  # some end the day empty (every Wednesday, one)
+            if level[item] and (rng.random() < 0.12 or (n == 2 and day.weekday() == 2)):
+                StockMovement.objects.create(
+                    location_item=item,
+                    kind="count_adjust",
+                    reason="lost",
+                    quantity=-level[item],
+                    unit_cost=item.item.unit_cost,
+                    occurred_at=at(clinic, day, 17),
+                )
+                level[item] = 0
     services.rollup_clinic_days(clinic=clinic, days=days)
     return week
 
