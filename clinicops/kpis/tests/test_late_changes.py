@@ -134,6 +134,22 @@ def test_a_rollup_clears_the_marks_it_saw(clinic: Clinic) -> None:
     assert marks(clinic) == set()
 
 
+def test_a_rollup_with_nothing_to_write_still_clears_the_marks_it_saw(clinic: Clinic) -> None:
+    """A point-in-time metric's existing row is kept (nothing to write): the day's marks are
+    answered all the same, in the same transaction, not left to re-roll every night."""
+    from dataclasses import replace
+
+    old = clinic.today() - timedelta(days=270)
+    measured = replace(registry.get("tnaa_days"), sources=())
+    with registry.swapped([measured]):
+        services.rollup_clinic_days(clinic=clinic, days=[old])
+        ChangedDay.objects.create(clinic=clinic, day=old)
+
+        assert services.rollup_clinic_days(clinic=clinic, days=[old]) == 0
+
+    assert marks(clinic) == set()
+
+
 @pytest.fixture
 def manager(make_user: Callable[..., User]) -> User:
     return make_user(roles.MANAGER, username="manager")
