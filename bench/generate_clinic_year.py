@@ -16,7 +16,8 @@ migrates, so the development database is never touched. It writes, for "KPI Benc
 
 Rows go in with COPY (the data is synthetic: the services' rules are not the point here, and
 the ledger's triggers still refuse updates). A second run finds the clinic and reuses it;
---fresh deletes it first. Only the apps' tables that exist are filled: patientflow, revenue
+--fresh deletes it first. Patient flow gets a checked-out visit with its five step events for
+each completed appointment. Only the apps' tables that exist are filled: revenue
 and workforce have no tables yet.
 """
 
@@ -165,6 +166,10 @@ def _reference_data(rng: random.Random) -> dict[str, Any]:
         template = ScheduleTemplate.objects.create(
             provider=staff, clinic=clinic, effective_from=date(2000, 1, 1)
         )
+        # written long before the year (TNAA reads templates as they stood each morning)
+        ScheduleTemplate.objects.filter(pk=template.pk).update(
+            created_at=datetime(2000, 1, 1, tzinfo=UTC)
+        )
         TemplateBlock.objects.bulk_create(
             TemplateBlock(
                 template=template,
@@ -249,6 +254,8 @@ def _appointments(
             status, cancel_reason = "cancelled", rng.choice(["patient", "rescheduled", "other"])
             late = rng.random() < 0.33
         created = start - timedelta(days=rng.randrange(1, 60))
+        # cancelled some time between the booking and the visit (TNAA reads when)
+        cancelled_at = created + (start - created) * rng.random()
         yield (
             ref["clinic"].pk,
             rng.choice(patients).pk,
@@ -259,7 +266,7 @@ def _appointments(
             status,
             cancel_reason,
             late,
-            created if status == "cancelled" else None,
+            cancelled_at if status == "cancelled" else None,
             created,
             start,
         )
@@ -295,6 +302,51 @@ def _snapshots(ref: dict[str, Any], year: int, rng: random.Random) -> Iterable[t
         for li in ref["location_items"]:
             on_hand = 0 if rng.random() < 0.02 else rng.randint(1, 40)
             yield (li.pk, day, on_hand, li.item.is_critical)
+
+
+FLOW_STEPS = ("checked_in", "roomed", "with_provider", "ready_for_checkout", "checked_out")
+
+
+def _visits(
+    clinic_id: int, rng: random.Random, steps: dict[int, list[datetime]]
+) -> Iterable[tuple[Any, ...]]:
+    """A checked-out visit for each completed appointment (a tenth of them walk-ins), its
+    five steps a few to 30 minutes apart (kept in `steps` by appointment for the events)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, patient_id, start FROM scheduling_appointment "
+            "WHERE clinic_id = %s AND status = 'completed' ORDER BY start, id",
+            [clinic_id],
+        )
+        rows = cursor.fetchall()
+    for appointment_id, patient_id, start in rows:
+        walk_in = rng.random() < 0.1
+        at = start + timedelta(minutes=0 if walk_in else rng.randint(-20, 10))
+        times = [at]
+        for _ in FLOW_STEPS[1:]:
+            at += timedelta(minutes=rng.randint(2, 30), seconds=rng.randint(0, 59))
+            times.append(at)
+        steps[appointment_id] = times
+        yield (clinic_id, appointment_id, patient_id, walk_in, "checked_out", at, times[0], at)
+
+
+def _visit_events(clinic_id: int, steps: dict[int, list[datetime]]) -> Iterable[tuple[Any, ...]]:
+    """Each visit's five step events."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, appointment_id FROM patientflow_visit WHERE clinic_id = %s ORDER BY id",
+            [clinic_id],
+        )
+        rows = cursor.fetchall()
+    for visit_id, appointment_id in rows:
+        previous = ""
+        for step, at in zip(FLOW_STEPS, steps[appointment_id], strict=True):
+            yield (visit_id, "advance", previous, step, at, "bench")
+            previous = step
 
 
 def generate(
@@ -341,6 +393,28 @@ def generate(
             ],
             _movements(ref, year, movements, rng),
         )
+        from patientflow.models import Visit, VisitEvent
+
+        steps: dict[int, list[datetime]] = {}
+        copy_rows(
+            Visit,
+            [
+                "clinic_id",
+                "appointment_id",
+                "patient_id",
+                "is_walk_in",
+                "step",
+                "step_since",
+                "checked_in_at",
+                "checked_out_at",
+            ],
+            list(_visits(ref["clinic"].pk, rng, steps)),  # read before the COPY starts
+        )
+        copy_rows(
+            VisitEvent,
+            ["visit_id", "kind", "from_step", "to_step", "at", "actor_label"],
+            list(_visit_events(ref["clinic"].pk, steps)),
+        )
         n_snapshots = copy_rows(
             StockoutSnapshot,
             ["location_item_id", "day", "on_hand", "is_critical"],
@@ -348,6 +422,8 @@ def generate(
         )
     with connection.cursor() as cursor:
         for table in (
+            "patientflow_visit",
+            "patientflow_visitevent",
             "scheduling_appointment",
             "supplies_stockmovement",
             "supplies_stockoutsnapshot",
@@ -392,7 +468,13 @@ def delete_clinic() -> None:
         if row is None:
             return
         clinic_id = row[0]
-        cursor.execute("ALTER TABLE supplies_stockmovement DISABLE TRIGGER USER")
+        append_only = (
+            "supplies_stockmovement",
+            "patientflow_visitevent",
+            "scheduling_appointmentevent",
+        )
+        for table in append_only:
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         try:
             statements = [
                 "DELETE FROM kpis_metricday WHERE clinic_id = %(c)s",
@@ -405,6 +487,11 @@ def delete_clinic() -> None:
                 "DELETE FROM supplies_locationitem li USING supplies_stocklocation l "
                 "WHERE li.location_id = l.id AND l.clinic_id = %(c)s",
                 "DELETE FROM supplies_stocklocation WHERE clinic_id = %(c)s",
+                "DELETE FROM patientflow_visitevent e USING patientflow_visit v "
+                "WHERE e.visit_id = v.id AND v.clinic_id = %(c)s",
+                "DELETE FROM patientflow_visit WHERE clinic_id = %(c)s",
+                "DELETE FROM scheduling_appointmentevent e USING scheduling_appointment a "
+                "WHERE e.appointment_id = a.id AND a.clinic_id = %(c)s",
                 "DELETE FROM scheduling_appointment WHERE clinic_id = %(c)s",
                 "DELETE FROM scheduling_templateblock b USING scheduling_scheduletemplate t "
                 "WHERE b.template_id = t.id AND t.clinic_id = %(c)s",
@@ -427,7 +514,8 @@ def delete_clinic() -> None:
                 cursor.execute("DELETE FROM core_user WHERE id = %s", [user_id])
             cursor.execute("DELETE FROM core_clinic WHERE id = %s", [clinic_id])
         finally:
-            cursor.execute("ALTER TABLE supplies_stockmovement ENABLE TRIGGER USER")
+            for table in append_only:
+                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
 
 
 def ensure_clinic_year(

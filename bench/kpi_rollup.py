@@ -51,6 +51,118 @@ RATIO_TARGET = 2.0
 NIGHT_TARGET_S = 2.0
 Parts = dict[str, dict[date, tuple[Decimal, Decimal]]]
 
+STOCKOUT_SQL = """
+    WITH tracked AS (
+        SELECT li.id
+        FROM supplies_locationitem li
+        JOIN supplies_stocklocation l ON l.id = li.location_id
+        JOIN supplies_supplyitem i ON i.id = li.item_id
+        WHERE l.clinic_id = %(clinic)s AND li.par > 0
+          AND li.is_active AND l.is_active AND i.is_active
+    ),
+    points AS (  -- each item's net change per local day; the balance before, on the first day
+        SELECT id, day, sum(quantity) AS quantity FROM (
+            SELECT m.location_item_id AS id, %(first)s::date AS day, m.quantity
+            FROM supplies_stockmovement m JOIN tracked t ON t.id = m.location_item_id
+            WHERE m.occurred_at < %(start)s
+            UNION ALL
+            SELECT m.location_item_id, (m.occurred_at AT TIME ZONE %(tz)s)::date, m.quantity
+            FROM supplies_stockmovement m JOIN tracked t ON t.id = m.location_item_id
+            WHERE m.occurred_at >= %(start)s AND m.occurred_at < %(end)s
+        ) lines GROUP BY id, day
+    ),
+    runs AS (  -- the level from each such day until the item's next one
+        SELECT day, sum(quantity) OVER w AS level, lead(day) OVER w AS next_day
+        FROM points WINDOW w AS (PARTITION BY id ORDER BY day)
+    ),
+    starts AS (SELECT day, count(*) AS n FROM (
+        SELECT min(day) AS day FROM points GROUP BY id) f GROUP BY day),
+    tracked_days AS (
+        SELECT s::date AS day, sum(coalesce(starts.n, 0)) OVER (ORDER BY s) AS n
+        FROM generate_series(%(first)s::date, %(last)s::date, interval '1 day') s
+        LEFT JOIN starts ON starts.day = s::date
+    ),
+    zero AS (
+        SELECT z::date AS day, count(*) AS n
+        FROM runs CROSS JOIN LATERAL generate_series(
+            runs.day, coalesce(runs.next_day - 1, %(last)s::date), interval '1 day') z
+        WHERE runs.level <= 0 GROUP BY 1
+    )
+    SELECT t.day, coalesce(z.n, 0), t.n
+    FROM tracked_days t LEFT JOIN zero z ON z.day = t.day
+    WHERE t.n > 0
+"""
+
+# The SQL floor of the metrics that are not plain aggregates: template utilization (booked
+# minutes by day; bookable minutes of the template in effect, net of closures and time off,
+# time off assumed not to overlap itself) and the two patient-flow medians (their raw values
+# by day, from the visits' effective step events).
+FLOOR_SQL = {
+    "template_utilization": """
+        WITH days AS (
+            SELECT d::date AS day FROM generate_series(%(first)s::date, %(last)s::date,
+                                                       interval '1 day') d
+            WHERE NOT EXISTS (SELECT 1 FROM scheduling_clinicclosure c
+                              WHERE c.clinic_id = %(clinic)s AND c.day = d::date)),
+        effective AS (
+            SELECT DISTINCT ON (t.provider_id, days.day) days.day, t.id, t.provider_id
+            FROM days JOIN scheduling_scheduletemplate t ON t.clinic_id = %(clinic)s
+             AND t.effective_from <= days.day
+             AND (t.effective_to IS NULL OR t.effective_to >= days.day)
+            ORDER BY t.provider_id, days.day, t.effective_from DESC),
+        blocks AS (
+            SELECT e.day, e.provider_id,
+                   (e.day + b.start_time) AT TIME ZONE %(tz)s AS s,
+                   (e.day + b.end_time) AT TIME ZONE %(tz)s AS f
+            FROM effective e JOIN scheduling_templateblock b ON b.template_id = e.id
+             AND b.weekday = extract(isodow FROM e.day) - 1 AND b.kind <> 'admin'),
+        bookable AS (
+            SELECT day, sum(floor(extract(epoch FROM f - s) / 60) - coalesce((
+                SELECT sum(floor(extract(epoch FROM least(o."end", f) - greatest(o.start, s))
+                                 / 60))
+                FROM scheduling_providertimeoff o
+                WHERE o.provider_id = blocks.provider_id AND o.start < f AND o."end" > s), 0))
+                AS minutes
+            FROM blocks GROUP BY day),
+        booked AS (
+            SELECT (a.start AT TIME ZONE %(tz)s)::date AS day,
+                   sum(floor(extract(epoch FROM a."end" - a.start) / 60)) AS minutes
+            FROM scheduling_appointment a
+            WHERE a.clinic_id = %(clinic)s AND a.status <> 'cancelled'
+              AND a.start >= %(start)s AND a.start < %(end)s GROUP BY 1)
+        SELECT day, coalesce(booked.minutes, 0), coalesce(bookable.minutes, 0)
+        FROM booked FULL JOIN bookable USING (day)""",
+    "door_to_provider_min": """
+        WITH steps AS (
+            SELECT v.id, v.checked_in_at,
+                   min(e.at) FILTER (WHERE e.to_step = 'with_provider') AS seen
+            FROM patientflow_visit v
+            JOIN patientflow_visitevent e ON e.visit_id = v.id AND e.kind = 'advance'
+            WHERE v.clinic_id = %(clinic)s
+              AND v.checked_in_at >= %(start)s AND v.checked_in_at < %(end)s
+              AND NOT EXISTS (SELECT 1 FROM patientflow_visitevent u WHERE u.undoes_id = e.id)
+            GROUP BY v.id)
+        SELECT (checked_in_at AT TIME ZONE %(tz)s)::date,
+               array_agg(round(extract(epoch FROM seen - checked_in_at) / 60, 2)), count(*)
+        FROM steps WHERE seen IS NOT NULL GROUP BY 1""",
+    "cycle_time_min": """
+        WITH steps AS (
+            SELECT v.id, v.checked_in_at, v.is_walk_in, a.start,
+                   min(e.at) FILTER (WHERE e.to_step = 'checked_out') AS out
+            FROM patientflow_visit v
+            JOIN scheduling_appointment a ON a.id = v.appointment_id
+            JOIN patientflow_visitevent e ON e.visit_id = v.id AND e.kind = 'advance'
+            WHERE v.clinic_id = %(clinic)s
+              AND v.checked_in_at >= %(start)s AND v.checked_in_at < %(end)s
+              AND NOT EXISTS (SELECT 1 FROM patientflow_visitevent u WHERE u.undoes_id = e.id)
+            GROUP BY v.id, a.start)
+        SELECT (checked_in_at AT TIME ZONE %(tz)s)::date,
+               array_agg(greatest(0, round(extract(epoch FROM out - CASE WHEN NOT is_walk_in
+                   AND start > checked_in_at THEN start ELSE checked_in_at END) / 60, 2))),
+               count(*)
+        FROM steps WHERE out IS NOT NULL GROUP BY 1""",
+}
+
 HAND_SQL = {
     "no_show_rate": """
         SELECT (a.start AT TIME ZONE %(tz)s)::date AS day,
@@ -78,13 +190,9 @@ HAND_SQL = {
             GROUP BY 1)
         SELECT day, round(coalesce(cost, 0), 4), coalesce(visits, 0)
         FROM cost FULL JOIN visits USING (day)""",
-    "stockout_rate": """
-        SELECT s.day, count(*) FILTER (WHERE s.on_hand <= 0), count(*)
-        FROM supplies_stockoutsnapshot s
-        JOIN supplies_locationitem li ON li.id = s.location_item_id
-        JOIN supplies_stocklocation l ON l.id = li.location_id
-        WHERE l.clinic_id = %(clinic)s AND s.day >= %(first)s AND s.day <= %(last)s
-        GROUP BY 1""",
+    # the stock ledger's on hand at each local day's end: a running sum over one GROUP BY
+    # of the ledger by item and day (supplies/kpis.py registers this same statement)
+    "stockout_rate": STOCKOUT_SQL,
 }
 
 
@@ -136,6 +244,204 @@ def no_show_rate_range(clinic: Any, first: date, last: date) -> dict[date, tuple
         d=Count("pk", filter=counted),
     )
     return {day: (row["n"], row["d"]) for day, row in rows.items()}
+
+
+def _params(clinic: Any, first: date, last: date) -> dict[str, Any]:
+    from clinicops.kpis.registry import day_bounds
+
+    return {
+        "tz": clinic.time_zone,
+        "clinic": clinic.pk,
+        "start": day_bounds(clinic, first)[0],
+        "end": day_bounds(clinic, last)[1],
+        "first": first,
+        "last": last,
+    }
+
+
+# TNAA as of each morning, as a DBA would write it: every regular slot of the horizon into an
+# indexed temporary table, what held a slot (with when it started and stopped holding it) into
+# another, then per measurement day, provider and type the third open slot by an index scan
+# that stops at it. (Rooms are left out: the bench's types need none.)
+TNAA_SQL = [
+    """
+    CREATE TEMPORARY TABLE floor_held ON COMMIT DROP AS
+    WITH ev AS (
+        SELECT e.appointment_id, min(e.at) AS first_at,
+               min(e.at) FILTER (WHERE e.to_status IN ('cancelled', 'no_show')) AS freed_at
+        FROM scheduling_appointmentevent e
+        JOIN scheduling_appointment a ON a.id = e.appointment_id
+        WHERE a.clinic_id = %(clinic)s GROUP BY 1)
+    SELECT a.provider_id, a.start, a."end", LEAST(a.created_at, ev.first_at) AS held_from,
+           CASE WHEN ev.freed_at IS NOT NULL THEN ev.freed_at
+                WHEN a.status = 'cancelled' THEN coalesce(a.cancelled_at, a.created_at)
+                WHEN a.status = 'no_show' THEN a."end"
+                ELSE 'infinity' END AS held_until
+    FROM scheduling_appointment a LEFT JOIN ev ON ev.appointment_id = a.id
+    WHERE a.provider_id IN (SELECT provider_id FROM scheduling_scheduletemplate
+                            WHERE clinic_id = %(clinic)s)
+      AND a."end" > %(start)s AND a.start < %(horizon_end)s
+    """,
+    "CREATE INDEX ON floor_held (provider_id, start)",
+    """
+    CREATE TEMPORARY TABLE floor_slots ON COMMIT DROP AS
+    SELECT t.id AS template_id, t.provider_id, t.created_at, t.effective_from,
+           ty.id AS type_id, d::date AS day, s AS slot_start,
+           s + ty.duration_minutes * interval '1 minute' AS slot_end
+    FROM generate_series(%(first)s::date, %(horizon_last)s::date, interval '1 day') d
+    JOIN scheduling_scheduletemplate t ON t.clinic_id = %(clinic)s
+     AND t.effective_from <= d::date AND (t.effective_to IS NULL OR t.effective_to >= d::date)
+    JOIN scheduling_templateblock b ON b.template_id = t.id AND b.kind = 'regular'
+     AND b.weekday = extract(isodow FROM d) - 1
+    JOIN scheduling_appointmenttype ty ON ty.clinic_id = %(clinic)s AND ty.is_active
+     AND (NOT EXISTS (SELECT 1 FROM scheduling_templateblock_appointment_types bt
+                      WHERE bt.templateblock_id = b.id)
+          OR EXISTS (SELECT 1 FROM scheduling_templateblock_appointment_types bt
+                     WHERE bt.templateblock_id = b.id AND bt.appointmenttype_id = ty.id))
+    CROSS JOIN LATERAL generate_series(
+        (d::date + b.start_time) AT TIME ZONE %(tz)s,
+        (d::date + b.end_time) AT TIME ZONE %(tz)s - ty.duration_minutes * interval '1 minute',
+        b.slot_minutes * interval '1 minute') s
+    WHERE NOT EXISTS (SELECT 1 FROM scheduling_clinicclosure c
+                      WHERE c.clinic_id = %(clinic)s AND c.day = d::date)
+    """,
+    "CREATE INDEX ON floor_slots (provider_id, type_id, slot_start)",
+    "ANALYZE floor_slots",
+    "ANALYZE floor_held",
+    """
+    WITH measured AS (
+        SELECT m::date AS day, (m::date + %(measure_time)s::time) AT TIME ZONE %(tz)s AS at
+        FROM generate_series(%(first)s::date, %(last)s::date, interval '1 day') m),
+    pairs AS (  -- who is measured: the template in effect that day, as it stood, and its types
+        SELECT DISTINCT m.day, m.at, t.provider_id, ty.id AS type_id
+        FROM measured m
+        JOIN scheduling_scheduletemplate t ON t.clinic_id = %(clinic)s AND t.created_at <= m.at
+         AND t.effective_from <= m.day AND (t.effective_to IS NULL OR t.effective_to >= m.day)
+         AND NOT EXISTS (SELECT 1 FROM scheduling_scheduletemplate n
+                         WHERE n.clinic_id = t.clinic_id AND n.provider_id = t.provider_id
+                           AND n.created_at <= m.at AND n.effective_from > t.effective_from
+                           AND n.effective_from <= m.day
+                           AND (n.effective_to IS NULL OR n.effective_to >= m.day))
+        JOIN scheduling_templateblock b ON b.template_id = t.id AND b.kind = 'regular'
+        JOIN scheduling_appointmenttype ty ON ty.clinic_id = %(clinic)s AND ty.is_active
+         AND (NOT EXISTS (SELECT 1 FROM scheduling_templateblock_appointment_types bt
+                          WHERE bt.templateblock_id = b.id)
+              OR EXISTS (SELECT 1 FROM scheduling_templateblock_appointment_types bt
+                         WHERE bt.templateblock_id = b.id AND bt.appointmenttype_id = ty.id)))
+    SELECT p.day, p.provider_id, coalesce(third.day - p.day, %(horizon)s)
+    FROM pairs p
+    LEFT JOIN LATERAL (
+        SELECT s.day FROM floor_slots s
+        WHERE s.provider_id = p.provider_id AND s.type_id = p.type_id
+          AND s.slot_start >= p.at AND s.day < p.day + %(horizon)s
+          AND s.created_at <= p.at
+          AND NOT EXISTS (SELECT 1 FROM scheduling_scheduletemplate n
+                          WHERE n.clinic_id = %(clinic)s AND n.provider_id = s.provider_id
+                            AND n.created_at <= p.at AND n.effective_from > s.effective_from
+                            AND n.effective_from <= s.day
+                            AND (n.effective_to IS NULL OR n.effective_to >= s.day))
+          AND NOT EXISTS (SELECT 1 FROM floor_held h
+                          WHERE h.provider_id = s.provider_id AND h.start < s.slot_end
+                            AND h.start >= s.slot_start - interval '12 hours'
+                            AND h."end" > s.slot_start
+                            AND h.held_from <= p.at AND h.held_until > p.at)
+          AND NOT EXISTS (SELECT 1 FROM scheduling_providertimeoff o
+                          WHERE o.provider_id = s.provider_id AND o.created_at <= p.at
+                            AND o.start < s.slot_end AND o."end" > s.slot_start)
+        ORDER BY s.slot_start OFFSET 2 LIMIT 1) third ON true
+    """,
+]
+
+
+def tnaa_floor(clinic: Any, first: date, last: date) -> list[tuple[Any, ...]]:
+    """(day, provider, days) for each provider and type measured each day, by TNAA_SQL."""
+    from django.db import connection, transaction
+
+    from clinicops.kpis.models import KpiSettings
+    from clinicops.kpis.registry import day_bounds
+    from scheduling.availability import DEFAULT_HORIZON_DAYS
+
+    horizon_last = last + timedelta(days=DEFAULT_HORIZON_DAYS)
+    params = _params(clinic, first, last) | {
+        "horizon": DEFAULT_HORIZON_DAYS,
+        "horizon_last": horizon_last,
+        "horizon_end": day_bounds(clinic, horizon_last)[1],
+        "measure_time": KpiSettings.measure_time_of(clinic),
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        for statement in TNAA_SQL:
+            cursor.execute(statement, params)
+        return cursor.fetchall()
+
+
+def floor_rows(key: str, clinic: Any, first: date, last: date) -> list[tuple[Any, ...]] | None:
+    """The metric's per-day parts from its hand-written SQL (None: it has no SQL floor)."""
+    from django.db import connection
+
+    if key == "tnaa_days":
+        return tnaa_floor(clinic, first, last)
+    sql = HAND_SQL.get(key) or FLOOR_SQL.get(key)
+    if sql is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _params(clinic, first, last))
+        return cursor.fetchall()
+
+
+def per_metric(clinic: Any, days: list[date], runs: int) -> tuple[list[tuple[Any, ...]], list[str]]:
+    """Each registered metric alone: its year's rollup (the engine, 92-day chunks, as
+    `backfill_kpis` runs it) against its SQL floor, interleaved run by run; and whether the
+    stored parts equal the floor's."""
+    from clinicops.kpis import registry
+    from clinicops.kpis.models import MetricDay
+
+    first, last = days[0], days[-1]
+    table, failures = [], []
+    for metric in registry.all_metrics():
+        rollup_s, floor_s = [], []
+        with registry.swapped([metric]):
+            for _ in range(runs):
+                if floor_rows(metric.key, clinic, first, last) is not None:
+                    floor_s.append(
+                        best_of(1, lambda m=metric: floor_rows(m.key, clinic, first, last))
+                    )
+                clear_rollup(clinic)
+                rollup_s.append(best_of(1, lambda: roll_year(clinic, days)))
+        rows = floor_rows(metric.key, clinic, first, last)
+        if rows is not None:
+            stored = {
+                day: (n, d, sorted(v))
+                for day, n, d, v in MetricDay.objects.filter(
+                    clinic=clinic, key=metric.key, denominator__gt=0
+                ).values_list("day", "numerator", "denominator", "values")
+            }
+            if metric.key == "tnaa_days":  # (day, provider, days) rows: values and groups
+                by_day: dict[date, list[tuple[int, float]]] = {}
+                for day, provider, days_to in rows:
+                    by_day.setdefault(day, []).append((provider, float(days_to)))
+                found = {day: sorted(pairs) for day, pairs in by_day.items()}
+                agree = found == {
+                    day: sorted(zip(g, v, strict=True))
+                    for day, g, v in MetricDay.objects.filter(
+                        clinic=clinic, key=metric.key, denominator__gt=0
+                    ).values_list("day", "groups", "values")
+                }
+            elif isinstance(rows[0][1] if rows else 0, list):  # a median: the raw values
+                found = {day: sorted(float(x) for x in v) for day, v, _ in rows}
+                agree = found == {day: v for day, (_, _, v) in stored.items()}
+            else:
+                found = {day: (Decimal(n), Decimal(d)) for day, n, d in rows if d}
+                agree = found == {day: (n, d) for day, (n, d, _) in stored.items()}
+            if not agree:
+                failures.append(f"{metric.key}: the rollup's parts differ from its SQL floor's")
+        best_rollup = min(rollup_s)
+        best_floor = min(floor_s) if floor_s else None
+        ratio = best_rollup / best_floor if best_floor else None
+        table.append((metric.key, best_rollup, best_floor, ratio))
+        if ratio is not None and ratio > RATIO_TARGET:
+            failures.append(f"{metric.key}: {ratio:.2f}x its SQL floor")
+    clear_rollup(clinic)
+    return table, failures
 
 
 def app_metrics(*, ranged: bool, extra: bool) -> list[Any]:
@@ -308,6 +614,9 @@ def main() -> int:
     add_arguments(parser)
     parser.add_argument("--runs", type=int, default=5, help="timed runs per measurement")
     parser.add_argument("--skip-per-day", action="store_true", help="skip the slow per-day year")
+    parser.add_argument(
+        "--per-metric-only", action="store_true", help="only the per-metric ratios table"
+    )
     args = parser.parse_args()
     setup_django(args.database)
 
@@ -325,6 +634,15 @@ def main() -> int:
     aggregate_keys = list(HAND_SQL)
     failures: list[str] = []
     rows: list[tuple[str, str, str]] = []
+
+    # 0. every registered metric, alone: its year's rollup against its SQL floor
+    metric_table, metric_failures = per_metric(clinic, days, max(1, min(args.runs, 3)))
+    failures += metric_failures
+    if args.per_metric_only:
+        print_per_metric(metric_table)
+        for failure in failures:
+            print(f"FAILED: {failure}")
+        return 1 if failures else 0
 
     # 1 and 2, interleaved run by run so that load from elsewhere on the machine hits both
     hand_sql(clinic, first, last)  # warm the cache
@@ -499,7 +817,7 @@ def main() -> int:
     print("|---|--:|---|")
     for what, took, compared in rows:
         print(f"| {what} | {took} | {compared} |")
-    print()
+    print_per_metric(metric_table)
     if failures:
         print("FAILED:")
         for failure in failures:
@@ -507,6 +825,19 @@ def main() -> int:
         return 1
     print("Every day's parts and every week's figure match the hand-written SQL.")
     return 0
+
+
+def print_per_metric(table: list[tuple[Any, ...]]) -> None:
+    print()
+    print("Every registered metric, one clinic-year, rollup (92-day chunks) vs its SQL floor:")
+    print()
+    print("| metric | rollup s | SQL floor s | ratio |")
+    print("|---|--:|--:|--:|")
+    for key, rollup_s, floor_s, ratio in table:
+        floor = f"{floor_s:.3f}" if floor_s is not None else "none written"
+        shown = f"{ratio:.2f}x" if ratio is not None else "-"
+        print(f"| {key} | {rollup_s:.3f} | {floor} | {shown} |")
+    print()
 
 
 def _week(monday: date) -> list[date]:

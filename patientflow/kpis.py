@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.db import connection
+
 from clinicops.core.models import Clinic
 from clinicops.kpis.registry import Drilldown, Kind, Metric, Source, Unit, register
 from scheduling import availability
@@ -86,6 +88,67 @@ def visit_times(clinic: Clinic, day: date) -> list[VisitTimes]:
         )
         for visit in visits
     ]
+
+
+# Each visit checked in over a range: its local check-in day and the seconds behind both
+# medians, from its first effective "with provider" and checkout (undone steps left out, as
+# `effective_steps` does). One GROUP BY for the range.
+_SPANS_SQL = """
+    SELECT (v.checked_in_at AT TIME ZONE %(tz)s)::date,
+           extract(epoch FROM min(e.at) FILTER (WHERE e.to_step = %(seen)s) - v.checked_in_at),
+           extract(epoch FROM min(e.at) FILTER (WHERE e.to_step = %(out)s) - CASE
+               WHEN NOT v.is_walk_in AND a.start > v.checked_in_at THEN a.start
+               ELSE v.checked_in_at END)
+    FROM patientflow_visit v
+    JOIN scheduling_appointment a ON a.id = v.appointment_id
+    LEFT JOIN patientflow_visitevent e ON e.visit_id = v.id AND e.kind = %(advance)s
+         AND NOT EXISTS (SELECT 1 FROM patientflow_visitevent u
+                         WHERE u.undoes_id = e.id AND u.kind = %(undo)s)
+    WHERE v.clinic_id = %(clinic)s AND v.checked_in_at >= %(start)s AND v.checked_in_at < %(end)s
+    GROUP BY v.id, a.start
+    ORDER BY v.checked_in_at, v.id
+"""
+
+
+def _minutes_of(seconds: Decimal) -> Decimal:
+    """`minutes_between` of a span given in seconds."""
+    return max(Decimal(0), (seconds / MINUTE).quantize(CENTS))
+
+
+def _values_range(
+    clinic: Clinic, first: date, last: date, column: int
+) -> dict[date, list[Decimal]]:
+    """{local check-in day: minutes} of column 1 (door to provider) or 2 (cycle time)."""
+    tz = clinic.tz
+    params = {
+        "tz": clinic.time_zone,
+        "clinic": clinic.pk,
+        "start": availability.day_bounds_utc(first, tz)[0],
+        "end": availability.day_bounds_utc(last, tz)[1],
+        "seen": Step.WITH_PROVIDER,
+        "out": Step.CHECKED_OUT,
+        "advance": VisitEvent.Kind.ADVANCE,
+        "undo": VisitEvent.Kind.UNDO,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_SPANS_SQL, params)
+        rows = cursor.fetchall()
+    found: dict[date, list[Decimal]] = defaultdict(list)
+    for row in rows:
+        seconds = row[column]
+        if seconds is not None:
+            found[row[0]].append(_minutes_of(seconds))
+    return dict(found)
+
+
+def door_to_provider_range(clinic: Clinic, first: date, last: date) -> dict[date, list[Decimal]]:
+    """`door_to_provider_minutes` for every local day first..last (two queries)."""
+    return _values_range(clinic, first, last, 1)
+
+
+def cycle_time_range(clinic: Clinic, first: date, last: date) -> dict[date, list[Decimal]]:
+    """`cycle_time_minutes` for every local day first..last (two queries)."""
+    return _values_range(clinic, first, last, 2)
 
 
 def door_to_provider_minutes(clinic: Clinic, day: date) -> list[Decimal]:
@@ -247,8 +310,14 @@ register(
         compute=door_to_provider_minutes,
         drilldown=door_to_provider_drilldown,
         sources=VISIT_SOURCES,
+        compute_range=door_to_provider_range,
         default_target=20,
         description="Median minutes from check-in to first 'with provider'.",
+        definition=(
+            "Median, over the visits checked in during the period, of the minutes from "
+            "check-in to the first step 'with provider' (an undone step does not count). "
+            "The median is taken over every visit of the period, never of daily medians."
+        ),
     )
 )
 register(
@@ -260,7 +329,16 @@ register(
         compute=cycle_time_minutes,
         drilldown=cycle_time_drilldown,
         sources=VISIT_SOURCES,
+        compute_range=cycle_time_range,
         default_target=45,
         description="Median minutes from check-in (or the scheduled time, if early) to checkout.",
+        definition=(
+            "Median, over the visits checked in during the period and checked out, of the "
+            "minutes from check-in to checkout; a patient with an appointment who came early "
+            "is counted from the scheduled time. Differs from shared/KPIS.md on purpose: a "
+            "walk-in is counted from check-in even when the slot the desk booked for them "
+            "starts later, because a walk-in had no scheduled time: the slot is the clinic's "
+            "choice, and the wait for it is part of the visit."
+        ),
     )
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Now
@@ -42,6 +44,34 @@ class MetricDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} {self.day} ({self.clinic_id}): {self.numerator}/{self.denominator}"
+
+
+DEFAULT_MEASURE_TIME = time(7)
+
+
+class KpiSettings(models.Model):
+    """A clinic's KPI measurement settings (a clinic without a row uses the defaults)."""
+
+    clinic = models.OneToOneField(Clinic, on_delete=models.CASCADE, related_name="kpi_settings")
+    measure_time = models.TimeField(
+        default=DEFAULT_MEASURE_TIME,
+        help_text="Local time each morning at which point-in-time metrics (third next "
+        "available) are measured, from the booking history as it stood then.",
+    )
+
+    class Meta:
+        verbose_name = "KPI settings"
+        verbose_name_plural = "KPI settings"
+
+    def __str__(self) -> str:
+        return f"KPI settings of clinic {self.clinic_id}"
+
+    @classmethod
+    def measure_time_of(cls, clinic: Clinic | int) -> time:
+        """The clinic's measurement time, or the default (07:00) when it has set none."""
+        clinic_id = clinic if isinstance(clinic, int) else clinic.pk
+        found = cls.objects.filter(clinic_id=clinic_id).values_list("measure_time", flat=True)
+        return next(iter(found), DEFAULT_MEASURE_TIME)
 
 
 class ClinicMetricChoice(models.Model):

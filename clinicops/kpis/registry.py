@@ -196,6 +196,9 @@ class Metric:
     # Where "watch" turns to "alert" by default; for a band, how far outside it.
     default_alert: Decimal | None = None
     description: str = ""
+    # "How this is computed": the definition in force, in full, as a tile shows it; where it
+    # departs from shared/KPIS.md it says how and why.
+    definition: str = ""
     # A measurement of the day as it stood (TNAA: the schedule's open slots that morning),
     # not a count of what happened: it is computed once, and the trailing re-roll leaves it,
     # since recomputing it days later would measure a later schedule.

@@ -23,13 +23,19 @@ from .registry import Direction, Metric, Unit
 
 MIN_CHOSEN = 3
 MAX_CHOSEN = 5
-# An upsert on the unique (clinic, key, day). Plain SQL through executemany (psycopg pipelines
-# it) rather than bulk_create: for a year's rows Django's INSERT compilation alone cost more
-# than computing the parts (docs/decisions/0007-kpi-engine.md).
+# An upsert on the unique (clinic, key, day): every row of a rollup in one statement, from
+# parallel arrays (the values and groups of a row as array literals). One statement rather
+# than an executemany of one INSERT per row: for a year of a cheap metric the row-by-row
+# upsert cost as much as computing the parts (docs/benchmarks.md).
 _UPSERT = """
 INSERT INTO kpis_metricday
     (clinic_id, key, day, numerator, denominator, "values", groups, computed_at)
-VALUES (%s, %s, %s, %s, %s, %s::float8[], %s::bigint[], %s)
+SELECT %(clinic)s, r.key, r.day, r.numerator, r.denominator, r.vals::float8[],
+       r.grps::bigint[], %(at)s
+FROM unnest(%(keys)s::text[], %(days)s::date[], %(numerators)s::numeric[],
+            %(denominators)s::numeric[], %(values)s::text[], %(groups)s::text[])
+     WITH ORDINALITY AS r(key, day, numerator, denominator, vals, grps, n)
+ORDER BY r.n
 ON CONFLICT (clinic_id, key, day) DO UPDATE SET
     numerator = EXCLUDED.numerator,
     denominator = EXCLUDED.denominator,
@@ -37,6 +43,10 @@ ON CONFLICT (clinic_id, key, day) DO UPDATE SET
     groups = EXCLUDED.groups,
     computed_at = EXCLUDED.computed_at
 """
+
+
+def _array_literal(numbers: Sequence[Any]) -> str:
+    return "{" + ",".join(repr(n) for n in numbers) + "}"
 
 
 def rollup_clinic_days(*, clinic: Clinic, days: Iterable[date], force: bool = False) -> int:
@@ -58,14 +68,12 @@ def rollup_clinic_days(*, clinic: Clinic, days: Iterable[date], force: bool = Fa
     measured = _measured_days(clinic, [m for m in metrics if m.point_in_time], days, force)
     rows = [
         (
-            clinic.pk,
             metric.key,
             day,
             parts.numerator,
             parts.denominator,
-            list(parts.values),
-            list(parts.groups),
-            started,
+            _array_literal(parts.values),
+            _array_literal(parts.groups),
         )
         for metric in metrics
         for day, parts in metric.parts_for_days(
@@ -73,9 +81,27 @@ def rollup_clinic_days(*, clinic: Clinic, days: Iterable[date], force: bool = Fa
         ).items()
     ]
     # One order for every writer, so concurrent upserts of overlapping days cannot deadlock.
-    rows.sort(key=lambda row: (row[1], row[2]))
+    rows.sort(key=lambda row: (row[0], row[1]))
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(_UPSERT, rows)
+        if rows:
+            keys, row_days, numerators, denominators, values, groups = map(
+                list, zip(*rows, strict=True)
+            )
+            cursor.execute(
+                _UPSERT,
+                {
+                    "clinic": clinic.pk,
+                    "at": started,
+                    "keys": keys,
+                    "days": row_days,
+                    "numerators": numerators,
+                    "denominators": denominators,
+                    "values": values,
+                    "groups": groups,
+                },
+            )
+        # The marks go in the same transaction as the rows that answer them, and also when
+        # there is nothing to write (e.g. a point-in-time metric's kept day).
         if marks:
             ChangedDay.objects.filter(pk__in=marks).delete()
     return len(rows)

@@ -11,6 +11,7 @@ from clinicops.core import roles
 from clinicops.core.models import Clinic
 from clinicops.core.tests.factories import StaffFactory
 from clinicops.kpis import registry, services
+from clinicops.kpis import services as kpi_services
 from clinicops.kpis.models import MetricDay
 from scheduling.models import Appointment
 from scheduling.tests.conftest import MONDAY, local
@@ -124,3 +125,80 @@ def test_the_tnaa_drilldown_lists_each_measurement_behind_the_figure(
     # Monday's three slots are booked: the third open one is next Monday's 08:40
     assert monday[column("Days to third open slot")] == 7
     assert monday[column("On")] == MONDAY + dt.timedelta(days=7)
+
+
+def test_the_tnaa_drilldown_shows_the_mornings_three_slots_not_todays(
+    clinic, provider, visit, template, front_desk, make_patient, monkeypatch
+) -> None:
+    """Monday's four 20-minute slots (08:00-09:20) are booked the week before, so at 07:00 the
+    first three open slots are Tuesday's. Bookings cancelled and marked no-show after the
+    measurement do not change the rows: they are the morning's, and they are the stored
+    figure's (Tuesday 08:40 is the third: 1 day)."""
+    from scheduling import services
+
+    for weekday in range(5):
+        TemplateBlockFactory(
+            template=template, weekday=weekday, start_time=dt.time(8), end_time=dt.time(9, 20)
+        )
+    clock = {"now": local(MONDAY - dt.timedelta(days=7), 10)}
+    monkeypatch.setattr("django.utils.timezone.now", lambda: clock["now"])
+
+    def book(start: dt.datetime) -> Appointment:
+        return services.book_appointment(
+            actor=front_desk,
+            clinic=clinic,
+            patient=make_patient(),
+            provider=provider,
+            appointment_type=visit,
+            start=start,
+        ).appointment
+
+    monday = [book(local(MONDAY, 8, m)) for m in (0, 20, 40)] + [book(local(MONDAY, 9))]
+    clock["now"] = local(MONDAY, 7, 30)
+    services.cancel_appointment(actor=front_desk, appointment=monday[0], reason="patient")
+    clock["now"] = local(MONDAY, 9, 30)
+    services.mark_no_show(actor=front_desk, appointment=monday[1])
+    clock["now"] = local(MONDAY + dt.timedelta(days=1), 2, 5)
+
+    kpi_services.rollup_clinic_days(clinic=clinic, days=[MONDAY])
+    stored = MetricDay.objects.get(clinic=clinic, key="tnaa_days", day=MONDAY)
+    drill = registry.get("tnaa_days").drill(clinic, MONDAY, MONDAY)
+
+    column = drill.columns.index
+    (row,) = drill.rows
+    tuesday = MONDAY + dt.timedelta(days=1)
+    assert [row[column(c)] for c in ("First open slot", "Second open slot", "Third open slot")] == [
+        local(tuesday, 8),
+        local(tuesday, 8, 20),
+        local(tuesday, 8, 40),
+    ]
+    assert row[column("Measured at")] == local(MONDAY, 7)
+    assert [float(row[column("Days to third open slot")])] == stored.values == [1.0]
+    assert row[column("On")] == tuesday
+
+
+def test_the_utilization_drilldown_keeps_minutes_booked_on_a_closure_day(
+    clinic, provider, visit, template
+) -> None:
+    """The rule in force: a closure day has no bookable minutes, but what is still booked on
+    it counts, so the drill-down lists those minutes and the rows add up to the figure."""
+    TemplateBlockFactory(template=template, weekday=0, start_time=dt.time(8), end_time=dt.time(12))
+    TemplateBlockFactory(template=template, weekday=1, start_time=dt.time(8), end_time=dt.time(12))
+    ClinicClosureFactory(clinic=clinic, day=WEEK[1])  # Tuesday closed, one booking left on it
+    AppointmentFactory(
+        clinic=clinic, provider=provider, appointment_type=visit, start=local(MONDAY, 8)
+    )
+    AppointmentFactory(
+        clinic=clinic, provider=provider, appointment_type=visit, start=local(WEEK[1], 8)
+    )
+
+    booked, bookable, _ = week_parts(clinic, "template_utilization")
+    drill = registry.get("template_utilization").drill(clinic, WEEK[0], WEEK[-1])
+
+    column = drill.columns.index
+    assert sum(r[column("Minutes booked")] for r in drill.rows) == booked == 40
+    assert sum(r[column("Bookable template minutes")] for r in drill.rows) == bookable == 240
+    tuesday = [r for r in drill.rows if r[0] == WEEK[1]]
+    assert [
+        (r[column("Minutes booked")], r[column("Bookable template minutes")]) for r in tuesday
+    ] == [(20, 0)]

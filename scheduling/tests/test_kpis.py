@@ -166,3 +166,91 @@ def test_metrics_are_registered_with_their_parts() -> None:
         [kpis.TnaaValue(1, 5, 10), kpis.TnaaValue(1, 6, 6), kpis.TnaaValue(2, 5, 0)]
     )
     assert parts.denominator == 3
+
+
+def test_tnaa_is_the_mornings_figure_whatever_happens_later_that_day(
+    clinic, provider, visit, template, front_desk, make_patient, monkeypatch
+) -> None:
+    """Weekdays 08:00-09:20 (four 20-minute slots). Everything on Monday is booked the week
+    before, so at 07:00 Monday the third open slot is Tuesday's: TNAA 1 day. Then, after the
+    morning measurement, two Monday bookings are cancelled, one is marked a no-show and a
+    Tuesday slot is booked. Measured that morning, measured by the nightly run and measured by
+    a backfill months later, the figure is the morning's: 1. (Measured from the bookings as
+    they stand now it would be 0: three Monday slots look open.)"""
+    from clinicops.kpis import services as kpi_services
+    from clinicops.kpis.models import MetricDay
+    from scheduling import services
+
+    for weekday in range(5):
+        TemplateBlockFactory(
+            template=template, weekday=weekday, start_time=dt.time(8), end_time=dt.time(9, 20)
+        )
+    clock = {"now": local(MONDAY - dt.timedelta(days=7), 10)}
+    monkeypatch.setattr("django.utils.timezone.now", lambda: clock["now"])
+
+    def book(start: dt.datetime) -> Appointment:
+        return services.book_appointment(
+            actor=front_desk,
+            clinic=clinic,
+            patient=make_patient(),
+            provider=provider,
+            appointment_type=visit,
+            start=start,
+        ).appointment
+
+    monday = [book(local(MONDAY, 8) + dt.timedelta(minutes=m)) for m in (0, 20, 40, 60)]
+    clock["now"] = local(MONDAY, 7)
+    at_the_time = kpis.tnaa_days_values(clinic, MONDAY)
+    assert at_the_time == [kpis.TnaaValue(provider.pk, visit.pk, 1)]
+
+    clock["now"] = local(MONDAY, 7, 30)
+    services.cancel_appointment(actor=front_desk, appointment=monday[0], reason="patient")
+    services.cancel_appointment(actor=front_desk, appointment=monday[1], reason="rescheduled")
+    clock["now"] = local(MONDAY, 9, 30)
+    services.mark_no_show(actor=front_desk, appointment=monday[2])
+    book(local(MONDAY + dt.timedelta(days=1), 8))
+    assert len(Appointment.objects.filter(status=Status.BOOKED)) == 2
+
+    clock["now"] = local(MONDAY + dt.timedelta(days=1), 2, 5)  # the nightly run
+    assert kpis.tnaa_days_values(clinic, MONDAY) == at_the_time
+    kpi_services.rollup_clinic_days(clinic=clinic, days=[MONDAY])
+    clock["now"] = local(MONDAY + dt.timedelta(days=200), 12)  # a backfill, months later
+    assert kpis.tnaa_days_range(clinic, MONDAY, MONDAY) == {MONDAY: at_the_time}
+    kpi_services.rollup_clinic_days(clinic=clinic, days=[MONDAY], force=True)
+    row = MetricDay.objects.get(clinic=clinic, key="tnaa_days", day=MONDAY)
+    assert (row.values, row.groups) == ([1.0], [provider.pk])
+
+
+def test_tnaa_is_measured_at_the_clinics_measurement_time(
+    clinic, provider, visit, template, monkeypatch
+) -> None:
+    """Monday 08:00-09:00 only: measured at 07:00 the three Monday slots are open (0 days);
+    measured at 08:30 (the clinic's setting) only 08:40 is left, so the third slot is the next
+    Monday's (7 days)."""
+    from clinicops.kpis.models import KpiSettings
+
+    TemplateBlockFactory(template=template, weekday=0, start_time=dt.time(8), end_time=dt.time(9))
+    monkeypatch.setattr(
+        "django.utils.timezone.now", lambda: local(MONDAY + dt.timedelta(days=1), 2)
+    )
+    assert kpis.tnaa_days_values(clinic, MONDAY) == [kpis.TnaaValue(provider.pk, visit.pk, 0)]
+    KpiSettings.objects.create(clinic=clinic, measure_time=dt.time(8, 30))
+    assert kpis.tnaa_days_values(clinic, MONDAY) == [kpis.TnaaValue(provider.pk, visit.pk, 7)]
+
+
+def test_utilization_keeps_the_minutes_booked_on_a_closure_day(clinic, provider, visit, template):
+    """shared/KPIS.md: booked minutes are not cancelled appointments, closure or not; only the
+    bookable minutes are net of the closure."""
+    TemplateBlockFactory(template=template, weekday=0, start_time=dt.time(8), end_time=dt.time(9))
+    _appt(clinic, provider, visit, 8, status=Status.COMPLETED)
+    ClinicClosureFactory(clinic=clinic, day=MONDAY)
+    assert kpis.template_utilization_parts(clinic, MONDAY) == (20, 0)
+    assert kpis.template_utilization_range(clinic, MONDAY, MONDAY) == {MONDAY: (20, 0)}
+
+
+def test_every_scheduling_metric_says_how_it_is_computed() -> None:
+    tnaa = registry.get("tnaa_days").definition
+    for phrase in ("07:00", "as it stood", "scores 90"):
+        assert phrase in tnaa
+    assert "reschedule" in registry.get("no_show_rate").definition
+    assert "closure day" in registry.get("template_utilization").definition

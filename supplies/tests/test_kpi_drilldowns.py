@@ -14,7 +14,9 @@ from clinicops.kpis import registry
 from clinicops.kpis import services as kpi_services
 from clinicops.kpis.models import MetricDay
 from supplies.models import LocationItem, StockLocation
-from supplies.services import nightly, usage
+from supplies.services import counts as count_services
+from supplies.services import orders as order_services
+from supplies.services import usage
 from supplies.services.usage import UsageLine
 from supplies.tests.factories import LocationItemFactory, SupplyItemFactory
 
@@ -60,16 +62,30 @@ def test_the_supply_cost_drilldown_adds_up_to_the_figures_cost(
     assert sum(row[drill.columns.index("Cost")] for row in drill.rows) == cost == Decimal("2.52")
 
 
-def test_the_stockout_drilldown_lists_the_item_days_at_zero(
-    clinic: Clinic, cart: StockLocation, stock: Stock
+def test_the_stockout_drilldown_lists_the_item_days_at_zero_from_the_ledger(
+    manager: User, nurse: User, clinic: Clinic, cart: StockLocation
 ) -> None:
-    stock(LocationItemFactory(location=cart, par=10), 5)
-    empty = LocationItemFactory(location=cart, par=10, item__name="Saline")
-    for day in WEEK[:3]:
-        nightly.snapshot_stockouts(clinic=clinic, day=day)
+    """The rows are the ledger's item-days at zero, the metric's numerator (no snapshot)."""
+    full = LocationItemFactory(location=cart, par=10)
+    saline = LocationItemFactory(location=cart, par=10, item__name="Saline")
+    for item in (full, saline):
+        order_services.receive_stock(
+            actor=manager, location_item=item, quantity=5, reason="opening", now=at(WEEK[0], 7)
+        )
+    # Saline emptied on Wednesday, refilled on Friday: at zero Wednesday and Thursday.
+    count_services.quick_count(
+        actor=nurse, location_item=saline, counted=0, reason="lost", now=at(WEEK[2], 9)
+    )
+    order_services.receive_stock(
+        actor=manager, location_item=saline, quantity=4, now=at(WEEK[4], 8)
+    )
 
     zero, tracked = week_parts(clinic, "stockout_rate")
     drill = registry.get("stockout_rate").drill(clinic, WEEK[0], WEEK[-1])
 
-    assert (len(drill.rows), tracked) == (zero, 6)
-    assert {row[drill.columns.index("Item")] for row in drill.rows} == {empty.item.name}
+    assert (len(drill.rows), tracked) == (zero, 14) == (2, 14)
+    column = drill.columns.index
+    assert [(row[0], row[column("Item")], row[column("On hand")]) for row in drill.rows] == [
+        (WEEK[2], "Saline", 0),
+        (WEEK[3], "Saline", 0),
+    ]

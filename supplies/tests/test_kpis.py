@@ -14,7 +14,9 @@ from clinicops.core.models import Clinic, User
 from clinicops.core.tests.factories import PatientFactory, StaffFactory
 from supplies import kpis
 from supplies.models import LocationItem, StockLocation
-from supplies.services import counts, nightly, usage, waste
+from supplies.services import counts as count_services
+from supplies.services import orders as order_services
+from supplies.services import usage, waste
 from supplies.services.usage import UsageLine
 from supplies.tests.factories import LocationItemFactory, StockLocationFactory, SupplyItemFactory
 
@@ -118,27 +120,63 @@ def test_completed_visits_are_counted_from_scheduling_when_it_exists(clinic: Cli
     assert kpis.supply_cost_per_visit_parts(clinic, DAY) == (Decimal("0.0000"), 3)
 
 
-def test_stockout_rate_counts_zero_on_hand_tracked_item_days(
-    nurse: User, clinic: Clinic, cart: StockLocation, stock: Stock
+def test_stockout_rate_counts_zero_on_hand_tracked_item_days_from_the_ledger(
+    nurse: User, manager: User, clinic: Clinic, cart: StockLocation
 ) -> None:
-    stocked = [stock(LocationItemFactory(location=cart, par=10), 5) for _ in range(3)]
-    LocationItemFactory(location=cart, par=10)  # tracked, empty: a stockout
+    """No nightly snapshot: each tracked item's on hand at the local day's end is read from
+    the ledger, so a past day can be computed (and recomputed) whenever."""
+    items = [LocationItemFactory(location=cart, par=10) for _ in range(5)]
+    for item in items:
+        order_services.receive_stock(
+            actor=manager, location_item=item, quantity=5, reason="opening", now=at(DAY, 7)
+        )
     LocationItemFactory(location=cart, par=0, reorder_point=0, max_quantity=0)  # not tracked
-    LocationItemFactory(location=cart, par=10, is_active=False)  # retired
+    retired = LocationItemFactory(location=cart, par=10)
+    order_services.receive_stock(
+        actor=manager, location_item=retired, quantity=1, reason="opening", now=at(DAY, 7)
+    )
+    LocationItem.objects.filter(pk=retired.pk).update(is_active=False)  # no longer stocked
+    # Emptied at 23:30 local on DAY (04:30 UTC the next day): DAY's stockout.
+    count_services.quick_count(
+        actor=nurse, location_item=items[0], counted=0, reason="lost", now=at(DAY, 23, 30)
+    )
+    # Emptied the next day, then refilled the day after.
+    next_day = DAY + timedelta(days=1)
+    count_services.quick_count(
+        actor=nurse, location_item=items[1], counted=0, reason="lost", now=at(next_day, 9)
+    )
+    order_services.receive_stock(
+        actor=manager, location_item=items[1], quantity=3, now=at(next_day + timedelta(days=1), 8)
+    )
 
-    assert nightly.snapshot_stockouts(clinic=clinic, day=DAY) == 4
-    assert kpis.stockout_rate_parts(clinic, DAY) == (1, 4)
+    assert kpis.stockout_rate_parts(clinic, DAY - timedelta(days=1)) == (0, 0)  # not stocked yet
+    assert kpis.stockout_rate_parts(clinic, DAY) == (1, 5)
+    assert kpis.stockout_rate_parts(clinic, next_day) == (2, 5)
+    assert kpis.stockout_rate_parts(clinic, next_day + timedelta(days=1)) == (1, 5)
+    assert kpis.stockout_rate_range(clinic, DAY - timedelta(days=1), DAY + timedelta(days=3)) == {
+        DAY: (1, 5),
+        next_day: (2, 5),
+        DAY + timedelta(days=2): (1, 5),
+        DAY + timedelta(days=3): (1, 5),
+    }
 
-    # Re-running the night later (after more use) does not rewrite the day.
-    counts.quick_count(actor=nurse, location_item=stocked[0], counted=0, reason="lost")
-    assert nightly.snapshot_stockouts(clinic=clinic, day=DAY) == 0
-    assert kpis.stockout_rate_parts(clinic, DAY) == (1, 4)
 
-    # The next day sees the new stockout; a week's rate is recomputed from the parts.
-    nightly.snapshot_stockouts(clinic=clinic, day=DAY + timedelta(days=1))
-    parts = [kpis.stockout_rate_parts(clinic, DAY + timedelta(days=n)) for n in range(2)]
-    assert parts == [(1, 4), (2, 4)]
-    assert sum(z for z, _ in parts) / sum(t for _, t in parts) == 3 / 8
+def test_a_backfill_of_the_stockout_rate_needs_no_snapshot(
+    manager: User, clinic: Clinic, cart: StockLocation
+) -> None:
+    from clinicops.kpis import selectors
+    from clinicops.kpis import services as kpi_services
+    from supplies.models import StockoutSnapshot
+
+    items = [LocationItemFactory(location=cart, par=10) for _ in range(5)]
+    for item in items:
+        order_services.receive_stock(
+            actor=manager, location_item=item, quantity=5, reason="opening", now=at(DAY, 7)
+        )
+    kpi_services.rollup_clinic_days(clinic=clinic, days=[DAY + timedelta(days=n) for n in range(7)])
+    assert not StockoutSnapshot.objects.exists()
+    # 0 of 5 items at zero every day: 0 %, not "no data"
+    assert selectors.figure(clinic, "stockout_rate", DAY, DAY + timedelta(days=6)) == 0
 
 
 def test_the_metrics_are_in_the_kpi_catalogue() -> None:

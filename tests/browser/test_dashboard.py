@@ -42,14 +42,14 @@ def at(clinic: Clinic, day: date, hour: int, minute: int = 0) -> datetime:
 
 
 def seed_weeks(clinic: Clinic) -> date:
-    """Thirteen weeks of supply use, completed visits and stockout snapshots, rolled up;
+    """Thirteen weeks of supply use and refills, completed visits and stockout snapshots (for
+    the drill-down; the stockout rate reads the ledger), rolled up;
     returns the Monday of the week the dashboard opens on."""
     from scheduling.models import Appointment, AppointmentType
     from supplies.models import (
         LocationItem,
         StockLocation,
         StockMovement,
-        StockoutSnapshot,
         SupplyItem,
     )
 
@@ -75,9 +75,20 @@ def seed_weeks(clinic: Clinic) -> date:
         )
     ]
     days = [first + timedelta(days=i) for i in range(WEEKS * 7)]
+    level = dict.fromkeys(items, 0)
     for day in days:
         if day.weekday() >= 5:
             continue
+        for item in items:
+            if rng.random() < 0.88 and level[item] < 40:  # the morning refill, mostly done
+                StockMovement.objects.create(
+                    location_item=item,
+                    kind="receive",
+                    quantity=40 - level[item],
+                    unit_cost=item.item.unit_cost,
+                    occurred_at=at(clinic, day, 7),
+                )
+                level[item] = 40
         for slot in range(rng.randint(6, 12)):
             start = at(clinic, day, 8) + timedelta(minutes=20 * slot)
             Appointment.objects.create(
@@ -91,21 +102,29 @@ def seed_weeks(clinic: Clinic) -> date:
             )
         for _ in range(rng.randint(5, 15)):
             item = rng.choice(items)
+            used = min(rng.randint(1, 4), level[item])
+            if not used:
+                continue
+            level[item] -= used
             StockMovement.objects.create(
                 location_item=item,
                 kind="use",
-                quantity=-rng.randint(1, 4),
+                quantity=-used,
                 unit_cost=item.item.unit_cost,
                 occurred_at=at(clinic, day, rng.randint(8, 16), rng.randint(0, 59)),
                 patient=rng.choice(patients),
             )
-        for item in items:
-            StockoutSnapshot.objects.create(
-                location_item=item,
-                day=day,
-                on_hand=0 if rng.random() < 0.12 else rng.randint(1, 9),
-                is_critical=item.item.is_critical,
-            )
+        for n, item in enumerate(items):  # some end the day empty (every Wednesday, one)
+            if level[item] and (rng.random() < 0.12 or (n == 2 and day.weekday() == 2)):
+                StockMovement.objects.create(
+                    location_item=item,
+                    kind="count_adjust",
+                    reason="lost",
+                    quantity=-level[item],
+                    unit_cost=item.item.unit_cost,
+                    occurred_at=at(clinic, day, 17),
+                )
+                level[item] = 0
     services.rollup_clinic_days(clinic=clinic, days=days)
     return week
 

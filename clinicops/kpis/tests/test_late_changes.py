@@ -134,6 +134,22 @@ def test_a_rollup_clears_the_marks_it_saw(clinic: Clinic) -> None:
     assert marks(clinic) == set()
 
 
+def test_a_rollup_with_nothing_to_write_still_clears_the_marks_it_saw(clinic: Clinic) -> None:
+    """A point-in-time metric's existing row is kept (nothing to write): the day's marks are
+    answered all the same, in the same transaction, not left to re-roll every night."""
+    from dataclasses import replace
+
+    old = clinic.today() - timedelta(days=270)
+    measured = replace(registry.get("tnaa_days"), sources=())
+    with registry.swapped([measured]):
+        services.rollup_clinic_days(clinic=clinic, days=[old])
+        ChangedDay.objects.create(clinic=clinic, day=old)
+
+        assert services.rollup_clinic_days(clinic=clinic, days=[old]) == 0
+
+    assert marks(clinic) == set()
+
+
 @pytest.fixture
 def manager(make_user: Callable[..., User]) -> User:
     return make_user(roles.MANAGER, username="manager")
@@ -200,17 +216,39 @@ def test_backfill_without_force_recomputes_a_changed_day(clinic: Clinic) -> None
     assert (row.numerator, row.denominator) == (1, 1)
 
 
-def test_a_stock_snapshot_taken_after_the_rollup_marks_its_day_for_the_next_night(
+def test_a_ledger_line_recorded_after_the_rollup_reaches_the_stockout_rate(
     clinic: Clinic,
 ) -> None:
-    from supplies.services import nightly
-
-    LocationItemFactory(location__clinic=clinic, par=10)
+    """The stockout rate reads the ledger (no snapshot): a count that empties an item,
+    recorded for yesterday after yesterday was rolled up, marks the day, and the next
+    rollup stores the stockout."""
+    item = LocationItemFactory(location__clinic=clinic, par=10)
     yesterday = clinic.today() - timedelta(days=1)
+    StockMovement.objects.create(
+        location_item=item,
+        kind=StockMovement.Kind.RECEIVE,
+        quantity=5,
+        unit_cost=1,
+        occurred_at=at(clinic, yesterday - timedelta(days=1)),
+    )
     services.rollup_clinic_days(clinic=clinic, days=[yesterday])
+    assert MetricDay.objects.get(clinic=clinic, key="stockout_rate", day=yesterday).numerator == 0
     ChangedDay.objects.all().delete()
 
-    nightly.snapshot_stockouts(clinic=clinic, day=yesterday)  # late: after the rollup
+    StockMovement.objects.create(  # late: after the rollup
+        location_item=item,
+        kind=StockMovement.Kind.COUNT_ADJUST,
+        reason=StockMovement.Reason.LOST,
+        quantity=-5,
+        unit_cost=1,
+        occurred_at=at(clinic, yesterday),
+    )
 
-    assert (yesterday, False) in marks(clinic)
+    assert (yesterday, True) in marks(clinic)
     assert services.stale_days(clinic=clinic, start=yesterday, end=yesterday) == [yesterday]
+    services.rollup_clinic_days(clinic=clinic, days=[yesterday])
+    row = MetricDay.objects.get(clinic=clinic, key="stockout_rate", day=yesterday)
+    assert (row.numerator, row.denominator) == (1, 1)
+    assert "supplies.StockoutSnapshot" not in {
+        source.model for source in registry.get("stockout_rate").sources
+    }

@@ -648,3 +648,35 @@ def test_the_health_system_view_shows_each_of_the_users_clinics_side_by_side(
     assert "not chosen" in html
     assert "<html" not in fragment.content.decode()
     assert 'href="/kpis/system/">All clinics</a>' in client.get(url(clinic) + WEEK).content.decode()
+
+
+def test_each_tile_and_its_drilldown_disclose_the_definition_in_force(
+    client: Client, manager: User, clinic: Clinic, source: Source
+) -> None:
+    """ "How this is computed" shows `Metric.definition` (not the short description), in a
+    <details> disclosure a keyboard and a screen reader can open, on the tile and on the
+    drill-down page; a metric without a definition falls back to its description."""
+    from dataclasses import replace
+
+    defined = "Counted <carefully>: no-shows over appointments not cancelled early."
+    metrics = [
+        replace(m, definition=defined) if m.key == "no_show_rate" else replace(m, definition="")
+        for m in dashboard_catalogue(source)
+    ]
+    with registry.swapped(metrics):
+        choose(clinic, manager, CHOSEN, door_to_provider_min=(20, 25))
+        fill_week(source, clinic)
+        roll(clinic, MONDAY - timedelta(weeks=1), SUNDAY)
+        client.force_login(manager)
+        html = client.get(url(clinic) + WEEK).content.decode()
+        drill = client.get(url(clinic, "drill/no_show_rate/") + WEEK).content.decode()
+
+    tile = html.split('id="tile-no_show_rate-title"')[1].split("</article>")[0]
+    escaped = "Counted &lt;carefully&gt;: no-shows over appointments not cancelled early."
+    disclosure = re.search(
+        r"<details[^>]*>\s*<summary[^>]*>How this is computed.*?</details>", tile, re.S
+    )
+    assert disclosure is not None
+    assert escaped in disclosure.group(0)
+    assert re.search(r"<details[^>]*>\s*<summary[^>]*>How this is computed", drill)
+    assert escaped in drill
