@@ -20,6 +20,8 @@ from scheduling.tests.factories import (
     ClinicClosureFactory,
     ScheduleTemplateFactory,
     TemplateBlockFactory,
+from scheduling.services import booking
+from scheduling.services import transitions
 )
 
 pytestmark = pytest.mark.django_db
@@ -144,7 +146,7 @@ def test_the_tnaa_drilldown_shows_the_mornings_three_slots_not_todays(
     monkeypatch.setattr("django.utils.timezone.now", lambda: clock["now"])
 
     def book(start: dt.datetime) -> Appointment:
-        return services.book_appointment(
+        return booking.book_appointment(
             actor=front_desk,
             clinic=clinic,
             patient=make_patient(),
@@ -155,9 +157,9 @@ def test_the_tnaa_drilldown_shows_the_mornings_three_slots_not_todays(
 
     monday = [book(local(MONDAY, 8, m)) for m in (0, 20, 40)] + [book(local(MONDAY, 9))]
     clock["now"] = local(MONDAY, 7, 30)
-    services.cancel_appointment(actor=front_desk, appointment=monday[0], reason="patient")
+    transitions.cancel_appointment(actor=front_desk, appointment=monday[0], reason="patient")
     clock["now"] = local(MONDAY, 9, 30)
-    services.mark_no_show(actor=front_desk, appointment=monday[1])
+    transitions.mark_no_show(actor=front_desk, appointment=monday[1])
     clock["now"] = local(MONDAY + dt.timedelta(days=1), 2, 5)
 
     kpi_services.rollup_clinic_days(clinic=clinic, days=[MONDAY])
