@@ -14,14 +14,13 @@ from clinicops.kpis import registry, services
 from clinicops.kpis import services as kpi_services
 from clinicops.kpis.models import MetricDay
 from scheduling.models import Appointment
+from scheduling.services import booking, transitions
 from scheduling.tests.conftest import MONDAY, local
 from scheduling.tests.factories import (
     AppointmentFactory,
     ClinicClosureFactory,
     ScheduleTemplateFactory,
     TemplateBlockFactory,
-from scheduling.services import booking
-from scheduling.services import transitions
 )
 
 pytestmark = pytest.mark.django_db
@@ -136,7 +135,6 @@ def test_the_tnaa_drilldown_shows_the_mornings_three_slots_not_todays(
     first three open slots are Tuesday's. Bookings cancelled and marked no-show after the
     measurement do not change the rows: they are the morning's, and they are the stored
     figure's (Tuesday 08:40 is the third: 1 day)."""
-    from scheduling import services
 
     for weekday in range(5):
         TemplateBlockFactory(
