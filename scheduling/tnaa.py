@@ -180,7 +180,7 @@ class ScheduleHistory:
         )
         providers = sorted(self.templates)
         self.time_off: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
-        for pid, start, end, created in ProviderTimeOff.objects.filter(
+        for pid, start, end, created in ProviderTimeOff.objects.filter(  # type: ignore[misc]  # django-stubs misreads this scoped manager
             provider_id__in=providers, start__lt=self.window_end, end__gt=self.window_start
         ).values_list("provider_id", "start", "end", "created_at"):
             self.time_off[pid].append((_epoch(start), _epoch(end), _epoch(created)))
@@ -206,7 +206,7 @@ class ScheduleHistory:
             return found
         where = _WHERE.format(owner=owner)
         sql = _HISTORY_SQL.format(owner=owner, where=where)
-        params = {
+        params: dict[str, Any] = {
             "tz": self.clinic.time_zone,
             "ids": ids,
             "start": self.window_start,

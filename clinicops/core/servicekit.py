@@ -19,7 +19,7 @@ def user_or_none(actor: Any) -> User | None:
 def actor_label(actor: Any) -> str:
     """How an event log names who did it: the username, or "system"."""
     if actor is not None and getattr(actor, "is_authenticated", False):
-        return actor.get_username()
+        return str(actor.get_username())
     return str(actor) if actor else "system"
 
 
