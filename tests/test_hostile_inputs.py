@@ -221,6 +221,7 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         actor=manager, clinic=clinic, supplier=item.supplier, lines=[(item, 10)]
     )
     count = supplies_counts.start_count(actor=nurse, location=cart)
+    from supplies.models import StockMovement
 
     ids: dict[str, dict[str, Any]] = {
         "core:patient_detail": {"pk": patient.pk},
@@ -247,6 +248,9 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         "supplies:count": {"pk": count.pk},
         "supplies:count_post": {"pk": count.pk},
         "supplies:count_cancel": {"pk": count.pk},
+        "supplies:found_reviewed": {
+            "movement_id": StockMovement.objects.filter(location_item=cart_item).first().pk
+        },
         "supplies:levels_edit": {"location_item_id": cart_item.pk},
         "supplies:accept_par": {"location_item_id": cart_item.pk},
         "patientflow:room_clean": {"room_id": rooms[0].pk},

@@ -179,7 +179,7 @@ def test_tnaa_is_the_mornings_figure_whatever_happens_later_that_day(
     they stand now it would be 0: three Monday slots look open.)"""
     from clinicops.kpis import services as kpi_services
     from clinicops.kpis.models import MetricDay
-    from scheduling import services
+    from scheduling.services import booking, transitions
 
     for weekday in range(5):
         TemplateBlockFactory(
@@ -189,7 +189,7 @@ def test_tnaa_is_the_mornings_figure_whatever_happens_later_that_day(
     monkeypatch.setattr("django.utils.timezone.now", lambda: clock["now"])
 
     def book(start: dt.datetime) -> Appointment:
-        return services.book_appointment(
+        return booking.book_appointment(
             actor=front_desk,
             clinic=clinic,
             patient=make_patient(),
@@ -204,10 +204,10 @@ def test_tnaa_is_the_mornings_figure_whatever_happens_later_that_day(
     assert at_the_time == [kpis.TnaaValue(provider.pk, visit.pk, 1)]
 
     clock["now"] = local(MONDAY, 7, 30)
-    services.cancel_appointment(actor=front_desk, appointment=monday[0], reason="patient")
-    services.cancel_appointment(actor=front_desk, appointment=monday[1], reason="rescheduled")
+    transitions.cancel_appointment(actor=front_desk, appointment=monday[0], reason="patient")
+    transitions.cancel_appointment(actor=front_desk, appointment=monday[1], reason="rescheduled")
     clock["now"] = local(MONDAY, 9, 30)
-    services.mark_no_show(actor=front_desk, appointment=monday[2])
+    transitions.mark_no_show(actor=front_desk, appointment=monday[2])
     book(local(MONDAY + dt.timedelta(days=1), 8))
     assert len(Appointment.objects.filter(status=Status.BOOKED)) == 2
 

@@ -44,7 +44,7 @@ def test_the_move_keeps_the_table_its_rows_its_chain_and_the_officers_permission
     # given a trail written before the move, read by the Compliance officer role
     migrate(BEFORE_MOVE)
     ContentType.objects.clear_cache()
-    assert officers_permissions() == {"audit.view_auditevent"}
+    assert officers_permissions() == {"compliance.view_auditevent"}
     permission_id = Permission.objects.get(
         content_type__app_label="compliance", codename="view_auditevent"
     ).pk
