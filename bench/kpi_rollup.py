@@ -51,47 +51,9 @@ RATIO_TARGET = 2.0
 NIGHT_TARGET_S = 2.0
 Parts = dict[str, dict[date, tuple[Decimal, Decimal]]]
 
-STOCKOUT_SQL = """
-    WITH tracked AS (
-        SELECT li.id
-        FROM supplies_locationitem li
-        JOIN supplies_stocklocation l ON l.id = li.location_id
-        JOIN supplies_supplyitem i ON i.id = li.item_id
-        WHERE l.clinic_id = %(clinic)s AND li.par > 0
-          AND li.is_active AND l.is_active AND i.is_active
-    ),
-    points AS (  -- each item's net change per local day; the balance before, on the first day
-        SELECT id, day, sum(quantity) AS quantity FROM (
-            SELECT m.location_item_id AS id, %(first)s::date AS day, m.quantity
-            FROM supplies_stockmovement m JOIN tracked t ON t.id = m.location_item_id
-            WHERE m.occurred_at < %(start)s
-            UNION ALL
-            SELECT m.location_item_id, (m.occurred_at AT TIME ZONE %(tz)s)::date, m.quantity
-            FROM supplies_stockmovement m JOIN tracked t ON t.id = m.location_item_id
-            WHERE m.occurred_at >= %(start)s AND m.occurred_at < %(end)s
-        ) lines GROUP BY id, day
-    ),
-    runs AS (  -- the level from each such day until the item's next one
-        SELECT day, sum(quantity) OVER w AS level, lead(day) OVER w AS next_day
-        FROM points WINDOW w AS (PARTITION BY id ORDER BY day)
-    ),
-    starts AS (SELECT day, count(*) AS n FROM (
-        SELECT min(day) AS day FROM points GROUP BY id) f GROUP BY day),
-    tracked_days AS (
-        SELECT s::date AS day, sum(coalesce(starts.n, 0)) OVER (ORDER BY s) AS n
-        FROM generate_series(%(first)s::date, %(last)s::date, interval '1 day') s
-        LEFT JOIN starts ON starts.day = s::date
-    ),
-    zero AS (
-        SELECT z::date AS day, count(*) AS n
-        FROM runs CROSS JOIN LATERAL generate_series(
-            runs.day, coalesce(runs.next_day - 1, %(last)s::date), interval '1 day') z
-        WHERE runs.level <= 0 GROUP BY 1
-    )
-    SELECT t.day, coalesce(z.n, 0), t.n
-    FROM tracked_days t LEFT JOIN zero z ON z.day = t.day
-    WHERE t.n > 0
-"""
+# The stockout rate has no separate floor: the metric is already one set-based statement over the
+# ledger (supplies.kpis.STOCKOUT_SQL), which `floor_rows` runs bare, so its ratio measures only
+# the rollup's own overhead around that statement.
 
 # The SQL floor of the metrics that are not plain aggregates: template utilization (booked
 # minutes by day; bookable minutes of the template in effect, net of closures and time off,
@@ -190,9 +152,6 @@ HAND_SQL = {
             GROUP BY 1)
         SELECT day, round(coalesce(cost, 0), 4), coalesce(visits, 0)
         FROM cost FULL JOIN visits USING (day)""",
-    # the stock ledger's on hand at each local day's end: a running sum over one GROUP BY
-    # of the ledger by item and day (supplies/kpis.py registers this same statement)
-    "stockout_rate": STOCKOUT_SQL,
 }
 
 
@@ -380,7 +339,11 @@ def floor_rows(key: str, clinic: Any, first: date, last: date) -> list[tuple[Any
 
     if key == "tnaa_days":
         return tnaa_floor(clinic, first, last)
+    from supplies.kpis import STOCKOUT_SQL
+
     sql = HAND_SQL.get(key) or FLOOR_SQL.get(key)
+    if key == "stockout_rate":
+        sql = STOCKOUT_SQL
     if sql is None:
         return None
     with connection.cursor() as cursor:

@@ -144,7 +144,7 @@ def supply_cost_per_visit_range(
     }
 
 
-_STOCKOUT_SQL = """
+STOCKOUT_SQL = """
     WITH tracked AS (
         SELECT li.id
         FROM supplies_locationitem li
@@ -201,7 +201,7 @@ def stockout_rate_range(clinic: Clinic, first: date, last: date) -> dict[date, t
         "last": last,
     }
     with connection.cursor() as cursor:
-        cursor.execute(_STOCKOUT_SQL, params)
+        cursor.execute(STOCKOUT_SQL, params)
         return {day: (zero, tracked) for day, zero, tracked in cursor.fetchall()}
 
 
