@@ -23,7 +23,7 @@ from decimal import Decimal
 
 
 class X12DataError(ValueError):
-    """Data that cannot go into an 837P; `field` names where (e.g. "claim[PC123].lines[2].units")."""
+    """Data that cannot go into an 837P; `field` names where, e.g. "claim[PC123].lines[2].units"."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -99,7 +99,9 @@ class Subscriber:
     """Loops 2000B (SBR) / 2010BA (subscriber) / 2010BB (payer) for the payer billed."""
 
     payer: Payer
-    claim_filing_indicator: str  # SBR09: CI commercial, MB Medicare B, MC Medicaid, BL, HM, 09 self-pay...
+    claim_filing_indicator: (
+        str  # SBR09: CI commercial, MB Medicare B, MC Medicaid, BL, HM, 09 self-pay...
+    )
     member_id: str  # NM109 (MI)
     name: PersonName
     birth_date: dt.date | None = None  # DMG02; required when the subscriber is the patient
@@ -163,7 +165,9 @@ class OtherPayer:
 
     payer: Payer
     payer_responsibility: str  # SBR01 of 2320: P, S, T...
-    relationship_code: str  # SBR02 of 2320: the other subscriber's relation to the patient (18 self)
+    relationship_code: (
+        str  # SBR02 of 2320: the other subscriber's relation to the patient (18 self)
+    )
     claim_filing_indicator: str  # SBR09
     subscriber_name: PersonName  # 2330A NM1*IL
     member_id: str  # 2330A NM109 (MI)
