@@ -11,7 +11,8 @@ Data is cleaned before it is written:
 - identifiers and codes (NPI, member id, payer id, CLM01, procedure codes, REF values...) are
   upper-cased and must already be clean: a delimiter, an unknown character or a wrong length
   raises `X12DataError` naming the field, so nothing ambiguous is ever sent;
-- amounts are `Decimal`, written with at most 2 decimals and no trailing zeros.
+- amounts are `Decimal` in whole cents (anything finer is refused), written without trailing
+  zeros.
 """
 
 from __future__ import annotations
@@ -112,9 +113,11 @@ def _choice(value: str, where: str, allowed: Sequence[str]) -> str:
 
 
 def amount(value: Decimal, where: str = "amount") -> str:
-    """An X12 R (decimal) amount: rounded to cents, no trailing zeros, no exponent."""
+    """An X12 R (decimal) amount in whole cents: no trailing zeros, no exponent."""
     if not isinstance(value, Decimal) or not value.is_finite():
         raise X12DataError(where, f"must be a finite Decimal, not {value!r}")
+    if value != value.quantize(_CENT):
+        raise X12DataError(where, f"must be whole cents, not {value}")
     text = format(value.quantize(_CENT), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")

@@ -1,0 +1,380 @@
+"""The 837P writer: every file it builds validates in pyx12 with zero errors, for varied claims.
+
+No database: the writer takes dataclasses. Each test builds a file, runs pyx12 on it
+(`validate_x12`) and checks the segments that carry the case (HL levels, CLM05, REF*F8, HI...).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from revenue.x12 import samples as s
+from revenue.x12.claim_data import (
+    Address,
+    Claim,
+    PersonName,
+    ServiceLine,
+    X12DataError,
+)
+from revenue.x12.segments import claim_segments, format_segments, parse_segments
+from revenue.x12.validate import validate_x12
+from revenue.x12.writer_837p import amount, build_837p, clean_text
+
+
+def build(*claims: Claim, control: int = 1) -> str:
+    return build_837p(s.interchange(control), [s.group(tuple(claims), control=control)])
+
+
+def assert_valid(x12: str) -> None:
+    issues = validate_x12(x12)
+    assert issues == [], "\n".join(str(i) for i in issues)
+
+
+def segs(x12: str, sid: str) -> list[list[str]]:
+    return [e for e in parse_segments(x12) if e[0] == sid]
+
+
+def test_patient_is_subscriber() -> None:
+    x12 = build(s.sample_claim(2, dependent_patient=False))
+    assert_valid(x12)
+    assert [hl[3] for hl in segs(x12, "HL")] == ["20", "22"]
+    sbr = segs(x12, "SBR")[0]
+    assert sbr[1:3] == ["P", "18"]
+    assert not segs(x12, "PAT")
+    assert segs(x12, "DMG")  # the subscriber's demographics, required when they are the patient
+
+
+def test_patient_is_not_subscriber() -> None:
+    x12 = build(s.sample_claim(1, dependent_patient=True))
+    assert_valid(x12)
+    hls = segs(x12, "HL")
+    assert [hl[3] for hl in hls] == ["20", "22", "23"]
+    assert hls[1][4] == "1"  # the subscriber level has a child
+    assert hls[2][2] == hls[1][1]  # the patient level's parent is the subscriber level
+    assert segs(x12, "SBR")[0][2] == ""  # SBR02 only when the subscriber is the patient
+    assert segs(x12, "PAT") == [["PAT", "19"]]
+    assert [nm1[1] for nm1 in segs(x12, "NM1") if nm1[1] == "QC"] == ["QC"]
+
+
+def test_four_modifiers() -> None:
+    base = s.sample_claim(3, lines=1, diagnoses=2)
+    line = dataclasses.replace(base.lines[0], modifiers=("25", "59", "gt", "XU"))
+    x12 = build(dataclasses.replace(base, lines=(line,)))
+    assert_valid(x12)
+    assert segs(x12, "SV1")[0][1] == f"HC:{line.procedure_code}:25:59:GT:XU"
+
+
+def test_five_modifiers_are_refused() -> None:
+    base = s.sample_claim(3, lines=1, diagnoses=2)
+    line = dataclasses.replace(base.lines[0], modifiers=("25", "59", "GT", "XU", "95"))
+    with pytest.raises(X12DataError, match="modifiers"):
+        build(dataclasses.replace(base, lines=(line,)))
+
+
+def test_twelve_diagnoses_principal_first() -> None:
+    claim = s.sample_claim(4, diagnoses=12, lines=3)
+    x12 = build(claim)
+    assert_valid(x12)
+    hi = segs(x12, "HI")[0]
+    assert len(hi) == 13
+    assert hi[1] == "ABK:J449"
+    assert all(c.startswith("ABF:") for c in hi[2:])
+    assert hi[12] == "ABF:R519"  # dots removed
+    with pytest.raises(X12DataError, match="1 to 12 diagnoses"):
+        build(dataclasses.replace(claim, diagnoses=(*claim.diagnoses, "R10.9")))
+
+
+def test_several_lines_numbered_with_line_ids() -> None:
+    claim = s.sample_claim(5, lines=6, diagnoses=4)
+    x12 = build(claim)
+    assert_valid(x12)
+    assert [lx[1] for lx in segs(x12, "LX")] == ["1", "2", "3", "4", "5", "6"]
+    assert [r[2] for r in segs(x12, "REF") if r[1] == "6R"] == [f"L5-{i}" for i in range(1, 7)]
+    assert len(segs(x12, "DTP")) == 6
+    total = sum(Decimal(sv1[2]) for sv1 in segs(x12, "SV1"))
+    assert Decimal(segs(x12, "CLM")[0][2]) == total == claim.total_charge
+
+
+def test_secondary_claim_with_other_payer_loops() -> None:
+    x12 = build(s.secondary_claim(7))
+    assert_valid(x12)
+    loops = [loop for loop, _ in format_segments(x12)]
+    for name in ("2320 Other subscriber", "2330A Other subscriber name", "2330B Other payer"):
+        assert name in loops
+    assert "2430 Line adjudication" in loops
+    sbrs = segs(x12, "SBR")
+    assert [sbr[1] for sbr in sbrs] == ["S", "P"]  # we bill the secondary; the primary paid
+    assert segs(x12, "AMT")[0][1] == "D"
+    assert segs(x12, "SVD")[0][1] == s.PAYERS[0].payer_id
+
+
+def test_line_adjudication_must_name_an_other_payer() -> None:
+    claim = s.secondary_claim(7)
+    line = claim.lines[0]
+    wrong = dataclasses.replace(line.adjudications[0], payer_id="NOBODY")
+    lines = (dataclasses.replace(line, adjudications=(wrong,)), *claim.lines[1:])
+    bad = dataclasses.replace(claim, lines=lines)
+    with pytest.raises(X12DataError, match=r"adjudications\[1\]\.payer_id"):
+        build(bad)
+
+
+@pytest.mark.parametrize("frequency", ["7", "8"])
+def test_corrected_and_void_claims(frequency: str) -> None:
+    claim = dataclasses.replace(
+        s.sample_claim(8), frequency_code=frequency, original_claim_reference="PAYERICN0001"
+    )
+    x12 = build(claim)
+    assert_valid(x12)
+    clm = segs(x12, "CLM")[0]
+    assert clm[5] == f"11:B:{frequency}"
+    assert ["REF", "F8", "PAYERICN0001"] in segs(x12, "REF")
+
+
+def test_corrected_claim_needs_the_original_reference() -> None:
+    with pytest.raises(X12DataError, match="original_claim_reference"):
+        build(dataclasses.replace(s.sample_claim(8), frequency_code="7"))
+
+
+def test_prior_authorization_and_referral() -> None:
+    claim = dataclasses.replace(
+        s.sample_claim(9), prior_authorization="PA-778", referral_number="RF1"
+    )
+    x12 = build(claim)
+    assert_valid(x12)
+    refs = segs(x12, "REF")
+    assert ["REF", "G1", "PA-778"] in refs
+    assert ["REF", "9F", "RF1"] in refs
+
+
+def test_several_payers_one_group_each() -> None:
+    groups = [
+        s.group(tuple(s.sample_claim(n, payer=payer) for n in range(i * 10, i * 10 + 4)),
+                payer=payer, control=100 + i)
+        for i, payer in enumerate(s.PAYERS)
+    ]  # fmt: skip
+    x12 = build_837p(s.interchange(42), groups)
+    assert_valid(x12)
+    gs = segs(x12, "GS")
+    assert [g[6] for g in gs] == ["100", "101", "102"]
+    assert [g[8] for g in gs] == ["005010X222A1"] * 3
+    assert [st_[2] for st_ in segs(x12, "ST")] == ["0100", "0101", "0102"]
+    assert segs(x12, "IEA")[0][1:] == ["3", "000000042"]
+    payer_ids = [nm1[9] for nm1 in segs(x12, "NM1") if nm1[1] == "PR"]
+    assert payer_ids == [p.payer_id for p in s.PAYERS for _ in range(4)]
+
+
+def test_a_varied_batch_validates() -> None:
+    """60 sample claims of every shape the sample generator makes, plus secondaries."""
+    claims = [s.sample_claim(n) for n in range(60)] + [s.secondary_claim(n) for n in (61, 62)]
+    x12 = build(*claims)
+    assert_valid(x12)
+    assert len(segs(x12, "CLM")) == 62
+    assert {len(h) for h in segs(x12, "HI")} == set(range(2, 14))  # 1 to 12 diagnoses
+
+
+def test_round_trip_counts_and_control_numbers() -> None:
+    groups = [
+        s.group((s.sample_claim(1), s.sample_claim(2)), control=7),
+        s.group((s.secondary_claim(3),), payer=s.PAYERS[1], control=8),
+    ]
+    x12 = build_837p(s.interchange(123456789), groups)
+    rows = parse_segments(x12)
+    assert rows[0][0] == "ISA" and rows[-1][0] == "IEA"
+    assert rows[0][13] == rows[-1][2] == "123456789"
+    assert len(x12.split("~")) - 1 == len(rows)
+    open_st = open_gs = None
+    count = 0
+    groups_seen = 0
+    for row in rows:
+        if row[0] == "GS":
+            open_gs, groups_seen = row[6], groups_seen + 1
+        elif row[0] == "ST":
+            open_st, count = row[2], 0
+        if open_st is not None:
+            count += 1
+        if row[0] == "SE":
+            assert int(row[1]) == count, "SE01 counts ST to SE"
+            assert row[2] == open_st
+            open_st = None
+        elif row[0] == "GE":
+            assert row[1:] == ["1", open_gs]
+    assert int(rows[-1][1]) == groups_seen == 2
+    assert [r[6] for r in rows if r[0] == "GS"] == ["7", "8"]
+
+
+def test_a_broken_file_is_reported() -> None:
+    """The check can fail: damage a valid file three ways and pyx12 names each damage."""
+    good = build(s.sample_claim(2, dependent_patient=False))
+    assert_valid(good)
+
+    wrong_count = good.replace("SE*", "SE*9", 1)
+    issues = validate_x12(wrong_count)
+    assert any(i.segment == "ST" and "SE count" in i.message for i in issues), issues
+
+    bad_state = good.replace("*SPRINGFIELD*IL*62704", "*SPRINGFIELD*QQ*62704", 1)
+    assert any(i.element == "N402" for i in validate_x12(bad_state))
+
+    no_diagnoses = "".join(
+        line for line in good.splitlines(keepends=True) if not line.startswith("HI*")
+    )
+    no_diagnoses = no_diagnoses.replace(
+        f"SE*{segs(good, 'SE')[0][1]}*", f"SE*{int(segs(good, 'SE')[0][1]) - 1}*"
+    )
+    missing = validate_x12(no_diagnoses)
+    assert any(i.segment == "HI" and "missing" in i.message for i in missing), missing
+
+    assert validate_x12("this is not X12")
+
+
+def test_free_text_is_cleaned_not_rejected() -> None:
+    base = s.sample_claim(2, dependent_patient=False)
+    nasty = dataclasses.replace(
+        base.subscriber,
+        name=PersonName("O'Brien*~Núñez", "ma:ry^ann" + "x" * 60),
+        address=Address("1 Elm St ~ #4", "Zürich*town", "il", "62704-0001"),
+    )
+    x12 = build(dataclasses.replace(base, subscriber=nasty))
+    assert_valid(x12)
+    nm1 = next(n for n in segs(x12, "NM1") if n[1] == "IL")
+    assert nm1[3] == "O'BRIEN NUNEZ"
+    assert nm1[4] == ("MA RY ANN" + "X" * 60)[:35]
+    assert ["N3", "1 ELM ST #4"] in segs(x12, "N3")
+    assert ["N4", "ZURICH TOWN", "IL", "627040001"] in segs(x12, "N4")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda c: dataclasses.replace(c, patient_control_number="PC*1"), "patient_control_number"),
+        (
+            lambda c: dataclasses.replace(c, patient_control_number="P" * 21),
+            "patient_control_number",
+        ),
+        (
+            lambda c: dataclasses.replace(
+                c, subscriber=dataclasses.replace(c.subscriber, member_id="M~1")
+            ),
+            "subscriber.member_id",
+        ),
+        (lambda c: dataclasses.replace(c, total_charge=c.total_charge + 1), "total_charge"),
+        (lambda c: dataclasses.replace(c, place_of_service="1"), "place_of_service"),
+        (lambda c: dataclasses.replace(c, frequency_code="2"), "frequency_code"),
+        (lambda c: dataclasses.replace(c, diagnoses=("NOTACODE",)), "diagnoses[1]"),
+        (
+            lambda c: dataclasses.replace(
+                c, lines=(dataclasses.replace(c.lines[0], diagnosis_pointers=(5,)),)
+            ),
+            "diagnosis_pointers",
+        ),
+        (
+            lambda c: dataclasses.replace(
+                c, lines=(dataclasses.replace(c.lines[0], line_control_number="A:B"),)
+            ),
+            "line_control_number",
+        ),
+        (
+            lambda c: dataclasses.replace(
+                c, lines=(dataclasses.replace(c.lines[0], units=Decimal(0)),)
+            ),
+            "units",
+        ),
+    ],
+)
+def test_bad_identifiers_are_refused_naming_the_field(change, field) -> None:  # type: ignore[no-untyped-def]
+    base = s.sample_claim(6, lines=1, diagnoses=2)
+    base = dataclasses.replace(base, total_charge=base.lines[0].charge)
+    with pytest.raises(X12DataError) as info:
+        build(change(base))
+    assert field in info.value.field
+
+
+def test_control_numbers_are_checked() -> None:
+    claim = s.sample_claim(1)
+    with pytest.raises(X12DataError, match="interchange.control_number"):
+        build_837p(s.interchange(1_000_000_000), [s.group((claim,))])
+    with pytest.raises(X12DataError, match="used twice"):
+        build_837p(s.interchange(1), [s.group((claim,)), s.group((claim,))])
+
+
+def test_amounts() -> None:
+    assert amount(Decimal("100.00")) == "100"
+    assert amount(Decimal("12.50")) == "12.5"
+    with pytest.raises(X12DataError, match="cents"):
+        amount(Decimal("0.005"))
+    assert amount(Decimal("-3.10")) == "-3.1"
+    assert amount(Decimal("-0.00")) == "0"
+    assert amount(Decimal("1E+2")) == "100"
+    with pytest.raises(X12DataError):
+        amount(Decimal("NaN"))
+
+
+def test_segment_view_names_loops_and_finds_one_claim() -> None:
+    claims = (s.sample_claim(1, dependent_patient=True), s.sample_claim(2, dependent_patient=False))
+    x12 = build(*claims)
+    rows = format_segments(x12)
+    assert len(rows) == len(parse_segments(x12))
+    assert rows[0][0] == "Interchange header"
+    assert ("2300 Claim", segs(x12, "CLM")[0] and "*".join(segs(x12, "CLM")[0])) in rows
+    assert ("2000C Patient level", "PAT*19") in rows
+    one = claim_segments(x12, "PC00000002")
+    assert one[0][1].startswith("HL*") and one[0][1].split("*")[3] == "22"
+    assert sum(1 for _, t in one if t.startswith("CLM*")) == 1
+    assert all("PC00000001" not in t for _, t in one)
+    dep = claim_segments(x12, "pc00000001")
+    assert [t.split("*")[3] for _, t in dep if t.startswith("HL*")] == ["22", "23"]
+    assert claim_segments(x12, "NOPE") == []
+    with pytest.raises(ValueError, match="ISA"):
+        format_segments("GS*HC~")
+
+
+def test_segment_view_reads_other_delimiters() -> None:
+    x12 = build(s.sample_claim(3))
+    other = x12.replace("*", "|").replace("~", "!").replace("|:!\n", "|>!\n")
+    other = other.replace("HC:", "HC>").replace("ABK:", "ABK>").replace("ABF:", "ABF>")
+    other = other.replace("11:B:1", "11>B>1")
+    assert [t for _, t in format_segments(other)][1:] == [t for _, t in format_segments(x12)][1:]
+
+
+names = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=0, max_size=80
+)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(last=names, first=names, street=names)
+def test_any_free_text_still_validates(last: str, first: str, street: str) -> None:
+    base = s.sample_claim(2, dependent_patient=False, lines=1, diagnoses=1)
+    sub = dataclasses.replace(
+        base.subscriber,
+        name=PersonName(last or "X", first),
+        address=dataclasses.replace(base.subscriber.address, line1=street or "1 Main"),
+    )
+    try:
+        x12 = build(dataclasses.replace(base, subscriber=sub))
+    except X12DataError as exc:  # text that cleans to nothing is refused, by name
+        assert exc.field.endswith((".last", ".line1"))
+        assert not clean_text(last or "X", 60) or not clean_text(street or "1 Main", 55)
+        return
+    assert_valid(x12)
+
+
+def test_service_dates_default_to_the_claim_date() -> None:
+    base = s.sample_claim(1, lines=2, diagnoses=2)
+    lines = tuple(dataclasses.replace(line, service_date=None) for line in base.lines)
+    lines = (lines[0], dataclasses.replace(lines[1], service_date=dt.date(2026, 11, 30)))
+    x12 = build(dataclasses.replace(base, lines=lines))
+    assert_valid(x12)
+    assert [d[3] for d in segs(x12, "DTP")] == [base.service_date.strftime("%Y%m%d"), "20261130"]
+
+
+def test_claim_data_is_frozen() -> None:
+    line = s.sample_claim(1).lines[0]
+    assert isinstance(line, ServiceLine)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        line.charge = Decimal(1)  # type: ignore[misc]
