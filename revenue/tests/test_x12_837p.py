@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from revenue.x12 import samples as s
 from revenue.x12.claim_data import (
     Address,
+    Adjustment,
     Claim,
     PersonName,
     ServiceLine,
@@ -122,6 +123,65 @@ def test_line_adjudication_must_name_an_other_payer() -> None:
     bad = dataclasses.replace(claim, lines=lines)
     with pytest.raises(X12DataError, match=r"adjudications\[1\]\.payer_id"):
         build(bad)
+
+
+def test_secondary_claim_adjudicated_at_claim_level_only() -> None:
+    claim = s.secondary_claim(11)
+    primary = claim.other_payers[0]
+    lines = tuple(dataclasses.replace(line, adjudications=()) for line in claim.lines)
+    paid = claim.total_charge - Decimal("40.00")
+    at_claim = dataclasses.replace(
+        primary,
+        paid_amount=paid,
+        adjustments=(Adjustment("CO", "45", Decimal("30.00")), Adjustment("PR", "1", Decimal(10))),
+        adjudication_date=dt.date(2026, 11, 21),
+    )
+    x12 = build(dataclasses.replace(claim, lines=lines, other_payers=(at_claim,)))
+    assert_valid(x12)
+    assert segs(x12, "CAS") == [["CAS", "CO", "45", "30"], ["CAS", "PR", "1", "10"]]
+    assert ["DTP", "573", "D8", "20261121"] in segs(x12, "DTP")
+    assert not segs(x12, "SVD")
+    with pytest.raises(X12DataError, match="adjudication_date"):
+        build(
+            dataclasses.replace(
+                claim,
+                lines=lines,
+                other_payers=(dataclasses.replace(at_claim, adjudication_date=None),),
+            )
+        )
+
+
+def test_other_payer_amounts_must_balance() -> None:
+    claim = s.secondary_claim(12)
+    primary = claim.other_payers[0]
+    off_by_a_cent = dataclasses.replace(primary, paid_amount=primary.paid_amount + Decimal("0.01"))
+    with pytest.raises(X12DataError, match=r"other_payers\[1\]\.paid_amount: does not balance"):
+        build(dataclasses.replace(claim, other_payers=(off_by_a_cent,)))
+    line = claim.lines[0]
+    adj = line.adjudications[0]
+    short = dataclasses.replace(adj, paid_amount=adj.paid_amount - Decimal(1))
+    lines = (dataclasses.replace(line, adjudications=(short,)), *claim.lines[1:])
+    with pytest.raises(X12DataError, match=r"lines\[1\]\.adjudications\[1\]: does not balance"):
+        build(dataclasses.replace(claim, lines=lines))
+    same_rank = dataclasses.replace(primary, payer_responsibility="S")
+    with pytest.raises(X12DataError, match="payer_responsibility"):
+        build(dataclasses.replace(claim, other_payers=(same_rank,)))
+    with pytest.raises(X12DataError, match="appears twice"):
+        build(
+            dataclasses.replace(
+                claim,
+                other_payers=(primary, dataclasses.replace(primary, payer_responsibility="T")),
+            )
+        )
+
+
+def test_billing_provider_address_is_not_a_po_box() -> None:
+    billing = dataclasses.replace(
+        s.BILLING, address=Address("P.O. Box 12", "Springfield", "IL", "627011234")
+    )
+    group = dataclasses.replace(s.group((s.sample_claim(1),)), billing_provider=billing)
+    with pytest.raises(X12DataError, match=r"billing_provider\.address\.line1"):
+        build_837p(s.interchange(), [group])
 
 
 @pytest.mark.parametrize("frequency", ["7", "8"])

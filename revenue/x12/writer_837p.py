@@ -63,6 +63,7 @@ _FILING_INDICATORS = (
 _PROCEDURE = re.compile(r"[A-Z0-9]{5}")
 _MODIFIER = re.compile(r"[A-Z0-9]{2}")
 _ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z]{1,5}")
+_PO_BOX = re.compile(r"(P\.?\s*O\.?\s*BOX|POST\s+OFFICE\s+BOX|LOCK\s*BOX)\b", re.IGNORECASE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,6 +263,12 @@ def _billing_provider(bp: BillingProvider) -> list[str]:
     else:
         name = _required_text(bp.name, f"{where}.name", 60)
         out.append(seg("NM1", "85", "2", name, "", "", "", "", "XX", npi))
+    if _PO_BOX.match(bp.address.line1.strip()):
+        raise X12DataError(
+            f"{where}.address.line1",
+            "the billing provider's address must be a street address; a PO box goes in the "
+            "pay-to address",
+        )
     out += _address(bp.address, f"{where}.address", zip9=True)
     out.append(seg("REF", "EI", _digits(bp.ein, f"{where}.ein", (9,))))
     if bp.pay_to_address is not None:
@@ -375,6 +382,42 @@ def _service_line(
     return out
 
 
+def _check_balance(claim: Claim, op: OtherPayer, payer_id: str, where: str) -> None:
+    """The guide's balancing rules for what another payer did (payers reject unbalanced claims):
+    per adjudicated line, charge - adjustments = paid; per claim, charge - every adjustment of
+    this payer (claim and lines) = AMT*D paid. Without 2430 lines, DTP*573 is required."""
+    line_adjustments = Decimal(0)
+    adjudicated = False
+    for n, line in enumerate(claim.lines, 1):
+        for k, adj in enumerate(line.adjudications, 1):
+            if adj.payer_id.strip().upper() != payer_id:
+                continue
+            adjudicated = True
+            adjusted = sum((a.amount for a in adj.adjustments), Decimal(0))
+            line_adjustments += adjusted
+            if line.charge - adjusted != adj.paid_amount:
+                raise X12DataError(
+                    f"{where.rsplit('.', 1)[0]}.lines[{n}].adjudications[{k}]",
+                    f"does not balance: charge {line.charge} - adjustments {adjusted} "
+                    f"!= paid {adj.paid_amount}",
+                )
+    if op.paid_amount is None:
+        if adjudicated or op.adjustments:
+            raise X12DataError(f"{where}.paid_amount", "is required once the payer adjudicated")
+        return
+    claim_adjustments = sum((a.amount for a in op.adjustments), Decimal(0))
+    if claim.total_charge - claim_adjustments - line_adjustments != op.paid_amount:
+        raise X12DataError(
+            f"{where}.paid_amount",
+            f"does not balance: charge {claim.total_charge} - adjustments "
+            f"{claim_adjustments + line_adjustments} != paid {op.paid_amount}",
+        )
+    if not adjudicated and op.adjudication_date is None:
+        raise X12DataError(
+            f"{where}.adjudication_date", "is required when no line carries this payer's result"
+        )
+
+
 def _claim_loops(claim: Claim, hl_start: int, parent_hl: int) -> tuple[list[str], int]:
     """The 2000B..2400 segments of one claim; returns them and the next free HL number."""
     pcn = clean_id(claim.patient_control_number, "claim.patient_control_number", max_len=20)
@@ -426,10 +469,10 @@ def _claim_loops(claim: Claim, hl_start: int, parent_hl: int) -> tuple[list[str]
         out.append(_dmg(sub.birth_date, sub.sex, f"{where}.subscriber"))
     # 2010BB payer
     payer_name = _required_text(sub.payer.name, f"{where}.subscriber.payer.name", 60)
-    payer_id = clean_id(
+    payer_id_billed = clean_id(
         sub.payer.payer_id, f"{where}.subscriber.payer.payer_id", min_len=2, max_len=80
     )
-    out.append(seg("NM1", "PR", "2", payer_name, "", "", "", "", "PI", payer_id))
+    out.append(seg("NM1", "PR", "2", payer_name, "", "", "", "", "PI", payer_id_billed))
     if sub.payer.address is not None:
         out += _address(sub.payer.address, f"{where}.subscriber.payer.address")
 
@@ -519,10 +562,31 @@ def _claim_loops(claim: Claim, hl_start: int, parent_hl: int) -> tuple[list[str]
     # 2320/2330A/2330B other payers
     if len(claim.other_payers) > 10:
         raise X12DataError(f"{where}.other_payers", "at most 10 other payers")
+    known = {op.payer.payer_id.strip().upper() for op in claim.other_payers}
+    for n, line in enumerate(claim.lines, 1):
+        for k, adj in enumerate(line.adjudications, 1):
+            if adj.payer_id.strip().upper() not in known:
+                raise X12DataError(
+                    f"{where}.lines[{n}].adjudications[{k}].payer_id",
+                    "names no other payer of the claim",
+                )
     payer_ids: list[str] = []
+    responsibilities = [sub.payer_responsibility.strip().upper()]
     for i, op in enumerate(claim.other_payers, 1):
-        out += _other_payer(op, f"{where}.other_payers[{i}]")
-        payer_ids.append(op.payer.payer_id.strip().upper())
+        at = f"{where}.other_payers[{i}]"
+        out += _other_payer(op, at)
+        payer_id = op.payer.payer_id.strip().upper()
+        if payer_id in payer_ids:  # SVD01 must say which 2330B payer it means
+            raise X12DataError(f"{at}.payer.payer_id", f"{payer_id} appears twice in the claim")
+        responsibility = op.payer_responsibility.strip().upper()
+        if responsibility in responsibilities:
+            raise X12DataError(
+                f"{at}.payer_responsibility",
+                f"{responsibility} is already the responsibility of another payer of the claim",
+            )
+        payer_ids.append(payer_id)
+        responsibilities.append(responsibility)
+        _check_balance(claim, op, payer_id, at)
 
     # 2400 service lines
     seen: set[str] = set()
