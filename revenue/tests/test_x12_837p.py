@@ -293,6 +293,18 @@ def test_a_broken_file_is_reported() -> None:
     assert validate_x12("this is not X12")
 
 
+def test_cached_maps_give_the_same_findings() -> None:
+    good = build(s.sample_claim(1), s.secondary_claim(3))
+    bad = good.replace("*SPRINGFIELD*IL*62704", "*SPRINGFIELD*QQ*62704", 1).replace(
+        "SE*", "SE*9", 1
+    )
+    fresh = [validate_x12(text, cache_maps=False) for text in (good, bad, good)]
+    cached = [validate_x12(text) for text in (good, bad, good, bad)]
+    assert fresh == cached[:3]
+    assert cached[3] == cached[1]
+    assert len(cached[1]) == 2
+
+
 def test_free_text_is_cleaned_not_rejected() -> None:
     base = s.sample_claim(2, dependent_patient=False)
     nasty = dataclasses.replace(
@@ -408,7 +420,7 @@ names = st.text(
 )
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(last=names, first=names, street=names)
 def test_any_free_text_still_validates(last: str, first: str, street: str) -> None:
     base = s.sample_claim(2, dependent_patient=False, lines=1, diagnoses=1)
