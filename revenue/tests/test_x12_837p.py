@@ -452,3 +452,73 @@ def test_claim_data_is_frozen() -> None:
     assert isinstance(line, ServiceLine)
     with pytest.raises(dataclasses.FrozenInstanceError):
         line.charge = Decimal(1)  # type: ignore[misc]
+
+
+def test_longest_allowed_values_validate() -> None:
+    """The writer's length limits agree with the guide's (pyx12's map): the longest values
+    the writer accepts validate, one character more is refused by the writer."""
+    base = s.sample_claim(2, dependent_patient=False, lines=1, diagnoses=1)
+    line = dataclasses.replace(base.lines[0], line_control_number="L" * 50)
+    sub = dataclasses.replace(
+        base.subscriber,
+        member_id="M" * 80,
+        group_number="G" * 50,
+        name=PersonName("A" * 70, "B" * 40, "C" * 30, "JR"),
+        address=Address("1" * 60, "C" * 40, "IL", "627040001", "2" * 60),
+    )
+    claim = dataclasses.replace(
+        base,
+        patient_control_number="P" * 20,
+        prior_authorization="A" * 50,
+        subscriber=sub,
+        lines=(line,),
+    )
+    x12 = build(claim)
+    assert_valid(x12)
+    nm1 = next(n for n in segs(x12, "NM1") if n[1] == "IL")
+    assert [len(v) for v in nm1[3:6]] == [60, 35, 25]
+    for change in (
+        {"patient_control_number": "P" * 21},
+        {"prior_authorization": "A" * 51},
+        {"subscriber": dataclasses.replace(sub, member_id="M" * 81)},
+        {"lines": (dataclasses.replace(line, line_control_number="L" * 51),)},
+    ):
+        with pytest.raises(X12DataError, match="characters"):
+            build(dataclasses.replace(claim, **change))  # type: ignore[arg-type]
+
+
+def test_other_shapes_validate() -> None:
+    """Optional parts left out or in: no pay-to, a person as billing provider, an e-mail only
+    contact, a line with its own place of service and minutes, a dependant whose subscriber
+    has no address or birth date on file."""
+    base = s.sample_claim(3, dependent_patient=True, lines=2, diagnoses=2)
+    sub = dataclasses.replace(base.subscriber, address=None, birth_date=None, group_number="")
+    sub = dataclasses.replace(sub, group_name="Acme Staff Plan")
+    lines = (
+        base.lines[0],
+        dataclasses.replace(
+            base.lines[1], place_of_service="02", unit_basis="MJ", units=Decimal(30)
+        ),
+    )
+    claim = dataclasses.replace(base, subscriber=sub, lines=lines)
+    group = dataclasses.replace(
+        s.group((claim,)),
+        billing_provider=dataclasses.replace(
+            s.BILLING, pay_to_address=None, is_person=True, name="Okafor", first_name="Ada"
+        ),
+    )
+    interchange = dataclasses.replace(
+        s.interchange(5, usage="P"),
+        submitter=dataclasses.replace(s.SUBMITTER, contact_phone="", contact_email="x@clinic.test"),
+    )
+    x12 = build_837p(interchange, [group])
+    assert_valid(x12)
+    assert not [n for n in segs(x12, "NM1") if n[1] == "87"]
+    assert ["NM1", "85", "1", "OKAFOR", "ADA", "", "", "", "XX", s.BILLING_NPI] in segs(x12, "NM1")
+    assert segs(x12, "PER") == [["PER", "IC", "BILLING OFFICE", "EM", "X@CLINIC.TEST"]]
+    assert segs(x12, "SBR")[0][3:5] == ["", "ACME STAFF PLAN"]
+    assert segs(x12, "SV1")[1][3:6] == ["MJ", "30", "02"]
+    assert segs(x12, "ISA")[0][15] == "P"
+    assert len(segs(x12, "DMG")) == 1  # the patient's only
+    with pytest.raises(X12DataError, match=r"subscriber\.address"):
+        build(dataclasses.replace(claim, patient=None))
