@@ -522,3 +522,55 @@ def test_other_shapes_validate() -> None:
     assert len(segs(x12, "DMG")) == 1  # the patient's only
     with pytest.raises(X12DataError, match=r"subscriber\.address"):
         build(dataclasses.replace(claim, patient=None))
+
+
+@st.composite
+def random_claims(draw: st.DrawFn, n: int) -> Claim:
+    """A claim of random shape: 1-12 diagnoses, 1-50 lines, 0-4 modifiers a line, random
+    pointers, charges, fractional units, place of service, frequency, dependant or not."""
+    n_dx = draw(st.integers(1, 12))
+    base = s.sample_claim(n, diagnoses=n_dx, lines=1, dependent_patient=draw(st.booleans()))
+    n_lines = draw(st.integers(1, 50))
+    modifiers = st.sampled_from(["25", "59", "GT", "95", "XU", "LT", "RT", "26", "TC", "QW"])
+    lines = []
+    for i in range(n_lines):
+        order = draw(st.permutations(list(range(1, n_dx + 1))))
+        lines.append(
+            ServiceLine(
+                procedure_code=draw(st.sampled_from(s.PROCEDURES)),
+                charge=draw(st.decimals(min_value=0, max_value=Decimal("99999.99"), places=2)),
+                units=draw(st.decimals(min_value=Decimal("0.1"), max_value=Decimal(999), places=1)),
+                diagnosis_pointers=tuple(order[: draw(st.integers(1, min(4, n_dx)))]),
+                line_control_number=f"{n}.{i}",
+                modifiers=tuple(draw(st.lists(modifiers, max_size=4, unique=True))),
+            )
+        )
+    frequency = draw(st.sampled_from("178"))
+    return dataclasses.replace(
+        base,
+        lines=tuple(lines),
+        total_charge=sum((line.charge for line in lines), Decimal(0)),
+        place_of_service=draw(st.sampled_from(["11", "02", "10", "22", "12", "20"])),
+        frequency_code=frequency,
+        original_claim_reference="" if frequency == "1" else f"ICN{n}",
+    )
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.data(),
+    groups=st.integers(1, 3),
+    controls=st.sets(st.integers(1, 999_999_999), min_size=4, max_size=4),
+)
+def test_random_claim_shapes_validate(data: st.DataObject, groups: int, controls: set[int]) -> None:
+    isa13, *group_controls = sorted(controls)
+    built = []
+    for g in range(groups):
+        count = data.draw(st.integers(1, 3))
+        claims = tuple(data.draw(random_claims(g * 10 + k)) for k in range(count))
+        built.append(s.group(claims, payer=s.PAYERS[g], control=group_controls[g]))
+    x12 = build_837p(s.interchange(isa13), built)
+    assert_valid(x12)
+    rows = parse_segments(x12)
+    assert rows[0][13] == f"{isa13:09d}"
+    assert [r[6] for r in rows if r[0] == "GS"] == [str(c) for c in group_controls[:groups]]
