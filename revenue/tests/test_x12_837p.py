@@ -574,3 +574,39 @@ def test_random_claim_shapes_validate(data: st.DataObject, groups: int, controls
     rows = parse_segments(x12)
     assert rows[0][13] == f"{isa13:09d}"
     assert [r[6] for r in rows if r[0] == "GS"] == [str(c) for c in group_controls[:groups]]
+
+
+@pytest.mark.parametrize(
+    ("phone", "written"),
+    [("(555) 555-1234", "5555551234"), ("+1 555.555.1234", "5555551234"), ("555-1234", None)],
+)
+def test_submitter_phone(phone: str, written: str | None) -> None:
+    interchange = dataclasses.replace(
+        s.interchange(), submitter=dataclasses.replace(s.SUBMITTER, contact_phone=phone)
+    )
+    if written is None:
+        with pytest.raises(X12DataError, match="contact_phone"):
+            build_837p(interchange, [s.group((s.sample_claim(1),))])
+        return
+    x12 = build_837p(interchange, [s.group((s.sample_claim(1),))])
+    assert segs(x12, "PER")[0][3:5] == ["TE", written]
+
+
+def test_validations_in_threads_keep_their_findings_apart() -> None:
+    """The export may validate in several workers' threads at once: the shared map cache and
+    the log capture must not mix one file's findings into another's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    good = build(s.sample_claim(1), s.sample_claim(2))
+    bad = good.replace("SE*", "SE*9", 1)
+    texts = [good, bad, "not X12 at all", good, bad, good] * 3
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(validate_x12, texts))
+    for text, issues in zip(texts, results, strict=True):
+        if text == good:
+            assert issues == []
+        elif text == bad:
+            assert [i.segment for i in issues] == ["ST"]
+        else:
+            assert issues
+            assert all(i.segment == "" for i in issues)

@@ -62,12 +62,16 @@ class X12Issue:
 
 
 class _Collect(logging.Handler):
+    """pyx12's ERROR log lines from this thread (validations in other threads log too)."""
+
     def __init__(self) -> None:
         super().__init__(level=logging.ERROR)
+        self.thread = threading.get_ident()
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
+        if record.thread == self.thread:
+            self.messages.append(record.getMessage())
 
 
 def validate_x12(text: str, *, cache_maps: bool = True) -> list[X12Issue]:

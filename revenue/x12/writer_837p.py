@@ -106,6 +106,16 @@ def _digits(value: str, where: str, lengths: Sequence[int]) -> str:
     return text
 
 
+def _phone(value: str, where: str) -> str:
+    """A US phone number as 10 digits: punctuation and a leading country code 1 are dropped."""
+    digits = re.sub(r"\D", "", value)
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) != 10:
+        raise X12DataError(where, f"must be a 10-digit phone number, not {value!r}")
+    return digits
+
+
 def _choice(value: str, where: str, allowed: Sequence[str]) -> str:
     text = value.strip().upper()
     if text not in allowed:
@@ -638,7 +648,7 @@ def transaction_segments(interchange: Interchange, group: ClaimGroup) -> list[st
     ]
     contact: list[str] = []
     if sub.contact_phone:
-        contact += ["TE", _digits(sub.contact_phone, "submitter.contact_phone", (10,))]
+        contact += ["TE", _phone(sub.contact_phone, "submitter.contact_phone")]
     if sub.contact_email:
         contact += ["EM", clean_id(sub.contact_email, "submitter.contact_email", max_len=256)]
     if not contact:
