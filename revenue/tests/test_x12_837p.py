@@ -371,8 +371,19 @@ def test_control_numbers_are_checked() -> None:
     claim = s.sample_claim(1)
     with pytest.raises(X12DataError, match=r"interchange\.control_number"):
         build_837p(s.interchange(1_000_000_000), [s.group((claim,))])
+    other = s.sample_claim(2)
     with pytest.raises(X12DataError, match="used twice"):
-        build_837p(s.interchange(1), [s.group((claim,)), s.group((claim,))])
+        build_837p(s.interchange(1), [s.group((claim,)), s.group((other,))])
+    with pytest.raises(X12DataError, match="appears twice in the interchange"):
+        build_837p(s.interchange(1), [s.group((claim,)), s.group((claim,), control=2)])
+
+
+def test_a_transaction_set_holds_at_most_5000_claims() -> None:
+    claim = s.sample_claim(1)
+    many = tuple(dataclasses.replace(claim, patient_control_number=f"PC{n}") for n in range(5001))
+    with pytest.raises(X12DataError, match="split the batch"):
+        build_837p(s.interchange(1), [s.group(many)])
+    assert build_837p(s.interchange(1), [s.group(many[:5000])]).count("CLM*") == 5000
 
 
 def test_amounts() -> None:

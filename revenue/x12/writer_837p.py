@@ -43,6 +43,8 @@ SEGMENT = "~"
 DELIMITERS = frozenset(ELEMENT + COMPONENT + REPETITION + SEGMENT)
 VERSION = "005010X222A1"
 SEGMENT_END = SEGMENT + "\n"
+# 005010X222A1 1.4.1: at most 5,000 CLM segments in one transaction set.
+MAX_CLAIMS_PER_TRANSACTION = 5000
 
 # The X12 basic and extended character sets, less the delimiters we use.
 _ALLOWED = frozenset(
@@ -674,6 +676,12 @@ def transaction_segments(interchange: Interchange, group: ClaimGroup) -> list[st
     # 2000A billing provider hierarchical level
     if not group.claims:
         raise X12DataError("group.claims", "a functional group needs at least one claim")
+    if len(group.claims) > MAX_CLAIMS_PER_TRANSACTION:
+        raise X12DataError(
+            "group.claims",
+            f"{len(group.claims)} claims: the guide allows {MAX_CLAIMS_PER_TRANSACTION} a "
+            "transaction set; split the batch",
+        )
     out.append(seg("HL", "1", "", "20", "1"))
     out += _billing_provider(group.billing_provider)
     hl = 2
@@ -729,7 +737,15 @@ def interchange_segments(interchange: Interchange, groups: Sequence[ClaimGroup])
     )
     seen_gs: set[int] = set()
     seen_st: set[int] = set()
+    seen_pcn: set[str] = set()
     for group in groups:
+        for claim in group.claims:
+            pcn = claim.patient_control_number.strip().upper()
+            if pcn in seen_pcn:  # a remittance could not tell the two apart
+                raise X12DataError(
+                    f"claim[{pcn}].patient_control_number", "appears twice in the interchange"
+                )
+            seen_pcn.add(pcn)
         gs06 = _control(group.group_control_number, "group.group_control_number")
         st02 = _control(group.transaction_control_number, "group.transaction_control_number")
         if gs06 in seen_gs:
