@@ -621,3 +621,36 @@ def test_validations_in_threads_keep_their_findings_apart() -> None:
         else:
             assert issues
             assert all(i.segment == "" for i in issues)
+
+
+def test_claim_segments_reads_around_the_claim_like_the_whole_file() -> None:
+    from revenue.x12.segments import _claim_segments_whole
+
+    claims = [s.sample_claim(n) for n in range(24)] + [s.secondary_claim(30)]
+    x12 = build(*claims)
+    for claim in claims:
+        pcn = claim.patient_control_number
+        fast = claim_segments(x12, pcn)
+        assert fast == _claim_segments_whole(x12, pcn)
+        assert sum(1 for _, t in fast if t.startswith("CLM*")) == 1
+        assert fast[-1][1].startswith(("REF*6R", "DTP*573"))  # ends with its last line
+
+
+def test_claim_segments_with_claims_sharing_a_subscriber() -> None:
+    """Files from elsewhere may put several claims under one subscriber HL: each claim gets
+    that level and only its own CLM, whether the HL is near (read around) or far (whole file)."""
+    from revenue.x12.segments import _claim_segments_whole
+
+    first = s.sample_claim(2, dependent_patient=False, lines=1, diagnoses=1)
+    x12 = build(first)
+    head, clm_and_rest = x12.split("CLM*", 1)
+    claim_part, tail = clm_and_rest.split("SE*", 1)
+    extra = [
+        ("CLM*" + claim_part).replace(first.patient_control_number, f"PCX{k}") for k in range(12)
+    ]
+    shared = head + "CLM*" + claim_part + "".join(extra) + "SE*" + tail
+    for pcn in (first.patient_control_number, "PCX0", "PCX11"):
+        rows = claim_segments(shared, pcn)
+        assert rows == _claim_segments_whole(shared, pcn)
+        assert rows[0][1].startswith("HL*2*1*22")
+        assert [t.split("*")[1] for _, t in rows if t.startswith("CLM*")] == [pcn]

@@ -7,6 +7,7 @@ right after it), so any 837P is read, not only ours. Loop names follow the 00501
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 LOOP_NAMES = {
@@ -138,16 +139,10 @@ def _loop_of(elements: list[str], loop: str) -> str:
     return loop
 
 
-def format_segments(x12: str) -> list[tuple[str, str]]:
-    """Every segment with the name of its loop, in file order: [("2300 Claim", "CLM*..."), ...].
-
-    Segment text is shown with "*" and ":" whatever delimiters the file uses, without the
-    terminator. Raises ValueError when the text is not an X12 interchange.
-    """
-    delims = delimiters(x12)
+def _named(raws: list[str], delims: Delimiters, loop: str) -> list[tuple[str, str]]:
+    """Name the loop of each raw segment, `loop` being the loop before the first."""
     out: list[tuple[str, str]] = []
-    loop = "ISA"
-    for raw in split_segments(x12):
+    for raw in raws:
         elements = raw.split(delims.element)
         loop = _loop_of(elements, loop)
         shown = raw if delims.element == "*" else "*".join(elements)
@@ -157,26 +152,82 @@ def format_segments(x12: str) -> list[tuple[str, str]]:
     return out
 
 
+def format_segments(x12: str) -> list[tuple[str, str]]:
+    """Every segment with the name of its loop, in file order: [("2300 Claim", "CLM*..."), ...].
+
+    Segment text is shown with "*" and ":" whatever delimiters the file uses, without the
+    terminator. Raises ValueError when the text is not an X12 interchange.
+    """
+    return _named(split_segments(x12), delimiters(x12), "ISA")
+
+
+# Segments a subscriber level (2000B, 2010BA/BB, 2000C, 2010CA) can hold before its CLM.
+_LEVEL_SEGMENTS_MAX = 40
+
+
 def claim_segments(x12: str, patient_control_number: str) -> list[tuple[str, str]]:
     """The segments of one claim (found by CLM01) with their loops: its subscriber level
-    (2000B, and 2000C when present) and everything under its CLM, up to the next HL or SE.
+    (2000B, and 2000C when present) and everything under its CLM, up to the next HL, CLM or SE.
 
-    Empty when the file holds no claim with that number.
+    Empty when the file holds no claim with that number. Reads only around the claim, so it
+    stays fast in a file of thousands of claims (the claim page calls it on a stored batch).
     """
+    delims = delimiters(x12)
+    el, term = re.escape(delims.element), re.escape(delims.segment)
+    want = re.escape(patient_control_number.strip().upper())
+    found = re.search(rf"{term}[\r\n]*(CLM{el}{want}{el})", x12)
+    if found is None:
+        return []
+    clm = found.start(1)
+    # Backwards: the last subscriber HL (level 22) among the segments just before the CLM, and
+    # that level's segments up to its first claim.
+    head = x12[:clm].rsplit(delims.segment, _LEVEL_SEGMENTS_MAX)[1:]
+    before = [raw.strip("\r\n") for raw in head if raw.strip("\r\n")]
+    start = next(
+        (i for i in range(len(before) - 1, -1, -1) if _is_subscriber_hl(before[i], delims)), None
+    )
+    if start is None:  # further back (a subscriber with many claims): read the whole file
+        return _claim_segments_whole(x12, patient_control_number)
+    level: list[str] = []
+    for raw in before[start:]:
+        if raw.split(delims.element, 1)[0] == "CLM":
+            break
+        level.append(raw)
+    # Forwards: the claim's own segments, up to the next HL, CLM or SE.
+    body: list[str] = []
+    pos = clm
+    while pos < len(x12):
+        end = x12.find(delims.segment, pos)
+        raw = x12[pos : end if end >= 0 else len(x12)].strip("\r\n")
+        sid = raw.split(delims.element, 1)[0]
+        if body and sid in ("HL", "CLM", "SE"):
+            break
+        if raw:
+            body.append(raw)
+        if end < 0:
+            break
+        pos = end + 1
+    return _named(level + body, delims, "2000B")
+
+
+def _is_subscriber_hl(raw: str, delims: Delimiters) -> bool:
+    elements = raw.split(delims.element)
+    return elements[0] == "HL" and elements[3:4] == ["22"]
+
+
+def _claim_segments_whole(x12: str, patient_control_number: str) -> list[tuple[str, str]]:
+    """claim_segments by naming every segment of the file first (slow; any layout)."""
     rows = format_segments(x12)
-    sep = "*"
     want = patient_control_number.strip().upper()
     for i, (_, text) in enumerate(rows):
-        parts = text.split(sep)
+        parts = text.split("*")
         if parts[0] != "CLM" or len(parts) < 2 or parts[1] != want:
             continue
         start = i
-        while start > 0 and not rows[start][1].startswith("HL*"):
+        while start > 0 and not (
+            rows[start][1].startswith("HL*") and rows[start][1].split("*")[3:4] == ["22"]
+        ):
             start -= 1
-        if rows[start][1].split(sep)[3:4] == ["23"]:  # the patient level: take its subscriber's
-            start -= 1
-            while start > 0 and not rows[start][1].startswith("HL*"):
-                start -= 1
         level_end = start
         while level_end < i and not rows[level_end][1].startswith("CLM*"):
             level_end += 1
