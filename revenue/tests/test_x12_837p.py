@@ -654,3 +654,20 @@ def test_claim_segments_with_claims_sharing_a_subscriber() -> None:
         assert rows == _claim_segments_whole(shared, pcn)
         assert rows[0][1].startswith("HL*2*1*22")
         assert [t.split("*")[1] for _, t in rows if t.startswith("CLM*")] == [pcn]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    body=st.text(alphabet=st.sampled_from("ISAHLCMEG*~:^|!>\n0123 22"), max_size=400),
+    pcn=st.text(alphabet="PC0123*~", max_size=6),
+)
+def test_segment_view_never_crashes_on_odd_text(body: str, pcn: str) -> None:
+    """The view reads stored files, but must not fail on any text: an answer or ValueError."""
+    header = build(s.sample_claim(1))[:106]
+    for text in (header + body, body, "ISA" + (body * 3).ljust(110, "~")):
+        try:
+            rows = format_segments(text)
+        except ValueError:
+            continue
+        assert all(isinstance(loop, str) and isinstance(seg, str) for loop, seg in rows)
+        claim_segments(text, pcn or "PC")
