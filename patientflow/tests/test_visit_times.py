@@ -13,6 +13,7 @@ import datetime as dt
 import importlib
 import itertools
 import random
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -320,3 +321,31 @@ def visit_factory(make_appointment, front_desk):
         return checkin.check_in(actor=front_desk, appointment=appointment, now=at)
 
     return make
+
+
+def test_the_range_functions_round_like_the_per_day_ones(visit_factory, nurse, rooms):
+    """The range SQL rounds to the hundredth of a minute as `minutes_between` does (ties to
+    even): 1.5 s is 0.025 min, shown 0.02; 4.5 s is 0.075 min, shown 0.08."""
+    base = timezone.now().replace(microsecond=0) - dt.timedelta(hours=1)
+    for n, seconds in enumerate((1.5, 4.5)):
+        visit = visit_factory(base + dt.timedelta(minutes=n))
+        moves.move_visit(
+            actor=nurse,
+            visit=visit,
+            to_step=Step.ROOMED,
+            expected_step=Step.CHECKED_IN,
+            room=rooms[n],
+            now=base + dt.timedelta(minutes=n, seconds=0.5),
+        )
+        moves.move_visit(
+            actor=nurse,
+            visit=visit,
+            to_step=Step.WITH_PROVIDER,
+            expected_step=Step.ROOMED,
+            now=base + dt.timedelta(minutes=n, seconds=seconds),
+        )
+    clinic = visit.clinic
+    day = base.astimezone(clinic.tz).date()
+    expected = [Decimal("0.02"), Decimal("0.08")]
+    assert kpis.door_to_provider_minutes(clinic, day) == expected
+    assert kpis.door_to_provider_range(clinic, day, day) == {day: expected}
