@@ -95,36 +95,42 @@ def visit_times(clinic: Clinic, day: date) -> list[VisitTimes]:
 # "with provider", which the database keeps from the event log: migration 0003) and
 # `checked_out_at` (written with the checkout event, in the same transaction, same instant).
 # Reading the event log instead hashed the whole event table once per chunk.
-# One row per local day: the minutes of its visits in check-in order, as `minutes_between`
+#
+# One row per local day: the minutes of its visits (in no particular order), as `minutes_between`
 # gives them: never negative, to the hundredth, ties to even as Python's Decimal.quantize
-# rounds (Postgres's round() takes ties away from zero). `h` is the span in hundredths of a
-# minute.
+# rounds (Postgres's round() takes ties away from zero). Integer arithmetic on the span in
+# microseconds (timestamps are exact to the microsecond): q hundredths of a minute (600,000
+# us each) and a remainder r, rounded up past half and to even at half.
 _DOOR_TO_PROVIDER_SQL = """
-    SELECT day, array_agg(CASE WHEN h - floor(h) = 0.5 AND mod(floor(h), 2) = 0 THEN floor(h)
-                               ELSE round(h) END / 100 ORDER BY at, id)
-    FROM (SELECT (v.checked_in_at AT TIME ZONE %(tz)s)::date AS day, v.checked_in_at AS at, v.id,
-                 greatest(0, extract(epoch FROM v.with_provider_at - v.checked_in_at)) * 100 / 60
-                 AS h
-          FROM patientflow_visit v
-          WHERE v.clinic_id = %(clinic)s
-            AND v.checked_in_at >= %(start)s AND v.checked_in_at < %(end)s
-            AND v.with_provider_at IS NOT NULL) spans
+    SELECT day,
+           array_agg((q + CASE WHEN r > 300000 OR (r = 300000 AND q %% 2 = 1) THEN 1 ELSE 0 END)
+                     / 100.0)
+    FROM (SELECT day, us / 600000 AS q, us %% 600000 AS r
+          FROM (SELECT (v.checked_in_at AT TIME ZONE %(tz)s)::date AS day,
+                       greatest(0, (extract(epoch FROM v.with_provider_at - v.checked_in_at)
+                                    * 1000000)::bigint) AS us
+                FROM patientflow_visit v
+                WHERE v.clinic_id = %(clinic)s
+                  AND v.checked_in_at >= %(start)s AND v.checked_in_at < %(end)s
+                  AND v.with_provider_at IS NOT NULL) spans) parts
     GROUP BY day
 """
 # The same for cycle time: from check-in, or the scheduled start of a patient who came early
 # (a walk-in counts from check-in), to checkout.
 _CYCLE_TIME_SQL = """
-    SELECT day, array_agg(CASE WHEN h - floor(h) = 0.5 AND mod(floor(h), 2) = 0 THEN floor(h)
-                               ELSE round(h) END / 100 ORDER BY at, id)
-    FROM (SELECT (v.checked_in_at AT TIME ZONE %(tz)s)::date AS day, v.checked_in_at AS at, v.id,
-                 greatest(0, extract(epoch FROM v.checked_out_at - CASE
-                     WHEN NOT v.is_walk_in AND a.start > v.checked_in_at THEN a.start
-                     ELSE v.checked_in_at END)) * 100 / 60 AS h
-          FROM patientflow_visit v
-          JOIN scheduling_appointment a ON a.id = v.appointment_id
-          WHERE v.clinic_id = %(clinic)s
-            AND v.checked_in_at >= %(start)s AND v.checked_in_at < %(end)s
-            AND v.checked_out_at IS NOT NULL) spans
+    SELECT day,
+           array_agg((q + CASE WHEN r > 300000 OR (r = 300000 AND q %% 2 = 1) THEN 1 ELSE 0 END)
+                     / 100.0)
+    FROM (SELECT day, us / 600000 AS q, us %% 600000 AS r
+          FROM (SELECT (v.checked_in_at AT TIME ZONE %(tz)s)::date AS day,
+                       greatest(0, (extract(epoch FROM v.checked_out_at - CASE
+                           WHEN NOT v.is_walk_in AND a.start > v.checked_in_at THEN a.start
+                           ELSE v.checked_in_at END) * 1000000)::bigint) AS us
+                FROM patientflow_visit v
+                JOIN scheduling_appointment a ON a.id = v.appointment_id
+                WHERE v.clinic_id = %(clinic)s
+                  AND v.checked_in_at >= %(start)s AND v.checked_in_at < %(end)s
+                  AND v.checked_out_at IS NOT NULL) spans) parts
     GROUP BY day
 """
 
