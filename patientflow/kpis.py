@@ -104,7 +104,7 @@ def visit_times(clinic: Clinic, day: date) -> list[VisitTimes]:
 _DOOR_TO_PROVIDER_SQL = """
     SELECT day,
            array_agg((q + CASE WHEN r > 300000 OR (r = 300000 AND q %% 2 = 1) THEN 1 ELSE 0 END)
-                     / 100.0)
+                     / 100.0)::float8[]
     FROM (SELECT day, us / 600000 AS q, us %% 600000 AS r
           FROM (SELECT (v.checked_in_at AT TIME ZONE %(tz)s)::date AS day,
                        greatest(0, (extract(epoch FROM v.with_provider_at - v.checked_in_at)
@@ -120,7 +120,7 @@ _DOOR_TO_PROVIDER_SQL = """
 _CYCLE_TIME_SQL = """
     SELECT day,
            array_agg((q + CASE WHEN r > 300000 OR (r = 300000 AND q %% 2 = 1) THEN 1 ELSE 0 END)
-                     / 100.0)
+                     / 100.0)::float8[]
     FROM (SELECT day, us / 600000 AS q, us %% 600000 AS r
           FROM (SELECT (v.checked_in_at AT TIME ZONE %(tz)s)::date AS day,
                        greatest(0, (extract(epoch FROM v.checked_out_at - CASE
@@ -135,8 +135,10 @@ _CYCLE_TIME_SQL = """
 """
 
 
-def _values_range(clinic: Clinic, first: date, last: date, sql: str) -> dict[date, list[Decimal]]:
-    """{local check-in day: minutes} by `sql`, whose rows are (local day, minutes[])."""
+def _values_range(clinic: Clinic, first: date, last: date, sql: str) -> dict[date, list[float]]:
+    """{local check-in day: minutes} by `sql`, whose rows are (local day, minutes[]): as
+    floats, which the engine stores (float8[]); each is the double nearest the rounded
+    hundredth, as float(minutes_between(...)) is."""
     tz = clinic.tz
     params = {
         "tz": clinic.time_zone,
@@ -149,12 +151,12 @@ def _values_range(clinic: Clinic, first: date, last: date, sql: str) -> dict[dat
         return dict(cursor.fetchall())
 
 
-def door_to_provider_range(clinic: Clinic, first: date, last: date) -> dict[date, list[Decimal]]:
+def door_to_provider_range(clinic: Clinic, first: date, last: date) -> dict[date, list[float]]:
     """`door_to_provider_minutes` for every local day first..last (one query)."""
     return _values_range(clinic, first, last, _DOOR_TO_PROVIDER_SQL)
 
 
-def cycle_time_range(clinic: Clinic, first: date, last: date) -> dict[date, list[Decimal]]:
+def cycle_time_range(clinic: Clinic, first: date, last: date) -> dict[date, list[float]]:
     """`cycle_time_minutes` for every local day first..last (one query)."""
     return _values_range(clinic, first, last, _CYCLE_TIME_SQL)
 
