@@ -90,65 +90,75 @@ def visit_times(clinic: Clinic, day: date) -> list[VisitTimes]:
     ]
 
 
-# Each visit checked in over a range: its local check-in day and the seconds behind both
-# medians, from its first effective "with provider" and checkout (undone steps left out, as
-# `effective_steps` does). One GROUP BY for the range.
-_SPANS_SQL = """
-    SELECT (v.checked_in_at AT TIME ZONE %(tz)s)::date,
-           extract(epoch FROM min(e.at) FILTER (WHERE e.to_step = %(seen)s) - v.checked_in_at),
-           extract(epoch FROM min(e.at) FILTER (WHERE e.to_step = %(out)s) - CASE
-               WHEN NOT v.is_walk_in AND a.start > v.checked_in_at THEN a.start
-               ELSE v.checked_in_at END)
-    FROM patientflow_visit v
-    JOIN scheduling_appointment a ON a.id = v.appointment_id
-    LEFT JOIN patientflow_visitevent e ON e.visit_id = v.id AND e.kind = %(advance)s
-         AND NOT EXISTS (SELECT 1 FROM patientflow_visitevent u
-                         WHERE u.undoes_id = e.id AND u.kind = %(undo)s)
-    WHERE v.clinic_id = %(clinic)s AND v.checked_in_at >= %(start)s AND v.checked_in_at < %(end)s
-    GROUP BY v.id, a.start
-    ORDER BY v.checked_in_at, v.id
+# The range versions read the visit's own times, one row per visit checked in over the range
+# (index visit_clinic_checked_in): `checked_in_at`, `with_provider_at` (the first effective
+# "with provider", which the database keeps from the event log: migration 0003) and
+# `checked_out_at` (written with the checkout event, in the same transaction, same instant).
+# Reading the event log instead hashed the whole event table once per chunk.
+#
+# One row per local day: the minutes of its visits (in no particular order), as `minutes_between`
+# gives them: never negative, to the hundredth, ties to even as Python's Decimal.quantize
+# rounds (Postgres's round() takes ties away from zero). Integer arithmetic on the span in
+# microseconds (timestamps are exact to the microsecond): q hundredths of a minute (600,000
+# us each) and a remainder r, rounded up past half and to even at half.
+_DOOR_TO_PROVIDER_SQL = """
+    SELECT day,
+           array_agg((q + CASE WHEN r > 300000 OR (r = 300000 AND q %% 2 = 1) THEN 1 ELSE 0 END)
+                     / 100.0)::float8[]
+    FROM (SELECT day, us / 600000 AS q, us %% 600000 AS r
+          FROM (SELECT (v.checked_in_at AT TIME ZONE %(tz)s)::date AS day,
+                       greatest(0, (extract(epoch FROM v.with_provider_at - v.checked_in_at)
+                                    * 1000000)::bigint) AS us
+                FROM patientflow_visit v
+                WHERE v.clinic_id = %(clinic)s
+                  AND v.checked_in_at >= %(start)s AND v.checked_in_at < %(end)s
+                  AND v.with_provider_at IS NOT NULL) spans) parts
+    GROUP BY day
+"""
+# The same for cycle time: from check-in, or the scheduled start of a patient who came early
+# (a walk-in counts from check-in), to checkout.
+_CYCLE_TIME_SQL = """
+    SELECT day,
+           array_agg((q + CASE WHEN r > 300000 OR (r = 300000 AND q %% 2 = 1) THEN 1 ELSE 0 END)
+                     / 100.0)::float8[]
+    FROM (SELECT day, us / 600000 AS q, us %% 600000 AS r
+          FROM (SELECT (v.checked_in_at AT TIME ZONE %(tz)s)::date AS day,
+                       greatest(0, (extract(epoch FROM v.checked_out_at - CASE
+                           WHEN NOT v.is_walk_in AND a.start > v.checked_in_at THEN a.start
+                           ELSE v.checked_in_at END) * 1000000)::bigint) AS us
+                FROM patientflow_visit v
+                JOIN scheduling_appointment a ON a.id = v.appointment_id
+                WHERE v.clinic_id = %(clinic)s
+                  AND v.checked_in_at >= %(start)s AND v.checked_in_at < %(end)s
+                  AND v.checked_out_at IS NOT NULL) spans) parts
+    GROUP BY day
 """
 
 
-def _minutes_of(seconds: Decimal) -> Decimal:
-    """`minutes_between` of a span given in seconds."""
-    return max(Decimal(0), (seconds / MINUTE).quantize(CENTS))
-
-
-def _values_range(
-    clinic: Clinic, first: date, last: date, column: int
-) -> dict[date, list[Decimal]]:
-    """{local check-in day: minutes} of column 1 (door to provider) or 2 (cycle time)."""
+def _values_range(clinic: Clinic, first: date, last: date, sql: str) -> dict[date, list[float]]:
+    """{local check-in day: minutes} by `sql`, whose rows are (local day, minutes[]): as
+    floats, which the engine stores (float8[]); each is the double nearest the rounded
+    hundredth, as float(minutes_between(...)) is."""
     tz = clinic.tz
     params = {
         "tz": clinic.time_zone,
         "clinic": clinic.pk,
         "start": availability.day_bounds_utc(first, tz)[0],
         "end": availability.day_bounds_utc(last, tz)[1],
-        "seen": Step.WITH_PROVIDER,
-        "out": Step.CHECKED_OUT,
-        "advance": VisitEvent.Kind.ADVANCE,
-        "undo": VisitEvent.Kind.UNDO,
     }
     with connection.cursor() as cursor:
-        cursor.execute(_SPANS_SQL, params)
-        rows = cursor.fetchall()
-    found: dict[date, list[Decimal]] = defaultdict(list)
-    for row in rows:
-        seconds = row[column]
-        if seconds is not None:
-            found[row[0]].append(_minutes_of(seconds))
-    return dict(found)
+        cursor.execute(sql, params)
+        return dict(cursor.fetchall())
 
 
-def door_to_provider_range(clinic: Clinic, first: date, last: date) -> dict[date, list[Decimal]]:
-    """`door_to_provider_minutes` for every local day first..last (two queries)."""
-    return _values_range(clinic, first, last, 1)
+def door_to_provider_range(clinic: Clinic, first: date, last: date) -> dict[date, list[float]]:
+    """`door_to_provider_minutes` for every local day first..last (one query)."""
+    return _values_range(clinic, first, last, _DOOR_TO_PROVIDER_SQL)
 
 
-def cycle_time_range(clinic: Clinic, first: date, last: date) -> dict[date, list[Decimal]]:
-    """`cycle_time_minutes` for every local day first..last (two queries)."""
-    return _values_range(clinic, first, last, 2)
+def cycle_time_range(clinic: Clinic, first: date, last: date) -> dict[date, list[float]]:
+    """`cycle_time_minutes` for every local day first..last (one query)."""
+    return _values_range(clinic, first, last, _CYCLE_TIME_SQL)
 
 
 def door_to_provider_minutes(clinic: Clinic, day: date) -> list[Decimal]:

@@ -100,6 +100,11 @@ class Visit(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
     checked_out_at = models.DateTimeField(null=True, blank=True)
+    # When the visit's effective timeline entered "with provider" (its step events minus the
+    # undone ones): kept by the database from the event log (migration 0003's trigger on
+    # VisitEvent, which every writer goes through), never written by Python. The KPI medians
+    # read it instead of the events (docs/decisions: denormalised visit times).
+    with_provider_at = models.DateTimeField(null=True, blank=True, editable=False)
     coverage = models.ForeignKey(
         Coverage,
         on_delete=models.PROTECT,

@@ -1,8 +1,9 @@
 """The nightly rollup under Celery: an hourly dispatcher fans out one task per clinic and day.
 
 Beat runs `dispatch_nightly_rollups` every hour. Each clinic whose local 02:00 fell within
-the hour just begun gets one `rollup_clinic_day` task for yesterday and one for each of the
-KPI_TRAILING_DAYS days before it, then tasks for every older day whose source data changed
+the hour just begun gets one `rollup_clinic_days` task for yesterday and the KPI_TRAILING_DAYS
+days before it (one range computation per metric for the 8 days, not 8; `rollup_clinic_day`
+stays for tasks queued before that change), then tasks for every older day whose source data changed
 since it was rolled up (the change triggers' marks, `changes.py`) and for every day of the
 last KPI_COMPLETENESS_DAYS missing a row (a rollup lost with a killed worker). Each task
 recomputes whole clinic-days idempotently, so a duplicate, a retry or a redelivery is harmless.
@@ -93,8 +94,8 @@ def _chunks(days: list[date]) -> list[list[date]]:
 def dispatch_nightly_rollups(now: str | None = None, queue: str | None = None) -> int:
     """Enqueue the rollups of each clinic whose night has come; returns how many tasks.
 
-    Per clinic: one task per day for yesterday and the KPI_TRAILING_DAYS before it, then
-    tasks of up to a month for the days found by `catch_up_days` (late changes, lost rows).
+    Per clinic: one task for yesterday and the KPI_TRAILING_DAYS before it, then tasks of up
+    to a month for the days found by `catch_up_days` (late changes, lost rows).
     `now` (ISO datetime) replaces the clock; `queue` routes the fan-out, for example to
     dedicated KPI workers.
     """
@@ -103,9 +104,12 @@ def dispatch_nightly_rollups(now: str | None = None, queue: str | None = None) -
     count = 0
     for clinic_id, yesterday in clinics_due(instant):
         rolled = days_to_roll(yesterday)
-        for day in rolled:
-            rollup_clinic_day.apply_async((clinic_id, day.isoformat()), **options)
-            count += 1
+        # The night's days in one task: each metric's range function runs once for the run of
+        # days (the stockout rate's opening balance sums the ledger once, not once per day).
+        rollup_clinic_days.apply_async(
+            (clinic_id, [day.isoformat() for day in sorted(rolled)]), **options
+        )
+        count += 1
         clinic = Clinic.objects.get(pk=clinic_id)
         for chunk in _chunks(catch_up_days(clinic, yesterday, rolled)):
             rollup_clinic_days.apply_async(

@@ -119,7 +119,10 @@ def add_event(
     reason: str = "",
     undoes: VisitEvent | None = None,
 ) -> VisitEvent:
-    return VisitEvent.objects.create(
+    """Append the visit's event for its move to `visit.step`. The database then recomputes
+    `visit.with_provider_at` from the event log (migration 0003's trigger); it is re-read here
+    when this event can have changed it, so the returned visit shows what is stored."""
+    event = VisitEvent.objects.create(
         visit=visit,
         kind=kind,
         from_step=from_step,
@@ -131,6 +134,9 @@ def add_event(
         reason=reason[:255],
         undoes=undoes,
     )
+    if kind == VisitEvent.Kind.UNDO or visit.step == Step.WITH_PROVIDER:
+        visit.refresh_from_db(fields=["with_provider_at"])
+    return event
 
 
 def expect(visit: Visit, expected_step: str) -> None:

@@ -70,13 +70,14 @@ def test_the_night_re_rolls_missing_days_within_its_horizon(
     monkeypatch.setattr(
         tasks.rollup_clinic_days, "apply_async", lambda args, **kw: sent.append(args)
     )
-    monkeypatch.setattr(tasks.rollup_clinic_day, "apply_async", lambda args, **kw: None)
 
     with override_settings(KPI_TRAILING_DAYS=7, KPI_COMPLETENESS_DAYS=30):
         tasks.dispatch_nightly_rollups(now="2026-02-03T07:05:00+00:00")  # New York's 02:05
 
-    # the day 20 days back is within the 30-day horizon; the one 50 days back is not
-    assert sent == [(clinic.pk, [(yesterday - timedelta(days=20)).isoformat()])]
+    # the night (yesterday and 7 trailing days, one task), then the catch-up: the day 20
+    # days back is within the 30-day horizon; the one 50 days back is not
+    night = [(yesterday - timedelta(days=i)).isoformat() for i in range(7, -1, -1)]
+    assert sent == [(clinic.pk, night), (clinic.pk, [(yesterday - timedelta(days=20)).isoformat()])]
 
 
 # --- a real worker, killed -------------------------------------------------------------------
@@ -142,20 +143,20 @@ def workers(
 def test_a_worker_killed_mid_rollup_loses_no_rows(
     workers: Callable[[str], subprocess.Popen[bytes]], worker_env: dict[str, str], tmp_path: Path
 ) -> None:
-    # given: New York's night: yesterday and 3 trailing days, one task each, on our own queue
+    # given: New York's night: yesterday and 3 trailing days, in one task, on our own queue
     clinic = ClinicFactory(name="New York", time_zone="America/New_York")
     yesterday = date(2026, 2, 2)
     days = [yesterday - timedelta(days=i) for i in range(4)]
     queue = f"kpis-kill-{uuid.uuid4().hex}"
     with override_settings(KPI_TRAILING_DAYS=3):
-        assert tasks.dispatch_nightly_rollups(now="2026-02-03T07:05:00+00:00", queue=queue) == 4
+        assert tasks.dispatch_nightly_rollups(now="2026-02-03T07:05:00+00:00", queue=queue) == 1
     keys = {m.key for m in registry.all_metrics()} | {SLOW_KEY}
     started = tmp_path / "started"
 
     def rows() -> set[tuple[date, str]]:
         return set(MetricDay.objects.filter(clinic=clinic).values_list("day", "key"))
 
-    # when: the worker is SIGKILLed in the middle of the second rollup
+    # when: the worker is SIGKILLed in the middle of the rollup (its slow metric on the 2nd day)
     first = workers(queue)
     wait_for(
         lambda: started.exists() and len(started.read_text().split()) >= 2,
@@ -166,7 +167,7 @@ def test_a_worker_killed_mid_rollup_loses_no_rows(
     first.wait(timeout=10)
     broker = redis.Redis.from_url(settings.REDIS_URL)
     assert broker.hlen("unacked") >= 1  # the task it held is delivered but not acknowledged
-    assert len({day for day, _ in rows()}) < len(days)
+    assert rows() == set()  # the night's days are written together, or not at all
 
     # then: a worker restarted after the visibility timeout (kombu restores expired
     # deliveries when the worker starts polling) gets it back and runs the rest: every

@@ -56,9 +56,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--chunk-days",
             type=int,
-            default=92,
+            default=366,
             help="consecutive days per transaction (metrics with a range function compute "
-            "them in one query); default 92, a quarter",
+            "them in one query); default 366, a year",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
