@@ -61,8 +61,8 @@ class RosterSettings(models.Model):
     max_consecutive_days = models.PositiveSmallIntegerField(
         default=6, validators=[MinValueValidator(1), MaxValueValidator(14)]
     )
-    late_shift_starts = models.TimeField(
-        default=time(16, 0), help_text="A shift ending after this local time counts as late."
+    late_after = models.TimeField(
+        default=time(18, 0), help_text="A shift ending after this local time counts as late."
     )
 
     objects = ClinicScopedQuerySet["RosterSettings"].as_manager()

@@ -321,7 +321,7 @@ class WeekData:
     people: list[Person]
     limits: Limits
     absences: list[Absence]
-    late_after: time = time(16, 0)
+    late_after: time = time(18, 0)
 
     def check(self) -> list[Violation]:
         return check(
@@ -340,7 +340,7 @@ def limits_for(clinic_id: int) -> tuple[Limits, time]:
 
     settings = RosterSettings.objects.filter(clinic_id=clinic_id).first()
     if settings is None:
-        return Limits(), time(16, 0)
+        return Limits(), time(18, 0)
     return (
         Limits(
             min_rest_minutes=settings.min_rest_minutes,
@@ -348,7 +348,7 @@ def limits_for(clinic_id: int) -> tuple[Limits, time]:
             max_week_minutes=settings.max_week_minutes,
             max_consecutive_days=settings.max_consecutive_days,
         ),
-        settings.late_shift_starts,
+        settings.late_after,
     )
 
 

@@ -118,7 +118,7 @@ def summarise(built: Built, outcome: autofill.Outcome) -> dict[str, Any]:
         "status": outcome.status,
         "optimal": outcome.optimal,
         "gap": outcome.gap_text,
-        "objective": dict(zip(autofill.OBJECTIVES, outcome.objective, strict=False)),
+        "objective": [[name, value] for name, value in zip(autofill.OBJECTIVES, outcome.objective, strict=False)],
         "first_feasible_seconds": outcome.first_feasible_seconds,
         "seconds": round(outcome.seconds, 2),
         "filled_before": list(filled_before),

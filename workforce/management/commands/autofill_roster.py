@@ -51,7 +51,7 @@ class Command(BaseCommand):
         self.stdout.write(f"rule violations: {len(r['violations'])}")
         for message in r["violations"]:
             self.stdout.write(f"  - {message}")
-        objective = ", ".join(f"{k} {v}" for k, v in r["objective"].items())
+        objective = ", ".join(f"{k} {v}" for k, v in r["objective"])
         self.stdout.write(f"objective: {objective}")
         self.stdout.write(f"solver: {r['status']} ({r['gap']}) in {r['seconds']} s")
         self.stdout.write(f"proposal: {len(r['add'])} to add, {len(r['remove'])} to remove")
