@@ -2,8 +2,10 @@
 
 Every hard rule of `workforce.rules` is kept; then, lexicographically (each stage solved to
 optimality, its value frozen, before the next): uncovered demand (person-bands short), minutes
-over contract, unfairness (max minus min of weekend/late shifts per person), and changes to what
-is already assigned (auto-fill assignments dropped; a manager's own assignments are fixed).
+over contract, unfairness (the most weekend/late shifts any one person works: lowering the peak
+spreads them), and changes (an auto-filled assignment dropped or a new one added; a manager's own
+assignments are fixed). Counting additions as changes is also what keeps the proposal from
+adding shifts nobody needs.
 
 Pure over plain data (`Problem` in, `Outcome` out); `build_problem` makes a Problem from the
 rule loader's `WeekData`, the week's demand and the clinic's shift templates.
@@ -325,15 +327,16 @@ def solve(
             model.Add(k == sum(x[i] for i in heavy))
             counts.append(k)
     if counts:
-        hi = model.NewIntVar(0, len(cands), "hi")
-        lo = model.NewIntVar(0, len(cands), "lo")
-        model.AddMaxEquality(hi, counts)
-        model.AddMinEquality(lo, counts)
-        unfair: cp_model.LinearExprT = hi - lo
+        peak = model.NewIntVar(0, len(cands), "peak")
+        model.AddMaxEquality(peak, counts)
+        unfair: cp_model.LinearExprT = peak
     else:
         unfair = 0
+    # Changes: an existing (auto-filled) assignment dropped, or a new one added.
     changes = sum(
-        1 - x[i] for i, c in enumerate(cands) if c.existing_id is not None and not c.fixed
+        (1 - x[i]) if c.existing_id is not None else x[i]
+        for i, c in enumerate(cands)
+        if not c.fixed
     )
     stages: list[cp_model.LinearExprT] = [uncovered, over, unfair, changes]
 
@@ -418,13 +421,15 @@ def objective_of(problem: Problem, chosen: Sequence[Candidate]) -> tuple[int, in
     by_person: set[int] = {c.shift.staff_id for c in problem.candidates}
     over = sum(max(0, minutes[p] - contracts.get(p, 0)) for p in by_person)
     heavy_people = {c.shift.staff_id for c in problem.candidates if c.weekend_or_late}
-    counts = [sum(1 for c in chosen if c.weekend_or_late and c.shift.staff_id == p) for p in heavy_people]
-    unfair = (max(counts) - min(counts)) if counts else 0
+    counts = [
+        sum(1 for c in chosen if c.weekend_or_late and c.shift.staff_id == p) for p in heavy_people
+    ]
+    unfair = max(counts) if counts else 0
     chosen_keys = {c.shift.key for c in chosen}
     changes = sum(
         1
         for c in problem.candidates
-        if c.existing_id is not None and not c.fixed and c.shift.key not in chosen_keys
+        if not c.fixed and (c.existing_id is not None) != (c.shift.key in chosen_keys)
     )
     return short, over, unfair, changes
 

@@ -175,12 +175,17 @@ def load_sessions(clinic_id: int, days: Sequence[date], tz: tzinfo) -> list[Sess
                     continue
                 start = datetime.combine(day, block.start_time, tzinfo=tz).astimezone(UTC)
                 end = datetime.combine(day, block.end_time, tzinfo=tz).astimezone(UTC)
-                if any(
-                    o.provider_id == template.provider_id and o.start < end and start < o.end
-                    for o in offs
-                ):
-                    continue
-                sessions.append(Session(template.provider_id, start, end))
+                pieces = [(start, end)]
+                for off in offs:
+                    if off.provider_id != template.provider_id:
+                        continue
+                    pieces = [
+                        part
+                        for a, b in pieces
+                        for part in ((a, min(b, off.start)), (max(a, off.end), b))
+                        if part[0] < part[1]
+                    ]
+                sessions += [Session(template.provider_id, a, b) for a, b in pieces]
     return sessions
 
 
