@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, timedelta
 
-from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core import signing
 from django.http import Http404, HttpResponse
 from django.urls import reverse
@@ -66,6 +66,7 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
+@login_not_required
 @never_cache
 @require_GET
 def ical(request: HtmxHttpRequest, token: str) -> HttpResponse:
