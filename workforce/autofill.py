@@ -118,11 +118,13 @@ def make_candidates(
     existing: Sequence[tuple[Shift, int, int, bool]] = (),  # (shift, template id, id, fixed)
     absences: Sequence[Absence] = (),
     context: Sequence[Shift] = (),
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
 ) -> list[Candidate]:
     """Every (person, template, day) a person could work on its own: qualified, not off, not
     clashing with a fixed shift; plus what is already assigned (kept whatever it breaks)."""
     from .models import local_span
+
+    limits = limits or Limits()
 
     out: list[Candidate] = []
     taken: set[tuple[int, int, date]] = set()
@@ -192,7 +194,7 @@ def make_candidates(
 Progress = Callable[[dict[str, object]], None]
 
 
-class _Watcher(cp_model.CpSolverSolutionCallback):  # type: ignore[misc]
+class _Watcher(cp_model.CpSolverSolutionCallback):
     def __init__(self, started: float, stage: int, progress: Progress | None) -> None:
         super().__init__()
         self.started = started
@@ -209,8 +211,8 @@ class _Watcher(cp_model.CpSolverSolutionCallback):  # type: ignore[misc]
                 {
                     "stage": self.stage,
                     "objective": OBJECTIVES[self.stage],
-                    "value": int(self.ObjectiveValue()),
-                    "bound": int(self.BestObjectiveBound()),
+                    "value": int(self.objective_value),
+                    "bound": int(self.best_objective_bound),
                     "seconds": round(now, 2),
                 }
             )
@@ -227,10 +229,10 @@ def solve(
     model = cp_model.CpModel()
     cands = problem.candidates
     limits = problem.limits
-    x = [model.NewBoolVar(f"x{i}") for i in range(len(cands))]
+    x = [model.new_bool_var(f"x{i}") for i in range(len(cands))]
     for i, cand in enumerate(cands):
         if cand.fixed:
-            model.Add(x[i] == 1)
+            model.add(x[i] == 1)
 
     by_person: dict[int, list[int]] = defaultdict(list)
     for i, cand in enumerate(cands):
@@ -251,7 +253,7 @@ def solve(
                     break
                 if cands[a].fixed and cands[b].fixed:
                     continue
-                model.AddBoolOr([x[a].Not(), x[b].Not()])
+                model.add_bool_or([~x[a], ~x[b]])
         # Hours a day and a week (fixed and other clinics' shifts count; the limit stretches
         # only as far as fixed shifts already exceed it).
         context = context_by_person.get(staff_id, [])
@@ -261,13 +263,13 @@ def solve(
         for day, day_idx in per_day.items():
             const = sum(s.paid_minutes for s in context if s.day == day)
             fixed = sum(cands[i].shift.paid_minutes for i in day_idx if cands[i].fixed)
-            model.Add(
+            model.add(
                 sum(cands[i].shift.paid_minutes * x[i] for i in day_idx) + const
                 <= max(limits.max_day_minutes, fixed + const)
             )
         week_const = sum(s.paid_minutes for s in context if s.day in week)
         week_fixed = sum(cands[i].shift.paid_minutes for i in idx if cands[i].fixed)
-        model.Add(
+        model.add(
             sum(cands[i].shift.paid_minutes * x[i] for i in idx) + week_const
             <= max(limits.max_week_minutes, week_fixed + week_const)
         )
@@ -278,8 +280,8 @@ def solve(
             if day in context_days:
                 worked[day] = 1
             elif per_day.get(day):
-                y = model.NewBoolVar(f"w{staff_id}_{day}")
-                model.AddMaxEquality(y, [x[i] for i in per_day[day]])
+                y = model.new_bool_var(f"w{staff_id}_{day}")
+                model.add_max_equality(y, [x[i] for i in per_day[day]])
                 worked[day] = y
         for day in context_days - week:
             worked[day] = 1
@@ -296,15 +298,17 @@ def solve(
                         if isinstance(worked[d], int)
                         or any(cands[i].fixed for i in per_day.get(d, []))
                     )
-                    model.Add(sum(terms) <= max(span, forced))
+                    model.add(sum(terms) <= max(span, forced))
             first += timedelta(days=1)
 
     # Objective terms.
     shortfalls: list[tuple[tuple[str, Band], cp_model.IntVar, list[int]]] = []
     for (role, band), n in problem.need.items():
-        covering = [i for i, c in enumerate(cands) if c.shift.role == role and covers(c.shift, band)]
-        u = model.NewIntVar(0, n, f"u{role}{band.start:%m%d%H%M}")
-        model.Add(u + sum(x[i] for i in covering) >= n)
+        covering = [
+            i for i, c in enumerate(cands) if c.shift.role == role and covers(c.shift, band)
+        ]
+        u = model.new_int_var(0, n, f"u{role}{band.start:%m%d%H%M}")
+        model.add(u + sum(x[i] for i in covering) >= n)
         shortfalls.append(((role, band), u, covering))
     uncovered = sum(u for _, u, _ in shortfalls)
 
@@ -312,10 +316,12 @@ def solve(
     people = {p.staff_id: p for p in problem.people}
     for staff_id, idx in by_person.items():
         contract = people[staff_id].contract_minutes if staff_id in people else 0
-        week_const = sum(s.paid_minutes for s in context_by_person.get(staff_id, []) if s.day in week)
+        week_const = sum(
+            s.paid_minutes for s in context_by_person.get(staff_id, []) if s.day in week
+        )
         total = sum(cands[i].shift.paid_minutes * x[i] for i in idx) + week_const
-        o = model.NewIntVar(0, 7 * 24 * 60, f"o{staff_id}")
-        model.Add(o >= total - contract)
+        o = model.new_int_var(0, 7 * 24 * 60, f"o{staff_id}")
+        model.add(o >= total - contract)
         overs.append(o)
     over = sum(overs)
 
@@ -323,12 +329,12 @@ def solve(
     for staff_id, idx in by_person.items():
         heavy = [i for i in idx if cands[i].weekend_or_late]
         if heavy:
-            k = model.NewIntVar(0, len(heavy), f"k{staff_id}")
-            model.Add(k == sum(x[i] for i in heavy))
+            k = model.new_int_var(0, len(heavy), f"k{staff_id}")
+            model.add(k == sum(x[i] for i in heavy))
             counts.append(k)
     if counts:
-        peak = model.NewIntVar(0, len(cands), "peak")
-        model.AddMaxEquality(peak, counts)
+        peak = model.new_int_var(0, len(cands), "peak")
+        model.add_max_equality(peak, counts)
         unfair: cp_model.LinearExprT = peak
     else:
         unfair = 0
@@ -354,14 +360,14 @@ def solve(
             optimal = False
             stage_stopped = stage_stopped if stage_stopped is not None else stage
             break
-        model.Minimize(expr)
+        model.minimize(expr)
         if last_solution is not None:
-            model.ClearHints()
-            for var, value in zip(x, last_solution, strict=True):
-                model.AddHint(var, value)
+            model.clear_hints()  # type: ignore[no-untyped-call]
+            for var, hint in zip(x, last_solution, strict=True):
+                model.add_hint(var, hint)
         solver.parameters.max_time_in_seconds = remaining
         watcher = _Watcher(started, stage, progress)
-        status = solver.Solve(model, watcher)
+        status = solver.solve(model, watcher)
         if first_feasible is None and watcher.first is not None:
             first_feasible = watcher.first
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -376,17 +382,18 @@ def solve(
             optimal = False
             stage_stopped = stage
             break
-        last_solution = [bool(solver.Value(v)) for v in x]
-        value = int(round(solver.ObjectiveValue()))
-        bound = int(round(solver.BestObjectiveBound()))
+        last_solution = [bool(solver.value(v)) for v in x]
+        value = round(solver.objective_value)
+        bound = round(solver.best_objective_bound)
         values.append(value)
         bounds.append(bound)
-        model.Add(expr <= value)
+        model.add(expr <= value)
         if status != cp_model.OPTIMAL:
             optimal = False
             stage_stopped = stage
             break
-    assert last_solution is not None
+    if last_solution is None:  # pragma: no cover - every stage returned above
+        raise RuntimeError("no solution")
     chosen = [c for c, on in zip(cands, last_solution, strict=True) if on]
     objective = objective_of(problem, chosen)
     while len(bounds) < len(objective):
@@ -447,9 +454,10 @@ def explain_uncovered(problem: Problem, chosen: Sequence[Candidate]) -> list[Unc
             if c.shift.role == role and covers(c.shift, band)
         }
         label = ROLE_LABELS.get(role, role)
-        if not any(
-            t.role == role and band.day.weekday() in t.weekdays for t in problem.templates
-        ) and not could:
+        if (
+            not any(t.role == role and band.day.weekday() in t.weekdays for t in problem.templates)
+            and not could
+        ):
             reason = f"no {label} shift template runs then"
         elif len(could) < n:
             reason = (

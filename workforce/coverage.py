@@ -162,7 +162,7 @@ def load_sessions(clinic_id: int, days: Sequence[date], tz: tzinfo) -> list[Sess
     )
     span_start = datetime.combine(days[0], time(0), tzinfo=tz).astimezone(UTC)
     span_end = datetime.combine(days[-1] + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
-    offs = list(ProviderTimeOff.objects.filter(start__lt=span_end, end__gt=span_start))
+    offs = list(ProviderTimeOff._default_manager.filter(start__lt=span_end, end__gt=span_start))
     sessions: list[Session] = []
     for day in days:
         seen: set[int] = set()

@@ -8,6 +8,7 @@ is rostered through the band in a published week. See shared/KPIS.md.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from clinicops.core.models import Clinic
 from clinicops.kpis.registry import Metric, Source, Unit, register
@@ -43,8 +44,8 @@ register(
         unit=Unit.PERCENT,
         compute=shift_fill_rate_parts,
         higher_is_better=True,
-        default_target=98,
-        default_alert=90,
+        default_target=Decimal(98),
+        default_alert=Decimal(90),
         sources=(
             Source("workforce.Assignment", clinic="week__clinic", day="day"),
             Source("scheduling.Appointment", clinic="clinic", day="start"),

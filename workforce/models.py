@@ -71,6 +71,10 @@ class RosterSettings(models.Model):
         return f"Roster settings for {self.clinic}"
 
 
+class StaffContractQuerySet(ClinicScopedQuerySet["StaffContract"]):
+    clinic_lookup = "staff__clinics"
+
+
 class StaffContract(models.Model):
     """A person's rostering profile: contracted hours, the role they work, the roles they cover."""
 
@@ -93,10 +97,7 @@ class StaffContract(models.Model):
     )
     is_active = models.BooleanField(default=True)
 
-    class ScopedQuerySet(ClinicScopedQuerySet["StaffContract"]):
-        clinic_lookup = "staff__clinics"
-
-    objects = ScopedQuerySet.as_manager()
+    objects = StaffContractQuerySet.as_manager()
 
     class Meta:
         ordering = ["staff__user__last_name", "staff__user__first_name"]
@@ -136,7 +137,8 @@ class Unavailability(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.staff} unavailable {WEEKDAY_NAMES[self.weekday]} {self.start_time}-{self.end_time}"
+        day = WEEKDAY_NAMES[self.weekday]
+        return f"{self.staff} unavailable {day} {self.start_time}-{self.end_time}"
 
 
 class TimeOffRequest(models.Model):
@@ -187,9 +189,7 @@ class ShiftTemplate(models.Model):
     start_time = models.TimeField()
     end_time = models.TimeField()
     overnight = models.BooleanField(default=False, help_text="Ends the next day.")
-    break_minutes = models.PositiveSmallIntegerField(
-        default=0, validators=[MaxValueValidator(180)]
-    )
+    break_minutes = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(180)])
     weekdays = ArrayField(
         models.PositiveSmallIntegerField(validators=[MaxValueValidator(6)]),
         default=list,
@@ -271,7 +271,8 @@ class CoverageRule(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_role_display()} {self.get_kind_display()} {self.start_time:%H:%M}-{self.end_time:%H:%M}"
+        hours = f"{self.start_time:%H:%M}-{self.end_time:%H:%M}"
+        return f"{self.get_role_display()} {self.get_kind_display()} {hours}"
 
 
 class RosterWeek(models.Model):

@@ -168,7 +168,8 @@ def check(
                     "role",
                     shift.staff_id,
                     shift.day,
-                    f"{ctx.name(shift.staff_id)} is not rostered as {ROLE_LABELS.get(shift.role, shift.role)}"
+                    f"{ctx.name(shift.staff_id)} is not rostered as "
+                    f"{ROLE_LABELS.get(shift.role, shift.role)}"
                     f" (covers: {can or 'no role set'}) but is on {ctx.when(shift)}.",
                     (shift.key,),
                 )
@@ -355,7 +356,8 @@ def limits_for(clinic_id: int) -> tuple[Limits, time]:
 def shift_of(assignment: object) -> Shift:
     from .models import Assignment
 
-    assert isinstance(assignment, Assignment)
+    if not isinstance(assignment, Assignment):
+        raise TypeError("an Assignment is expected")
     template = assignment.template
     return Shift(
         key=f"a{assignment.pk}",
@@ -400,7 +402,9 @@ def load_week(week: RosterWeek) -> WeekData:
         .select_related("template", "week")
     ]
     limits, late_after = limits_for(clinic.pk)
-    absences = load_absences(staff_ids, days[0] - timedelta(days=1), days[-1] + timedelta(days=1), tz)
+    absences = load_absences(
+        staff_ids, days[0] - timedelta(days=1), days[-1] + timedelta(days=1), tz
+    )
     return WeekData(
         week_id=week.pk,
         clinic_id=clinic.pk,
@@ -431,13 +435,13 @@ def load_absences(staff_ids: set[int], first: date, last: date, tz: tzinfo) -> l
         last_day__gte=first,
     ):
         start = datetime.combine(request.first_day, time(0), tzinfo=tz).astimezone(UTC)
-        end = datetime.combine(
-            request.last_day + timedelta(days=1), time(0), tzinfo=tz
-        ).astimezone(UTC)
+        end = datetime.combine(request.last_day + timedelta(days=1), time(0), tzinfo=tz).astimezone(
+            UTC
+        )
         absences.append(Absence(request.staff_id, start, end, "on approved time off"))
     span_start = datetime.combine(first, time(0), tzinfo=tz).astimezone(UTC)
     span_end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
-    for off in ProviderTimeOff.objects.filter(
+    for off in ProviderTimeOff._default_manager.filter(
         provider_id__in=staff_ids, start__lt=span_end, end__gt=span_start
     ):
         absences.append(Absence(off.provider_id, off.start, off.end, "on approved time off"))

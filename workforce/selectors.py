@@ -42,7 +42,7 @@ class Row:
 
 
 def week_grid(week: RosterWeek) -> list[Row]:
-    """People × days: each person's assignments in this week, by day."""
+    """People x days: each person's assignments in this week, by day."""
     contracts = rostered_staff(week.clinic)
     assignments = list(
         Assignment.objects.filter(week=week).select_related("template", "staff__user")

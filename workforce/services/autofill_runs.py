@@ -45,7 +45,12 @@ def build(week: RosterWeek, *, band_minutes: int = 60) -> Built:
     sources = dict(Assignment.objects.filter(week=week).values_list("pk", "source"))
     template_of = dict(Assignment.objects.filter(week=week).values_list("pk", "template_id"))
     existing = [
-        (s, template_of[int(s.key[1:])], int(s.key[1:]), sources[int(s.key[1:])] == Assignment.Source.MANAGER)
+        (
+            s,
+            template_of[int(s.key[1:])],
+            int(s.key[1:]),
+            sources[int(s.key[1:])] == Assignment.Source.MANAGER,
+        )
         for s in data.shifts
     ]
     candidates = autofill.make_candidates(
@@ -78,7 +83,7 @@ def summarise(built: Built, outcome: autofill.Outcome) -> dict[str, Any]:
     tz = data.tz
     names = {p.staff_id: p.name for p in data.people}
     chosen_keys = {c.shift.key for c in outcome.chosen}
-    before = [s for s in data.shifts]
+    before = list(data.shifts)
     after = [c.shift for c in outcome.chosen]
     filled_before = coverage.fill(built.problem.need, coverage.rostered(before, built.bands))
     filled_after = coverage.fill(built.problem.need, coverage.rostered(after, built.bands))
@@ -118,7 +123,10 @@ def summarise(built: Built, outcome: autofill.Outcome) -> dict[str, Any]:
         "status": outcome.status,
         "optimal": outcome.optimal,
         "gap": outcome.gap_text,
-        "objective": [[name, value] for name, value in zip(autofill.OBJECTIVES, outcome.objective, strict=False)],
+        "objective": [
+            [name, value]
+            for name, value in zip(autofill.OBJECTIVES, outcome.objective, strict=False)
+        ],
         "first_feasible_seconds": outcome.first_feasible_seconds,
         "seconds": round(outcome.seconds, 2),
         "filled_before": list(filled_before),
@@ -157,7 +165,9 @@ def execute(run_id: int) -> AutofillRun:
         built = build(run.week)
         if not built.problem.people:
             raise RosterError("No staff with a roster contract work at this clinic.")
-        outcome = autofill.solve(built.problem, time_limit=run.time_limit_seconds, progress=progress)
+        outcome = autofill.solve(
+            built.problem, time_limit=run.time_limit_seconds, progress=progress
+        )
         result = summarise(built, outcome)
     except RosterError as exc:
         AutofillRun.objects.filter(pk=run.pk).update(
@@ -192,7 +202,9 @@ def apply(*, actor: Any, run: AutofillRun, days: list[date] | None = None) -> tu
             ).delete()
             removed += deleted
         templates = {t.pk: t for t in ShiftTemplate.objects.filter(clinic_id=week.clinic_id)}
-        staff = {s.pk: s for s in Staff.objects.filter(clinics=week.clinic_id).select_related("user")}
+        staff = {
+            s.pk: s for s in Staff.objects.filter(clinics=week.clinic_id).select_related("user")
+        }
         for item in locked.result.get("add", []):
             if wanted is not None and item["day"] not in wanted:
                 continue

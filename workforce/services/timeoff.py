@@ -45,13 +45,11 @@ def request_time_off(
 def _is_provider(staff: Staff) -> bool:
     contract = StaffContract.objects.filter(staff=staff).first()
     if contract is not None:
-        return contract.role == RosterRole.PROVIDER
+        return bool(contract.role == RosterRole.PROVIDER)
     return bool(staff.npi)
 
 
-def decide(
-    *, actor: Any, request: TimeOffRequest, approve: bool, note: str = ""
-) -> TimeOffRequest:
+def decide(*, actor: Any, request: TimeOffRequest, approve: bool, note: str = "") -> TimeOffRequest:
     if not works_at(actor, request.clinic_id):
         raise RosterError("You do not work at this clinic.")
     with transaction.atomic():
@@ -80,6 +78,9 @@ def decide(
             action="update",
             obj=req,
             clinic=req.clinic_id,
-            summary=f"{req.get_status_display()} time off for {req.staff} {req.first_day}..{req.last_day}",
+            summary=(
+                f"{req.get_status_display()} time off for {req.staff} "
+                f"{req.first_day}..{req.last_day}"
+            ),
         )
     return req

@@ -110,7 +110,13 @@ def add_assignment(
                 ) from exc
             raise
         if locked.status == RosterWeek.Status.PUBLISHED:
-            _note_change(locked, staff.pk, AssignmentChange.Kind.ADDED, f"Added: {_describe(assignment)}", actor)
+            _note_change(
+                locked,
+                staff.pk,
+                AssignmentChange.Kind.ADDED,
+                f"Added: {_describe(assignment)}",
+                actor,
+            )
         audit.record(
             actor=actor,
             action="create",
@@ -127,7 +133,11 @@ def remove_assignment(*, actor: Any, assignment: Assignment) -> str:
         raise RosterError("You do not work at this clinic.")
     with transaction.atomic():
         week = lock_row(RosterWeek, assignment.week_id, related=["clinic"])
-        current = Assignment.objects.filter(pk=assignment.pk).select_related("staff__user", "template", "week__clinic").first()
+        current = (
+            Assignment.objects.filter(pk=assignment.pk)
+            .select_related("staff__user", "template", "week__clinic")
+            .first()
+        )
         if current is None:
             raise RosterError("That shift was already removed.")
         text = f"{current.staff}: {_describe(current)}"
@@ -196,6 +206,8 @@ def publish(*, actor: Any, week: RosterWeek, override_reason: str = "") -> Roste
             obj=locked,
             clinic=locked.clinic_id,
             summary=summary[:255],
-            changes={"override_reason": override_reason, "violations": len(found)} if found else None,
+            changes={"override_reason": override_reason, "violations": len(found)}
+            if found
+            else None,
         )
     return version

@@ -29,8 +29,11 @@ def person(clinic: Clinic, last: str, role: str, hours: int = 40, **kw: Any) -> 
         role, roles.NURSE
     )
     staff = StaffFactory(
-        roles=[portal], clinics=kw.pop("clinics", [clinic]), user__last_name=last,
-        user__first_name=kw.pop("first", "Sam"), user__username=kw.pop("username", last.lower()),
+        roles=[portal],
+        clinics=kw.pop("clinics", [clinic]),
+        user__last_name=last,
+        user__first_name=kw.pop("first", "Sam"),
+        user__username=kw.pop("username", last.lower()),
     )
     StaffContract.objects.create(staff=staff, role=role, contract_minutes_week=hours * 60, **kw)
     return staff
@@ -44,33 +47,54 @@ def manager(clinic: Clinic) -> User:
 
 @pytest.fixture
 def desk(clinic: Clinic) -> list[Staff]:
-    return [person(clinic, "Adams", RosterRole.FRONT_DESK), person(clinic, "Baker", RosterRole.FRONT_DESK)]
+    return [
+        person(clinic, "Adams", RosterRole.FRONT_DESK),
+        person(clinic, "Baker", RosterRole.FRONT_DESK),
+    ]
 
 
 @pytest.fixture
 def mas(clinic: Clinic) -> list[Staff]:
-    return [person(clinic, "Cole", RosterRole.MEDICAL_ASSISTANT), person(clinic, "Dunn", RosterRole.MEDICAL_ASSISTANT)]
+    return [
+        person(clinic, "Cole", RosterRole.MEDICAL_ASSISTANT),
+        person(clinic, "Dunn", RosterRole.MEDICAL_ASSISTANT),
+    ]
 
 
 @pytest.fixture
 def early(clinic: Clinic) -> ShiftTemplate:
     return ShiftTemplate.objects.create(
-        clinic=clinic, name="Desk early", role=RosterRole.FRONT_DESK,
-        start_time=dt.time(7), end_time=dt.time(15), break_minutes=30, weekdays=list(range(7)),
+        clinic=clinic,
+        name="Desk early",
+        role=RosterRole.FRONT_DESK,
+        start_time=dt.time(7),
+        end_time=dt.time(15),
+        break_minutes=30,
+        weekdays=list(range(7)),
     )
 
 
 @pytest.fixture
 def late(clinic: Clinic) -> ShiftTemplate:
     return ShiftTemplate.objects.create(
-        clinic=clinic, name="Desk late", role=RosterRole.FRONT_DESK,
-        start_time=dt.time(14), end_time=dt.time(22), break_minutes=30, weekdays=list(range(7)),
+        clinic=clinic,
+        name="Desk late",
+        role=RosterRole.FRONT_DESK,
+        start_time=dt.time(14),
+        end_time=dt.time(22),
+        break_minutes=30,
+        weekdays=list(range(7)),
     )
 
 
 @pytest.fixture
 def ma_day(clinic: Clinic) -> ShiftTemplate:
     return ShiftTemplate.objects.create(
-        clinic=clinic, name="MA day", role=RosterRole.MEDICAL_ASSISTANT,
-        start_time=dt.time(8), end_time=dt.time(16), break_minutes=30, weekdays=list(range(5)),
+        clinic=clinic,
+        name="MA day",
+        role=RosterRole.MEDICAL_ASSISTANT,
+        start_time=dt.time(8),
+        end_time=dt.time(16),
+        break_minutes=30,
+        weekdays=list(range(5)),
     )

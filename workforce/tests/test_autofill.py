@@ -15,7 +15,9 @@ from workforce.rules import Limits, Person
 NY = zoneinfo.ZoneInfo("America/New_York")
 FRI = dt.date(2027, 3, 5)
 DAYS = [FRI, FRI + dt.timedelta(days=1)]
-EARLY = TemplateIn(1, "Early", "front_desk", dt.time(7), dt.time(15), False, 30, frozenset(range(7)))
+EARLY = TemplateIn(
+    1, "Early", "front_desk", dt.time(7), dt.time(15), False, 30, frozenset(range(7))
+)
 LATE = TemplateIn(2, "Late", "front_desk", dt.time(14), dt.time(22), False, 30, frozenset(range(7)))
 MA_DAY = TemplateIn(3, "MA day", "ma", dt.time(8), dt.time(16), False, 0, frozenset(range(7)))
 
@@ -25,10 +27,11 @@ def problem(
     fixed_rules: list[coverage.Rule],
     templates: list[TemplateIn],
     *,
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
     existing: list[tuple[rules.Shift, int, int, bool]] | None = None,
     absences: list[rules.Absence] | None = None,
 ) -> Problem:
+    limits = limits or Limits()
     bands = coverage.bands_for(DAYS, NY, 60)
     need = coverage.required(fixed_rules, bands, tz=NY)
     cands = autofill.make_candidates(
@@ -66,9 +69,16 @@ def brute_force(p: Problem) -> tuple[int, ...]:
 def solve_and_compare(p: Problem) -> autofill.Outcome:
     outcome = autofill.solve(p, time_limit=20, workers=1)
     assert outcome.optimal, outcome.gap_text
-    assert rules.check(
-        [c.shift for c in outcome.chosen], people=p.people, limits=p.limits, week_days=p.days, tz=NY
-    ) == []
+    assert (
+        rules.check(
+            [c.shift for c in outcome.chosen],
+            people=p.people,
+            limits=p.limits,
+            week_days=p.days,
+            tz=NY,
+        )
+        == []
+    )
     assert outcome.objective == brute_force(p)
     assert outcome.objective == tuple(outcome.bound)  # the stages' proven values
     return outcome
@@ -99,8 +109,13 @@ def test_short_demand_is_explained() -> None:
     outcome = solve_and_compare(p)
     assert outcome.objective[0] == 2 * 2 + 2  # one person short for two hours, two days; no RN
     messages = [u.message for u in outcome.uncovered]
-    assert any("front desk: needs 2, 1 rostered; only 1 front desk could work" in m for m in messages)
-    assert any("registered nurse: needs 1, 0 rostered; no registered nurse shift template" in m for m in messages)
+    assert any(
+        "front desk: needs 2, 1 rostered; only 1 front desk could work" in m for m in messages
+    )
+    assert any(
+        "registered nurse: needs 1, 0 rostered; no registered nurse shift template" in m
+        for m in messages
+    )
 
 
 def test_managers_assignment_stays_and_changes_are_minimised() -> None:
@@ -119,7 +134,8 @@ def test_managers_assignment_stays_and_changes_are_minimised() -> None:
     p = problem(people, [rule("front_desk", 8, 12, 1)], [EARLY], existing=existing)
     outcome = solve_and_compare(p)
     keys = {c.shift.key for c in outcome.chosen}
-    assert "a1" in keys and "a2" in keys  # nothing to change: both kept
+    assert "a1" in keys
+    assert "a2" in keys
     assert outcome.objective == (0, 0, 1, 0)  # Bo's Saturday is the one weekend shift
 
 
@@ -141,7 +157,9 @@ def test_random_small_cases_match_brute_force(seed: int) -> None:
         rule(rng.choice(roles_pool), s, s + rng.choice([2, 4]), rng.choice([1, 2]))
         for s in rng.sample([7, 9, 12, 15, 18], 2)
     ]
-    limits = Limits(max_day_minutes=rng.choice([8 * 60, 12 * 60]), max_week_minutes=rng.choice([8, 16]) * 60)
+    limits = Limits(
+        max_day_minutes=rng.choice([8 * 60, 12 * 60]), max_week_minutes=rng.choice([8, 16]) * 60
+    )
     p = problem(people, demand, templates, limits=limits)
     assert len([c for c in p.candidates if not c.fixed]) <= 12
     solve_and_compare(p)
@@ -152,14 +170,18 @@ def test_the_first_objective_outranks_the_rest() -> None:
     people = [Person(1, "Ana", frozenset({"front_desk"}), 0)]
     p = problem(people, [rule("front_desk", 8, 12, 1)], [EARLY])
     outcome = solve_and_compare(p)
-    assert outcome.objective[0] == 0 and outcome.objective[1] == 2 * (8 * 60 - 30)
+    assert outcome.objective[0] == 0
+    assert outcome.objective[1] == 2 * (8 * 60 - 30)
 
 
 def test_candidates_skip_what_a_person_cannot_work() -> None:
     people = [Person(1, "Ana", frozenset({"front_desk"}), 40 * 60)]
-    off = rules.Absence(1, dt.datetime(2027, 3, 5, 5, tzinfo=dt.UTC), dt.datetime(2027, 3, 6, 5, tzinfo=dt.UTC), "off")
+    off = rules.Absence(
+        1,
+        dt.datetime(2027, 3, 5, 5, tzinfo=dt.UTC),
+        dt.datetime(2027, 3, 6, 5, tzinfo=dt.UTC),
+        "off",
+    )
     p = problem(people, [rule("front_desk", 8, 12, 1)], [EARLY, MA_DAY], absences=[off])
     assert [(c.shift.day, c.template_id) for c in p.candidates] == [(DAYS[1], 1)]
     assert isinstance(p.candidates[0], Candidate)
-
-

@@ -59,7 +59,11 @@ def start(request: HtmxHttpRequest) -> HttpResponse:
 
 def _run_for(request: HtmxHttpRequest, pk: int) -> AutofillRun:
     clinic = current_clinic(request)
-    run = AutofillRun.objects.filter(pk=pk, week__clinic=clinic).select_related("week__clinic").first()
+    run = (
+        AutofillRun.objects.filter(pk=pk, week__clinic=clinic)
+        .select_related("week__clinic")
+        .first()
+    )
     if run is None:
         raise Http404("No such auto-fill at this clinic.")
     return run
@@ -104,7 +108,9 @@ def apply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"{exc} Nothing was applied.")
         return redirect("workforce:autofill_run", pk=item.pk)
     scope = f" for {day:%a %d %b}" if day else ""
-    messages.success(request, f"Applied the proposal{scope}: {added} shifts added, {removed} removed.")
+    messages.success(
+        request, f"Applied the proposal{scope}: {added} shifts added, {removed} removed."
+    )
     item.refresh_from_db()
     if item.status == AutofillRun.Status.DONE:
         return redirect("workforce:autofill_run", pk=item.pk)

@@ -33,9 +33,9 @@ def heatmap(request: HtmxHttpRequest) -> HttpResponse:
     bands, need = coverage.load_demand(clinic.pk, data.days, data.tz)
     have = coverage.rostered(data.shifts, bands)
     filled, total = coverage.fill(need, have)
-    hours = sorted(
-        {b.local_start.hour for (_, b) in [*need.keys(), *have.keys()]}
-    ) or list(range(8, 18))
+    hours = sorted({b.local_start.hour for (_, b) in [*need.keys(), *have.keys()]}) or list(
+        range(8, 18)
+    )
     cells: dict[tuple[str, int, int], tuple[int, int]] = {}
     for band in bands:
         day_index = (band.day - week.week_start).days
@@ -92,16 +92,26 @@ def cell(request: HtmxHttpRequest) -> HttpResponse:
     band = coverage.Band(day, start, start + timedelta(hours=1), time(hour))
     on = [s for s in data.shifts if s.role == role and coverage.covers(s, band)]
     names = {p.staff_id: p for p in data.people}
-    busy = {s.staff_id for s in [*data.shifts, *data.context] if rules.overlaps(s.start, s.end, band.start, band.end)}
-    absent = {a.staff_id for a in data.absences if rules.overlaps(a.start, a.end, band.start, band.end)}
+    busy = {
+        s.staff_id
+        for s in [*data.shifts, *data.context]
+        if rules.overlaps(s.start, s.end, band.start, band.end)
+    }
+    absent = {
+        a.staff_id for a in data.absences if rules.overlaps(a.start, a.end, band.start, band.end)
+    }
     could = [
-        p for p in data.people if role in p.roles and p.staff_id not in busy and p.staff_id not in absent
+        p
+        for p in data.people
+        if role in p.roles and p.staff_id not in busy and p.staff_id not in absent
     ]
     context = {
         "day": day,
         "hour": hour,
         "role_label": dict(RosterRole.choices).get(role, role),
-        "on": [(names[s.staff_id].name if s.staff_id in names else s.staff_id, s.label) for s in on],
+        "on": [
+            (names[s.staff_id].name if s.staff_id in names else s.staff_id, s.label) for s in on
+        ],
         "could": [p.name for p in could],
     }
     return render(request, "workforce/_cell.html", context)

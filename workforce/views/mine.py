@@ -31,7 +31,7 @@ def ical_token(staff: Staff) -> str:
 @require_GET
 @permission_required("workforce.view_own_shifts", raise_exception=True)
 def my_shifts(request: HtmxHttpRequest) -> HttpResponse:
-    staff = Staff.objects.filter(user_id=request.user.pk).first()
+    staff = Staff.objects.filter(user_id=request.user.pk or 0).first()
     today = timezone.localdate()
     shifts = (
         list(selectors.my_assignments(staff, today - timedelta(days=7), today + timedelta(days=35)))
@@ -39,11 +39,19 @@ def my_shifts(request: HtmxHttpRequest) -> HttpResponse:
         else []
     )
     changes = (
-        list(AssignmentChange.objects.filter(staff=staff, changed_at__gte=timezone.now() - timedelta(days=14)).select_related("week__clinic")[:20])
+        list(
+            AssignmentChange.objects.filter(
+                staff=staff, changed_at__gte=timezone.now() - timedelta(days=14)
+            ).select_related("week__clinic")[:20]
+        )
         if staff
         else []
     )
-    feed = request.build_absolute_uri(reverse("workforce:ical", args=[ical_token(staff)])) if staff else ""
+    feed = (
+        request.build_absolute_uri(reverse("workforce:ical", args=[ical_token(staff)]))
+        if staff
+        else ""
+    )
     context = {
         "staff": staff,
         "shifts": [
@@ -75,7 +83,8 @@ def ical(request: HtmxHttpRequest, token: str) -> HttpResponse:
         data = signing.loads(token, salt=SALT)
     except signing.BadSignature as exc:
         raise Http404("Unknown feed.") from exc
-    staff = Staff.objects.filter(pk=data.get("staff") if isinstance(data, dict) else None).first()
+    staff_id = data.get("staff") if isinstance(data, dict) else None
+    staff = Staff.objects.filter(pk=staff_id).first() if isinstance(staff_id, int) else None
     if staff is None:
         raise Http404("Unknown feed.")
     today = timezone.localdate()
@@ -87,7 +96,9 @@ def ical(request: HtmxHttpRequest, token: str) -> HttpResponse:
         "CALSCALE:GREGORIAN",
         "X-WR-CALNAME:My shifts",
     ]
-    for a in selectors.my_assignments(staff, today - timedelta(days=30), today + timedelta(days=90)):
+    for a in selectors.my_assignments(
+        staff, today - timedelta(days=30), today + timedelta(days=90)
+    ):
         lines += [
             "BEGIN:VEVENT",
             f"UID:assignment-{a.pk}@clinicops",
@@ -99,6 +110,8 @@ def ical(request: HtmxHttpRequest, token: str) -> HttpResponse:
             "END:VEVENT",
         ]
     lines.append("END:VCALENDAR")
-    response = HttpResponse("\r\n".join(lines) + "\r\n", content_type="text/calendar; charset=utf-8")
+    response = HttpResponse(
+        "\r\n".join(lines) + "\r\n", content_type="text/calendar; charset=utf-8"
+    )
     response["Content-Disposition"] = 'inline; filename="shifts.ics"'
     return response

@@ -22,7 +22,7 @@ PAGE = "workforce/time_off.html"
 
 def _page(request: HtmxHttpRequest, form: TimeOffForm | None = None) -> HttpResponse:
     clinic = current_clinic(request)
-    staff = Staff.objects.filter(user_id=request.user.pk).first()
+    staff = Staff.objects.filter(user_id=request.user.pk or 0).first()
     mine = list(TimeOffRequest.objects.filter(staff=staff)[:20]) if staff else []
     pending: list[TimeOffRequest] = []
     if request.user.has_perm("workforce.change_timeoffrequest"):
@@ -31,7 +31,13 @@ def _page(request: HtmxHttpRequest, form: TimeOffForm | None = None) -> HttpResp
             .select_related("staff__user")
             .order_by("first_day")
         )
-    context = {"clinic": clinic, "form": form or TimeOffForm(), "mine": mine, "pending": pending, "staff": staff}
+    context = {
+        "clinic": clinic,
+        "form": form or TimeOffForm(),
+        "mine": mine,
+        "pending": pending,
+        "staff": staff,
+    }
     return render_page(request, PAGE, "time-off", context)
 
 
@@ -47,7 +53,7 @@ def time_off(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required("workforce.add_timeoffrequest", raise_exception=True)
 def request_time_off(request: HtmxHttpRequest) -> HttpResponse:
     clinic = current_clinic(request)
-    staff = Staff.objects.filter(user_id=request.user.pk).first()
+    staff = Staff.objects.filter(user_id=request.user.pk or 0).first()
     form = TimeOffForm(request.POST)
     if staff is None:
         messages.error(request, "You have no staff profile; ask an administrator.")
@@ -66,7 +72,11 @@ def request_time_off(request: HtmxHttpRequest) -> HttpResponse:
     except RosterError as exc:
         messages.error(request, str(exc))
         return redirect("workforce:time_off")
-    messages.success(request, f"Asked for {req.first_day:%a %d %b} to {req.last_day:%a %d %b} off; a manager will decide.")
+    messages.success(
+        request,
+        f"Asked for {req.first_day:%a %d %b} to {req.last_day:%a %d %b} off; "
+        "a manager will decide.",
+    )
     return redirect("workforce:time_off")
 
 
@@ -85,10 +95,17 @@ def decide(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return redirect("workforce:time_off")
     try:
         req = timeoff.decide(
-            actor=request.user, request=req, approve=form.cleaned_data["decision"] == "approve", note=form.cleaned_data["note"]
+            actor=request.user,
+            request=req,
+            approve=form.cleaned_data["decision"] == "approve",
+            note=form.cleaned_data["note"],
         )
     except RosterError as exc:
         messages.error(request, str(exc))
         return redirect("workforce:time_off")
-    messages.success(request, f"{req.get_status_display()}: {req.staff} off {req.first_day:%a %d %b} to {req.last_day:%a %d %b}.")
+    messages.success(
+        request,
+        f"{req.get_status_display()}: {req.staff} off "
+        f"{req.first_day:%a %d %b} to {req.last_day:%a %d %b}.",
+    )
     return redirect("workforce:time_off")

@@ -1,4 +1,4 @@
-"""The manager's week grid: people × days, assign and remove shifts, the violations panel,
+"""The manager's week grid: people x days, assign and remove shifts, the violations panel,
 publish (with an override reason when rules are broken), and a print view."""
 
 from __future__ import annotations
@@ -86,7 +86,9 @@ def roster(request: HtmxHttpRequest) -> HttpResponse:
     return render_page(request, WEEK, "week-body", context)
 
 
-def _answer(request: HtmxHttpRequest, clinic: Clinic, week: RosterWeek, flash: str, ok: bool) -> HttpResponse:
+def _answer(
+    request: HtmxHttpRequest, clinic: Clinic, week: RosterWeek, flash: str, ok: bool
+) -> HttpResponse:
     if not is_fragment(request):
         messages.add_message(request, messages.SUCCESS if ok else messages.ERROR, flash)
         return redirect(f"{reverse('workforce:roster')}?week={week.week_start.isoformat()}")
@@ -111,16 +113,26 @@ def assign(request: HtmxHttpRequest) -> HttpResponse:
         return _answer(request, clinic, week, f"{label}: {errors[0]} Nothing was added.", False)
     day = form.cleaned_data["day"]
     week = weeks.week_for(clinic, day)
-    staff = Staff.objects.filter(pk=form.cleaned_data["staff"], clinics=clinic).select_related("user").first()
+    staff = (
+        Staff.objects.filter(pk=form.cleaned_data["staff"], clinics=clinic)
+        .select_related("user")
+        .first()
+    )
     template = ShiftTemplate.objects.filter(pk=form.cleaned_data["template"], clinic=clinic).first()
     if staff is None or template is None:
         what = "person" if staff is None else "shift"
-        return _answer(request, clinic, week, f"That {what} is not at {clinic}. Nothing was added.", False)
+        return _answer(
+            request, clinic, week, f"That {what} is not at {clinic}. Nothing was added.", False
+        )
     try:
-        a = weeks.add_assignment(actor=request.user, week=week, staff=staff, template=template, day=day)
+        a = weeks.add_assignment(
+            actor=request.user, week=week, staff=staff, template=template, day=day
+        )
     except RosterError as exc:
         return _answer(request, clinic, week, str(exc), False)
-    return _answer(request, clinic, week, f"Added {staff} on {template.name}, {a.day:%a %d %b}.", True)
+    return _answer(
+        request, clinic, week, f"Added {staff} on {template.name}, {a.day:%a %d %b}.", True
+    )
 
 
 @never_cache
@@ -151,7 +163,13 @@ def publish(request: HtmxHttpRequest) -> HttpResponse:
     week = _week_of(clinic, request)
     form = PublishForm(request.POST)
     if not form.is_valid():
-        return _answer(request, clinic, week, f"Reason: {form.errors['override_reason'][0]} Nothing was published.", False)
+        return _answer(
+            request,
+            clinic,
+            week,
+            f"Reason: {form.errors['override_reason'][0]} Nothing was published.",
+            False,
+        )
     reason = form.cleaned_data["override_reason"]
     if reason and not request.user.has_perm("workforce.override_rosterweek"):
         return _answer(request, clinic, week, "You may not override rule violations.", False)

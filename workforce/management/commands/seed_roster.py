@@ -48,7 +48,15 @@ RULES = [
     (RosterRole.FRONT_DESK, CoverageRule.Kind.FIXED, time(8), time(10), 2, 0, WEEKDAYS),
     (RosterRole.FRONT_DESK, CoverageRule.Kind.PER_PATIENTS, time(8), time(18), 1, 6, WEEKDAYS),
     (RosterRole.FRONT_DESK, CoverageRule.Kind.FIXED, time(8), time(12), 1, 0, SAT),
-    (RosterRole.MEDICAL_ASSISTANT, CoverageRule.Kind.PER_PROVIDER, time(8), time(18), 1, 0, WEEKDAYS),
+    (
+        RosterRole.MEDICAL_ASSISTANT,
+        CoverageRule.Kind.PER_PROVIDER,
+        time(8),
+        time(18),
+        1,
+        0,
+        WEEKDAYS,
+    ),
     (RosterRole.MEDICAL_ASSISTANT, CoverageRule.Kind.FIXED, time(8), time(12), 1, 0, SAT),
     (RosterRole.NURSE, CoverageRule.Kind.FIXED, time(8), time(16), 1, 0, WEEKDAYS),
 ]
@@ -80,7 +88,7 @@ class Command(BaseCommand):
         parser.add_argument("--time-limit", type=int, default=2, help="Solver seconds per week.")
 
     def handle(self, *args: Any, seed: int = 2026, time_limit: int = 2, **options: Any) -> None:
-        rng = random.Random(seed)
+        rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
         password = make_password(DEMO_PASSWORD)
         groups = {g.name: g for g in Group.objects.filter(name__in=roles.ALL_ROLES)}
         for clinic in Clinic.objects.filter(is_active=True).order_by("pk"):
@@ -100,12 +108,14 @@ class Command(BaseCommand):
                     "password": password,
                 },
             )
-            staff, _ = Staff.objects.get_or_create(
-                user=user, defaults={"title": roster_role.label}
-            )
+            staff, _ = Staff.objects.get_or_create(user=user, defaults={"title": roster_role.label})
             staff.clinics.add(clinic)
             user.groups.add(groups[portal])
-            also = [RosterRole.FRONT_DESK] if roster_role == RosterRole.MEDICAL_ASSISTANT and i % 2 else []
+            also = (
+                [RosterRole.FRONT_DESK]
+                if roster_role == RosterRole.MEDICAL_ASSISTANT and i % 2
+                else []
+            )
             StaffContract.objects.get_or_create(
                 staff=staff,
                 defaults={
@@ -122,9 +132,10 @@ class Command(BaseCommand):
         for staff in Staff.objects.filter(clinics=clinic).select_related("user"):
             if hasattr(staff, "contract"):
                 continue
-            portal = next((r for r in staff.user.role_names if r in PORTAL_TO_ROSTER), None)
-            if portal is None:
+            found = [r for r in staff.user.role_names if r in PORTAL_TO_ROSTER]
+            if not found:
                 continue
+            portal = found[0]
             StaffContract.objects.create(
                 staff=staff, role=PORTAL_TO_ROSTER[portal], contract_minutes_week=40 * 60
             )
