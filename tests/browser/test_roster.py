@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from clinicops.celery import app as celery_app
 from clinicops.core import roles
 from clinicops.core.models import Clinic
-from clinicops.core.tests.factories import ClinicFactory, DEMO_PASSWORD, StaffFactory
+from clinicops.core.tests.factories import DEMO_PASSWORD, ClinicFactory, StaffFactory
 from workforce.models import (
     Assignment,
     CoverageRule,
@@ -127,7 +127,7 @@ def test_manager_fills_and_publishes_a_week(
         # Keyboard only: choose a shift in Ana's Monday cell and press Add.
         select = page.get_by_label(f"Shift for Ana Lee on {monday:%a} {monday.day} {monday:%b}")
         select.focus()
-        select.select_option(label="Desk early 07:00–15:00")
+        select.select_option(label="Desk early 07:00\u201315:00")
         page.keyboard.press("Tab")
         page.keyboard.press("Enter")
         expect(page.get_by_text(f"Added Ana Lee on Desk early, {monday:%a %d %b}.")).to_be_visible()
@@ -155,7 +155,8 @@ def test_manager_fills_and_publishes_a_week(
         page.get_by_role("button", name="Publish the week").click()
         expect(page.get_by_text("as version 1")).to_be_visible()
         week = RosterWeek.objects.get(clinic=clinic, week_start=monday)
-        assert week.status == "published" and week.versions.count() == 1
+        assert week.status == "published"
+        assert week.versions.count() == 1
 
         page.get_by_role("link", name="Print view").click()  # opens in a new tab; stay here
         page.goto("/roster/mine/")

@@ -4,6 +4,8 @@ proposal whole or a day at a time, or discard it."""
 from __future__ import annotations
 
 import logging
+from datetime import date
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -75,11 +77,12 @@ def _run_for(request: HtmxHttpRequest, pk: int) -> AutofillRun:
 def run(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     item = _run_for(request, pk)
     result = item.result or {}
-    by_day: dict[str, dict[str, list[dict[str, object]]]] = {}
-    for change in result.get("add", []):
-        by_day.setdefault(change["day"], {"add": [], "remove": []})["add"].append(change)
-    for change in result.get("remove", []):
-        by_day.setdefault(change["day"], {"add": [], "remove": []})["remove"].append(change)
+    by_day: dict[str, dict[str, Any]] = {}
+    for kind in ("add", "remove"):
+        for change in result.get(kind, []):
+            day = change["day"]
+            label = f"{date.fromisoformat(day):%a %d %b}"
+            by_day.setdefault(day, {"add": [], "remove": [], "label": label})[kind].append(change)
     context = {
         "run": item,
         "week": item.week,

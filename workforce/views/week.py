@@ -36,6 +36,7 @@ def _context(
     for v in found:
         by_cell.setdefault((v.staff_id, v.day.isoformat()), []).append(v.message)
     rows = selectors.week_grid(week)
+    templates = selectors.templates(clinic)
     grid = [
         {
             "row": row,
@@ -44,13 +45,13 @@ def _context(
                     "day": day,
                     "assignments": row.cells[i],
                     "problems": by_cell.get((row.contract.staff_id, day.isoformat()), []),
+                    "templates": [t for t in templates if day.weekday() in t.weekdays],
                 }
                 for i, day in enumerate(week.days)
             ],
         }
         for row in rows
     ]
-    templates = selectors.templates(clinic)
     run = week.autofill_runs.exclude(
         status__in=[AutofillRun.Status.APPLIED, AutofillRun.Status.DISCARDED]
     ).first()
