@@ -19,7 +19,7 @@ from scheduling.tests.factories import (
     ScheduleTemplateFactory,
     TemplateBlockFactory,
 )
-from workforce import coverage
+from workforce import coverage, rules
 from workforce.models import (
     Assignment,
     AssignmentChange,
@@ -393,3 +393,47 @@ def test_two_managers_editing_one_week_lose_no_assignment(
     in_version = {a["id"] for a in latest.assignments}
     later = AssignmentChange.objects.filter(week=week, changed_at__gt=latest.published_at).count()
     assert len(in_version) + later == 6
+
+
+def test_shift_fill_rate_counts_qualified_people_in_published_weeks(
+    clinic: Clinic, manager: User, desk: list[Staff], mas: list[Staff], early: ShiftTemplate
+) -> None:
+    from workforce.kpis import shift_fill_rate_parts
+
+    CoverageRule.objects.create(
+        clinic=clinic,
+        role="front_desk",
+        kind="fixed",
+        weekdays=[0],
+        start_time=dt.time(8),
+        end_time=dt.time(12),
+        count=2,
+    )
+    assert shift_fill_rate_parts(clinic, MONDAY) == (0, 8)  # no roster yet
+    week = weeks.week_for(clinic, MONDAY)
+    weeks.add_assignment(actor=manager, week=week, staff=desk[0], template=early, day=MONDAY)
+    # A medical assistant on a front-desk shift is not qualified for it.
+    weeks.add_assignment(actor=manager, week=week, staff=mas[0], template=early, day=MONDAY)
+    assert shift_fill_rate_parts(clinic, MONDAY) == (0, 8)  # a draft does not count
+    weeks.publish(actor=manager, week=week, override_reason="test")
+    assert shift_fill_rate_parts(clinic, MONDAY) == (4, 8)
+    assert shift_fill_rate_parts(clinic, MONDAY + dt.timedelta(days=1)) == (0, 0)
+
+
+def test_seed_roster_is_idempotent_and_leaves_next_week_with_gaps(clinic: Clinic) -> None:
+    from clinicops.core.tests.factories import StaffFactory as Factory
+
+    Factory(roles=["Front desk"], clinics=[clinic])
+    out = io.StringIO()
+    call_command("seed_roster", time_limit=1, stdout=out)
+    weeks_made = RosterWeek.objects.filter(clinic=clinic).order_by("week_start")
+    assert [w.status for w in weeks_made] == ["published", "published", "published", "draft"]
+    draft = weeks_made.last()
+    assert draft is not None
+    bands, need = coverage.load_demand(clinic.pk, draft.days, clinic.tz)
+    shifts = rules.load_week(draft).shifts
+    filled, total = coverage.fill(need, coverage.rostered(shifts, bands))
+    assert filled < total  # gaps to fill
+    count = Assignment.objects.count()
+    call_command("seed_roster", time_limit=1, stdout=io.StringIO())
+    assert Assignment.objects.count() == count
