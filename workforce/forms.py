@@ -61,8 +61,8 @@ class CellForm(forms.Form):
 
 
 class TimeOffForm(forms.Form):
-    first_day = DateField(label="First day off")
-    last_day = DateField(label="Last day off")
+    first_day = DateField(label="First day off", widget=forms.DateInput(attrs={"type": "date"}))
+    last_day = DateField(label="Last day off", widget=forms.DateInput(attrs={"type": "date"}))
     reason = forms.CharField(max_length=200, required=False)
 
     def clean_reason(self) -> str:

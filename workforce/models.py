@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, ClassVar
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import ArrayField, RangeBoundary, RangeOperators
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -216,6 +217,36 @@ class ShiftTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.start_time:%H:%M}-{self.end_time:%H:%M}"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.start_time is not None and self.end_time is not None:
+            if not self.overnight and self.end_time <= self.start_time:
+                errors["end_time"] = (
+                    "The shift ends before it starts; tick 'overnight' if it ends the next day."
+                )
+            elif self.overnight and self.end_time > self.start_time:
+                errors["overnight"] = "An overnight shift ends the next day, before its start time."
+        if not self.weekdays:
+            errors["weekdays"] = "Choose at least one day the shift runs."
+        elif any(not 0 <= d <= 6 for d in self.weekdays):
+            errors["weekdays"] = "Days are 0 (Monday) to 6 (Sunday)."
+        if not errors and self.clinic_id:
+            same = ShiftTemplate.objects.filter(
+                clinic_id=self.clinic_id,
+                role=self.role,
+                start_time=self.start_time,
+                end_time=self.end_time,
+                is_active=True,
+                weekdays__overlap=self.weekdays,
+            ).exclude(pk=self.pk)
+            twin = same.first()
+            if twin is not None:
+                errors["start_time"] = (
+                    f"{twin.name} already runs these hours for this role on some of these days."
+                )
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def paid_minutes(self) -> int:

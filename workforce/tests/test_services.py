@@ -437,3 +437,41 @@ def test_seed_roster_is_idempotent_and_leaves_next_week_with_gaps(clinic: Clinic
     count = Assignment.objects.count()
     call_command("seed_roster", time_limit=1, stdout=io.StringIO())
     assert Assignment.objects.count() == count
+
+
+def test_template_bad_input_is_named(clinic: Clinic, early: ShiftTemplate) -> None:
+    from django.core.exceptions import ValidationError
+
+    backwards = ShiftTemplate(
+        clinic=clinic,
+        name="B",
+        role="front_desk",
+        start_time=dt.time(15),
+        end_time=dt.time(7),
+        weekdays=[0],
+    )
+    with pytest.raises(ValidationError, match="ends before it starts"):
+        backwards.full_clean()
+    backwards.overnight = True
+    backwards.full_clean()  # an overnight shift may end at 07:00
+    twin = ShiftTemplate(
+        clinic=clinic,
+        name="Twin",
+        role="front_desk",
+        start_time=dt.time(7),
+        end_time=dt.time(15),
+        weekdays=[2, 6],
+    )
+    with pytest.raises(ValidationError, match="Desk early already runs these hours"):
+        twin.full_clean()
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ShiftTemplate.objects.create(
+            clinic=clinic,
+            name="C",
+            role="front_desk",
+            start_time=dt.time(15),
+            end_time=dt.time(7),
+            weekdays=[0],
+        )
