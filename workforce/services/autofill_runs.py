@@ -174,8 +174,21 @@ def execute(run_id: int) -> AutofillRun:
             status=AutofillRun.Status.FAILED, error=str(exc)[:300], finished_at=timezone.now()
         )
     else:
+        last_stage = (
+            len(outcome.objective) - 1 if outcome.stage_stopped is None else outcome.stage_stopped
+        )
+        final = {
+            "stage": last_stage,
+            "objective": autofill.OBJECTIVES[last_stage],
+            "value": outcome.objective[last_stage] if outcome.objective else None,
+            "bound": outcome.bound[last_stage] if outcome.bound else None,
+            "seconds": round(outcome.seconds, 2),
+        }
         AutofillRun.objects.filter(pk=run.pk).update(
-            status=AutofillRun.Status.DONE, result=result, finished_at=timezone.now()
+            status=AutofillRun.Status.DONE,
+            result=result,
+            progress=final,
+            finished_at=timezone.now(),
         )
     run.refresh_from_db()
     return run

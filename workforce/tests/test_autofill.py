@@ -185,3 +185,35 @@ def test_candidates_skip_what_a_person_cannot_work() -> None:
     p = problem(people, [rule("front_desk", 8, 12, 1)], [EARLY, MA_DAY], absences=[off])
     assert [(c.shift.day, c.template_id) for c in p.candidates] == [(DAYS[1], 1)]
     assert isinstance(p.candidates[0], Candidate)
+
+
+def test_spring_forward_overnight_shift_is_seven_hours_in_the_solver_too() -> None:
+    """Saturday 13 March 2027 22:00 to Sunday 06:00 New York is 7 real hours: with a 7-hour
+    day limit it may be worked, and a Sunday 15:00 shift is then 9 hours later (too little
+    rest), so the solver takes one of the two, as the rule checker demands."""
+    sat = dt.date(2027, 3, 13)
+    days = [sat, sat + dt.timedelta(days=1)]
+    night = TemplateIn(7, "Night", "rn", dt.time(22), dt.time(6), True, 0, frozenset({5}))
+    evening = TemplateIn(8, "Evening", "rn", dt.time(15), dt.time(22), False, 0, frozenset({6}))
+    people = [Person(1, "Nell", frozenset({"rn"}), 40 * 60)]
+    limits = Limits(max_day_minutes=7 * 60)
+    bands = coverage.bands_for(days, NY, 60)
+    need = coverage.required(
+        [coverage.Rule("rn", "fixed", frozenset({5, 6}), dt.time(0), dt.time(23), 1)], bands, tz=NY
+    )
+    cands = autofill.make_candidates(
+        templates=[night, evening],
+        people=people,
+        days=days,
+        clinic_id=1,
+        tz=NY,
+        late_after=dt.time(18),
+        limits=limits,
+    )
+    assert sorted(c.shift.paid_minutes for c in cands) == [7 * 60, 7 * 60]
+    p = Problem(people, cands, need, limits, days, [], [night, evening])
+    outcome = autofill.solve(p, time_limit=10, workers=1)
+    assert outcome.optimal
+    assert len(outcome.chosen) == 1
+    assert rules.check([c.shift for c in outcome.chosen], people=people, limits=limits, tz=NY) == []
+    assert outcome.objective == brute_force(p)

@@ -475,3 +475,30 @@ def test_template_bad_input_is_named(clinic: Clinic, early: ShiftTemplate) -> No
             end_time=dt.time(7),
             weekdays=[0],
         )
+
+
+def test_the_celery_task_solves_and_records_progress(
+    clinic: Clinic, manager: User, desk: list[Staff], early: ShiftTemplate
+) -> None:
+    from workforce.tasks import autofill_week
+
+    CoverageRule.objects.create(
+        clinic=clinic,
+        role="front_desk",
+        kind="fixed",
+        weekdays=[0, 1, 2],
+        start_time=dt.time(8),
+        end_time=dt.time(12),
+        count=1,
+    )
+    run = autofill_runs.start(actor=manager, week=weeks.week_for(clinic, MONDAY), time_limit=5)
+    assert autofill_week.apply(args=(run.pk,)).get() == "done"
+    run.refresh_from_db()
+    assert run.progress["objective"] in {
+        "uncovered demand",
+        "minutes over contract",
+        "unfairness",
+        "changes",
+    }
+    assert run.result["optimal"]
+    assert run.finished_at is not None
