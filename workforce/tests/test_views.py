@@ -53,6 +53,10 @@ def test_manager_sees_the_grid_and_adds_a_shift(
     assert answer.status_code == 200
     assert "Added Sam Adams on Desk early, Mon 01 Mar." in answer.content.decode()
     assert Assignment.objects.count() == 1
+    printed = c.get(f"/roster/?week={WEEK}&print=1").content.decode()
+    assert "Printed" in printed
+    assert "Desk early 07:00" in printed
+    assert "Add…" not in printed
 
 
 def test_bad_assign_input_names_the_field_and_stores_nothing(
