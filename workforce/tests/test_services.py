@@ -417,6 +417,13 @@ def test_shift_fill_rate_counts_qualified_people_in_published_weeks(
     assert shift_fill_rate_parts(clinic, MONDAY) == (0, 8)  # a draft does not count
     weeks.publish(actor=manager, week=week, override_reason="test")
     assert shift_fill_rate_parts(clinic, MONDAY) == (4, 8)
+    from workforce.kpis import shift_fill_rate_drilldown
+
+    drill = shift_fill_rate_drilldown(clinic, MONDAY, MONDAY + dt.timedelta(days=6))
+    assert drill.columns == ("Day", "Hour", "Role", "Required", "Filled", "Short")
+    assert [row[1:] for row in drill.rows] == [
+        (f"{h:02d}:00", "Front desk", 2, 1, 1) for h in (8, 9, 10, 11)
+    ]
     assert shift_fill_rate_parts(clinic, MONDAY + dt.timedelta(days=1)) == (0, 0)
 
 
