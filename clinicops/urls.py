@@ -29,6 +29,7 @@ urlpatterns = [
     path("compliance/", include("compliance.urls")),
     path("scheduling/", include("scheduling.urls")),
     path("supplies/", include("supplies.urls")),
+    path("roster/", include("workforce.urls")),
     path("flow/", include("patientflow.urls")),
     path("kpis/", include("clinicops.kpis.urls")),
     path("admin/", admin.site.urls),

@@ -222,6 +222,29 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
     )
     count = supplies_counts.start_count(actor=nurse, location=cart)
     from supplies.models import StockMovement
+    from workforce.models import RosterRole, ShiftTemplate, StaffContract
+    from workforce.services import autofill_runs as roster_autofill
+    from workforce.services import timeoff as roster_timeoff
+    from workforce.services import weeks as roster_weeks
+    from workforce.views.mine import ical_token
+
+    StaffContract.objects.create(staff=desk.staff, role=RosterRole.FRONT_DESK)
+    shift = ShiftTemplate.objects.create(
+        clinic=clinic,
+        name="Desk day",
+        role=RosterRole.FRONT_DESK,
+        start_time=dt.time(8),
+        end_time=dt.time(16),
+        weekdays=list(range(7)),
+    )
+    roster_week = roster_weeks.week_for(clinic, tomorrow)
+    shift_assignment = roster_weeks.add_assignment(
+        actor=manager, week=roster_week, staff=desk.staff, template=shift, day=tomorrow
+    )
+    roster_run = roster_autofill.start(actor=manager, week=roster_week)
+    time_off_request = roster_timeoff.request_time_off(
+        actor=desk, staff=desk.staff, clinic=clinic, first_day=tomorrow, last_day=tomorrow
+    )
 
     ids: dict[str, dict[str, Any]] = {
         "core:patient_detail": {"pk": patient.pk},
@@ -269,6 +292,12 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         "kpis:weekly_csv": {"clinic_id": clinic.pk},
         "kpis:drilldown": {"clinic_id": clinic.pk, "key": "no_show_rate"},
         "kpis:drilldown_csv": {"clinic_id": clinic.pk, "key": "no_show_rate"},
+        "workforce:unassign": {"pk": shift_assignment.pk},
+        "workforce:autofill_run": {"pk": roster_run.pk},
+        "workforce:autofill_apply": {"pk": roster_run.pk},
+        "workforce:autofill_discard": {"pk": roster_run.pk},
+        "workforce:ical": {"token": ical_token(desk.staff)},
+        "workforce:time_off_decide": {"pk": time_off_request.pk},
     }
     valid: dict[str, str] = {
         "q": "quim",
@@ -302,6 +331,15 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         "note": "note",
         "counted": "5",
         "quantity": "1",
+        "staff": str(desk.staff.pk),
+        "template": str(shift.pk),
+        "hour": "9",
+        "role": "front_desk",
+        "first_day": tomorrow.isoformat(),
+        "last_day": tomorrow.isoformat(),
+        "decision": "approve",
+        "override_reason": "sweep",
+        "time_limit": "1",
     }
     return {"ids": ids, "valid": valid, "users": users}
 
@@ -419,6 +457,7 @@ GROUPS = {
     "scheduling": ("scheduling",),
     "patientflow": ("patientflow",),
     "supplies": ("supplies",),
+    "workforce": ("workforce",),
 }
 # The parameters that must be found: a guard against a recorder that records nothing.
 MUST_READ = {
@@ -429,6 +468,10 @@ MUST_READ = {
     },
     "patientflow": {("patientflow:walk_in", "GET"): {"q", "patient"}},
     "supplies": {("supplies:log", "POST"): {"idempotency_key"}},
+    "workforce": {
+        ("workforce:assign", "POST"): {"staff", "template", "day"},
+        ("workforce:coverage_cell", "GET"): {"day", "hour", "role"},
+    },
 }
 
 HOSTILE_TEXT = st.one_of(

@@ -15,6 +15,7 @@ PUBLIC_URL_NAMES = {
     "login",  # the way in
     "healthz",  # load balancer / compose health check; reveals nothing
     "scheduling:confirm",  # signed link in a reminder email; the signature is the credential
+    "workforce:ical",  # a staff member's calendar feed; the signed token is the credential
 }
 
 SAMPLE_VALUES = {
@@ -137,6 +138,14 @@ POST_URL_NAMES = {
     "scheduling:waitlist_remove",
     "scheduling:offer_respond",
     "supplies:refill",
+    "workforce:assign",
+    "workforce:unassign",
+    "workforce:publish",
+    "workforce:autofill",
+    "workforce:autofill_apply",
+    "workforce:autofill_discard",
+    "workforce:time_off_request",
+    "workforce:time_off_decide",
     "supplies:count",
     "supplies:count_cancel",
     "supplies:count_post",

@@ -57,6 +57,18 @@ NAV_ITEMS: list[NavItem] = [
         "Log supply use, refill what is below par, count and order.",
     ),
     NavItem(
+        "Roster",
+        "workforce:roster",
+        "workforce.view_rosterweek",
+        "Build and publish the week's staff roster against booked demand.",
+    ),
+    NavItem(
+        "My shifts",
+        "workforce:my_shifts",
+        "workforce.view_own_shifts",
+        "Your published shifts, time off, and a calendar feed for your phone.",
+    ),
+    NavItem(
         "Dashboard",
         "kpis:dashboard",
         "kpis.view_metricday",

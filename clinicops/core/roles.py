@@ -132,6 +132,24 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "patientflow.change_roomturn": (FRONT_DESK, NURSE, MANAGER),
     "patientflow.view_stepthreshold": (MANAGER, ADMINISTRATOR),
     "patientflow.change_stepthreshold": (MANAGER, ADMINISTRATOR),
+    # Workforce: managers build and publish rosters and decide time off; every role reads its
+    # own shifts and asks for time off.
+    "workforce.view_own_shifts": ALL_ROLES,
+    "workforce.add_timeoffrequest": ALL_ROLES,
+    "workforce.view_timeoffrequest": (MANAGER,),
+    "workforce.change_timeoffrequest": (MANAGER,),
+    "workforce.view_rosterweek": (MANAGER, ADMINISTRATOR),
+    "workforce.change_rosterweek": (MANAGER,),
+    "workforce.publish_rosterweek": (MANAGER,),
+    "workforce.override_rosterweek": (MANAGER,),
+    "workforce.view_shifttemplate": (MANAGER, ADMINISTRATOR),
+    "workforce.add_shifttemplate": (MANAGER, ADMINISTRATOR),
+    "workforce.change_shifttemplate": (MANAGER, ADMINISTRATOR),
+    "workforce.view_coveragerule": (MANAGER, ADMINISTRATOR),
+    "workforce.add_coveragerule": (MANAGER, ADMINISTRATOR),
+    "workforce.change_coveragerule": (MANAGER, ADMINISTRATOR),
+    "workforce.view_staffcontract": (MANAGER, ADMINISTRATOR),
+    "workforce.change_staffcontract": (MANAGER, ADMINISTRATOR),
 }
 
 # Roles whose members may use the Django admin (for reference data).

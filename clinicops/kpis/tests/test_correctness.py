@@ -82,6 +82,7 @@ class World:
     other_items: list[Any] = field(default_factory=list)
     other_provider: Staff | None = None
     early_cancels_only: bool = False
+    desk: list[Staff] = field(default_factory=list)
 
     @property
     def models(self) -> Any:
@@ -419,7 +420,65 @@ class World:
             # factories draw at random, and would make the seeded world differ run to run)
             self.visit(appointment, walk_in=self.rng.random() < 0.1)
 
+    # -- workforce --
+
+    def build_roster(self) -> None:
+        """Front desk needed one per two live bookings an hour (no fixed floor, so weeks with
+        nothing booked have no data); two desk staff and an MA, who is not qualified for it."""
+        CoverageRule = apps.get_model("workforce", "CoverageRule")
+        StaffContract = apps.get_model("workforce", "StaffContract")
+        CoverageRule.objects.create(
+            clinic=self.clinic,
+            role="front_desk",
+            kind="per_patients",
+            weekdays=list(range(7)),
+            start_time=time(7),
+            end_time=time(21),
+            patients_per_person=2,
+        )
+        self.desk = [StaffFactory(clinics=[self.clinic]) for _ in range(3)]
+        for staff, role in zip(self.desk, ("front_desk", "front_desk", "ma"), strict=True):
+            StaffContract.objects.create(staff=staff, role=role)
+
+    def shift(self, week: Any, staff: Staff, day: date, start: int, end: int) -> None:
+        ShiftTemplate = apps.get_model("workforce", "ShiftTemplate")
+        Assignment = apps.get_model("workforce", "Assignment")
+        template, _ = ShiftTemplate.objects.get_or_create(
+            clinic=self.clinic,
+            name=f"Desk {start}-{end}",
+            defaults={
+                "role": "front_desk",
+                "start_time": time(start),
+                "end_time": time(end),
+                "weekdays": list(range(7)),
+            },
+        )
+        Assignment.objects.create(
+            week=week,
+            staff=staff,
+            template=template,
+            role="front_desk",
+            day=day,
+            start=local(day, start),
+            end=local(day, end),
+        )
+
+    def seed_roster(self, monday: date) -> None:
+        RosterWeek = apps.get_model("workforce", "RosterWeek")
+        week = RosterWeek.objects.create(
+            clinic=self.clinic, week_start=monday, status="published", version=1
+        )
+        for day in days_of(monday):
+            self.shift(week, self.desk[0], day, 7, 15)
+            if day != LATE_DAY:
+                self.shift(week, self.desk[1], day, 12, 20)
+            self.shift(week, self.desk[2], day, 9, 17)  # not qualified: never counts
+
     def seed(self) -> None:
+        if apps.is_installed("workforce"):
+            self.build_roster()
+            for monday in WEEKS:
+                self.seed_roster(monday)
         for monday, mode in WEEKS.items():
             for day in days_of(monday):
                 self.seed_appointments(day, mode)
@@ -457,6 +516,10 @@ class World:
         self.movement(late_item, local(LATE_DAY, 16), "use", size=2)
         if apps.is_installed("patientflow"):
             self.late_visit_events()
+        if apps.is_installed("workforce"):
+            RosterWeek = apps.get_model("workforce", "RosterWeek")
+            week = RosterWeek.objects.get(clinic=self.clinic, week_start=date(2026, 2, 2))
+            self.shift(week, self.desk[1], LATE_DAY, 12, 20)  # entered after the night
 
     def late_visit_events(self) -> None:
         """A visit is checked out, and another's "with provider" undone, after the night."""
@@ -801,8 +864,57 @@ def cycle_time_min(world: World, first: date, last: date) -> Decimal | None:
     return _median(_visit_minutes(world, first, last, measure))
 
 
+def shift_fill_rate(world: World, first: date, last: date) -> Decimal | None:
+    """Required role-hours filled by a qualified person rostered through the whole hour in a
+    published week / required role-hours. Required per role and local hour: the larger of the
+    fixed minimums and one per N live appointments starting in that hour. (The world seeds no
+    per-provider rules; a reference for them is still to write, so one fails here.)"""
+    CoverageRule = apps.get_model("workforce", "CoverageRule")
+    Assignment = apps.get_model("workforce", "Assignment")
+    StaffContract = apps.get_model("workforce", "StaffContract")
+    rules = list(CoverageRule.objects.filter(clinic=world.clinic, is_active=True))
+    assert not any(r.kind == "per_provider" for r in rules), "no reference for per-provider rules"
+    live = ("booked", "confirmed", "arrived", "completed")
+    starts = [a.start for a in _clinic_appointments(world, first, last) if a.status in live]
+    roles = {
+        c.staff_id: {c.role, *c.also_covers} for c in StaffContract.objects.filter(is_active=True)
+    }
+    shifts = [
+        a
+        for a in Assignment.objects.filter(week__clinic=world.clinic, week__version__gt=0)
+        if first <= a.day <= last and a.role in roles.get(a.staff_id, set())
+    ]
+    required = filled = 0
+    day = first
+    while day <= last:
+        hour = local(day, 0)
+        while local_day(hour) == day:
+            end = hour + timedelta(hours=1)
+            local_hour = hour.astimezone(NEW_YORK)
+            for role in {r.role for r in rules}:
+                fixed = ratio_need = 0
+                for r in rules:
+                    if r.role != role or local_hour.weekday() not in r.weekdays:
+                        continue
+                    if not (r.start_time <= local_hour.time() < r.end_time):
+                        continue
+                    if r.kind == "fixed":
+                        fixed = max(fixed, r.count)
+                    else:
+                        booked = sum(1 for s in starts if hour <= s < end)
+                        ratio_need += -(-booked // r.patients_per_person)
+                need = max(fixed, ratio_need)
+                have = sum(1 for a in shifts if a.role == role and a.start <= hour and a.end >= end)
+                required += need
+                filled += min(need, have)
+            hour = end
+        day += timedelta(days=1)
+    return ratio(filled, required, 100)
+
+
 Reference = Callable[[World, date, date], Decimal | None]
 REFERENCES: dict[str, Reference] = {
+    "shift_fill_rate": shift_fill_rate,
     "no_show_rate": no_show_rate,
     "template_utilization": template_utilization,
     "tnaa_days": tnaa_days,

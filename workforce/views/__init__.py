@@ -1,0 +1,1 @@
+"""Workforce screens, one module per screen."""
