@@ -30,6 +30,7 @@ urlpatterns = [
     path("scheduling/", include("scheduling.urls")),
     path("supplies/", include("supplies.urls")),
     path("flow/", include("patientflow.urls")),
+    path("billing/", include("revenue.urls")),
     path("kpis/", include("clinicops.kpis.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -64,8 +64,16 @@ class ClaimLineInline(admin.TabularInline):  # type: ignore[type-arg]
     model = ClaimLine
     extra = 0
     can_delete = False
-    readonly_fields = ("position", "line_id", "procedure_code", "modifiers", "units", "pointers",
-                       "charge", "service_date")
+    readonly_fields = (
+        "position",
+        "line_id",
+        "procedure_code",
+        "modifiers",
+        "units",
+        "pointers",
+        "charge",
+        "service_date",
+    )
 
 
 @admin.register(Claim)

@@ -58,11 +58,15 @@ class ImportSummary:
     unchanged: list[str] = field(default_factory=list)
 
 
-def _rows(data: bytes | str, columns: tuple[str, ...], required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+def _rows(
+    data: bytes | str, columns: tuple[str, ...], required: tuple[str, ...]
+) -> list[tuple[int, dict[str, str]]]:
     """(line number, {column: stripped text}) of each data row; ImportRefused on a bad file."""
     if isinstance(data, bytes):
         if len(data) > MAX_BYTES:
-            raise ImportRefused([LineError(1, "file", f"the file is larger than {MAX_BYTES // 1048576} MB")])
+            raise ImportRefused(
+                [LineError(1, "file", f"the file is larger than {MAX_BYTES // 1048576} MB")]
+            )
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -72,7 +76,9 @@ def _rows(data: bytes | str, columns: tuple[str, ...], required: tuple[str, ...]
     else:
         text = data
     if "\x00" in text:
-        raise ImportRefused([LineError(1, "file", "the file contains NUL characters; it is not a CSV")])
+        raise ImportRefused(
+            [LineError(1, "file", "the file contains NUL characters; it is not a CSV")]
+        )
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip().lower() for h in next(reader)]
@@ -80,7 +86,9 @@ def _rows(data: bytes | str, columns: tuple[str, ...], required: tuple[str, ...]
         raise ImportRefused([LineError(1, "file", "the file is empty")]) from None
     except csv.Error as error:
         raise ImportRefused([LineError(1, "file", f"not a CSV: {error}")]) from None
-    errors = [LineError(1, c, "this required column is missing") for c in required if c not in header]
+    errors = [
+        LineError(1, c, "this required column is missing") for c in required if c not in header
+    ]
     errors += [LineError(1, h or "(blank)", "unknown column") for h in header if h not in columns]
     if errors:
         raise ImportRefused(errors)
@@ -91,9 +99,13 @@ def _rows(data: bytes | str, columns: tuple[str, ...], required: tuple[str, ...]
             if not any(c.strip() for c in cells):
                 continue
             if len(rows) >= MAX_ROWS:
-                raise ImportRefused([LineError(line, "file", f"more than {MAX_ROWS} rows; split it")])
+                raise ImportRefused(
+                    [LineError(line, "file", f"more than {MAX_ROWS} rows; split it")]
+                )
             if len(cells) > len(header):
-                raise ImportRefused([LineError(line, "row", f"{len(cells)} cells for {len(header)} columns")])
+                raise ImportRefused(
+                    [LineError(line, "row", f"{len(cells)} cells for {len(header)} columns")]
+                )
             values = {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)}
             rows.append((line, values))
     except csv.Error as error:
@@ -101,7 +113,9 @@ def _rows(data: bytes | str, columns: tuple[str, ...], required: tuple[str, ...]
     return rows
 
 
-def _money(value: str, line: int, name: str, errors: list[LineError], *, required: bool) -> Decimal | None:
+def _money(
+    value: str, line: int, name: str, errors: list[LineError], *, required: bool
+) -> Decimal | None:
     if not value:
         if required:
             errors.append(LineError(line, name, "enter an amount, e.g. 125.00"))
@@ -109,10 +123,19 @@ def _money(value: str, line: int, name: str, errors: list[LineError], *, require
     try:
         amount = Decimal(value.replace("$", "").replace(",", ""))
     except InvalidOperation:
-        errors.append(LineError(line, name, f"{value[:24]!r} is not an amount; use digits and a dot"))
+        errors.append(
+            LineError(line, name, f"{value[:24]!r} is not an amount; use digits and a dot")
+        )
         return None
-    if not amount.is_finite() or amount < 0 or amount > MONEY_MAX or amount != amount.quantize(Decimal("0.01")):
-        errors.append(LineError(line, name, "an amount from 0 to 99,999,999.99, at most 2 decimals"))
+    if (
+        not amount.is_finite()
+        or amount < 0
+        or amount > MONEY_MAX
+        or amount != amount.quantize(Decimal("0.01"))
+    ):
+        errors.append(
+            LineError(line, name, "an amount from 0 to 99,999,999.99, at most 2 decimals")
+        )
         return None
     if required and amount == 0:
         errors.append(LineError(line, name, "a charge is more than 0"))
@@ -147,7 +170,9 @@ def import_procedure_codes(data: bytes | str, *, actor: Any) -> ImportSummary:
         raise ImportRefused(errors)
     summary = ImportSummary()
     with transaction.atomic():
-        existing = {p.code: p for p in ProcedureCode.objects.select_for_update().filter(code__in=parsed)}
+        existing = {
+            p.code: p for p in ProcedureCode.objects.select_for_update().filter(code__in=parsed)
+        }
         for code, (description, active) in parsed.items():
             found = existing.get(code)
             if found is None:
@@ -160,7 +185,9 @@ def import_procedure_codes(data: bytes | str, *, actor: Any) -> ImportSummary:
             else:
                 summary.unchanged.append(code)
         audit.record(
-            actor=actor, action=AuditEvent.Action.UPDATE, object_type="revenue.procedurecode",
+            actor=actor,
+            action=AuditEvent.Action.UPDATE,
+            object_type="revenue.procedurecode",
             summary=f"Imported procedure codes: {len(summary.created)} created, "
             f"{len(summary.updated)} updated, {len(summary.unchanged)} unchanged",
         )
@@ -188,12 +215,22 @@ def import_fee_schedule(
         if problem:
             errors.append(LineError(line, "procedure_code", f"{code[:24]!r}: {problem}"))
         elif code not in known:
-            errors.append(LineError(line, "procedure_code", f"{code} is not in the procedure code list; import it first"))
+            errors.append(
+                LineError(
+                    line,
+                    "procedure_code",
+                    f"{code} is not in the procedure code list; import it first",
+                )
+            )
         modifier = row.get("modifier", "").upper()
         if modifier and not (len(modifier) == 2 and modifier.isascii() and modifier.isalnum()):
-            errors.append(LineError(line, "modifier", "a modifier is 2 letters or digits, or blank"))
+            errors.append(
+                LineError(line, "modifier", "a modifier is 2 letters or digits, or blank")
+            )
         charge = _money(row.get("charge", ""), line, "charge", errors, required=True)
-        allowed = _money(row.get("expected_allowed", ""), line, "expected_allowed", errors, required=False)
+        allowed = _money(
+            row.get("expected_allowed", ""), line, "expected_allowed", errors, required=False
+        )
         if (code, modifier) in items:
             errors.append(LineError(line, "procedure_code", f"{code} {modifier} is priced twice"))
         elif charge is not None:
@@ -206,19 +243,31 @@ def import_fee_schedule(
         errors.append(LineError(0, "effective_to", "the end date is before the start date"))
     clash = FeeSchedule.objects.filter(clinic=clinic, payer=payer, effective_from=effective_from)
     if clash.exists():
-        errors.append(LineError(0, "effective_from", "a schedule for this payer already starts that day; choose another date"))
+        errors.append(
+            LineError(
+                0,
+                "effective_from",
+                "a schedule for this payer already starts that day; choose another date",
+            )
+        )
     if errors:
         raise ImportRefused(errors)
     with transaction.atomic():
         schedule = FeeSchedule.objects.create(
-            clinic=clinic, payer=payer, name=name[:80], effective_from=effective_from,
+            clinic=clinic,
+            payer=payer,
+            name=name[:80],
+            effective_from=effective_from,
             effective_to=effective_to,
         )
         for item in items.values():
             item.schedule = schedule
         FeeScheduleItem.objects.bulk_create(items.values())
         audit.record(
-            actor=actor, action=AuditEvent.Action.CREATE, obj=schedule, clinic=clinic,
+            actor=actor,
+            action=AuditEvent.Action.CREATE,
+            obj=schedule,
+            clinic=clinic,
             summary=f"Imported fee schedule {schedule.name} ({len(items)} fees)",
         )
     return schedule

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import connection, models
 from django.db.models import Q
 
@@ -106,6 +106,19 @@ class BillingProfile(models.Model):
     place_of_service = models.CharField(
         max_length=2, default="11", help_text="CMS place-of-service code; 11 is an office."
     )
+    # The 837P envelope: who sends (the submitter, 1000A) and who receives (1000B).
+    submitter_id = models.CharField(
+        "submitter id (ETIN)", max_length=15, help_text="The id the clearinghouse gave us."
+    )
+    contact_name = models.CharField("billing contact", max_length=60)
+    contact_phone = models.CharField(
+        max_length=10, validators=[RegexValidator(r"^\d{10}$", "Ten digits, no punctuation.")]
+    )
+    receiver_name = models.CharField("clearinghouse name", max_length=60)
+    receiver_id = models.CharField("clearinghouse id", max_length=15)
+    production = models.BooleanField(
+        default=False, help_text="Off: files are marked as test data (ISA15 = T)."
+    )
 
     def __str__(self) -> str:
         return f"{self.billing_name} ({self.clinic})"
@@ -179,7 +192,8 @@ class FeeSchedule(models.Model):
         ordering = ["clinic", "payer", "-effective_from"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(effective_to__isnull=True) | Q(effective_to__gte=models.F("effective_from")),
+                condition=Q(effective_to__isnull=True)
+                | Q(effective_to__gte=models.F("effective_from")),
                 name="fee_schedule_ends_after_it_starts",
             ),
             models.UniqueConstraint(
@@ -193,7 +207,9 @@ class FeeSchedule(models.Model):
         return f"{self.name} ({self.payer or 'default'}, from {self.effective_from})"
 
     def is_in_force_on(self, day: date) -> bool:
-        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+        return self.effective_from <= day and (
+            self.effective_to is None or day <= self.effective_to
+        )
 
 
 class FeeScheduleItem(models.Model):
@@ -321,13 +337,19 @@ class Claim(models.Model):
         Coverage, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     payer = models.ForeignKey(
-        Payer, on_delete=models.PROTECT, null=True, blank=True, related_name="claims",
+        Payer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="claims",
         help_text="Empty: self-pay (a patient statement, never an 837).",
     )
     control_number = models.CharField(
         "patient control number (CLM01)", max_length=20, unique=True, editable=False
     )
-    frequency = models.CharField(max_length=1, choices=Frequency.choices, default=Frequency.ORIGINAL)
+    frequency = models.CharField(
+        max_length=1, choices=Frequency.choices, default=Frequency.ORIGINAL
+    )
     original = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replacements"
     )
@@ -409,9 +431,7 @@ class Claim(models.Model):
 class ClaimLine(models.Model):
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveSmallIntegerField()
-    line_id = models.CharField(
-        "line item control number (REF*6R)", max_length=30, editable=False
-    )
+    line_id = models.CharField("line item control number (REF*6R)", max_length=30, editable=False)
     procedure_code = models.CharField(max_length=5)
     modifiers = ArrayField(models.CharField(max_length=2), default=list, blank=True)
     units = models.PositiveSmallIntegerField(default=1)
@@ -425,7 +445,9 @@ class ClaimLine(models.Model):
     class Meta:
         ordering = ["claim", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["claim", "position"], name="one_claim_line_per_position"),
+            models.UniqueConstraint(
+                fields=["claim", "position"], name="one_claim_line_per_position"
+            ),
             models.UniqueConstraint(fields=["line_id"], name="unique_claim_line_id"),
         ]
 
@@ -458,7 +480,11 @@ class ExportBatch(models.Model):
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="claim_batches")
     payer = models.ForeignKey(
-        Payer, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        Payer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         help_text="Empty: every payer, one functional group each.",
     )
     interchange_control_number = models.PositiveIntegerField(unique=True)

@@ -57,6 +57,12 @@ NAV_ITEMS: list[NavItem] = [
         "Log supply use, refill what is below par, count and order.",
     ),
     NavItem(
+        "Billing",
+        "revenue:queue",
+        "revenue.view_encounter",
+        "Code checked-out visits, scrub claims and export 837P batches.",
+    ),
+    NavItem(
         "Dashboard",
         "kpis:dashboard",
         "kpis.view_metricday",

@@ -127,13 +127,22 @@ def set_prior_auth(*, actor: Any, encounter: Encounter | int, number: str) -> En
         before = locked.prior_auth_number
         locked.prior_auth_number = number
         locked.save(update_fields=["prior_auth_number", "updated_at"])
-        record(actor, locked, "Set the prior authorization number",
-               changes={"prior_auth_number": [before, number]})
+        record(
+            actor,
+            locked,
+            "Set the prior authorization number",
+            changes={"prior_auth_number": [before, number]},
+        )
         return locked
 
 
 def clean_line(
-    encounter: Encounter, *, code: str, modifiers: Sequence[str], units: int, pointers: Sequence[int]
+    encounter: Encounter,
+    *,
+    code: str,
+    modifiers: Sequence[str],
+    units: int,
+    pointers: Sequence[int],
 ) -> tuple[str, list[str], int, list[int]]:
     code = (code or "").strip().upper()
     problem = procedure_code_problem(code)
@@ -144,7 +153,9 @@ def clean_line(
         raise RevenueError(f"A line takes at most {MAX_MODIFIERS} modifiers.", field="modifiers")
     for mod in mods:
         if not MODIFIER_RE.match(mod):
-            raise RevenueError(f"{mod!r} is not a modifier: 2 letters or digits.", field="modifiers")
+            raise RevenueError(
+                f"{mod!r} is not a modifier: 2 letters or digits.", field="modifiers"
+            )
     if not 1 <= units <= 999:
         raise RevenueError("Units are a whole number from 1 to 999.", field="units")
     ptrs = list(dict.fromkeys(pointers))
@@ -182,7 +193,11 @@ def add_line(
         visit = Visit.objects.select_related("coverage").get(pk=locked.visit_id)
         coverage = billing_coverage(visit, locked.service_date)
         fee = fees.fee_for(
-            locked.clinic_id, coverage.payer_id if coverage else None, code, mods, locked.service_date
+            locked.clinic_id,
+            coverage.payer_id if coverage else None,
+            code,
+            mods,
+            locked.service_date,
         )
         if fee is None:
             raise RevenueError(
@@ -190,7 +205,9 @@ def add_line(
                 "fee schedule (or import one) first.",
                 field="procedure_code",
             )
-        position = (locked.lines.order_by("-position").values_list("position", flat=True).first() or 0) + 1
+        position = (
+            locked.lines.order_by("-position").values_list("position", flat=True).first() or 0
+        ) + 1
         line = ServiceLine.objects.create(
             encounter=locked,
             position=position,
@@ -207,7 +224,9 @@ def add_line(
             actor,
             locked,
             f"Added line {position}: {code} x{units} at {fee.charge}",
-            changes={"line": [None, {"code": code, "modifiers": mods, "units": units, "pointers": ptrs}]},
+            changes={
+                "line": [None, {"code": code, "modifiers": mods, "units": units, "pointers": ptrs}]
+            },
         )
         return line
 
@@ -269,10 +288,18 @@ def reopen(*, actor: Any, encounter: Encounter | int, reason: str) -> Encounter:
                 field="status",
             )
         for claim in open_claims:
-            claims.transition(actor=actor, claim=claim, to_status="closed",
-                              reason=f"Coding reopened: {reason.strip()[:200]}")
+            claims.transition(
+                actor=actor,
+                claim=claim,
+                to_status="closed",
+                reason=f"Coding reopened: {reason.strip()[:200]}",
+            )
         locked.status = Encounter.Status.DRAFT
         locked.save(update_fields=["status", "updated_at"])
-        record(actor, locked, f"Reopened the coding: {reason.strip()[:200]}",
-               changes={"status": ["ready", "draft"]})
+        record(
+            actor,
+            locked,
+            f"Reopened the coding: {reason.strip()[:200]}",
+            changes={"status": ["ready", "draft"]},
+        )
         return locked

@@ -65,8 +65,12 @@ def transition(*, actor: Any, claim: Claim | int, to_status: str, reason: str) -
         before = locked.status
         _move(locked, to_status, actor=actor, reason=reason, now=now)
         locked.save(update_fields=["status", "status_changed_at"])
-        record(actor, locked, f"Status {before} -> {to_status}: {reason}",
-               changes={"status": [before, to_status]})
+        record(
+            actor,
+            locked,
+            f"Status {before} -> {to_status}: {reason}",
+            changes={"status": [before, to_status]},
+        )
         return locked
 
 
@@ -118,13 +122,22 @@ def build_claim(
             for line in lines
         )
         ClaimEvent.objects.create(
-            claim=claim, from_status="", to_status=ClaimStatus.DRAFT, at=now,
-            actor=servicekit.user_or_none(actor), actor_label=servicekit.actor_label(actor),
-            reason="Built from the coded visit" if original is None
+            claim=claim,
+            from_status="",
+            to_status=ClaimStatus.DRAFT,
+            at=now,
+            actor=servicekit.user_or_none(actor),
+            actor_label=servicekit.actor_label(actor),
+            reason="Built from the coded visit"
+            if original is None
             else f"{Claim.Frequency(frequency).label} of {original.control_number}",
         )
-        record(actor, claim, f"Built claim {control} ({len(lines)} lines)",
-               action=AuditEvent.Action.CREATE)
+        record(
+            actor,
+            claim,
+            f"Built claim {control} ({len(lines)} lines)",
+            action=AuditEvent.Action.CREATE,
+        )
         return claim
 
 
@@ -140,13 +153,16 @@ def scrub(*, actor: Any, claim: Claim | int, today: date | None = None) -> Claim
                 field="status",
             )
         if locked.is_self_pay:
-            raise RevenueError("A self-pay claim is billed to the patient, not scrubbed.",
-                               field="payer")
+            raise RevenueError(
+                "A self-pay claim is billed to the patient, not scrubbed.", field="payer"
+            )
         failures = scrubber.run(locked, today=today or locked.clinic.today())
         passed = not failures
         to_status = ClaimStatus.SCRUBBED if passed else ClaimStatus.HELD
-        summary = "all edits passed" if passed else f"{len(failures)} edit(s) failed: " + ", ".join(
-            f["code"] for f in failures
+        summary = (
+            "all edits passed"
+            if passed
+            else f"{len(failures)} edit(s) failed: " + ", ".join(f["code"] for f in failures)
         )
         _move(locked, to_status, actor=actor, reason=f"Scrubber: {summary}"[:255], now=now)
         locked.edit_failures = [f.as_dict() for f in failures]
@@ -162,21 +178,32 @@ def scrub(*, actor: Any, claim: Claim | int, today: date | None = None) -> Claim
 
 
 def update_claim(
-    *, actor: Any, claim: Claim | int, prior_auth_number: str | None = None,
+    *,
+    actor: Any,
+    claim: Claim | int,
+    prior_auth_number: str | None = None,
     payer_claim_number: str | None = None,
 ) -> Claim:
     """A manual change (the claim is then not clean on its first pass); scrubbed again."""
     with transaction.atomic():
         locked = _lock(claim, actor)
         if locked.status not in claim_status.SCRUBBABLE:
-            raise RevenueError("Only a claim not yet submitted can be changed; send a corrected "
-                               "claim instead.", field="status")
+            raise RevenueError(
+                "Only a claim not yet submitted can be changed; send a corrected claim instead.",
+                field="status",
+            )
         changes: dict[str, list[str]] = {}
         if prior_auth_number is not None:
-            changes["prior_auth_number"] = [locked.prior_auth_number, prior_auth_number.strip()[:50]]
+            changes["prior_auth_number"] = [
+                locked.prior_auth_number,
+                prior_auth_number.strip()[:50],
+            ]
             locked.prior_auth_number = prior_auth_number.strip()[:50]
         if payer_claim_number is not None:
-            changes["payer_claim_number"] = [locked.payer_claim_number, payer_claim_number.strip()[:50]]
+            changes["payer_claim_number"] = [
+                locked.payer_claim_number,
+                payer_claim_number.strip()[:50],
+            ]
             locked.payer_claim_number = payer_claim_number.strip()[:50]
         locked.manually_changed = True
         locked.save(update_fields=["prior_auth_number", "payer_claim_number", "manually_changed"])
@@ -195,26 +222,51 @@ def replace_claim(
     with transaction.atomic():
         original = _lock(claim, actor)
         if original.status not in claim_status.REPLACEABLE:
-            raise RevenueError("Only a claim sent to the payer can be corrected or voided.",
-                               field="status")
+            raise RevenueError(
+                "Only a claim sent to the payer can be corrected or voided.", field="status"
+            )
         number = (payer_claim_number or original.payer_claim_number).strip()[:50]
         if not number:
-            raise RevenueError("Enter the payer's claim number of the original claim.",
-                               field="payer_claim_number")
+            raise RevenueError(
+                "Enter the payer's claim number of the original claim.", field="payer_claim_number"
+            )
         replacement = build_claim(
-            actor=actor, encounter=original.encounter, coverage=original.coverage,
-            frequency=frequency, original=original, payer_claim_number=number,
+            actor=actor,
+            encounter=original.encounter,
+            coverage=original.coverage,
+            frequency=frequency,
+            original=original,
+            payer_claim_number=number,
         )
-        record(actor, original, f"{Claim.Frequency(frequency).label}: {replacement.control_number}"
-               f" ({reason.strip()[:150]})")
+        record(
+            actor,
+            original,
+            f"{Claim.Frequency(frequency).label}: {replacement.control_number}"
+            f" ({reason.strip()[:150]})",
+        )
     return scrub(actor=actor, claim=replacement.pk)
 
 
 def mark_submitted(*, actor: Any, claims: list[Claim], batch_id: int, now: datetime) -> None:
-    """The export marks its claims submitted (already locked by the caller)."""
+    """The export marks its claims submitted (already locked by the caller), one event each."""
+    events = []
     for claim in claims:
-        _move(claim, ClaimStatus.SUBMITTED, actor=actor, reason=f"Exported in batch {batch_id}",
-              now=now)
+        if not claim_status.can_move(claim.status, ClaimStatus.SUBMITTED):
+            raise RevenueError(f"Claim {claim.control_number} is not scrubbed.", field="status")
+        events.append(
+            ClaimEvent(
+                claim=claim,
+                from_status=claim.status,
+                to_status=ClaimStatus.SUBMITTED,
+                at=now,
+                actor=servicekit.user_or_none(actor),
+                actor_label=servicekit.actor_label(actor),
+                reason=f"Exported in batch {batch_id}",
+            )
+        )
+        claim.status = ClaimStatus.SUBMITTED
+        claim.status_changed_at = now
         claim.batch_id = batch_id
         claim.submitted_at = now
+    ClaimEvent.objects.bulk_create(events)
     Claim.objects.bulk_update(claims, ["status", "status_changed_at", "batch", "submitted_at"])

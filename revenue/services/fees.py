@@ -11,7 +11,9 @@ from clinicops.core.models import Clinic, Payer
 from ..models import FeeSchedule, FeeScheduleItem
 
 
-def schedule_in_force(clinic: Clinic | int, payer: Payer | int | None, on: date) -> FeeSchedule | None:
+def schedule_in_force(
+    clinic: Clinic | int, payer: Payer | int | None, on: date
+) -> FeeSchedule | None:
     """The payer's schedule in force on `on`, else the clinic's default one, else None."""
     in_force = FeeSchedule.objects.filter(
         Q(effective_to__isnull=True) | Q(effective_to__gte=on),

@@ -69,7 +69,8 @@ def coverage_active(claim: Claim, today: date) -> Iterator[EditFailure]:
     coverage = claim.coverage
     if coverage is None or not coverage.is_active_on(claim.service_date):
         yield EditFailure(
-            "coverage_active", "Coverage",
+            "coverage_active",
+            "Coverage",
             f"No coverage with {claim.payer} is active on the date of service "
             f"{claim.service_date}.",
             "Correct the coverage's effective dates, or bill the coverage that was active.",
@@ -80,8 +81,11 @@ def coverage_active(claim: Claim, today: date) -> Iterator[EditFailure]:
 def member_id_present(claim: Claim, today: date) -> Iterator[EditFailure]:
     if claim.coverage is not None and not claim.coverage.member_id.strip():
         yield EditFailure(
-            "member_id", "Member ID", "The coverage has no member ID.",
-            "Enter the member ID from the insurance card.", _coverage_url(claim),
+            "member_id",
+            "Member ID",
+            "The coverage has no member ID.",
+            "Enter the member ID from the insurance card.",
+            _coverage_url(claim),
         )
 
 
@@ -89,7 +93,9 @@ def billing_npi(claim: Claim, today: date) -> Iterator[EditFailure]:
     profile = BillingProfile.objects.filter(clinic_id=claim.clinic_id).first()
     if profile is None:
         yield EditFailure(
-            "billing_npi", "Billing provider NPI", "The clinic has no billing identity.",
+            "billing_npi",
+            "Billing provider NPI",
+            "The clinic has no billing identity.",
             "Set up the clinic's billing profile (name, group NPI, tax id, address).",
             reverse("admin:revenue_billingprofile_add"),
         )
@@ -97,7 +103,9 @@ def billing_npi(claim: Claim, today: date) -> Iterator[EditFailure]:
     problem = _npi_problem(profile.group_npi)
     if problem:
         yield EditFailure(
-            "billing_npi", "Billing provider NPI", f"Group NPI {profile.group_npi}: {problem}",
+            "billing_npi",
+            "Billing provider NPI",
+            f"Group NPI {profile.group_npi}: {problem}",
             "Correct the group NPI in the clinic's billing profile.",
             reverse("admin:revenue_billingprofile_change", args=[profile.pk]),
         )
@@ -109,15 +117,19 @@ def rendering_npi(claim: Claim, today: date) -> Iterator[EditFailure]:
     }
     if None in provider_ids and len(provider_ids) == 1:
         yield EditFailure(
-            "rendering_npi", "Rendering provider", "The claim names no rendering provider.",
-            "Choose the provider who saw the patient on the coding screen.", _coding_url(claim),
+            "rendering_npi",
+            "Rendering provider",
+            "The claim names no rendering provider.",
+            "Choose the provider who saw the patient on the coding screen.",
+            _coding_url(claim),
         )
         return
     for staff in Staff.objects.filter(pk__in=[p for p in provider_ids if p]):
         problem = _npi_problem(staff.npi)
         if problem:
             yield EditFailure(
-                "rendering_npi", "Rendering provider NPI",
+                "rendering_npi",
+                "Rendering provider NPI",
                 f"{staff}'s NPI {staff.npi or '(none)'}: {problem}",
                 "Correct the provider's NPI in their staff record.",
                 reverse("admin:core_staff_change", args=[staff.pk]),
@@ -127,8 +139,11 @@ def rendering_npi(claim: Claim, today: date) -> Iterator[EditFailure]:
 def diagnosis_present(claim: Claim, today: date) -> Iterator[EditFailure]:
     if not claim.diagnoses:
         yield EditFailure(
-            "diagnosis_present", "Diagnoses", "The claim has no diagnosis.",
-            "Enter at least one ICD-10-CM diagnosis on the coding screen.", _coding_url(claim),
+            "diagnosis_present",
+            "Diagnoses",
+            "The claim has no diagnosis.",
+            "Enter at least one ICD-10-CM diagnosis on the coding screen.",
+            _coding_url(claim),
         )
 
 
@@ -137,7 +152,9 @@ def diagnosis_valid(claim: Claim, today: date) -> Iterator[EditFailure]:
         problem = codes.icd_problem(code, on=claim.service_date)
         if problem:
             yield EditFailure(
-                "diagnosis_valid", f"Diagnosis {n}", problem,
+                "diagnosis_valid",
+                f"Diagnosis {n}",
+                problem,
                 "Replace it with a billable ICD-10-CM code on the coding screen.",
                 _coding_url(claim),
             )
@@ -148,9 +165,11 @@ def procedure_format(claim: Claim, today: date) -> Iterator[EditFailure]:
         problem = procedure_code_problem(line.procedure_code)
         if problem:
             yield EditFailure(
-                "procedure_format", f"Line {line.position} procedure code",
+                "procedure_format",
+                f"Line {line.position} procedure code",
                 f"{line.procedure_code!r}: {problem}",
-                "Correct the line's procedure code on the coding screen.", _coding_url(claim),
+                "Correct the line's procedure code on the coding screen.",
+                _coding_url(claim),
             )
 
 
@@ -160,7 +179,8 @@ def pointers_valid(claim: Claim, today: date) -> Iterator[EditFailure]:
         bad = [p for p in line.pointers if not 1 <= p <= count]
         if not line.pointers or bad or len(line.pointers) > MAX_POINTERS:
             yield EditFailure(
-                "pointers_valid", f"Line {line.position} diagnosis pointers",
+                "pointers_valid",
+                f"Line {line.position} diagnosis pointers",
                 f"Pointers {line.pointers or '(none)'} must be 1 to {MAX_POINTERS} of the "
                 f"claim's {count} diagnoses.",
                 "Point the line at the diagnoses it treats on the coding screen.",
@@ -173,7 +193,8 @@ def charges_balance(claim: Claim, today: date) -> Iterator[EditFailure]:
     total = sum((line.charge for line in lines), start=claim.total_charge * 0)
     if not lines or total != claim.total_charge or any(line.charge <= 0 for line in lines):
         yield EditFailure(
-            "charges_balance", "Total charge",
+            "charges_balance",
+            "Total charge",
             f"The claim's total {claim.total_charge} is not the sum of its {len(lines)} "
             f"line(s), {total}, or a line has no charge.",
             "Rebuild the claim from the coding screen (reopen the coding, mark it ready).",
@@ -187,7 +208,8 @@ def timely_filing(claim: Claim, today: date) -> Iterator[EditFailure]:
     age = (today - claim.service_date).days
     if age > days:
         yield EditFailure(
-            "timely_filing", "Date of service",
+            "timely_filing",
+            "Date of service",
             f"The service was {age} days ago; {claim.payer} accepts claims within {days} days.",
             "Attach proof of timely filing or write the charge off; check the payer's window.",
             reverse("admin:core_payer_change", args=[claim.payer_id]) if claim.payer_id else "",
@@ -220,7 +242,8 @@ def duplicate(claim: Claim, today: date) -> Iterator[EditFailure]:
     for other in others:
         if _codes(list(other.lines.all())) == mine:
             yield EditFailure(
-                "duplicate", "Claim",
+                "duplicate",
+                "Claim",
                 f"Claim {other.control_number} bills the same patient, provider, date and codes.",
                 "Close this claim if it is a duplicate, or change the codes that differ.",
                 _claim_url(other),
@@ -234,9 +257,11 @@ def prior_authorization(claim: Claim, today: date) -> Iterator[EditFailure]:
     billed = {line.procedure_code for line in claim.lines.all()}
     if needs & billed and not claim.prior_auth_number.strip():
         yield EditFailure(
-            "prior_authorization", "Prior authorization number",
+            "prior_authorization",
+            "Prior authorization number",
             f"{claim.payer} needs a prior authorization for {', '.join(sorted(needs & billed))}.",
-            "Enter the authorization number on the claim page.", _claim_url(claim),
+            "Enter the authorization number on the claim page.",
+            _claim_url(claim),
         )
 
 
@@ -259,10 +284,12 @@ def subscriber_complete(claim: Claim, today: date) -> Iterator[EditFailure]:
     ]
     if missing:
         yield EditFailure(
-            "subscriber_complete", "Subscriber",
+            "subscriber_complete",
+            "Subscriber",
             f"The patient is not the subscriber and the subscriber's {', '.join(missing)} "
             f"{'is' if len(missing) == 1 else 'are'} missing.",
-            "Enter the subscriber's details on the coverage.", _coverage_url(claim),
+            "Enter the subscriber's details on the coverage.",
+            _coverage_url(claim),
         )
 
 
