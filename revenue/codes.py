@@ -8,15 +8,25 @@ fiscal year cannot be checked against it, and the scrubber says so rather than g
 from __future__ import annotations
 
 import functools
+import importlib
 import re
+import warnings
 from datetime import date
-
-import simple_icd_10_cm as cm
+from types import ModuleType
 
 # The fiscal-year release the installed package ships: valid for dates of service in it.
 ICD10_RELEASE = "FY2026 (April 1, 2026 update)"
 ICD10_VALID_FROM = date(2025, 10, 1)
 ICD10_VALID_TO = None  # the newest release stays in force until the package is upgraded
+
+@functools.cache
+def _cm() -> ModuleType:
+    """The code list, loaded on first use (it takes a second; most requests never need it).
+    The package reads its data with an importlib.resources call deprecated in Python 3.11."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return importlib.import_module("simple_icd_10_cm")
+
 
 _ICD_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")
 
@@ -33,6 +43,7 @@ def normalize_icd(code: str) -> str:
 def icd_problem(code: str, *, on: date | None = None) -> str:
     """Why `code` may not go on a claim ("" when it is a billable code valid on `on`)."""
     dotted = normalize_icd(code)
+    cm = _cm()
     if not dotted or not cm.is_valid_item(dotted):
         return f"{code} is not an ICD-10-CM code."
     if not cm.is_leaf(dotted):
@@ -48,7 +59,7 @@ def icd_problem(code: str, *, on: date | None = None) -> str:
 def icd_description(code: str) -> str:
     dotted = normalize_icd(code)
     try:
-        return str(cm.get_description(dotted)) if dotted else ""
+        return str(_cm().get_description(dotted)) if dotted else ""
     except ValueError:
         return ""
 
@@ -56,6 +67,7 @@ def icd_description(code: str) -> str:
 @functools.cache
 def _billable() -> tuple[tuple[str, str, str], ...]:
     """(dotted code, description, lower-case description) of every billable code, once."""
+    cm = _cm()
     rows = []
     for code in cm.get_all_codes(True):
         if cm.is_category_or_subcategory(code) and cm.is_leaf(code):

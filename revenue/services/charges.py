@@ -46,7 +46,7 @@ def billing_coverage(visit: Visit, on: Any) -> Coverage | None:
 
 
 def _lock(encounter: Encounter | int, actor: Any) -> Encounter:
-    locked = servicekit.lock_row(Encounter, encounter)
+    locked = servicekit.lock_row(Encounter, encounter, related=("clinic",))
     if not servicekit.works_at(actor, locked.clinic_id):
         raise Encounter.DoesNotExist
     return locked
@@ -265,7 +265,8 @@ def mark_ready(*, actor: Any, encounter: Encounter | int) -> Claim:
             coverage=billing_coverage(visit, locked.service_date),
             manually_changed=rebuilt,
         )
-        claims.scrub(actor=actor, claim=claim)
+        if not claim.is_self_pay:
+            claims.scrub(actor=actor, claim=claim)
         claim.refresh_from_db()
         return claim
 

@@ -21,7 +21,7 @@ from .common import RevenueError, record
 
 
 def _lock(claim: Claim | int, actor: Any) -> Claim:
-    locked = servicekit.lock_row(Claim, claim)
+    locked = servicekit.lock_row(Claim, claim, related=("clinic",))
     if not servicekit.works_at(actor, locked.clinic_id):
         raise Claim.DoesNotExist
     return locked

@@ -267,7 +267,28 @@ def prior_authorization(claim: Claim, today: date) -> Iterator[EditFailure]:
 
 def subscriber_complete(claim: Claim, today: date) -> Iterator[EditFailure]:
     coverage = claim.coverage
-    if coverage is None or coverage.subscriber_relationship == Coverage.Relationship.SELF:
+    if coverage is None:
+        return
+    if coverage.subscriber_relationship == Coverage.Relationship.SELF:
+        patient = claim.patient
+        gaps = [
+            label
+            for label, value in (
+                ("address", patient.address_line1.strip()),
+                ("city", patient.city.strip()),
+                ("state", patient.state.strip()),
+                ("ZIP code", patient.postal_code.strip()),
+            )
+            if not value
+        ]
+        if gaps:
+            yield EditFailure(
+                "subscriber_complete", "Patient address",
+                f"The patient is the subscriber and their {', '.join(gaps)} "
+                f"{'is' if len(gaps) == 1 else 'are'} missing.",
+                "Enter the patient's address.",
+                reverse("core:patient_edit", args=[claim.patient_id]),
+            )
         return
     missing = [
         label
@@ -313,7 +334,7 @@ EDITS: tuple[tuple[str, str, Edit], ...] = (
 def run(claim: Claim, *, today: date) -> list[EditFailure]:
     """Every edit's failures, in order (empty: the claim is clean)."""
     claim = (
-        Claim.objects.select_related("coverage", "payer", "clinic")
+        Claim.objects.select_related("coverage", "payer", "clinic", "patient")
         .prefetch_related("lines")
         .get(pk=claim.pk)
     )
