@@ -162,7 +162,7 @@ def scrub(*, actor: Any, claim: Claim | int, today: date | None = None) -> Claim
         summary = (
             "all edits passed"
             if passed
-            else f"{len(failures)} edit(s) failed: " + ", ".join(f["code"] for f in failures)
+            else f"{len(failures)} edit(s) failed: " + ", ".join(f.code for f in failures)
         )
         _move(locked, to_status, actor=actor, reason=f"Scrubber: {summary}"[:255], now=now)
         locked.edit_failures = [f.as_dict() for f in failures]

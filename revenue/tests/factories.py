@@ -4,6 +4,7 @@ checked-out visit ready to code."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from decimal import Decimal
 from typing import Any
 
@@ -102,6 +103,9 @@ def billable_patient(clinic: Clinic, **fields: Any) -> Patient:
     return PatientFactory(clinic=clinic, **fields)
 
 
+_SLOTS = itertools.count()
+
+
 def checked_out_visit(
     clinic: Clinic,
     *,
@@ -110,10 +114,12 @@ def checked_out_visit(
     coverage: Coverage | None = None,
     day: dt.date | None = None,
 ) -> Visit:
-    """A visit checked out on `day` (default: 3 days ago at the clinic), noon local time."""
+    """A visit checked out on `day` (default: 3 days ago at the clinic); each call's slot is
+    the next 30 minutes from 07:00 local time, so a provider's visits never overlap."""
     day = day or clinic.today() - dt.timedelta(days=3)
     patient = patient or billable_patient(clinic)
-    start = dt.datetime.combine(day, dt.time(12, 0), tzinfo=clinic.tz)
+    slot = next(_SLOTS) % 28
+    start = dt.datetime.combine(day, dt.time(7 + slot // 2, 30 * (slot % 2)), tzinfo=clinic.tz)
     appointment = AppointmentFactory(clinic=clinic, patient=patient, provider=provider, start=start)
     return Visit.objects.create(
         clinic=clinic,
