@@ -116,6 +116,11 @@ class BillingProfile(models.Model):
     )
     receiver_name = models.CharField("clearinghouse name", max_length=60)
     receiver_id = models.CharField("clearinghouse id", max_length=15)
+    coding_from = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Visits before this date were billed before ClinicOps: not in the coding queue.",
+    )
     production = models.BooleanField(
         default=False, help_text="Off: files are marked as test data (ISA15 = T)."
     )

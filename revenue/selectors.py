@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -10,13 +10,20 @@ from django.db.models import Q, QuerySet
 from clinicops.core.models import Clinic, User
 from patientflow.models import Step, Visit
 
-from .models import Claim, ClaimStatus, Encounter, ExportBatch
+from .models import BillingProfile, Claim, ClaimStatus, Encounter, ExportBatch
 
 
 def coding_queue(clinic: Clinic) -> QuerySet[Visit]:
-    """Checked-out visits not yet billed (no encounter, or a draft one), oldest first."""
+    """Checked-out visits not yet billed (no encounter, or a draft one), oldest first; from the
+    clinic's billing start date (`BillingProfile.coding_from`) when it has one."""
+    visits = Visit.objects.filter(clinic=clinic, step=Step.CHECKED_OUT)
+    profile = BillingProfile.objects.filter(clinic=clinic).first()
+    if profile is not None and profile.coding_from is not None:
+        visits = visits.filter(
+            checked_in_at__gte=datetime.combine(profile.coding_from, time(0), tzinfo=clinic.tz)
+        )
     return (
-        Visit.objects.filter(clinic=clinic, step=Step.CHECKED_OUT)
+        visits
         .filter(Q(encounter__isnull=True) | Q(encounter__status=Encounter.Status.DRAFT))
         .select_related("patient", "appointment__provider__user", "encounter")
         .order_by("checked_out_at", "pk")

@@ -13,7 +13,7 @@ import hashlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -301,10 +301,16 @@ def build_file(
 
 
 def export_batch(
-    *, actor: Any, clinic: Clinic, payer: Payer | None = None, now: datetime | None = None
+    *,
+    actor: Any,
+    clinic: Clinic,
+    payer: Payer | None = None,
+    now: datetime | None = None,
+    through: date | None = None,
 ) -> ExportResult | None:
     """Write every scrubbed, unsubmitted claim of the clinic (for `payer`, or all payers) into
-    one interchange; None when there is nothing to export (and nothing is written)."""
+    one interchange (with `through`, only dates of service up to it); None when there is
+    nothing to export (and nothing is written)."""
     now = now or timezone.now()
     if not servicekit.works_at(actor, clinic.pk):
         raise RevenueError("You do not work at this clinic.", field="clinic")
@@ -314,9 +320,11 @@ def export_batch(
             "The clinic has no billing profile; an administrator sets it up.", field="clinic"
         )
     with transaction.atomic():
+        waiting = exportable(clinic, payer)
+        if through is not None:
+            waiting = waiting.filter(service_date__lte=through)
         claims = list(
-            exportable(clinic, payer)
-            .select_for_update(of=("self",))
+            waiting.select_for_update(of=("self",))
             .select_related("patient", "coverage", "payer", "rendering_provider__user")
             .prefetch_related("lines")
             .order_by("payer_id", "pk")
