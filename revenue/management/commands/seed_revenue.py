@@ -101,8 +101,10 @@ class Command(BaseCommand):
             )
         made = 0
         for index, clinic in enumerate(Clinic.objects.filter(is_active=True).order_by("pk")):
-            self._reference(clinic, index)
-            made += self._claims(clinic, biller, rng)
+            # One transaction a clinic: one commit instead of one per write (a demo step).
+            with transaction.atomic():
+                self._reference(clinic, index)
+                made += self._claims(clinic, biller, rng)
         self.stdout.write(self.style.SUCCESS(f"Revenue seeded: {made} claims."))
 
     def _reference(self, clinic: Clinic, index: int) -> None:
@@ -173,7 +175,7 @@ class Command(BaseCommand):
         made = 0
         sent_before = today - timedelta(days=WAITING_DAYS)
         for n, visit in enumerate(visits):
-            with transaction.atomic():
+            with transaction.atomic():  # a savepoint: a visit that cannot be coded is skipped
                 claim = self._code(visit, biller, rng, draft=n % 29 == 7)
             if claim is None:
                 continue
@@ -202,6 +204,15 @@ class Command(BaseCommand):
         child = (visit.patient.date_of_birth.year > timezone.now().year - 18)
         pool = CHILD_DX if child else ADULT_DX
         diagnoses = rng.sample(pool, k=rng.choice((1, 1, 2, 2, 3)))
+        coverage = charges.billing_coverage(visit, visit.checked_in_at.date())
+        if (
+            coverage is not None
+            and coverage.subscriber_relationship != Coverage.Relationship.SELF
+            and coverage.subscriber_date_of_birth is not None
+            and rng.random() < 0.25
+        ):
+            # The desk did not get the parent's date of birth: the scrubber holds the claim.
+            Coverage.objects.filter(pk=coverage.pk).update(subscriber_date_of_birth=None)
         encounter = charges.start_encounter(actor=biller, visit=visit)
         charges.set_diagnoses(actor=biller, encounter=encounter, diagnoses=diagnoses)
         codes = [rng.choice(VISIT_CODES)]
