@@ -148,6 +148,7 @@ def secondary_claim(n: int) -> Claim:
     adjudicated = []
     for line in base.lines:
         paid = (line.charge * Decimal("0.6")).quantize(Decimal("0.01"))
+        contractual = ((line.charge - paid) / 2).quantize(Decimal("0.01"))
         adjudicated.append(
             ServiceLine(
                 procedure_code=line.procedure_code,
@@ -166,8 +167,8 @@ def secondary_claim(n: int) -> Claim:
                         adjudication_date=dt.date(2026, 11, 20),
                         modifiers=line.modifiers,
                         adjustments=(
-                            Adjustment("CO", "45", (line.charge - paid) / 2),
-                            Adjustment("PR", "2", line.charge - paid - (line.charge - paid) / 2),
+                            Adjustment("CO", "45", contractual),
+                            Adjustment("PR", "2", line.charge - paid - contractual),
                         ),
                     ),
                 ),

@@ -11,7 +11,8 @@ Data is cleaned before it is written:
 - identifiers and codes (NPI, member id, payer id, CLM01, procedure codes, REF values...) are
   upper-cased and must already be clean: a delimiter, an unknown character or a wrong length
   raises `X12DataError` naming the field, so nothing ambiguous is ever sent;
-- amounts are `Decimal`, written with at most 2 decimals and no trailing zeros.
+- amounts are `Decimal` in whole cents (anything finer is refused), written without trailing
+  zeros.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ SEGMENT = "~"
 DELIMITERS = frozenset(ELEMENT + COMPONENT + REPETITION + SEGMENT)
 VERSION = "005010X222A1"
 SEGMENT_END = SEGMENT + "\n"
+# 005010X222A1 1.4.1: at most 5,000 CLM segments in one transaction set.
+MAX_CLAIMS_PER_TRANSACTION = 5000
 
 # The X12 basic and extended character sets, less the delimiters we use.
 _ALLOWED = frozenset(
@@ -62,6 +65,7 @@ _FILING_INDICATORS = (
 _PROCEDURE = re.compile(r"[A-Z0-9]{5}")
 _MODIFIER = re.compile(r"[A-Z0-9]{2}")
 _ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z]{1,5}")
+_PO_BOX = re.compile(r"(P\.?\s*O\.?\s*BOX|POST\s+OFFICE\s+BOX|LOCK\s*BOX)\b", re.IGNORECASE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,6 +108,16 @@ def _digits(value: str, where: str, lengths: Sequence[int]) -> str:
     return text
 
 
+def _phone(value: str, where: str) -> str:
+    """A US phone number as 10 digits: punctuation and a leading country code 1 are dropped."""
+    digits = re.sub(r"\D", "", value)
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) != 10:
+        raise X12DataError(where, f"must be a 10-digit phone number, not {value!r}")
+    return digits
+
+
 def _choice(value: str, where: str, allowed: Sequence[str]) -> str:
     text = value.strip().upper()
     if text not in allowed:
@@ -112,9 +126,11 @@ def _choice(value: str, where: str, allowed: Sequence[str]) -> str:
 
 
 def amount(value: Decimal, where: str = "amount") -> str:
-    """An X12 R (decimal) amount: rounded to cents, no trailing zeros, no exponent."""
+    """An X12 R (decimal) amount in whole cents: no trailing zeros, no exponent."""
     if not isinstance(value, Decimal) or not value.is_finite():
         raise X12DataError(where, f"must be a finite Decimal, not {value!r}")
+    if value != value.quantize(_CENT):
+        raise X12DataError(where, f"must be whole cents, not {value}")
     text = format(value.quantize(_CENT), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -259,6 +275,12 @@ def _billing_provider(bp: BillingProvider) -> list[str]:
     else:
         name = _required_text(bp.name, f"{where}.name", 60)
         out.append(seg("NM1", "85", "2", name, "", "", "", "", "XX", npi))
+    if _PO_BOX.match(bp.address.line1.strip()):
+        raise X12DataError(
+            f"{where}.address.line1",
+            "the billing provider's address must be a street address; a PO box goes in the "
+            "pay-to address",
+        )
     out += _address(bp.address, f"{where}.address", zip9=True)
     out.append(seg("REF", "EI", _digits(bp.ein, f"{where}.ein", (9,))))
     if bp.pay_to_address is not None:
@@ -372,6 +394,42 @@ def _service_line(
     return out
 
 
+def _check_balance(claim: Claim, op: OtherPayer, payer_id: str, where: str) -> None:
+    """The guide's balancing rules for what another payer did (payers reject unbalanced claims):
+    per adjudicated line, charge - adjustments = paid; per claim, charge - every adjustment of
+    this payer (claim and lines) = AMT*D paid. Without 2430 lines, DTP*573 is required."""
+    line_adjustments = Decimal(0)
+    adjudicated = False
+    for n, line in enumerate(claim.lines, 1):
+        for k, adj in enumerate(line.adjudications, 1):
+            if adj.payer_id.strip().upper() != payer_id:
+                continue
+            adjudicated = True
+            adjusted = sum((a.amount for a in adj.adjustments), Decimal(0))
+            line_adjustments += adjusted
+            if line.charge - adjusted != adj.paid_amount:
+                raise X12DataError(
+                    f"{where.rsplit('.', 1)[0]}.lines[{n}].adjudications[{k}]",
+                    f"does not balance: charge {line.charge} - adjustments {adjusted} "
+                    f"!= paid {adj.paid_amount}",
+                )
+    if op.paid_amount is None:
+        if adjudicated or op.adjustments:
+            raise X12DataError(f"{where}.paid_amount", "is required once the payer adjudicated")
+        return
+    claim_adjustments = sum((a.amount for a in op.adjustments), Decimal(0))
+    if claim.total_charge - claim_adjustments - line_adjustments != op.paid_amount:
+        raise X12DataError(
+            f"{where}.paid_amount",
+            f"does not balance: charge {claim.total_charge} - adjustments "
+            f"{claim_adjustments + line_adjustments} != paid {op.paid_amount}",
+        )
+    if not adjudicated and op.adjudication_date is None:
+        raise X12DataError(
+            f"{where}.adjudication_date", "is required when no line carries this payer's result"
+        )
+
+
 def _claim_loops(claim: Claim, hl_start: int, parent_hl: int) -> tuple[list[str], int]:
     """The 2000B..2400 segments of one claim; returns them and the next free HL number."""
     pcn = clean_id(claim.patient_control_number, "claim.patient_control_number", max_len=20)
@@ -423,10 +481,10 @@ def _claim_loops(claim: Claim, hl_start: int, parent_hl: int) -> tuple[list[str]
         out.append(_dmg(sub.birth_date, sub.sex, f"{where}.subscriber"))
     # 2010BB payer
     payer_name = _required_text(sub.payer.name, f"{where}.subscriber.payer.name", 60)
-    payer_id = clean_id(
+    payer_id_billed = clean_id(
         sub.payer.payer_id, f"{where}.subscriber.payer.payer_id", min_len=2, max_len=80
     )
-    out.append(seg("NM1", "PR", "2", payer_name, "", "", "", "", "PI", payer_id))
+    out.append(seg("NM1", "PR", "2", payer_name, "", "", "", "", "PI", payer_id_billed))
     if sub.payer.address is not None:
         out += _address(sub.payer.address, f"{where}.subscriber.payer.address")
 
@@ -516,10 +574,31 @@ def _claim_loops(claim: Claim, hl_start: int, parent_hl: int) -> tuple[list[str]
     # 2320/2330A/2330B other payers
     if len(claim.other_payers) > 10:
         raise X12DataError(f"{where}.other_payers", "at most 10 other payers")
+    known = {op.payer.payer_id.strip().upper() for op in claim.other_payers}
+    for n, line in enumerate(claim.lines, 1):
+        for k, adj in enumerate(line.adjudications, 1):
+            if adj.payer_id.strip().upper() not in known:
+                raise X12DataError(
+                    f"{where}.lines[{n}].adjudications[{k}].payer_id",
+                    "names no other payer of the claim",
+                )
     payer_ids: list[str] = []
+    responsibilities = [sub.payer_responsibility.strip().upper()]
     for i, op in enumerate(claim.other_payers, 1):
-        out += _other_payer(op, f"{where}.other_payers[{i}]")
-        payer_ids.append(op.payer.payer_id.strip().upper())
+        at = f"{where}.other_payers[{i}]"
+        out += _other_payer(op, at)
+        payer_id = op.payer.payer_id.strip().upper()
+        if payer_id in payer_ids:  # SVD01 must say which 2330B payer it means
+            raise X12DataError(f"{at}.payer.payer_id", f"{payer_id} appears twice in the claim")
+        responsibility = op.payer_responsibility.strip().upper()
+        if responsibility in responsibilities:
+            raise X12DataError(
+                f"{at}.payer_responsibility",
+                f"{responsibility} is already the responsibility of another payer of the claim",
+            )
+        payer_ids.append(payer_id)
+        responsibilities.append(responsibility)
+        _check_balance(claim, op, payer_id, at)
 
     # 2400 service lines
     seen: set[str] = set()
@@ -571,7 +650,7 @@ def transaction_segments(interchange: Interchange, group: ClaimGroup) -> list[st
     ]
     contact: list[str] = []
     if sub.contact_phone:
-        contact += ["TE", _digits(sub.contact_phone, "submitter.contact_phone", (10,))]
+        contact += ["TE", _phone(sub.contact_phone, "submitter.contact_phone")]
     if sub.contact_email:
         contact += ["EM", clean_id(sub.contact_email, "submitter.contact_email", max_len=256)]
     if not contact:
@@ -597,6 +676,12 @@ def transaction_segments(interchange: Interchange, group: ClaimGroup) -> list[st
     # 2000A billing provider hierarchical level
     if not group.claims:
         raise X12DataError("group.claims", "a functional group needs at least one claim")
+    if len(group.claims) > MAX_CLAIMS_PER_TRANSACTION:
+        raise X12DataError(
+            "group.claims",
+            f"{len(group.claims)} claims: the guide allows {MAX_CLAIMS_PER_TRANSACTION} a "
+            "transaction set; split the batch",
+        )
     out.append(seg("HL", "1", "", "20", "1"))
     out += _billing_provider(group.billing_provider)
     hl = 2
@@ -652,7 +737,15 @@ def interchange_segments(interchange: Interchange, groups: Sequence[ClaimGroup])
     )
     seen_gs: set[int] = set()
     seen_st: set[int] = set()
+    seen_pcn: set[str] = set()
     for group in groups:
+        for claim in group.claims:
+            pcn = claim.patient_control_number.strip().upper()
+            if pcn in seen_pcn:  # a remittance could not tell the two apart
+                raise X12DataError(
+                    f"claim[{pcn}].patient_control_number", "appears twice in the interchange"
+                )
+            seen_pcn.add(pcn)
         gs06 = _control(group.group_control_number, "group.group_control_number")
         st02 = _control(group.transaction_control_number, "group.transaction_control_number")
         if gs06 in seen_gs:
