@@ -268,5 +268,8 @@ def mark_submitted(*, actor: Any, claims: list[Claim], batch_id: int, now: datet
         claim.status_changed_at = now
         claim.batch_id = batch_id
         claim.submitted_at = now
-    ClaimEvent.objects.bulk_create(events)
-    Claim.objects.bulk_update(claims, ["status", "status_changed_at", "batch", "submitted_at"])
+    ClaimEvent.objects.bulk_create(events, batch_size=2000)
+    # One UPDATE: every claim gets the same values (bulk_update would write a CASE per row).
+    Claim.objects.filter(pk__in=[c.pk for c in claims]).update(
+        status=ClaimStatus.SUBMITTED, status_changed_at=now, batch_id=batch_id, submitted_at=now
+    )

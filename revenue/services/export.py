@@ -379,24 +379,3 @@ def preview(claim: Claim) -> str:
     except x12.X12DataError as error:
         raise RevenueError(f"{error.field}: {error.message}", field=error.field) from error
 
-
-def claim_segments(text: str, control_number: str) -> list[str]:
-    """The segments of one claim in an 837P: from its subscriber HL (2000B) to the next one."""
-    segments = [s.strip() for s in text.split("~") if s.strip()]
-    start = next(
-        (i for i, s in enumerate(segments) if s.startswith(f"CLM*{control_number}*")), None
-    )
-    if start is None:
-        return []
-    first = start
-    while first > 0 and not (
-        segments[first].startswith("HL*") and segments[first].split("*")[3:4] == ["22"]
-    ):
-        first -= 1
-    last = start + 1
-    while last < len(segments) and not (
-        segments[last].startswith("SE*")
-        or (segments[last].startswith("HL*") and segments[last].split("*")[3:4] == ["22"])
-    ):
-        last += 1
-    return [s + "~" for s in segments[first:last]]

@@ -19,7 +19,7 @@ from .. import claim_status, selectors
 from ..forms import ClaimFilterForm, ClaimUpdateForm, ReplaceForm, StatusForm
 from ..models import Claim, ClaimStatus
 from ..services import RevenueError, claims, scrubber
-from ..services.export import claim_segments
+from ..x12.segments import claim_segments
 from .common import id_or_404, record_list_view
 
 LIST = "revenue/claims.html"
@@ -86,7 +86,7 @@ def _edit_rows(claim: Claim) -> list[dict[str, Any]]:
     ]
 
 
-def _segments(claim: Claim) -> tuple[list[str], str]:
+def _segments(claim: Claim) -> tuple[list[tuple[str, str]], str]:
     """The claim's 837P segments: from its batch when sent, else a preview."""
     if claim.batch_id is not None and claim.batch is not None:
         return claim_segments(
@@ -98,7 +98,7 @@ def _segments(claim: Claim) -> tuple[list[str], str]:
         try:
             return claim_segments(preview(claim), claim.control_number), "preview"
         except (RevenueError, ValueError) as error:
-            return [f"Cannot be written yet: {error}"], "error"
+            return [("", f"Cannot be written yet: {error}")], "error"
     return [], ""
 
 
