@@ -28,6 +28,13 @@ def _cm() -> ModuleType:
         return importlib.import_module("simple_icd_10_cm")
 
 
+# Codes primary care uses most: a word search lists them first.
+COMMON = frozenset(
+    "I10 E11.9 E78.5 E78.2 J06.9 J02.9 J20.9 M54.50 Z00.00 Z00.01 Z00.129 Z00.121 K21.9 F41.1 "
+    "F32.A R05.9 N39.0 J45.909 E66.9 G43.909 Z23 H66.90 R50.9 L20.9 E03.9 M25.561 R10.9 R51.9 "
+    "I25.10 E55.9 D64.9 J30.9 K59.00 R42 Z79.4 F90.9 B34.9".split()
+)
+
 _ICD_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")
 
 
@@ -77,18 +84,21 @@ def _billable() -> tuple[tuple[str, str, str], ...]:
 
 
 def search_icd(query: str, *, limit: int = 15) -> list[tuple[str, str]]:
-    """Billable codes whose code starts with `query` or whose description has every word of it."""
+    """Billable codes whose code starts with `query`, or whose description has every word of
+    it: the common primary-care codes first, then those where the words start description
+    words, then shorter descriptions (unspecified codes before the very specific ones)."""
     query = (query or "").strip()[:60]
     if len(query) < 2:
         return []
     dotted = normalize_icd(query)
+    if dotted:
+        return [(c, d) for c, d, _ in _billable() if c.startswith(dotted)][:limit]
     words = query.lower().split()
-    found: list[tuple[str, str]] = []
+    found: list[tuple[int, int, str, str]] = []
     for code, description, lowered in _billable():
-        if (dotted and code.startswith(dotted)) or (
-            not dotted and all(word in lowered for word in words)
-        ):
-            found.append((code, description))
-            if len(found) >= limit:
-                break
-    return found
+        if all(word in lowered for word in words):
+            starts = all(f" {word}" in f" {lowered}" for word in words)
+            rank = 0 if code in COMMON else (1 if starts else 2)
+            found.append((rank, len(description), code, description))
+    found.sort()
+    return [(code, description) for _s, _n, code, description in found[:limit]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from clinicops.core.models import Clinic, User
 from patientflow.models import Step, Visit
@@ -26,6 +26,7 @@ def coding_queue(clinic: Clinic) -> QuerySet[Visit]:
         visits
         .filter(Q(encounter__isnull=True) | Q(encounter__status=Encounter.Status.DRAFT))
         .select_related("patient", "appointment__provider__user", "encounter")
+        .annotate(line_count=Count("encounter__lines"))
         .order_by("checked_out_at", "pk")
     )
 
