@@ -19,6 +19,7 @@ ICD10_RELEASE = "FY2026 (April 1, 2026 update)"
 ICD10_VALID_FROM = date(2025, 10, 1)
 ICD10_VALID_TO = None  # the newest release stays in force until the package is upgraded
 
+
 @functools.cache
 def _cm() -> ModuleType:
     """The code list, loaded on first use (it takes a second; most requests never need it).
@@ -30,9 +31,13 @@ def _cm() -> ModuleType:
 
 # Codes primary care uses most: a word search lists them first.
 COMMON = frozenset(
-    "I10 E11.9 E78.5 E78.2 J06.9 J02.9 J20.9 M54.50 Z00.00 Z00.01 Z00.129 Z00.121 K21.9 F41.1 "
-    "F32.A R05.9 N39.0 J45.909 E66.9 G43.909 Z23 H66.90 R50.9 L20.9 E03.9 M25.561 R10.9 R51.9 "
-    "I25.10 E55.9 D64.9 J30.9 K59.00 R42 Z79.4 F90.9 B34.9".split()
+    (
+        *("I10", "E11.9", "E78.5", "E78.2", "J06.9", "J02.9", "J20.9", "M54.50", "Z00.00"),
+        *("Z00.01", "Z00.129", "Z00.121", "K21.9", "F41.1", "F32.A", "R05.9", "N39.0"),
+        *("J45.909", "E66.9", "G43.909", "Z23", "H66.90", "R50.9", "L20.9", "E03.9", "M25.561"),
+        *("R10.9", "R51.9", "I25.10", "E55.9", "D64.9", "J30.9", "K59.00", "R42", "Z79.4"),
+        *("F90.9", "B34.9"),
+    )
 )
 
 _ICD_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")

@@ -9,6 +9,7 @@ Self-pay claims never enter the scrubber, so they are in neither.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from django.db.models import Count, Q
 
@@ -64,8 +65,15 @@ def clean_claim_drilldown(clinic: Clinic, first: date, last: date) -> Drilldown:
         .order_by("first_pass_clean", "first_scrubbed_at", "pk")
     )
     return Drilldown(
-        columns=("Clean on first pass", "First scrubbed", "Claim", "Patient MRN", "Payer",
-                 "Status", "Edits failed (latest run)"),
+        columns=(
+            "Clean on first pass",
+            "First scrubbed",
+            "Claim",
+            "Patient MRN",
+            "Payer",
+            "Status",
+            "Edits failed (latest run)",
+        ),
         rows=tuple(
             (
                 "yes" if c.first_pass_clean else "no",
@@ -94,7 +102,7 @@ register(
         drilldown=clean_claim_drilldown,
         sources=(Source("revenue.Claim", clinic="clinic", day="first_scrubbed_at"),),
         higher_is_better=True,
-        default_target=95,
+        default_target=Decimal(95),
         description="Claims that passed every scrubber edit on the first pass / claims scrubbed.",
         definition=(
             "Claims that passed every scrubber edit on their first pass with no manual change "

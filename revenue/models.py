@@ -38,7 +38,6 @@ from patientflow.models import Visit
 if TYPE_CHECKING:
     from django.db.models.fields.related_descriptors import RelatedManager
 
-MONEY = {"max_digits": 10, "decimal_places": 2}
 MAX_DIAGNOSES = 12
 MAX_MODIFIERS = 4
 MAX_POINTERS = 4
@@ -221,9 +220,15 @@ class FeeScheduleItem(models.Model):
     schedule = models.ForeignKey(FeeSchedule, on_delete=models.CASCADE, related_name="items")
     procedure_code = models.CharField(max_length=5, validators=[validate_procedure_code])
     modifier = models.CharField(max_length=2, blank=True)
-    charge = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0.01"))])
+    charge = models.DecimalField(
+        max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
     expected_allowed = models.DecimalField(
-        **MONEY, null=True, blank=True, validators=[MinValueValidator(Decimal("0"))]
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
     )
 
     class Meta:
@@ -292,8 +297,8 @@ class ServiceLine(models.Model):
     modifiers = ArrayField(models.CharField(max_length=2), default=list, blank=True)
     units = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
     pointers = ArrayField(models.PositiveSmallIntegerField(), default=list)
-    unit_charge = models.DecimalField(**MONEY)
-    charge = models.DecimalField(**MONEY)
+    unit_charge = models.DecimalField(max_digits=10, decimal_places=2)
+    charge = models.DecimalField(max_digits=10, decimal_places=2)
     rendering_provider = models.ForeignKey(
         Staff, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -368,7 +373,7 @@ class Claim(models.Model):
     )
     diagnoses = ArrayField(models.CharField(max_length=8), default=list, blank=True)
     prior_auth_number = models.CharField(max_length=50, blank=True)
-    total_charge = models.DecimalField(**MONEY, default=Decimal("0"))
+    total_charge = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
     # The scrubber: the last result, and whether the first pass was clean.
     edit_failures = models.JSONField(default=list, blank=True)
     last_scrubbed_at = models.DateTimeField(null=True, blank=True)
@@ -441,7 +446,7 @@ class ClaimLine(models.Model):
     modifiers = ArrayField(models.CharField(max_length=2), default=list, blank=True)
     units = models.PositiveSmallIntegerField(default=1)
     pointers = ArrayField(models.PositiveSmallIntegerField(), default=list)
-    charge = models.DecimalField(**MONEY)
+    charge = models.DecimalField(max_digits=10, decimal_places=2)
     service_date = models.DateField()
     rendering_provider = models.ForeignKey(
         Staff, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

@@ -23,8 +23,7 @@ def coding_queue(clinic: Clinic) -> QuerySet[Visit]:
             checked_in_at__gte=datetime.combine(profile.coding_from, time(0), tzinfo=clinic.tz)
         )
     return (
-        visits
-        .filter(Q(encounter__isnull=True) | Q(encounter__status=Encounter.Status.DRAFT))
+        visits.filter(Q(encounter__isnull=True) | Q(encounter__status=Encounter.Status.DRAFT))
         .select_related("patient", "appointment__provider__user", "encounter")
         .annotate(line_count=Count("encounter__lines"))
         .order_by("checked_out_at", "pk")
@@ -34,7 +33,6 @@ def coding_queue(clinic: Clinic) -> QuerySet[Visit]:
 def queue_rows(clinic: Clinic, *, today: date, limit: int = 200) -> list[dict[str, Any]]:
     rows = []
     for visit in coding_queue(clinic)[:limit]:
-        assert visit.checked_out_at is not None
         day = visit.checked_in_at.astimezone(clinic.tz).date()
         encounter = getattr(visit, "encounter", None)
         rows.append(

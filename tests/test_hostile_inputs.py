@@ -221,13 +221,12 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         actor=manager, clinic=clinic, supplier=item.supplier, lines=[(item, 10)]
     )
     count = supplies_counts.start_count(actor=nurse, location=cart)
-    from supplies.models import StockMovement
-
     # Revenue: a claim exported in a batch, and a visit still being coded.
     from clinicops.core.models import Staff
     from revenue.services import charges as revenue_charges
     from revenue.services import export as revenue_export
     from revenue.tests import factories as revenue_factories
+    from supplies.models import StockMovement
 
     Staff.objects.filter(pk=provider.pk).update(npi=revenue_factories.npi(77))
     revenue_factories.BillingProfileFactory(clinic=clinic)

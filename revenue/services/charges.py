@@ -37,7 +37,7 @@ def billing_coverage(visit: Visit, on: Any) -> Coverage | None:
         and visit.coverage.is_active_on(on)
     ):
         return visit.coverage
-    for coverage in Coverage.objects.filter(
+    for coverage in Coverage._default_manager.filter(
         patient_id=visit.patient_id, priority=Coverage.Priority.PRIMARY
     ).select_related("payer"):
         if coverage.is_active_on(on):

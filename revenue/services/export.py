@@ -37,12 +37,12 @@ from ..x12.writer_837p import build_837p
 from . import claims as claim_service
 from .common import RevenueError, record
 
-RELATIONSHIP_CODES = {
+RELATIONSHIP_CODES: dict[str, str] = {
     Coverage.Relationship.SPOUSE: "01",
     Coverage.Relationship.CHILD: "19",
     Coverage.Relationship.OTHER: "G8",
 }
-FILING_BY_KIND = {
+FILING_BY_KIND: dict[str, str] = {
     Payer.Kind.MEDICARE: "MB",
     Payer.Kind.MEDICAID: "MC",
     Payer.Kind.WORKERS_COMP: "WC",
@@ -119,12 +119,13 @@ def _patient_address(patient: Patient) -> x12.Address:
 
 
 def _subscriber(claim: Claim, settings: dict[int, PayerBillingSettings]) -> x12.Subscriber:
-    coverage = claim.coverage
-    assert coverage is not None and claim.payer is not None
+    coverage, payer = claim.coverage, claim.payer
+    if coverage is None or payer is None:
+        raise RevenueError(f"Claim {claim.control_number} is self-pay.", field="payer")
     patient = claim.patient
-    filing = filing_indicator(claim.payer, settings.get(claim.payer.pk))
+    filing = filing_indicator(payer, settings.get(payer.pk))
     common: dict[str, Any] = {
-        "payer": _x12_payer(claim.payer),
+        "payer": _x12_payer(payer),
         "claim_filing_indicator": filing,
         "member_id": coverage.member_id.strip(),
         "group_number": coverage.group_number.strip(),
@@ -197,7 +198,8 @@ def x12_claim(
 ) -> x12.Claim:
     """One of our claims as the writer's dataclass (lines, subscriber/patient, other payers)."""
     coverage = claim.coverage
-    assert coverage is not None
+    if coverage is None:
+        raise RevenueError(f"Claim {claim.control_number} is self-pay.", field="payer")
     patient_loop = None
     if coverage.subscriber_relationship != Coverage.Relationship.SELF:
         p = claim.patient
@@ -256,19 +258,18 @@ def build_file(
         for s in PayerBillingSettings.objects.filter(payer_id__in={c.payer_id for c in claims})
     }
     others: dict[int, list[Coverage]] = defaultdict(list)
-    for coverage in Coverage.objects.filter(
+    for coverage in Coverage._default_manager.filter(
         patient_id__in={c.patient_id for c in claims}
     ).select_related("payer"):
         others[coverage.patient_id].append(coverage)
     by_payer: dict[int, list[Claim]] = defaultdict(list)
     for claim in claims:
-        assert claim.payer_id is not None
+        if claim.payer_id is None:
+            raise RevenueError(f"Claim {claim.control_number} is self-pay.", field="payer")
         by_payer[claim.payer_id].append(claim)
     provider = billing_provider(profile)
     groups = []
     for n, (_payer_id, payer_claims) in enumerate(sorted(by_payer.items())):
-        payer = payer_claims[0].payer
-        assert payer is not None
         groups.append(
             x12.ClaimGroup(
                 group_control_number=controls[1 + 2 * n],
@@ -378,4 +379,3 @@ def preview(claim: Claim) -> str:
         return build_file(profile, [full], controls=[1, 1, 1], now=timezone.now())
     except x12.X12DataError as error:
         raise RevenueError(f"{error.field}: {error.message}", field=error.field) from error
-

@@ -203,6 +203,8 @@ def charges_balance(claim: Claim, today: date) -> Iterator[EditFailure]:
 
 
 def timely_filing(claim: Claim, today: date) -> Iterator[EditFailure]:
+    if claim.payer_id is None:
+        return
     settings = PayerBillingSettings.objects.filter(payer_id=claim.payer_id).first()
     days = settings.timely_filing_days if settings else 365
     age = (today - claim.service_date).days
@@ -252,6 +254,8 @@ def duplicate(claim: Claim, today: date) -> Iterator[EditFailure]:
 
 
 def prior_authorization(claim: Claim, today: date) -> Iterator[EditFailure]:
+    if claim.payer_id is None:
+        return
     settings = PayerBillingSettings.objects.filter(payer_id=claim.payer_id).first()
     needs = set(settings.prior_auth_codes) if settings else set()
     billed = {line.procedure_code for line in claim.lines.all()}
@@ -283,7 +287,8 @@ def subscriber_complete(claim: Claim, today: date) -> Iterator[EditFailure]:
         ]
         if gaps:
             yield EditFailure(
-                "subscriber_complete", "Patient address",
+                "subscriber_complete",
+                "Patient address",
                 f"The patient is the subscriber and their {', '.join(gaps)} "
                 f"{'is' if len(gaps) == 1 else 'are'} missing.",
                 "Enter the patient's address.",

@@ -65,7 +65,11 @@ def coverage(patient: Patient, payer: Payer) -> Coverage:
 
 @pytest.fixture
 def visit(
-    clinic: Clinic, provider: Staff, patient: Patient, coverage: Coverage, billing: BillingProfile,
+    clinic: Clinic,
+    provider: Staff,
+    patient: Patient,
+    coverage: Coverage,
+    billing: BillingProfile,
     fees: FeeSchedule,
 ) -> Visit:
     return checked_out_visit(clinic, provider=provider, patient=patient, coverage=coverage)

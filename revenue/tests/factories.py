@@ -70,8 +70,14 @@ class FeeScheduleFactory(DjangoModelFactory[FeeSchedule]):
     effective_from = dt.date(2020, 1, 1)
 
 
-FEES = {"99213": Decimal("125.00"), "99214": Decimal("185.00"), "36415": Decimal("15.00"),
-        "81002": Decimal("12.50"), "90471": Decimal("30.00"), "G0439": Decimal("210.00")}
+FEES = {
+    "99213": Decimal("125.00"),
+    "99214": Decimal("185.00"),
+    "36415": Decimal("15.00"),
+    "81002": Decimal("12.50"),
+    "90471": Decimal("30.00"),
+    "G0439": Decimal("210.00"),
+}
 
 
 def standard_fees(clinic: Clinic, payer: Any = None, **fields: Any) -> FeeSchedule:
@@ -90,8 +96,12 @@ def provider_staff(clinic: Clinic, n: int = 1, **fields: Any) -> Staff:
     from clinicops.core.tests.factories import StaffFactory
 
     return StaffFactory(
-        roles=[roles.PROVIDER], clinics=[clinic], npi=npi(n), user__last_name="Osler",
-        user__first_name="Ada", **fields,
+        roles=[roles.PROVIDER],
+        clinics=[clinic],
+        npi=npi(n),
+        user__last_name="Osler",
+        user__first_name="Ada",
+        **fields,
     )
 
 

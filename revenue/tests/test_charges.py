@@ -22,9 +22,13 @@ def test_the_charge_is_the_fee_in_force_on_the_date_of_service(clinic, payer, bi
     dos = encounter.service_date
     # The payer's own schedule, in force from before the visit, beats the default one; a newer
     # schedule starting after the visit does not apply.
-    mine = FeeScheduleFactory(clinic=clinic, payer=payer, effective_from=dos - dt.timedelta(days=30))
+    mine = FeeScheduleFactory(
+        clinic=clinic, payer=payer, effective_from=dos - dt.timedelta(days=30)
+    )
     FeeScheduleItem.objects.create(schedule=mine, procedure_code="99213", charge=Decimal("140.00"))
-    later = FeeScheduleFactory(clinic=clinic, payer=payer, effective_from=dos + dt.timedelta(days=1))
+    later = FeeScheduleFactory(
+        clinic=clinic, payer=payer, effective_from=dos + dt.timedelta(days=1)
+    )
     FeeScheduleItem.objects.create(schedule=later, procedure_code="99213", charge=Decimal("999.00"))
     charges.set_diagnoses(actor=biller, encounter=encounter, diagnoses=["E11.9"])
     line = charges.add_line(actor=biller, encounter=encounter, code="99213", units=2, pointers=[1])
@@ -35,8 +39,9 @@ def test_the_charge_is_the_fee_in_force_on_the_date_of_service(clinic, payer, bi
 
 
 def test_a_modifier_priced_separately_wins(clinic, biller, visit, fees):
-    FeeScheduleItem.objects.create(schedule=fees, procedure_code="99213", modifier="25",
-                                   charge=Decimal("150.00"))
+    FeeScheduleItem.objects.create(
+        schedule=fees, procedure_code="99213", modifier="25", charge=Decimal("150.00")
+    )
     encounter = charges.start_encounter(actor=biller, visit=visit)
     charges.set_diagnoses(actor=biller, encounter=encounter, diagnoses=["E11.9"])
     line = charges.add_line(actor=biller, encounter=encounter, code="99213", modifiers=["25"])
@@ -72,9 +77,23 @@ def test_diagnoses_must_be_billable_codes(biller, visit):
         charges.set_diagnoses(actor=biller, encounter=encounter, diagnoses=["ZZZ.99"])
     with pytest.raises(RevenueError, match="at most 12"):
         charges.set_diagnoses(
-            actor=biller, encounter=encounter,
-            diagnoses=["E11.9", "I10", "J45.909", "E78.5", "M54.50", "R51.9", "Z00.00", "K21.9",
-                       "F41.1", "G43.909", "N39.0", "R05.9", "J06.9"],
+            actor=biller,
+            encounter=encounter,
+            diagnoses=[
+                "E11.9",
+                "I10",
+                "J45.909",
+                "E78.5",
+                "M54.50",
+                "R51.9",
+                "Z00.00",
+                "K21.9",
+                "F41.1",
+                "G43.909",
+                "N39.0",
+                "R05.9",
+                "J06.9",
+            ],
         )
     stored = charges.set_diagnoses(actor=biller, encounter=encounter, diagnoses=["e119", "I10"])
     assert stored.diagnoses == ["E11.9", "I10"]
@@ -112,7 +131,8 @@ def test_no_coverage_on_the_date_is_self_pay(clinic, biller, provider, billing, 
     charges.set_diagnoses(actor=biller, encounter=encounter, diagnoses=["I10"])
     charges.add_line(actor=biller, encounter=encounter, code="99213", pointers=[1])
     claim = charges.mark_ready(actor=biller, encounter=encounter)
-    assert claim.payer is None and claim.is_self_pay
+    assert claim.payer is None
+    assert claim.is_self_pay
     assert claim.status == ClaimStatus.DRAFT
 
 

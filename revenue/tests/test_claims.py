@@ -27,12 +27,18 @@ def test_the_path_to_paid_and_closed_with_who_and_why(clinic, visit, make_claim,
     assert claim.status == ClaimStatus.CLOSED
     events = list(claim.events.order_by("at", "pk").values_list("from_status", "to_status"))
     assert events == [
-        ("", "draft"), ("draft", "scrubbed"), ("scrubbed", "submitted"),
-        ("submitted", "accepted"), ("accepted", "denied"), ("denied", "appealed"),
-        ("appealed", "paid"), ("paid", "closed"),
+        ("", "draft"),
+        ("draft", "scrubbed"),
+        ("scrubbed", "submitted"),
+        ("submitted", "accepted"),
+        ("accepted", "denied"),
+        ("denied", "appealed"),
+        ("appealed", "paid"),
+        ("paid", "closed"),
     ]
     last = claim.events.order_by("-pk").first()
-    assert last.actor == biller and last.reason == "because closed"
+    assert last.actor == biller
+    assert last.reason == "because closed"
 
 
 @pytest.mark.parametrize(
@@ -73,7 +79,8 @@ def test_control_numbers_are_short_unique_and_carry_a_check_digit(db):
     numbers = Claim.next_control_numbers(50)
     assert len(set(numbers)) == 50
     for n in numbers:
-        assert len(n) <= 20 and n.startswith("C")
+        assert len(n) <= 20
+        assert n.startswith("C")
         assert luhn_check_digit(n[1:-1]) == int(n[-1])
     # Never reused: the next ones are new.
     assert not set(numbers) & set(Claim.next_control_numbers(5))
@@ -97,10 +104,12 @@ def test_a_biller_of_another_clinic_never_sees_or_moves_the_claims(
 def test_a_void_needs_the_payers_claim_number(clinic, visit, make_claim, biller):
     claim = make_claim(visit)
     with pytest.raises(RevenueError, match="sent to the payer"):
-        claims.replace_claim(actor=biller, claim=claim, frequency="8", payer_claim_number="X",
-                             reason="r")
+        claims.replace_claim(
+            actor=biller, claim=claim, frequency="8", payer_claim_number="X", reason="r"
+        )
     export.export_batch(actor=biller, clinic=clinic)
     with pytest.raises(RevenueError) as refused:
-        claims.replace_claim(actor=biller, claim=claim, frequency="8", payer_claim_number="",
-                             reason="r")
+        claims.replace_claim(
+            actor=biller, claim=claim, frequency="8", payer_claim_number="", reason="r"
+        )
     assert refused.value.field == "payer_claim_number"

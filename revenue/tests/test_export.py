@@ -30,8 +30,20 @@ from .factories import (
 
 pytestmark = pytest.mark.django_db
 
-TWELVE = ("E11.9", "I10", "J45.909", "E78.5", "M54.50", "R51.9", "Z00.00", "K21.9", "F41.1",
-          "G43.909", "N39.0", "R05.9")
+TWELVE = (
+    "E11.9",
+    "I10",
+    "J45.909",
+    "E78.5",
+    "M54.50",
+    "R51.9",
+    "Z00.00",
+    "K21.9",
+    "F41.1",
+    "G43.909",
+    "N39.0",
+    "R05.9",
+)
 
 
 def test_varied_claims_export_as_one_pyx12_valid_interchange(
@@ -42,18 +54,26 @@ def test_varied_claims_export_as_one_pyx12_valid_interchange(
     make_claim(visit, modifiers=("25", "59"))
     # A child on a parent's plan (patient != subscriber), 12 diagnoses, several lines, and a
     # secondary coverage (2320/2330 other payer).
-    child = billable_patient(clinic, first_name="Sam", last_name="Doe",
-                             date_of_birth=dt.date(2015, 3, 4))
+    child = billable_patient(
+        clinic, first_name="Sam", last_name="Doe", date_of_birth=dt.date(2015, 3, 4)
+    )
     primary = coverage_for(
-        child, other_payer, subscriber_relationship="child", subscriber_name="Doe, Jordan",
-        subscriber_date_of_birth=dt.date(1980, 1, 2), subscriber_sex="F",
-        subscriber_address_line1="12 Oak Avenue", subscriber_city="Springfield",
-        subscriber_state="IL", subscriber_postal_code="627041234",
+        child,
+        other_payer,
+        subscriber_relationship="child",
+        subscriber_name="Doe, Jordan",
+        subscriber_date_of_birth=dt.date(1980, 1, 2),
+        subscriber_sex="F",
+        subscriber_address_line1="12 Oak Avenue",
+        subscriber_city="Springfield",
+        subscriber_state="IL",
+        subscriber_postal_code="627041234",
     )
     coverage_for(child, payer, priority=Coverage.Priority.SECONDARY)
     child_visit = checked_out_visit(clinic, provider=provider, patient=child, coverage=primary)
     dependent = make_claim(
-        child_visit, diagnoses=TWELVE,
+        child_visit,
+        diagnoses=TWELVE,
         lines=(("99214", [1, 2, 3, 4]), ("36415", [5]), ("81002", [12, 11]), ("90471", [6])),
     )
     assert dependent.status == ClaimStatus.SCRUBBED, dependent.edit_failures
@@ -64,7 +84,8 @@ def test_varied_claims_export_as_one_pyx12_valid_interchange(
     assert validate_x12(text) == []
     assert text.count("GS*HC*") == 2  # one functional group per payer
     assert "REF*6R*" + dependent.control_number + "-1~" in text
-    assert "PAT*19~" in text and "SBR*S*" in text
+    assert "PAT*19~" in text
+    assert "SBR*S*" in text
     for claim in Claim.objects.all():
         assert claim.status == ClaimStatus.SUBMITTED
         assert claim.batch_id == result.batch.pk
@@ -81,7 +102,8 @@ def test_one_payer_only(clinic, payer, visit, make_claim, biller):
     other = PayerFactory(name="Acme Mutual Insurance", payer_id="ACME2")
     assert export.export_batch(actor=biller, clinic=clinic, payer=other) is None
     result = export.export_batch(actor=biller, clinic=clinic, payer=payer)
-    assert result is not None and result.claims == 1
+    assert result is not None
+    assert result.claims == 1
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.SUBMITTED
 
@@ -92,18 +114,31 @@ def test_corrected_and_void_claims_link_to_the_original_and_validate(
     original = make_claim(visit)
     export.export_batch(actor=biller, clinic=clinic)
     claims.transition(actor=biller, claim=original, to_status="accepted", reason="277CA accepted")
-    corrected = claims.replace_claim(actor=biller, claim=original, frequency="7",
-                                     payer_claim_number="PCN998877", reason="wrong units")
-    assert corrected.original_id == original.pk and corrected.frequency == "7"
+    corrected = claims.replace_claim(
+        actor=biller,
+        claim=original,
+        frequency="7",
+        payer_claim_number="PCN998877",
+        reason="wrong units",
+    )
+    assert corrected.original_id == original.pk
+    assert corrected.frequency == "7"
     assert corrected.status == ClaimStatus.SCRUBBED, corrected.edit_failures
     assert corrected.control_number != original.control_number
     result = export.export_batch(actor=biller, clinic=clinic)
     text = bytes(result.batch.content).decode("ascii")
-    assert "REF*F8*PCN998877~" in text and ":7*" in text
+    assert "REF*F8*PCN998877~" in text
+    assert ":7*" in text
     assert validate_x12(text) == []
-    void = claims.replace_claim(actor=biller, claim=original, frequency="8",
-                                payer_claim_number="PCN998877", reason="billed in error")
-    assert void.frequency == "8" and void.original_id == original.pk
+    void = claims.replace_claim(
+        actor=biller,
+        claim=original,
+        frequency="8",
+        payer_claim_number="PCN998877",
+        reason="billed in error",
+    )
+    assert void.frequency == "8"
+    assert void.original_id == original.pk
 
 
 def test_the_batch_downloads_byte_for_byte(client, clinic, visit, make_claim, biller, tmp_path):
@@ -133,8 +168,9 @@ def test_command_prints_counts_and_nothing_to_export(clinic, visit, make_claim, 
     with pytest.raises(CommandError, match="No clinic"):
         call_command("export_837", "--clinic", "nowhere", "--out", str(again))
     with pytest.raises(CommandError, match="No payer"):
-        call_command("export_837", "--clinic", clinic.short_name, "--payer", "NOPE",
-                     "--out", str(again))
+        call_command(
+            "export_837", "--clinic", clinic.short_name, "--payer", "NOPE", "--out", str(again)
+        )
 
 
 def _export_clinic(n: int):
@@ -168,13 +204,13 @@ def test_control_numbers_unique_and_increasing_under_concurrent_exports():
         errors: list[BaseException] = []
         barrier = threading.Barrier(len(clinics))
 
-        def run(clinic):
+        def run(clinic, barrier=barrier, results=results, errors=errors):
             try:
                 barrier.wait()
                 result = export.export_batch(actor="thread", clinic=clinic)
                 if result is not None:
                     results.append(result.batch)
-            except BaseException as error:  # noqa: BLE001 - reported below
+            except BaseException as error:
                 errors.append(error)
             finally:
                 connection.close()
@@ -192,7 +228,9 @@ def test_control_numbers_unique_and_increasing_under_concurrent_exports():
             from revenue.services import charges
 
             visit = checked_out_visit(
-                clinic, provider=provider, patient=patient,
+                clinic,
+                provider=provider,
+                patient=patient,
                 coverage=coverage_for(patient, clinic.claims.first().payer),
             )
             enc = charges.start_encounter(actor="test", visit=visit)
@@ -212,6 +250,8 @@ def test_control_numbers_unique_and_increasing_under_concurrent_exports():
         assert isa13 < gs06 < st02
     assert len(numbers) == len(set(numbers))
     # Later rounds got larger numbers than earlier ones.
-    by_round = [sorted(b.interchange_control_number for b in batches[i * 6:(i + 1) * 6])
-                for i in range(3)]
-    assert by_round[0][-1] < by_round[1][0] and by_round[1][-1] < by_round[2][0]
+    by_round = [
+        sorted(b.interchange_control_number for b in batches[i * 6 : (i + 1) * 6]) for i in range(3)
+    ]
+    assert by_round[0][-1] < by_round[1][0]
+    assert by_round[1][-1] < by_round[2][0]

@@ -18,7 +18,8 @@ def test_procedure_codes_import_and_reimport_changes_nothing(biller):
     summary = import_procedure_codes(data.encode(), actor=biller)
     assert summary.created == ["99213", "G0439"]
     again = import_procedure_codes(data.encode(), actor=biller)
-    assert again.unchanged == ["99213", "G0439"] and not again.created
+    assert again.unchanged == ["99213", "G0439"]
+    assert not again.created
 
 
 def test_any_bad_line_imports_nothing_and_names_line_and_field(biller):
@@ -38,7 +39,13 @@ def test_any_bad_line_imports_nothing_and_names_line_and_field(biller):
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"\xff\xfe\x00", b"code\n99213\n", b"code,description,colour\n99213,x,red\n", "a\x00b".encode()],
+    [
+        b"",
+        b"\xff\xfe\x00",
+        b"code\n99213\n",
+        b"code,description,colour\n99213,x,red\n",
+        b"a\x00b",
+    ],
 )
 def test_bad_files_are_refused(biller, data):
     with pytest.raises(ImportRefused):
@@ -48,10 +55,18 @@ def test_bad_files_are_refused(biller, data):
 
 def test_fee_schedule_import(clinic, payer, biller):
     import_procedure_codes(b"code,description\n99213,Visit\n99214,Visit 2\n", actor=biller)
-    data = "procedure_code,modifier,charge,expected_allowed\n99213,,125.00,90\n99213,25,150,\n99214,,$185.00,120.50\n"
+    data = (
+        "procedure_code,modifier,charge,expected_allowed\n"
+        "99213,,125.00,90\n99213,25,150,\n99214,,$185.00,120.50\n"
+    )
     schedule = import_fee_schedule(
-        data.encode(), actor=biller, clinic=clinic, payer=payer, name="BVHP 2026",
-        effective_from=dt.date(2026, 1, 1), effective_to=None,
+        data.encode(),
+        actor=biller,
+        clinic=clinic,
+        payer=payer,
+        name="BVHP 2026",
+        effective_from=dt.date(2026, 1, 1),
+        effective_to=None,
     )
     items = {(i.procedure_code, i.modifier): i for i in schedule.items.all()}
     assert items[("99213", "25")].charge == Decimal("150")
@@ -70,8 +85,13 @@ def test_fee_schedule_errors_import_nothing(clinic, biller):
     )
     with pytest.raises(ImportRefused) as refused:
         import_fee_schedule(
-            data.encode(), actor=biller, clinic=clinic, payer=None, name="Default",
-            effective_from=dt.date(2026, 1, 1), effective_to=None,
+            data.encode(),
+            actor=biller,
+            clinic=clinic,
+            payer=None,
+            name="Default",
+            effective_from=dt.date(2026, 1, 1),
+            effective_to=None,
         )
     found = {(e.line, e.field) for e in refused.value.errors}
     assert {(3, "procedure_code"), (4, "modifier"), (5, "charge"), (6, "charge")} <= found

@@ -21,7 +21,8 @@ def test_clean_claim_rate_counts_first_pass_clean_claims(
     PayerBillingSettings.objects.filter(payer=payer).update(prior_auth_codes=["99214"])
     second = checked_out_visit(clinic, provider=provider, patient=patient, coverage=coverage)
     held = make_claim(second, lines=(("99214", [1]),))
-    assert clean.first_pass_clean is True and held.first_pass_clean is False
+    assert clean.first_pass_clean is True
+    assert held.first_pass_clean is False
     day = clean.first_scrubbed_at.astimezone(clinic.tz).date()
     assert clean_claim_rate_parts(clinic, day) == (1, 2)
     assert clean_claim_rate_range(clinic, day, day) == {day: (1, 2)}
@@ -40,6 +41,7 @@ def test_clean_claim_rate_counts_first_pass_clean_claims(
 def test_self_pay_claims_are_not_counted(clinic, provider, billing, fees, make_claim):
     visit = checked_out_visit(clinic, provider=provider)
     claim = make_claim(visit)
-    assert claim.is_self_pay and claim.first_scrubbed_at is None
+    assert claim.is_self_pay
+    assert claim.first_scrubbed_at is None
     assert Claim.objects.count() == 1
     assert clean_claim_rate_parts(clinic, clinic.today()) == (0, 0)

@@ -49,8 +49,12 @@ CASES: dict[str, tuple[Callable[[Claim], None], Callable[[Claim], None]]] = {
     ),
     "member_id": (lambda c: _coverage(c, member_id="  "), lambda c: _coverage(c, member_id="M1")),
     "billing_npi": (
-        lambda c: BillingProfile.objects.filter(clinic_id=c.clinic_id).update(group_npi="1234567890"),
-        lambda c: BillingProfile.objects.filter(clinic_id=c.clinic_id).update(group_npi="1234567893"),
+        lambda c: BillingProfile.objects.filter(clinic_id=c.clinic_id).update(
+            group_npi="1234567890"
+        ),
+        lambda c: BillingProfile.objects.filter(clinic_id=c.clinic_id).update(
+            group_npi="1234567893"
+        ),
     ),
     "rendering_npi": (
         lambda c: Staff.objects.filter(pk=c.rendering_provider_id).update(npi="1234567890"),
@@ -84,9 +88,13 @@ CASES: dict[str, tuple[Callable[[Claim], None], Callable[[Claim], None]]] = {
     "subscriber_complete": (
         lambda c: _coverage(c, subscriber_relationship="child", subscriber_name="Quimby, Ann"),
         lambda c: _coverage(
-            c, subscriber_date_of_birth=dt.date(1980, 5, 1), subscriber_sex="F",
-            subscriber_address_line1="12 Oak Avenue", subscriber_city="Springfield",
-            subscriber_state="IL", subscriber_postal_code="62704",
+            c,
+            subscriber_date_of_birth=dt.date(1980, 5, 1),
+            subscriber_sex="F",
+            subscriber_address_line1="12 Oak Avenue",
+            subscriber_city="Springfield",
+            subscriber_state="IL",
+            subscriber_postal_code="62704",
         ),
     ),
 }
@@ -111,7 +119,9 @@ def test_each_edit_fails_then_passes_once_fixed(code, visit, make_claim, biller)
     failed = _failed(claim)
     assert code in failed, failed
     for failure in failed[code]:
-        assert failure.field and failure.message and failure.fix
+        assert failure.field
+        assert failure.message
+        assert failure.fix
         assert failure.url.startswith("/"), failure
     # The claim is held with the failure stored, naming the field, the fix and the screen.
     held = claims.scrub(actor=biller, claim=claim)
@@ -129,7 +139,9 @@ def test_links_go_to_the_screen_that_fixes_it(visit, make_claim):
     _claim(claim, diagnoses=["E11"])
     _coverage(claim, member_id="")
     failed = _failed(claim)
-    assert failed["diagnosis_valid"][0].url == reverse("revenue:charge_entry", args=[claim.encounter_id])
+    assert failed["diagnosis_valid"][0].url == reverse(
+        "revenue:charge_entry", args=[claim.encounter_id]
+    )
     assert failed["member_id"][0].url == reverse(
         "core:coverage_edit", args=[claim.patient_id, claim.coverage_id]
     )

@@ -29,8 +29,13 @@ def test_seed_codes_visits_into_claims_in_many_statuses(clinic, biller, provider
             Coverage.objects.filter(pk=coverage.pk).update(
                 subscriber_relationship="child", subscriber_name=""
             )
-        checked_out_visit(clinic, provider=provider, patient=patient, coverage=coverage,
-                          day=today - dt.timedelta(days=1 + n // 2))
+        checked_out_visit(
+            clinic,
+            provider=provider,
+            patient=patient,
+            coverage=coverage,
+            day=today - dt.timedelta(days=1 + n // 2),
+        )
     call_command("seed_revenue", stdout=StringIO())
     statuses = set(Claim.objects.values_list("status", flat=True))
     assert {"scrubbed", "submitted", "accepted", "paid"} <= statuses, statuses

@@ -21,9 +21,12 @@ def test_biller_codes_a_visit_and_exports_from_the_screens(client, biller, visit
     encounter = Encounter.objects.get(visit=visit)
     assert response.url == reverse("revenue:charge_entry", args=[encounter.pk])
     page = client.get(response.url)
-    assert page.status_code == 200 and "Service lines" in page.content.decode()
-    client.post(reverse("revenue:set_diagnoses", args=[encounter.pk]),
-                {"diagnoses": "e11.9, I10", "prior_auth_number": ""})
+    assert page.status_code == 200
+    assert "Service lines" in page.content.decode()
+    client.post(
+        reverse("revenue:set_diagnoses", args=[encounter.pk]),
+        {"diagnoses": "e11.9, I10", "prior_auth_number": ""},
+    )
     added = client.post(
         reverse("revenue:add_line", args=[encounter.pk]),
         {"procedure_code": "99213", "modifiers": "25", "units": "1", "pointers": "1 2"},
@@ -59,7 +62,8 @@ def test_a_bad_line_keeps_what_was_typed_and_names_the_field(client, biller, vis
     body = response.content.decode()
     assert response.status_code == 200
     assert "Pointer 3 names no diagnosis" in body
-    assert 'value="25 59"' in body and 'value="2"' in body
+    assert 'value="25 59"' in body
+    assert 'value="2"' in body
     assert not encounter.lines.exists()
 
 
@@ -68,7 +72,8 @@ def test_code_search_as_you_type(client, biller, visit, fees):
     icd = client.get(reverse("revenue:code_search"), {"kind": "icd", "diagnoses": "I10 E11.6"})
     assert "E11.610" in icd.content.decode()
     cpt = client.get(reverse("revenue:code_search"), {"kind": "cpt", "procedure_code": "9921"})
-    assert "99213" in cpt.content.decode() and "99214" in cpt.content.decode()
+    assert "99213" in cpt.content.decode()
+    assert "99214" in cpt.content.decode()
 
 
 def test_held_claims_show_their_failed_edits_and_the_fix(client, biller, visit, make_claim):
@@ -78,22 +83,37 @@ def test_held_claims_show_their_failed_edits_and_the_fix(client, biller, visit, 
     client.post(reverse("revenue:claim_scrub", args=[claim.pk]))
     listing = client.get(reverse("revenue:claims"), {"status": "held"}).content.decode()
     assert "Held claims (1)" in listing
-    assert "Diagnosis 1" in listing and reverse("revenue:charge_entry", args=[claim.encounter_id]) in listing
+    assert "Diagnosis 1" in listing
+    assert reverse("revenue:charge_entry", args=[claim.encounter_id]) in listing
 
 
 def test_claim_list_filters(client, biller, visit, make_claim):
     claim = make_claim(visit)
     client.force_login(biller)
-    assert claim.control_number in client.get(reverse("revenue:claims"), {"status": "scrubbed"}).content.decode()
-    assert claim.control_number not in client.get(reverse("revenue:claims"), {"status": "paid"}).content.decode()
-    assert claim.control_number not in client.get(reverse("revenue:claims"), {"min_age": "30"}).content.decode()
+    assert (
+        claim.control_number
+        in client.get(reverse("revenue:claims"), {"status": "scrubbed"}).content.decode()
+    )
+    assert (
+        claim.control_number
+        not in client.get(reverse("revenue:claims"), {"status": "paid"}).content.decode()
+    )
+    assert (
+        claim.control_number
+        not in client.get(reverse("revenue:claims"), {"min_age": "30"}).content.decode()
+    )
 
 
-def test_status_change_from_the_claim_page_needs_a_reason(client, clinic, biller, visit, make_claim):
+def test_status_change_from_the_claim_page_needs_a_reason(
+    client, clinic, biller, visit, make_claim
+):
     claim = make_claim(visit)
     client.force_login(biller)
-    response = client.post(reverse("revenue:claim_status", args=[claim.pk]), {"status": "closed", "reason": ""})
-    assert response.status_code == 200 and "Say why" in response.content.decode()
+    response = client.post(
+        reverse("revenue:claim_status", args=[claim.pk]), {"status": "closed", "reason": ""}
+    )
+    assert response.status_code == 200
+    assert "Say why" in response.content.decode()
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.SCRUBBED
 

@@ -43,7 +43,9 @@ def biller(clinic: Clinic, make_user: Callable[..., User]) -> User:
     PayerBillingSettingsFactory(payer=payer)
     patient = billable_patient(clinic, first_name="Harriet", last_name="Quimby")
     checked_out_visit(
-        clinic, provider=provider_staff(clinic), patient=patient,
+        clinic,
+        provider=provider_staff(clinic),
+        patient=patient,
         coverage=coverage_for(patient, payer),
     )
     return make_user(roles.BILLER, username="biller", first_name="Tom", last_name="Becker")

@@ -45,8 +45,10 @@ class Command(BaseCommand):
         except RevenueError as error:
             raise CommandError(f"Nothing was exported: {error.message}") from error
         if result is None:
-            self.stdout.write(f"Nothing to export: {clinic} has no scrubbed, unsubmitted claim"
-                              f"{f' for {payer}' if payer else ''}. No file was written.")
+            self.stdout.write(
+                f"Nothing to export: {clinic} has no scrubbed, unsubmitted claim"
+                f"{f' for {payer}' if payer else ''}. No file was written."
+            )
             return
         out.write_bytes(bytes(result.batch.content))
         self.stdout.write(

@@ -5,6 +5,7 @@ show). The last few days' visits are left to code. Idempotent: coded visits are 
 
 from __future__ import annotations
 
+import contextlib
 import random
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -22,7 +23,6 @@ from revenue.models import (
     Claim,
     ClaimEvent,
     ClaimStatus,
-    Encounter,
     ExportBatch,
     FeeSchedule,
     FeeScheduleItem,
@@ -52,12 +52,30 @@ PROCEDURES: tuple[tuple[str, str, str], ...] = (
     ("96127", "Brief emotional/behavioral assessment", "18.00"),
     ("20610", "Arthrocentesis or injection, major joint", "175.00"),
 )
-ADULT_DX = ("I10", "E11.9", "E78.5", "J06.9", "M54.50", "Z00.00", "K21.9", "F41.1", "R05.9",
-            "N39.0", "J45.909", "E66.9", "G43.909", "Z23")
+ADULT_DX = (
+    "I10",
+    "E11.9",
+    "E78.5",
+    "J06.9",
+    "M54.50",
+    "Z00.00",
+    "K21.9",
+    "F41.1",
+    "R05.9",
+    "N39.0",
+    "J45.909",
+    "E66.9",
+    "G43.909",
+    "Z23",
+)
 CHILD_DX = ("Z00.129", "J02.9", "H66.90", "J06.9", "R50.9", "L20.9", "Z23")
 VISIT_CODES = ("99213", "99213", "99213", "99214", "99214", "99212", "99215", "99203")
 EXTRAS = ("36415", "81002", "87880", "90471", "93000", "96127", "20610")
-FILING = {Payer.Kind.MEDICARE: "MB", Payer.Kind.MEDICAID: "MC", Payer.Kind.WORKERS_COMP: "WC"}
+FILING: dict[str, str] = {
+    Payer.Kind.MEDICARE: "MB",
+    Payer.Kind.MEDICAID: "MC",
+    Payer.Kind.WORKERS_COMP: "WC",
+}
 # Statuses after export, by the age of the date of service (days): (status path, weight).
 OUTCOMES: tuple[tuple[tuple[str, ...], int], ...] = (
     (("accepted", "paid"), 50),
@@ -134,7 +152,9 @@ class Command(BaseCommand):
         if created:
             FeeScheduleItem.objects.bulk_create(
                 FeeScheduleItem(
-                    schedule=default, procedure_code=code, charge=Decimal(charge),
+                    schedule=default,
+                    procedure_code=code,
+                    charge=Decimal(charge),
                     expected_allowed=(Decimal(charge) * Decimal("0.7")).quantize(Decimal("0.01")),
                 )
                 for code, _d, charge in PROCEDURES
@@ -142,13 +162,16 @@ class Command(BaseCommand):
         medicare = Payer.objects.filter(kind=Payer.Kind.MEDICARE).first()
         if medicare is not None:
             schedule, created = FeeSchedule.objects.get_or_create(
-                clinic=clinic, payer=medicare, effective_from=start,
+                clinic=clinic,
+                payer=medicare,
+                effective_from=start,
                 defaults={"name": "Medicare fees"},
             )
             if created:
                 FeeScheduleItem.objects.bulk_create(
                     FeeScheduleItem(
-                        schedule=schedule, procedure_code=code,
+                        schedule=schedule,
+                        procedure_code=code,
                         charge=(Decimal(charge) * Decimal("0.9")).quantize(Decimal("0.01")),
                         expected_allowed=(Decimal(charge) * Decimal("0.55")).quantize(
                             Decimal("0.01")
@@ -163,7 +186,9 @@ class Command(BaseCommand):
         tz = clinic.tz
         visits = list(
             Visit.objects.filter(
-                clinic=clinic, step=Step.CHECKED_OUT, encounter__isnull=True,
+                clinic=clinic,
+                step=Step.CHECKED_OUT,
+                encounter__isnull=True,
                 checked_in_at__gte=datetime.combine(first, time(0), tzinfo=tz),
                 checked_in_at__lt=datetime.combine(
                     today - timedelta(days=LEAVE_UNCODED_DAYS), time(0), tzinfo=tz
@@ -190,18 +215,23 @@ class Command(BaseCommand):
             result = export.export_batch(actor=biller, clinic=clinic, through=day)
             if result is not None:
                 self._backdate_batch(result.batch, day + timedelta(days=1), tz)
-        for claim in Claim.objects.filter(clinic=clinic, status=ClaimStatus.SUBMITTED,
-                                          service_date__lt=today - timedelta(days=12)):
+        for claim in Claim.objects.filter(
+            clinic=clinic, status=ClaimStatus.SUBMITTED, service_date__lt=today - timedelta(days=12)
+        ):
             path = rng.choices([p for p, _ in OUTCOMES], weights=[w for _, w in OUTCOMES])[0]
             for status in path:
-                claims.transition(actor=biller, claim=claim, to_status=status,
-                                  reason=REASONS.get(status, "Remittance posted"))
+                claims.transition(
+                    actor=biller,
+                    claim=claim,
+                    to_status=status,
+                    reason=REASONS.get(status, "Remittance posted"),
+                )
         self._corrected_and_void(clinic, biller)
         self._backdate_claims(clinic, tz)
         return made
 
     def _code(self, visit: Visit, biller: User, rng: random.Random, *, draft: bool) -> Claim | None:
-        child = (visit.patient.date_of_birth.year > timezone.now().year - 18)
+        child = visit.patient.date_of_birth.year > timezone.now().year - 18
         pool = CHILD_DX if child else ADULT_DX
         diagnoses = rng.sample(pool, k=rng.choice((1, 1, 2, 2, 3)))
         coverage = charges.billing_coverage(visit, visit.checked_in_at.date())
@@ -212,7 +242,7 @@ class Command(BaseCommand):
             and rng.random() < 0.25
         ):
             # The desk did not get the parent's date of birth: the scrubber holds the claim.
-            Coverage.objects.filter(pk=coverage.pk).update(subscriber_date_of_birth=None)
+            Coverage._default_manager.filter(pk=coverage.pk).update(subscriber_date_of_birth=None)
         encounter = charges.start_encounter(actor=biller, visit=visit)
         charges.set_diagnoses(actor=biller, encounter=encounter, diagnoses=diagnoses)
         codes = [rng.choice(VISIT_CODES)]
@@ -221,7 +251,9 @@ class Command(BaseCommand):
         for k, code in enumerate(codes):
             try:
                 charges.add_line(
-                    actor=biller, encounter=encounter, code=code,
+                    actor=biller,
+                    encounter=encounter,
+                    code=code,
                     modifiers=["25"] if k == 0 and len(codes) > 1 and code.startswith("99") else [],
                     pointers=list(range(1, min(len(diagnoses), 4) + 1)),
                 )
@@ -237,7 +269,7 @@ class Command(BaseCommand):
         coverage = claim.coverage
         if coverage is not None and coverage.subscriber_relationship != Coverage.Relationship.SELF:
             patient = claim.patient
-            Coverage.objects.filter(pk=coverage.pk).update(
+            Coverage._default_manager.filter(pk=coverage.pk).update(
                 subscriber_name=coverage.subscriber_name or f"{patient.last_name}, Jordan",
                 subscriber_date_of_birth=coverage.subscriber_date_of_birth or date(1984, 6, 1),
                 subscriber_sex=coverage.subscriber_sex or "F",
@@ -246,10 +278,10 @@ class Command(BaseCommand):
                 subscriber_state=(patient.state or "PA")[:2],
                 subscriber_postal_code=patient.postal_code or "17102",
             )
-        try:
-            claims.update_claim(actor=biller, claim=claim, prior_auth_number="AUTH" + claim.control_number[-6:])
-        except RevenueError:
-            pass
+        with contextlib.suppress(RevenueError):
+            claims.update_claim(
+                actor=biller, claim=claim, prior_auth_number="AUTH" + claim.control_number[-6:]
+            )
 
     def _corrected_and_void(self, clinic: Clinic, biller: User) -> None:
         if Claim.objects.filter(clinic=clinic).exclude(frequency="1").exists():
@@ -257,12 +289,15 @@ class Command(BaseCommand):
         for frequency, status in (("7", ClaimStatus.DENIED), ("8", ClaimStatus.PAID)):
             original = (
                 Claim.objects.filter(clinic=clinic, status=status, replacements__isnull=True)
-                .order_by("service_date").first()
+                .order_by("service_date")
+                .first()
             )
             if original is None:
                 continue
             claims.replace_claim(
-                actor=biller, claim=original, frequency=frequency,
+                actor=biller,
+                claim=original,
+                frequency=frequency,
                 payer_claim_number=f"PCN{original.control_number[1:]}",
                 reason="Wrong visit level" if frequency == "7" else "Billed to the wrong payer",
             )
@@ -276,7 +311,9 @@ class Command(BaseCommand):
     def _backdate_claims(self, clinic: Clinic, tz: Any) -> None:
         """Claims built today for past visits: move their times to the days after the visit."""
         now = timezone.now()
-        for claim in Claim.objects.filter(clinic=clinic, created_at__date__gte=now.date() - timedelta(days=1)):
+        for claim in Claim.objects.filter(
+            clinic=clinic, created_at__date__gte=now.date() - timedelta(days=1)
+        ):
             billed = datetime.combine(claim.service_date + timedelta(days=1), time(10), tzinfo=tz)
             if billed >= now:
                 continue
