@@ -131,3 +131,37 @@ def test_roles(client, make_user, visit, make_claim):
     client.force_login(provider)
     assert client.get(reverse("revenue:queue")).status_code == 200
     assert client.get(reverse("revenue:claims")).status_code == 403
+
+
+def test_imports_through_the_screens(client, biller, clinic, payer):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from revenue.models import FeeSchedule, ProcedureCode
+
+    client.force_login(biller)
+    bad = SimpleUploadedFile("codes.csv", b"code,description\n99213,Visit\n9921,Short\n")
+    page = client.post(reverse("revenue:import_codes"), {"file": bad}).content.decode()
+    assert "Nothing was imported: 1 problem" in page and "9921" in page
+    assert not ProcedureCode.objects.exists()
+    good = SimpleUploadedFile("codes.csv", b"code,description\n99213,Visit\n")
+    page = client.post(reverse("revenue:import_codes"), {"file": good}).content.decode()
+    assert "1 created" in page
+    fees = SimpleUploadedFile("fees.csv", b"procedure_code,charge\n99213,130.00\n")
+    page = client.post(
+        reverse("revenue:import_fees"),
+        {"file": fees, "name": "BVHP 2027", "payer": payer.pk, "effective_from": "2027-01-01"},
+    ).content.decode()
+    assert "1 fee." in page
+    assert FeeSchedule.objects.get().items.get().charge == 130
+    # A form error keeps what was typed.
+    fees = SimpleUploadedFile("fees.csv", b"procedure_code,charge\n99213,130.00\n")
+    page = client.post(
+        reverse("revenue:import_fees"),
+        {
+            "file": fees,
+            "name": "Typed name",
+            "effective_from": "2027-02-01",
+            "effective_to": "2027-01-01",
+        },
+    ).content.decode()
+    assert "The end date is before the start date." in page and 'value="Typed name"' in page
