@@ -31,6 +31,7 @@ urlpatterns = [
     path("supplies/", include("supplies.urls")),
     path("roster/", include("workforce.urls")),
     path("flow/", include("patientflow.urls")),
+    path("billing/", include("revenue.urls")),
     path("kpis/", include("clinicops.kpis.urls")),
     path("admin/", admin.site.urls),
 ]

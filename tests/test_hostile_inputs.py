@@ -221,6 +221,11 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         actor=manager, clinic=clinic, supplier=item.supplier, lines=[(item, 10)]
     )
     count = supplies_counts.start_count(actor=nurse, location=cart)
+    # Revenue: a claim exported in a batch, and a visit still being coded.
+    from clinicops.core.models import Staff
+    from revenue.services import charges as revenue_charges
+    from revenue.services import export as revenue_export
+    from revenue.tests import factories as revenue_factories
     from supplies.models import StockMovement
     from workforce.models import RosterRole, ShiftTemplate, StaffContract
     from workforce.services import autofill_runs as roster_autofill
@@ -246,7 +251,45 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         actor=desk, staff=desk.staff, clinic=clinic, first_day=tomorrow, last_day=tomorrow
     )
 
+    Staff.objects.filter(pk=provider.pk).update(npi=revenue_factories.npi(77))
+    revenue_factories.BillingProfileFactory(clinic=clinic)
+    revenue_factories.standard_fees(clinic)
+    billed = revenue_factories.billable_patient(clinic)
+    billed_coverage = revenue_factories.coverage_for(billed, coverage.payer)
+    biller = users[roles.BILLER]
+    coded = revenue_factories.checked_out_visit(
+        clinic, provider=provider, patient=billed, coverage=billed_coverage
+    )
+    encounter = revenue_charges.start_encounter(actor=biller, visit=coded)
+    revenue_charges.set_diagnoses(actor=biller, encounter=encounter, diagnoses=["I10"])
+    revenue_charges.add_line(actor=biller, encounter=encounter, code="99213", pointers=[1])
+    claim = revenue_charges.mark_ready(actor=biller, encounter=encounter)
+    batch = revenue_export.export_batch(actor=biller, clinic=clinic)
+    assert batch is not None, claim.edit_failures
+    drafting = revenue_charges.start_encounter(
+        actor=biller,
+        visit=revenue_factories.checked_out_visit(
+            clinic, provider=provider, patient=billed, coverage=billed_coverage
+        ),
+    )
+    revenue_charges.set_diagnoses(actor=biller, encounter=drafting, diagnoses=["I10"])
+    revenue_charges.add_line(actor=biller, encounter=drafting, code="99213", pointers=[1])
+    uncoded = revenue_factories.checked_out_visit(clinic, provider=provider, patient=billed)
+
     ids: dict[str, dict[str, Any]] = {
+        "revenue:start": {"visit_id": uncoded.pk},
+        "revenue:charge_entry": {"pk": drafting.pk},
+        "revenue:set_diagnoses": {"pk": drafting.pk},
+        "revenue:add_line": {"pk": drafting.pk},
+        "revenue:remove_line": {"pk": drafting.pk, "position": 1},
+        "revenue:mark_ready": {"pk": drafting.pk},
+        "revenue:reopen": {"pk": encounter.pk},
+        "revenue:claim": {"pk": claim.pk},
+        "revenue:claim_scrub": {"pk": claim.pk},
+        "revenue:claim_update": {"pk": claim.pk},
+        "revenue:claim_status": {"pk": claim.pk},
+        "revenue:claim_replace": {"pk": claim.pk},
+        "revenue:batch_download": {"pk": batch.batch.pk},
         "core:patient_detail": {"pk": patient.pk},
         "core:patient_edit": {"pk": patient.pk},
         "core:coverage_add": {"pk": patient.pk},
@@ -340,6 +383,16 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         "decision": "approve",
         "override_reason": "sweep",
         "time_limit": "1",
+        "diagnoses": "I10 E11.9",
+        "procedure_code": "99213",
+        "modifiers": "25",
+        "units": "1",
+        "pointers": "1",
+        "prior_auth_number": "AUTH1",
+        "frequency": "7",
+        "payer_claim_number": "PCN1",
+        "min_age": "1",
+        "kind": "icd",
     }
     return {"ids": ids, "valid": valid, "users": users}
 
@@ -458,6 +511,7 @@ GROUPS = {
     "patientflow": ("patientflow",),
     "supplies": ("supplies",),
     "workforce": ("workforce",),
+    "revenue": ("revenue",),
 }
 # The parameters that must be found: a guard against a recorder that records nothing.
 MUST_READ = {
@@ -471,6 +525,10 @@ MUST_READ = {
     "workforce": {
         ("workforce:assign", "POST"): {"staff", "template", "day"},
         ("workforce:coverage_cell", "GET"): {"day", "hour", "role"},
+    },
+    "revenue": {
+        ("revenue:claims", "GET"): {"status", "payer", "min_age"},
+        ("revenue:add_line", "POST"): {"procedure_code", "pointers"},
     },
 }
 

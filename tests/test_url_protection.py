@@ -162,6 +162,19 @@ POST_URL_NAMES = {
     "supplies:log",
     "supplies:quick_count",
     "supplies:undo",
+    "revenue:start",
+    "revenue:set_diagnoses",
+    "revenue:add_line",
+    "revenue:remove_line",
+    "revenue:mark_ready",
+    "revenue:reopen",
+    "revenue:claim_scrub",
+    "revenue:claim_update",
+    "revenue:claim_status",
+    "revenue:claim_replace",
+    "revenue:export",
+    "revenue:import_codes",
+    "revenue:import_fees",
 }
 
 # The project's own views (the Django admin's are Django's).

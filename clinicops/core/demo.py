@@ -510,6 +510,18 @@ class PatientMaker:
             subscriber_name=(
                 f"{self._first_name(parent_sex)} {patient.last_name}" if subscriber else ""
             ),
+            # The parent's details a claim needs (no random draws: the rest of the demo's
+            # random sequence stays as it was).
+            subscriber_date_of_birth=(
+                patient.date_of_birth.replace(year=patient.date_of_birth.year - 30, day=1)
+                if subscriber
+                else None
+            ),
+            subscriber_sex=parent_sex if subscriber else "",
+            subscriber_address_line1=patient.address_line1 if subscriber else "",
+            subscriber_city=patient.city if subscriber else "",
+            subscriber_state=patient.state if subscriber else "",
+            subscriber_postal_code=patient.postal_code if subscriber else "",
             effective_from=max(
                 dt.date(self.today.year - years_on_plan, 1, 1), patient.date_of_birth
             ),

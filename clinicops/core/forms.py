@@ -169,6 +169,12 @@ class CoverageForm(forms.ModelForm):
             "group_number",
             "subscriber_relationship",
             "subscriber_name",
+            "subscriber_date_of_birth",
+            "subscriber_sex",
+            "subscriber_address_line1",
+            "subscriber_city",
+            "subscriber_state",
+            "subscriber_postal_code",
             "effective_from",
             "effective_to",
         ]
@@ -179,7 +185,11 @@ class CoverageForm(forms.ModelForm):
             "effective_to": "Effective to",
         }
         help_texts = {"effective_to": "Leave empty if the coverage has no end date."}
-        widgets = {"effective_from": DateInput(), "effective_to": DateInput()}
+        widgets = {
+            "effective_from": DateInput(),
+            "effective_to": DateInput(),
+            "subscriber_date_of_birth": DateInput(),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -400,6 +400,13 @@ class Coverage(models.Model):
     subscriber_name = models.CharField(
         max_length=160, blank=True, help_text="Only when the subscriber is not the patient."
     )
+    # The subscriber's own details, needed on a claim when the patient is not the subscriber.
+    subscriber_date_of_birth = models.DateField(null=True, blank=True)
+    subscriber_sex = models.CharField(max_length=1, choices=Patient.Sex.choices, blank=True)
+    subscriber_address_line1 = models.CharField("subscriber address", max_length=200, blank=True)
+    subscriber_city = models.CharField(max_length=100, blank=True)
+    subscriber_state = models.CharField(max_length=50, blank=True)
+    subscriber_postal_code = models.CharField(max_length=20, blank=True)
     effective_from = models.DateField()
     effective_to = models.DateField(null=True, blank=True)
     eligibility_verified_at = models.DateTimeField(null=True, blank=True)

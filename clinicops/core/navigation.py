@@ -69,6 +69,12 @@ NAV_ITEMS: list[NavItem] = [
         "Your published shifts, time off, and a calendar feed for your phone.",
     ),
     NavItem(
+        "Billing",
+        "revenue:queue",
+        "revenue.view_encounter",
+        "Code checked-out visits, scrub claims and export 837P batches.",
+    ),
+    NavItem(
         "Dashboard",
         "kpis:dashboard",
         "kpis.view_metricday",

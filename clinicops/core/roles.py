@@ -150,6 +150,27 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "workforce.change_coveragerule": (MANAGER, ADMINISTRATOR),
     "workforce.view_staffcontract": (MANAGER, ADMINISTRATOR),
     "workforce.change_staffcontract": (MANAGER, ADMINISTRATOR),
+    # Revenue: providers (and billers) code visits; billers build, scrub and export claims and
+    # work their statuses; managers read; billing reference data is the administrator's.
+    "revenue.view_encounter": (PROVIDER, BILLER, MANAGER),
+    "revenue.code_encounter": (PROVIDER, BILLER),
+    "revenue.view_claim": (BILLER, MANAGER),
+    "revenue.scrub_claim": (BILLER,),
+    "revenue.submit_claim": (BILLER,),
+    "revenue.change_claim_status": (BILLER,),
+    "revenue.view_exportbatch": (BILLER, MANAGER),
+    "revenue.view_procedurecode": (PROVIDER, BILLER, MANAGER, ADMINISTRATOR),
+    "revenue.add_procedurecode": (BILLER, ADMINISTRATOR),
+    "revenue.change_procedurecode": (BILLER, ADMINISTRATOR),
+    "revenue.view_feeschedule": (BILLER, MANAGER, ADMINISTRATOR),
+    "revenue.add_feeschedule": (BILLER, ADMINISTRATOR),
+    "revenue.change_feeschedule": (BILLER, ADMINISTRATOR),
+    "revenue.view_billingprofile": (BILLER, MANAGER, ADMINISTRATOR),
+    "revenue.add_billingprofile": (ADMINISTRATOR,),
+    "revenue.change_billingprofile": (ADMINISTRATOR,),
+    "revenue.view_payerbillingsettings": (BILLER, MANAGER, ADMINISTRATOR),
+    "revenue.add_payerbillingsettings": (ADMINISTRATOR,),
+    "revenue.change_payerbillingsettings": (ADMINISTRATOR,),
 }
 
 # Roles whose members may use the Django admin (for reference data).

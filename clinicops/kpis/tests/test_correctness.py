@@ -474,6 +474,53 @@ class World:
                 self.shift(week, self.desk[1], day, 12, 20)
             self.shift(week, self.desk[2], day, 9, 17)  # not qualified: never counts
 
+    # -- revenue --
+
+    def claim(self, visit: Any, first_scrubbed_at: datetime | None, clean: bool | None) -> Any:
+        """A claim of a checked-out visit, first scrubbed at `first_scrubbed_at` (None: a
+        self-pay claim, never scrubbed)."""
+        Encounter = apps.get_model("revenue", "Encounter")
+        Claim = apps.get_model("revenue", "Claim")
+        encounter = Encounter.objects.create(
+            visit=visit,
+            clinic=visit.clinic,
+            patient=visit.patient,
+            service_date=local_day(visit.checked_in_at),
+            status="ready",
+        )
+        (control,) = Claim.next_control_numbers(1)
+        return Claim.objects.create(
+            clinic=visit.clinic,
+            encounter=encounter,
+            patient=visit.patient,
+            control_number=control,
+            service_date=encounter.service_date,
+            status="draft" if first_scrubbed_at is None else ("scrubbed" if clean else "held"),
+            first_scrubbed_at=first_scrubbed_at,
+            last_scrubbed_at=first_scrubbed_at,
+            first_pass_clean=clean,
+        )
+
+    def seed_claims(self, day: date, mode: str) -> None:
+        """Claims of the day's checked-out visits, first scrubbed from that evening to two days
+        later (late at night too, so the local day matters); in the zero week none is scrubbed.
+        Its own random numbers: the other metrics' world stays as it was."""
+        Visit = apps.get_model("patientflow", "Visit")
+        rng = random.Random(day.toordinal())
+        start, end = local(day, 0), local(day + timedelta(days=1), 0)
+        for visit in (
+            Visit.objects.filter(
+                checked_in_at__gte=start, checked_in_at__lt=end, step="checked_out"
+            )
+            .select_related("clinic", "patient")
+            .order_by("checked_in_at", "pk")
+        ):
+            if mode == "zero" or rng.random() < 0.1:
+                self.claim(visit, None, None)
+                continue
+            at = local(day, 18) + timedelta(minutes=rng.randint(0, 60 * 48))
+            self.claim(visit, at, rng.random() < 0.8)
+
     def seed(self) -> None:
         if apps.is_installed("workforce"):
             self.build_roster()
@@ -485,6 +532,8 @@ class World:
                 self.seed_supplies(day, mode)
                 if apps.is_installed("patientflow"):
                     self.seed_visits(day)
+                if apps.is_installed("revenue"):
+                    self.seed_claims(day, mode)
 
     def add_late_data(self) -> None:
         """What arrives after the night that first rolled LATE_DAY up."""
@@ -520,6 +569,25 @@ class World:
             RosterWeek = apps.get_model("workforce", "RosterWeek")
             week = RosterWeek.objects.get(clinic=self.clinic, week_start=date(2026, 2, 2))
             self.shift(week, self.desk[1], LATE_DAY, 12, 20)  # entered after the night
+        if apps.is_installed("revenue"):
+            self.late_claims()
+
+    def late_claims(self) -> None:
+        """Two claims first scrubbed on LATE_DAY, not clean, recorded after the night."""
+        for hour in (20, 21):
+            appointment = self.appointment(
+                self.clinic,
+                self.providers[1],
+                local(LATE_DAY - timedelta(days=1), hour),
+                20,
+                "completed",
+            )
+            visit = self.visit(appointment)
+            apps.get_model("patientflow", "Visit").objects.filter(pk=visit.pk).update(
+                step="checked_out", checked_out_at=visit.checked_in_at + timedelta(minutes=30)
+            )
+            visit.refresh_from_db()
+            self.claim(visit, local(LATE_DAY, 9), False)
 
     def late_visit_events(self) -> None:
         """A visit is checked out, and another's "with provider" undone, after the night."""
@@ -912,6 +980,18 @@ def shift_fill_rate(world: World, first: date, last: date) -> Decimal | None:
     return ratio(filled, required, 100)
 
 
+def clean_claim_rate(world: World, first: date, last: date) -> Decimal | None:
+    """Claims clean on their first pass / claims that entered the scrubber, by the local day
+    of the first scrub."""
+    Claim = apps.get_model("revenue", "Claim")
+    entered = [
+        c
+        for c in Claim.objects.filter(clinic=world.clinic)
+        if c.first_scrubbed_at is not None and first <= local_day(c.first_scrubbed_at) <= last
+    ]
+    return ratio(sum(1 for c in entered if c.first_pass_clean), len(entered), 100)
+
+
 Reference = Callable[[World, date, date], Decimal | None]
 REFERENCES: dict[str, Reference] = {
     "shift_fill_rate": shift_fill_rate,
@@ -922,6 +1002,7 @@ REFERENCES: dict[str, Reference] = {
     "stockout_rate": stockout_rate,
     "door_to_provider_min": door_to_provider_min,
     "cycle_time_min": cycle_time_min,
+    "clean_claim_rate": clean_claim_rate,
 }
 
 

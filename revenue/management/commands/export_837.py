@@ -1,0 +1,59 @@
+"""Export every scrubbed, unsubmitted claim of a clinic as one X12 837P interchange."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Q
+
+from clinicops.core.models import Clinic, Payer
+from revenue.services import RevenueError, export
+
+
+class Command(BaseCommand):
+    help = (
+        "Write one 837P interchange of the clinic's scrubbed, unsubmitted claims (one payer, or "
+        "all payers with one functional group each) to FILE, mark them submitted and keep the "
+        "batch; with nothing to export, say so and write nothing."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--clinic", required=True, help="The clinic's short name.")
+        parser.add_argument("--payer", help="Only this payer: its X12 payer id (or its row id).")
+        parser.add_argument("--out", required=True, help="The file to write.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        name = options["clinic"].strip()
+        clinic = Clinic.objects.filter(Q(short_name__iexact=name) | Q(name__iexact=name)).first()
+        if clinic is None:
+            raise CommandError(f"No clinic is called {name!r} (use its short name).")
+        payer = None
+        if options["payer"]:
+            ident = options["payer"].strip()
+            payer = Payer.objects.filter(payer_id__iexact=ident).first()
+            if payer is None and ident.isascii() and ident.isdigit() and len(ident) < 12:
+                payer = Payer.objects.filter(pk=int(ident)).first()
+            if payer is None:
+                raise CommandError(f"No payer has the id {ident!r}.")
+        out = Path(options["out"])
+        if not out.parent.is_dir():
+            raise CommandError(f"The folder {out.parent} does not exist.")
+        try:
+            result = export.export_batch(actor="export_837 command", clinic=clinic, payer=payer)
+        except RevenueError as error:
+            raise CommandError(f"Nothing was exported: {error.message}") from error
+        if result is None:
+            self.stdout.write(
+                f"Nothing to export: {clinic} has no scrubbed, unsubmitted claim"
+                f"{f' for {payer}' if payer else ''}. No file was written."
+            )
+            return
+        out.write_bytes(bytes(result.batch.content))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Wrote {out}: {result.claims} claims, {result.lines} lines, interchange "
+                f"{result.batch.interchange_control_number:09d} (batch {result.batch.pk})."
+            )
+        )
