@@ -1,0 +1,9 @@
+"""The app's own settings, with a URLconf that adds the benchmarks' floor page.
+
+Used by bench/pages.py (in-process) and bench/log_load.py (gunicorn), so the floor is served
+by the same process, middleware and session store as the pages it is compared with.
+"""
+
+from clinicops.settings import *  # noqa: F403
+
+ROOT_URLCONF = "bench.support.floor_urls"
