@@ -217,6 +217,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--patients", type=int, default=3000)
     parser.add_argument("--today", type=int, default=60, help="appointments today (default 60)")
+    parser.add_argument(
+        "--show-queries", metavar="TEXT", help="print the SQL of the pages whose label has TEXT"
+    )
     parser.add_argument("--database", help="database name (default: DATABASE_URL's + _bench_pages)")
     args = parser.parse_args()
 
@@ -295,13 +298,17 @@ def main() -> int:
     for page in pages:  # warm connections, template caches, soft caches
         for _ in range(5):
             page.request()
-    for _ in range(args.runs):
+    for _ in range(args.runs if not args.show_queries else 2):
         for page in pages:
             page.once()
     for page in pages:
         with CaptureQueriesContext(connection) as queries:
             response = page.request()
         page.queries = len(queries.captured_queries)
+        if args.show_queries and args.show_queries in page.label:
+            print(f"\n{page.label}:")
+            for query in queries.captured_queries:
+                print("  ", query["sql"][:300])
         page.size = len(response.content)
 
     base = statistics.median(floor.wall)
