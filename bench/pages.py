@@ -220,6 +220,9 @@ def main() -> int:
     parser.add_argument(
         "--show-queries", metavar="TEXT", help="print the SQL of the pages whose label has TEXT"
     )
+    parser.add_argument(
+        "--profile", metavar="TEXT", help="cProfile 20 requests of the page whose label has TEXT"
+    )
     parser.add_argument("--database", help="database name (default: DATABASE_URL's + _bench_pages)")
     args = parser.parse_args()
 
@@ -298,6 +301,18 @@ def main() -> int:
     for page in pages:  # warm connections, template caches, soft caches
         for _ in range(5):
             page.request()
+    if args.profile:
+        import cProfile
+        import pstats
+
+        page = next(p for p in pages if args.profile in p.label)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(20):
+            page.request()
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        return 0
     for _ in range(args.runs if not args.show_queries else 2):
         for page in pages:
             page.once()
