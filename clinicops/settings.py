@@ -138,7 +138,8 @@ AUTH_USER_MODEL = "core.User"
 AUDIT_PATIENT_MODEL = "core.Patient"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend reading permissions and role names in one query (clinicops.core.backends).
+    "clinicops.core.backends.OneQueryModelBackend",
 ]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

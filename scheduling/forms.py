@@ -43,7 +43,20 @@ class DateTimeInput(forms.DateTimeInput):
         super().__init__(attrs=attrs, format="%Y-%m-%dT%H:%M")
 
 
+class CachedChoiceIterator(forms.models.ModelChoiceIterator):
+    """The choices from one plain query, kept for the request (Django's iterator opens a
+    server-side cursor each time the select renders: DECLARE, FETCH, CLOSE round trips)."""
+
+    def __iter__(self) -> Any:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset.all() if self.queryset._result_cache is None else self.queryset:
+            yield self.choice(obj)
+
+
 class ProviderChoiceField(forms.ModelChoiceField):
+    iterator = CachedChoiceIterator
+
     def label_from_instance(self, obj: Staff) -> str:
         return str(obj)
 

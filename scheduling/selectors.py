@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from clinicops.core.models import Clinic, Patient, Staff, User
@@ -52,9 +52,14 @@ def appointments_for_provider_week(
 
 def providers_for_clinic(*, user: User, clinic: Clinic, day: date) -> QuerySet[Staff]:
     """The providers with a schedule template at the clinic in effect on `day`."""
-    ids = availability.providers_with_templates(clinic, day)
     if clinic.pk not in user.clinic_ids and not user.is_superuser:
         return Staff.objects.none()
+    # One query: the template lookup is a subquery.
+    ids = (
+        ScheduleTemplate.objects.filter(clinic=clinic, effective_from__lte=day)
+        .filter(Q(effective_to__isnull=True) | Q(effective_to__gte=day))
+        .values("provider_id")
+    )
     return Staff.objects.filter(pk__in=ids).select_related("user")
 
 
@@ -75,10 +80,16 @@ def patient_appointments(
         .filter(patient=patient)
         .select_related("provider__user", "appointment_type", "clinic")
     )
+    # One query, split here. An appointment that is over (completed, or a no-show) is past
+    # even when its booked end is still ahead: today's finished visit is history.
+    done = {Appointment.Status.COMPLETED, Appointment.Status.NO_SHOW}
+    rows = list(qs.order_by("start"))
+    upcoming = [a for a in rows if a.end > now and a.status not in done]
+    past = [a for a in reversed(rows) if not (a.end > now and a.status not in done)]
     return PatientAppointments(
-        upcoming=list(qs.filter(end__gt=now).order_by("start")),
-        past=list(qs.filter(end__lte=now).order_by("-start")),
-        no_show_count=qs.filter(status=Appointment.Status.NO_SHOW).count(),
+        upcoming=upcoming,
+        past=past,
+        no_show_count=sum(a.status == Appointment.Status.NO_SHOW for a in rows),
     )
 
 
