@@ -7,3 +7,10 @@ by the same process, middleware and session store as the pages it is compared wi
 from clinicops.settings import *  # noqa: F403
 
 ROOT_URLCONF = "bench.support.floor_urls"
+
+# The benchmarks time what production runs: no debug pages, no query log, cached templates.
+# (Only DEBUG itself is turned off, after the development defaults it chose at import: no
+# HTTPS redirect, plain static files, localhost allowed.)
+DEBUG = False
+for _engine in TEMPLATES:  # noqa: F405
+    _engine.setdefault("OPTIONS", {})["debug"] = False

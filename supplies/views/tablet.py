@@ -270,7 +270,11 @@ def log(request: HtmxHttpRequest, location_id: int) -> HttpResponse:
     location = _location(request, clinic, location_id)
     _remember(request, clinic, location)
     items = list(selectors.location_items(location))
-    visits = selectors.visits_for_logging(request.user, location)  # type: ignore[arg-type]
+    if request.method == "POST" and is_fragment(request) and not request.POST.get("visit"):
+        # The answer to htmx has no patient picker, and no patient was chosen to check.
+        visits: list[Any] = []
+    else:
+        visits = selectors.visits_for_logging(request.user, location)  # type: ignore[arg-type]
     if request.method == "GET":
         form = _fresh_form(items, visits)
         return _render_tablet(
