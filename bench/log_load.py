@@ -133,13 +133,12 @@ def prepare(count: int) -> tuple[list[tuple[str, int]], int]:
     from django.core.management import call_command
     from django.test import Client
 
+    from bench.pages import seed_today
     from clinicops.core import roles
     from clinicops.core.middleware import SESSION_CLINIC
     from clinicops.core.tests.factories import StaffFactory
     from supplies.models import LocationItem
     from supplies.services import counts as count_services
-
-    from bench.pages import seed_today
 
     call_command("migrate", verbosity=0)
     call_command("seed_demo", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
@@ -156,9 +155,7 @@ def prepare(count: int) -> tuple[list[tuple[str, int]], int]:
         username = f"bench-nurse-{n:02d}"
         user = users.filter(username=username).first()
         if user is None:
-            user = StaffFactory(
-                roles=[roles.NURSE], clinics=[clinic], user__username=username
-            ).user
+            user = StaffFactory(roles=[roles.NURSE], clinics=[clinic], user__username=username).user
         client = Client()
         client.force_login(user)
         session = client.session
@@ -172,9 +169,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nurses", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument(
-        "--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "4"))
-    )
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "4")))
     parser.add_argument("--port", type=int, default=8105)
     parser.add_argument("--database", help="database name (default: DATABASE_URL's + _bench_pages)")
     args = parser.parse_args()
@@ -240,9 +235,7 @@ def main() -> int:
         ("floor: logged-in bare view (GET)", floor_rate, floor_ms, floor_errors),
         ("Log (htmx POST, one item)", log_rate, log_ms, log_errors),
     ):
-        print(
-            f"| {label} | {rate:.0f} | {statistics.median(ms):.1f} | {p95(ms):.1f} | {errors} |"
-        )
+        print(f"| {label} | {rate:.0f} | {statistics.median(ms):.1f} | {p95(ms):.1f} | {errors} |")
     share = log_rate / floor_rate
     print(f"\nlogs/s = {share:.2f} x the floor's rate (target >= {TARGET_SHARE:.2f})")
     return 0 if share >= TARGET_SHARE and not log_errors else 1

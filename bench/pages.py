@@ -189,16 +189,17 @@ def seed_today(today_count: int) -> dict[str, Any]:
         .order_by("start")
         .first()
     )
-    assert waiting is not None
+    if waiting is None:
+        raise SystemExit("no appointment left to check in today")
     patient = Patient.objects.filter(clinic=clinic, coverages__isnull=False).order_by("pk").first()
     location = StockLocation.objects.filter(clinic=clinic).order_by("pk").first()
-    assert patient is not None and location is not None
+    if patient is None or location is None:
+        raise SystemExit("the demo has no patient with coverage or no supply location")
     item = LocationItem.objects.filter(location=location).select_related("item").first()
-    assert item is not None
+    if item is None:
+        raise SystemExit("nothing stocked at the first supply location")
     # Enough on the shelf that every timed "Log" succeeds (a refused log is another path).
-    count_services.quick_count(
-        actor=manager, location_item=item, counted=100_000, reason="found"
-    )
+    count_services.quick_count(actor=manager, location_item=item, counted=100_000, reason="found")
     return {
         "desk": desk,
         "nurse": nurse,

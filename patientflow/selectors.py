@@ -20,6 +20,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 
 from clinicops.core.models import Clinic, Room, Staff, User
+from clinicops.core.refcache import Reference
 from scheduling import availability
 from scheduling.models import Appointment, AppointmentType
 
@@ -38,14 +39,23 @@ GROUPS = {"step": "Step", "provider": "Provider", "none": "No grouping"}
 SORTS = {"time": "Appointment time", "waiting": "Longest in step", "patient": "Patient name"}
 
 
+# The thresholds change a few times a year and every board poll reads them: cached, replaced
+# on any change (clinicops.core.refcache; watched in apps.py).
+THRESHOLDS = Reference("flow-thresholds")
+
+
 def thresholds_for(clinic: Clinic) -> dict[str, tuple[int, int]]:
     """Amber and red minutes per active step: the clinic's own, else the defaults."""
-    values = dict(StepThreshold.DEFAULTS)
-    for step, amber, red in StepThreshold.objects.filter(clinic=clinic).values_list(
-        "step", "amber_minutes", "red_minutes"
-    ):
-        values[step] = (amber, red)
-    return values
+
+    def compute() -> dict[str, tuple[int, int]]:
+        values = dict(StepThreshold.DEFAULTS)
+        for step, amber, red in StepThreshold.objects.filter(clinic=clinic).values_list(
+            "step", "amber_minutes", "red_minutes"
+        ):
+            values[step] = (amber, red)
+        return values
+
+    return THRESHOLDS.cached(str(clinic.pk), compute)  # type: ignore[no-any-return]
 
 
 def alert_level(step: str, minutes: int, thresholds: dict[str, tuple[int, int]]) -> str:

@@ -620,7 +620,9 @@ def recent_logs(location: StockLocation, *, since: datetime, limit: int = 5) -> 
         else:
             figures[1] += row["total"]
     ordered = sorted(
-        heads.values(), key=lambda r: (r["submission__created_at"], r["submission_id"]), reverse=True
+        heads.values(),
+        key=lambda r: (r["submission__created_at"], r["submission_id"]),
+        reverse=True,
     )
     return [
         RecentLog(

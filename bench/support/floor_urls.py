@@ -9,7 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.views.decorators.cache import never_cache
 
-from clinicops.urls import handler403, handler404, handler500, urlpatterns as app_urlpatterns
+from clinicops.urls import handler403, handler404, handler500
+from clinicops.urls import urlpatterns as app_urlpatterns
 
 __all__ = ["handler403", "handler404", "handler500", "urlpatterns"]
 

@@ -115,9 +115,7 @@ class PermissionsPolicyMiddleware:
 
 def last_clinic_id(user: Any) -> int | None:
     """The clinic the user last chose in the header switcher (Staff.last_clinic), if any."""
-    return (
-        Staff.objects.filter(user_id=user.pk).values_list("last_clinic_id", flat=True).first()
-    )
+    return Staff.objects.filter(user_id=user.pk).values_list("last_clinic_id", flat=True).first()
 
 
 class CurrentClinicMiddleware:
