@@ -11,7 +11,7 @@ clinic's own: "09:00" means 09:00 at the clinic. Machine values (an `<input>`'s 
     |longday   Tuesday 8 December 2026    a page title's day
     |dayclock  Tue 8 Dec 09:00            a moment (an event, a booking)
     |dob       11/15/1986                 a date of birth, as the front desk types it
-    |money     $4.20, −$4.20              dollars and cents; blank input shows "—"
+    |money     $4.20, -$4.20              dollars and cents; blank input shows "—"
     |percent   20%, 12.5%                 a share, without trailing zeros
 """
 
@@ -90,12 +90,12 @@ def _decimal(value: Any) -> Decimal | None:
 
 @register.filter
 def money(value: Any) -> str:
-    """$4.20 (never 4.2000); a negative amount −$4.20; thousands separated: $1,234.50."""
+    """$4.20 (never 4.2000); a negative amount -$4.20; thousands separated: $1,234.50."""
     amount = _decimal(value)
     if amount is None:
         return EMPTY
     cents = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    sign = "−" if cents < 0 else ""
+    sign = "-" if cents < 0 else ""
     return f"{sign}${abs(cents):,.2f}"
 
 
