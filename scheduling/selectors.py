@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from clinicops.core.models import Clinic, Patient, Staff, User
+from clinicops.core.models import Clinic, Coverage, Patient, Staff, User
 
 from . import availability
 from .models import (
     Appointment,
     AppointmentEvent,
+    AppointmentType,
     ProviderTimeOff,
     ScheduleTemplate,
+    VisitTypeCopay,
     WaitlistEntry,
     WaitlistOffer,
 )
@@ -170,3 +173,36 @@ def template_week_preview(
                     start += step
         preview[day] = slots
     return preview
+
+
+@dataclass(frozen=True)
+class ExpectedCopay:
+    """What the patient is expected to pay at check-in, and where the figure comes from."""
+
+    amount: Decimal | None  # a fixed copay, prefilled
+    percent: Decimal | None  # coinsurance: a share of the visit's charge, known at billing
+    source: str  # "Aetna copay for New patient visit", "Aetna plan copay"
+
+
+def expected_copay(
+    *, coverage: Coverage | None, appointment_type: AppointmentType
+) -> ExpectedCopay | None:
+    """The copay for a visit of `appointment_type` under `coverage` (the patient's primary
+    active one): the payer's copay for that visit type where it has one, else the plan's.
+    None without coverage, or when neither is on file."""
+    if coverage is None:
+        return None
+    rule = VisitTypeCopay.objects.filter(
+        payer_id=coverage.payer_id, appointment_type=appointment_type
+    ).first()
+    if rule is not None:
+        return ExpectedCopay(
+            rule.amount,
+            rule.percent,
+            f"{coverage.payer.name} copay for {appointment_type.name}",
+        )
+    if coverage.copay_amount is None and coverage.copay_percent is None:
+        return None
+    return ExpectedCopay(
+        coverage.copay_amount, coverage.copay_percent, f"{coverage.payer.name} plan copay"
+    )

@@ -319,6 +319,11 @@ class Patient(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The last time someone at the desk went over the contact details with the patient.
+    demographics_confirmed_at = models.DateTimeField(null=True, blank=True)
+    demographics_confirmed_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     objects = PatientQuerySet.as_manager()
 
