@@ -500,7 +500,7 @@ class Timeline:
 
 def visit_timeline(visit: Visit) -> Timeline:
     """A visit's whole history, oldest first, with the events that were undone marked."""
-    events = list(visit.events.select_related("room").order_by("at", "pk"))
+    events = list(visit.events.select_related("room", "actor").order_by("at", "pk"))
     undone = {e.undoes_id for e in events if e.undoes_id is not None}
     return Timeline(events, undone)
 

@@ -85,3 +85,16 @@ def test_demographics_confirmed_records_who_and_when(
     assert AuditEvent.objects.filter(
         patient_id=patient.pk, summary="Demographics confirmed with the patient"
     ).exists()
+
+
+def test_the_visit_timeline_names_people_not_usernames(
+    client: Client, front_desk, appointment
+) -> None:
+    front_desk.first_name, front_desk.last_name = "Maria", "Lopez"
+    front_desk.save()
+    client.force_login(front_desk)
+    client.post(f"/flow/check-in/{appointment.pk}/", {})
+    visit = Visit.objects.get(appointment=appointment)
+    html = client.get(f"/flow/visits/{visit.pk}/").content.decode()
+    assert "by Maria Lopez" in html
+    assert "by frontdesk" not in html
