@@ -154,7 +154,7 @@ def switch_clinic(request: HttpRequest) -> HttpResponse:
     clinic = get_object_or_404(Clinic.objects.for_user(request.user), pk=clinic_id)
     request.session[SESSION_CLINIC] = clinic.pk
     # The next login lands here too.
-    Staff.objects.filter(user_id=request.user.pk).update(last_clinic=clinic)
+    Staff.objects.filter(user_id=request.user.pk or 0).update(last_clinic=clinic)
     messages.success(request, f"You are now working in {clinic.name}.")
     next_url = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(
