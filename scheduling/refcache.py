@@ -18,7 +18,14 @@ from django.contrib.auth import get_user_model
 from clinicops.core.models import Clinic, Staff
 from clinicops.core.refcache import Reference
 
-from .models import AppointmentType, ClinicClosure, ProviderTimeOff, ScheduleTemplate, TemplateBlock
+from .models import (
+    AppointmentType,
+    ClinicClosure,
+    ProviderTimeOff,
+    ScheduleTemplate,
+    TemplateBlock,
+    VisitTypeCopay,
+)
 
 REFERENCE = Reference("scheduling")
 
@@ -40,6 +47,7 @@ def watch() -> None:
             TemplateBlock,
             ProviderTimeOff,
             ClinicClosure,
+            VisitTypeCopay,
             Staff,
             Clinic,
             user,

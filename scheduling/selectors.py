@@ -192,14 +192,23 @@ def expected_copay(
     None without coverage, or when neither is on file."""
     if coverage is None:
         return None
-    rule = VisitTypeCopay.objects.filter(
-        payer_id=coverage.payer_id, appointment_type=appointment_type
-    ).first()
-    if rule is not None:
+    from . import refcache  # reference data: the payers' copays change rarely
+
+    # (amount, percent) of the payer's copay for this visit type, or () when it has none.
+    rule = refcache.cached(
+        f"copay:{coverage.payer_id}:{appointment_type.pk}",
+        lambda: next(
+            iter(
+                VisitTypeCopay.objects.filter(
+                    payer_id=coverage.payer_id, appointment_type=appointment_type
+                ).values_list("amount", "percent")
+            ),
+            (),
+        ),
+    )
+    if rule:
         return ExpectedCopay(
-            rule.amount,
-            rule.percent,
-            f"{coverage.payer.name} copay for {appointment_type.name}",
+            rule[0], rule[1], f"{coverage.payer.name} copay for {appointment_type.name}"
         )
     if coverage.copay_amount is None and coverage.copay_percent is None:
         return None
