@@ -160,10 +160,10 @@ def free_rooms(*, clinic: Clinic) -> list[Room]:
 
 
 def clock(moment: datetime, tz: tzinfo, *, seconds: bool = False) -> str:
-    """9:05 AM (or 9:05:30 AM): a wall-clock time at the clinic, as the templates' "g:i A"."""
+    """09:05 (or 09:05:30): a wall-clock time at the clinic, as the templates' `|clock`."""
     local = moment.astimezone(tz)
     sec = f":{local.second:02d}" if seconds else ""
-    return f"{local.hour % 12 or 12}:{local.minute:02d}{sec} {'AM' if local.hour < 12 else 'PM'}"
+    return f"{local.hour:02d}:{local.minute:02d}{sec}"
 
 
 _STEP_LABELS = {step: Step(step).label for step in Step.values}

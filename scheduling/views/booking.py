@@ -22,7 +22,7 @@ from clinicops.core import selectors as core_selectors
 from clinicops.core import services as core_services
 from clinicops.core.fields import new_submission_key, parse_id
 from clinicops.core.models import Clinic, Patient, Staff
-from clinicops.core.templatetags.formats import moment
+from clinicops.core.templatetags.formats import clock, longday, moment
 from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, render_page
 
 from .. import availability, services
@@ -226,9 +226,10 @@ def _booked_message(result: Any, clinic: Clinic) -> str:
             f"Moved {appointment.appointment_type.name} for {appointment.patient} from "
             f"{moment(previous.start, clinic.tz)} to {when} with {appointment.provider}."
         )
+    local = appointment.start.astimezone(clinic.tz)
     what = (
         f"{appointment.appointment_type.name} for {appointment.patient} with "
-        f"{appointment.provider} on {when}"
+        f"{appointment.provider} on {longday(local)} at {clock(local)}"
     )
     if result.replayed:
         return f"Already booked: {what}. This was sent twice; nothing new was booked."
