@@ -284,6 +284,14 @@ def test_rescheduling_through_find_a_slot_keeps_the_history(
     assert booked.status == Appointment.Status.CANCELLED
     assert booked.cancel_reason == Appointment.CancelReason.RESCHEDULED
     assert response["Location"] == f"/scheduling/appointments/{new.pk}/"
+    # the message names both times, as stored: "moved from Mon 1 Mar 08:20 to Mon 1 Mar 10:00"
+    new_page = desk_client.get(f"/scheduling/appointments/{new.pk}/").content.decode()
+    before = booked.start.astimezone(booked.clinic.tz)
+    after = new.start.astimezone(booked.clinic.tz)
+    assert (
+        f"from {before:%a} {before.day} {before:%b %H:%M} to {after:%a} {after.day} {after:%b %H:%M}"
+        in new_page
+    )
     old_page = desk_client.get(f"/scheduling/appointments/{booked.pk}/").content.decode()
     assert f"/scheduling/appointments/{new.pk}/" in old_page
     assert "Rescheduled to" in old_page

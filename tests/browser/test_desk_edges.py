@@ -53,7 +53,7 @@ def place(make_user: Callable[..., User]) -> dict[str, Any]:
         first_name="Maria",
         last_name="Lopez",
     )
-    nurse = make_user(roles.NURSE, clinics=[clinic], username="nurse", first_name="Grace")
+    make_user(roles.NURSE, clinics=[clinic], username="nurse", first_name="Grace")
     manager = make_user(roles.MANAGER, clinics=[clinic], username="manager")
     provider = make_user(
         roles.PROVIDER, clinics=[clinic], username="drosler", first_name="Ada", last_name="Osler"
