@@ -132,7 +132,7 @@ def test_front_desk_pages_pass_axe_and_show_their_main_action(
     page.goto("/scheduling/find/")
     in_first_screen(page, "Find slots")
     page.goto(f"/flow/check-in/{insured.pk}/")
-    in_first_screen(page, "Check in")
+    in_first_screen(page, "Check in now")
     page.goto("/flow/")
     in_first_screen(page, "Expected today", role="heading")
     assert console.errors == [], "\n".join(console.messages)
@@ -155,7 +155,7 @@ def test_check_in_prefills_the_copay_and_says_self_pay_without_insurance(
         page.get_by_label("Insurance card seen and coverage confirmed with the patient")
     ).to_have_count(0)
     page.get_by_label("Demographics confirmed with the patient").check()
-    page.get_by_role("button", name="Check in").click()
+    page.get_by_role("button", name="Check in", exact=True).click()
     expect(page.locator(".messages")).to_contain_text("Demographics confirmed.")
 
 
