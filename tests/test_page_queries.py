@@ -87,12 +87,18 @@ def book(place: dict[str, Any], count: int, *, patient: Patient | None = None) -
 
 
 def count_queries(client: Client, url: str, headers: dict[str, str] | None = None) -> int:
+    """The queries of one request with the caches warm. The fewest of three: the reference
+    cache's version is shared through Redis, and a test in another xdist worker that saves a
+    user or a clinic replaces it between two requests of this one."""
     client.get(url, headers=headers or {})
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get(url, headers=headers or {})
-    assert response.status_code == 200, url
-    LAST[:] = [q["sql"][:120] for q in captured.captured_queries]
-    return len(captured.captured_queries)
+    counts = []
+    for _ in range(3):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url, headers=headers or {})
+        assert response.status_code == 200, url
+        counts.append(len(captured.captured_queries))
+        LAST[:] = [q["sql"][:120] for q in captured.captured_queries]
+    return min(counts)
 
 
 def assert_constant(
