@@ -215,3 +215,19 @@ def test_the_tablet_logs_with_a_small_answer_and_counts_undo_from_the_server(
     assert answers, "no POST answered"
     assert max(answers) < 8000, answers
     assert console.errors == [], "\n".join(console.messages)
+
+
+def test_header_targets_are_44px_and_empty_states_are_calm(
+    page: Page, place: dict[str, Any]
+) -> None:
+    log_in(page, "frontdesk")
+    page.goto("/scheduling/waitlist/")
+    for locator in (
+        page.get_by_role("button", name="Log out"),
+        page.locator("a.brand"),
+    ):
+        box = locator.bounding_box()
+        assert box is not None
+        assert box["height"] >= 44, box
+    html = page.content()
+    assert 'd="M12 7.5v6M12 16.5v.5"' not in html  # the alarm "!" icon
