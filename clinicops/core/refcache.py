@@ -22,6 +22,10 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from . import softcache
 
 
+# Saves that change only these fields do not replace the version.
+IGNORED_FIELDS = frozenset({"last_login", "last_clinic"})
+
+
 class Reference:
     def __init__(self, name: str, *, ttl: int = 300) -> None:
         self.name = name
@@ -49,6 +53,9 @@ class Reference:
         return value
 
     def _changed(self, **kwargs: Any) -> None:
+        # A login stamps the user's last_login: nothing the reference data shows changed.
+        if kwargs.get("update_fields") and set(kwargs["update_fields"]) <= IGNORED_FIELDS:
+            return
         self.bump()
         transaction.on_commit(self.bump)
 
