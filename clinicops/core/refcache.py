@@ -21,7 +21,6 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from . import softcache
 
-
 # Saves that change only these fields do not replace the version.
 IGNORED_FIELDS = frozenset({"last_login", "last_clinic"})
 
