@@ -108,6 +108,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # The date, time and money filters every page uses (|day, |clock, |money ...).
+            "builtins": ["clinicops.core.templatetags.formats"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.csp",
@@ -138,7 +140,8 @@ AUTH_USER_MODEL = "core.User"
 AUDIT_PATIENT_MODEL = "core.Patient"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend reading permissions and role names in one query (clinicops.core.backends).
+    "clinicops.core.backends.OneQueryModelBackend",
 ]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

@@ -8,3 +8,10 @@ from django.apps import AppConfig
 class PatientflowConfig(AppConfig):
     name = "patientflow"
     verbose_name = "Patient flow"
+
+    def ready(self) -> None:
+        # The step thresholds are cached reference data (patientflow.selectors.THRESHOLDS).
+        from .models import StepThreshold
+        from .selectors import THRESHOLDS
+
+        THRESHOLDS.watch((StepThreshold,))

@@ -138,17 +138,24 @@ class CheckInForm(PaymentFields):
         required=False, max_length=255, label="Note for the care team", widget=forms.TextInput
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    demographics_confirmed = forms.BooleanField(
+        required=False, label="Demographics confirmed with the patient"
+    )
+
+    def __init__(self, *args: Any, has_coverage: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.add_payment_fields(
             "Copay collected", "Dollars and cents, for example 25.00. Leave empty if none."
         )
+        if not has_coverage:
+            # No insurance in effect: there is no card to have seen (the page says self-pay).
+            del self.fields["insurance_confirmed"]
 
     def check_in_fields(self) -> dict[str, Any]:
         return {
             "copay": self.payment(),
             "forms_signed": self.cleaned_data["forms_signed"],
-            "insurance_confirmed": self.cleaned_data["insurance_confirmed"],
+            "insurance_confirmed": bool(self.cleaned_data.get("insurance_confirmed")),
             "notes": self.cleaned_data["notes"],
         }
 

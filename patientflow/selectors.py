@@ -20,6 +20,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 
 from clinicops.core.models import Clinic, Room, Staff, User
+from clinicops.core.refcache import Reference
 from scheduling import availability
 from scheduling.models import Appointment, AppointmentType
 
@@ -38,14 +39,23 @@ GROUPS = {"step": "Step", "provider": "Provider", "none": "No grouping"}
 SORTS = {"time": "Appointment time", "waiting": "Longest in step", "patient": "Patient name"}
 
 
+# The thresholds change a few times a year and every board poll reads them: cached, replaced
+# on any change (clinicops.core.refcache; watched in apps.py).
+THRESHOLDS = Reference("flow-thresholds")
+
+
 def thresholds_for(clinic: Clinic) -> dict[str, tuple[int, int]]:
     """Amber and red minutes per active step: the clinic's own, else the defaults."""
-    values = dict(StepThreshold.DEFAULTS)
-    for step, amber, red in StepThreshold.objects.filter(clinic=clinic).values_list(
-        "step", "amber_minutes", "red_minutes"
-    ):
-        values[step] = (amber, red)
-    return values
+
+    def compute() -> dict[str, tuple[int, int]]:
+        values = dict(StepThreshold.DEFAULTS)
+        for step, amber, red in StepThreshold.objects.filter(clinic=clinic).values_list(
+            "step", "amber_minutes", "red_minutes"
+        ):
+            values[step] = (amber, red)
+        return values
+
+    return THRESHOLDS.cached(str(clinic.pk), compute)  # type: ignore[no-any-return]
 
 
 def alert_level(step: str, minutes: int, thresholds: dict[str, tuple[int, int]]) -> str:
@@ -150,10 +160,10 @@ def free_rooms(*, clinic: Clinic) -> list[Room]:
 
 
 def clock(moment: datetime, tz: tzinfo, *, seconds: bool = False) -> str:
-    """9:05 AM (or 9:05:30 AM): a wall-clock time at the clinic, as the templates' "g:i A"."""
+    """09:05 (or 09:05:30): a wall-clock time at the clinic, as the templates' `|clock`."""
     local = moment.astimezone(tz)
     sec = f":{local.second:02d}" if seconds else ""
-    return f"{local.hour % 12 or 12}:{local.minute:02d}{sec} {'AM' if local.hour < 12 else 'PM'}"
+    return f"{local.hour:02d}:{local.minute:02d}{sec}"
 
 
 _STEP_LABELS = {step: Step(step).label for step in Step.values}
@@ -490,7 +500,7 @@ class Timeline:
 
 def visit_timeline(visit: Visit) -> Timeline:
     """A visit's whole history, oldest first, with the events that were undone marked."""
-    events = list(visit.events.select_related("room").order_by("at", "pk"))
+    events = list(visit.events.select_related("room", "actor").order_by("at", "pk"))
     undone = {e.undoes_id for e in events if e.undoes_id is not None}
     return Timeline(events, undone)
 

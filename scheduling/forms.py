@@ -11,6 +11,7 @@ from django import forms
 from clinicops.core.fields import DateField, DateTimeField, SubmissionKeyField
 from clinicops.core.models import Clinic, Patient, Staff, User
 
+from . import refcache
 from .models import Appointment, AppointmentType, WaitlistEntry
 from .screens import clinic_providers
 
@@ -43,7 +44,31 @@ class DateTimeInput(forms.DateTimeInput):
         super().__init__(attrs=attrs, format="%Y-%m-%dT%H:%M")
 
 
-class ProviderChoiceField(forms.ModelChoiceField):
+class CachedChoiceIterator(forms.models.ModelChoiceIterator):
+    """The choices from one plain query, kept for the request (Django's iterator opens a
+    server-side cursor each time the select renders: DECLARE, FETCH, CLOSE round trips)."""
+
+    def __iter__(self) -> Any:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        cache_key = getattr(self.field, "cache_key", "")
+        if cache_key:
+            # Reference data (the clinic's providers): cached, replaced when it changes.
+            objs = refcache.cached(cache_key, lambda: list(self.queryset.all()))
+        else:
+            objs = self.queryset.all()
+        for obj in objs:
+            yield self.choice(obj)
+
+
+class CachedModelChoiceField(forms.ModelChoiceField):
+    """A select of reference data: its choices come from the cache under `cache_key`."""
+
+    iterator = CachedChoiceIterator
+    cache_key = ""
+
+
+class ProviderChoiceField(CachedModelChoiceField):
     def label_from_instance(self, obj: Staff) -> str:
         return str(obj)
 
@@ -76,7 +101,7 @@ def _patient_field(clinic: Clinic, user: User, *, required: bool) -> PatientChoi
 
 
 def _type_field(clinic: Clinic, *, required: bool = True) -> forms.ModelChoiceField:
-    return forms.ModelChoiceField(
+    field = CachedModelChoiceField(
         queryset=_types(clinic),
         required=required,
         label="Appointment type",
@@ -86,12 +111,14 @@ def _type_field(clinic: Clinic, *, required: bool = True) -> forms.ModelChoiceFi
             "invalid_choice": f"This appointment type is not offered at {clinic.name}.",
         },
     )
+    field.cache_key = f"types:{clinic.pk}"
+    return field
 
 
 def _provider_field(
     clinic: Clinic, *, required: bool, empty_label: str = "Any provider"
 ) -> ProviderChoiceField:
-    return ProviderChoiceField(
+    field = ProviderChoiceField(
         queryset=clinic_providers(clinic),
         required=required,
         label="Provider",
@@ -101,6 +128,8 @@ def _provider_field(
             "invalid_choice": f"This provider does not work at {clinic.name}.",
         },
     )
+    field.cache_key = f"providers:{clinic.pk}"
+    return field
 
 
 class DayForm(forms.Form):

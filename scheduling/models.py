@@ -22,7 +22,15 @@ from django.contrib.postgres.fields import (
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from clinicops.core.models import Clinic, ClinicScopedQuerySet, OpeningHours, Patient, Room, Staff
+from clinicops.core.models import (
+    Clinic,
+    ClinicScopedQuerySet,
+    OpeningHours,
+    Patient,
+    Payer,
+    Room,
+    Staff,
+)
 
 if TYPE_CHECKING:
     from django.db.models.fields.related_descriptors import RelatedManager
@@ -579,3 +587,37 @@ class WaitlistOffer(models.Model):
 
     def __str__(self) -> str:
         return f"Offer of {self.start:%Y-%m-%d %H:%M} UTC to {self.entry.patient}"
+
+
+class VisitTypeCopay(models.Model):
+    """A payer's copay for one visit type, where it differs from the plan's usual copay
+    (Coverage.copay_amount / copay_percent): a specialist visit, a procedure. An amount or a
+    percentage of the visit's charge; check-in prefills it."""
+
+    payer = models.ForeignKey(Payer, on_delete=models.CASCADE, related_name="visit_type_copays")
+    appointment_type = models.ForeignKey(
+        AppointmentType, on_delete=models.CASCADE, related_name="payer_copays"
+    )
+    amount = models.DecimalField("copay ($)", max_digits=8, decimal_places=2, null=True, blank=True)
+    percent = models.DecimalField(
+        "coinsurance (%)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payer", "appointment_type"], name="one_copay_per_payer_and_visit_type"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__isnull=False) | models.Q(percent__isnull=False),
+                name="visit_type_copay_has_amount_or_percent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payer} · {self.appointment_type}"

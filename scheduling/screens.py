@@ -359,6 +359,43 @@ def _time_off(provider_ids: list[int], start: datetime, end: datetime) -> dict[i
 
 
 @dataclass
+class DayReference:
+    """What a day's grid needs besides its appointments (cached: scheduling.refcache)."""
+
+    providers: list[Staff]  # with a template in effect that day
+    templates: dict[int, list[Any]]  # provider id -> templates covering the day, with blocks
+    time_off: dict[int, list[tuple[datetime, datetime]]]  # every provider's, that day
+    closure: ClinicClosure | None
+
+
+def day_reference(*, user: User, clinic: Clinic, day: date) -> DayReference:
+    """The day's providers, templates, time off and closure at the clinic; the same for every
+    user of the clinic, so it is cached per clinic and day (checked: the user works there)."""
+    from . import refcache
+
+    providers_qs = selectors.providers_for_clinic(user=user, clinic=clinic, day=day)
+    if clinic.pk not in user.clinic_ids and not user.is_superuser:
+        return DayReference(providers=[], templates={}, time_off={}, closure=None)
+
+    def compute() -> DayReference:
+        day_start, day_end = availability.day_bounds_utc(day, clinic.tz)
+        time_off: dict[int, list[tuple[datetime, datetime]]] = {}
+        # Every provider's (a column can be a provider with an appointment but no template).
+        for pid, off_start, off_end in ProviderTimeOff.objects.filter(
+            start__lt=day_end, end__gt=day_start
+        ).values_list("provider_id", "start", "end"):
+            time_off.setdefault(pid, []).append((off_start, off_end))
+        return DayReference(
+            providers=list(providers_qs),
+            templates=availability.load_templates(clinic=clinic, start=day, end=day),
+            time_off=time_off,
+            closure=ClinicClosure.objects.filter(clinic=clinic, day=day).first(),
+        )
+
+    return refcache.cached(f"day:{clinic.pk}:{day.isoformat()}", compute)  # type: ignore[no-any-return]
+
+
+@dataclass
 class DaySchedule:
     grid: Grid
     appointments: list[Appointment]
@@ -373,17 +410,16 @@ def day_schedule(
     appointments = list(
         selectors.appointments_for_day(user=user, clinic=clinic, day=day, provider=provider)
     )
-    providers = {p.pk: p for p in selectors.providers_for_clinic(user=user, clinic=clinic, day=day)}
+    reference = day_reference(user=user, clinic=clinic, day=day)
+    providers = {p.pk: p for p in reference.providers}
     for appointment in appointments:
         providers.setdefault(appointment.provider_id, appointment.provider)
     if provider is not None:
         providers = {provider.pk: provider}
     ordered = sorted(providers.values(), key=lambda s: (s.user.last_name, s.user.first_name, s.pk))
-    ids = [p.pk for p in ordered]
-    templates = availability.load_templates(clinic=clinic, start=day, end=day, provider_ids=ids)
-    day_start, day_end = availability.day_bounds_utc(day, clinic.tz)
-    time_off = _time_off(ids, day_start, day_end)
-    closure = ClinicClosure.objects.filter(clinic=clinic, day=day).first()
+    templates = reference.templates
+    time_off = reference.time_off
+    closure = reference.closure
     sources = [
         ColumnSource(
             label=str(p),

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from clinicops.core.models import Clinic, Patient, Staff, User
+from clinicops.core.models import Clinic, Coverage, Patient, Staff, User
 
 from . import availability
 from .models import (
     Appointment,
     AppointmentEvent,
+    AppointmentType,
     ProviderTimeOff,
     ScheduleTemplate,
+    VisitTypeCopay,
     WaitlistEntry,
     WaitlistOffer,
 )
@@ -52,9 +55,14 @@ def appointments_for_provider_week(
 
 def providers_for_clinic(*, user: User, clinic: Clinic, day: date) -> QuerySet[Staff]:
     """The providers with a schedule template at the clinic in effect on `day`."""
-    ids = availability.providers_with_templates(clinic, day)
     if clinic.pk not in user.clinic_ids and not user.is_superuser:
         return Staff.objects.none()
+    # One query: the template lookup is a subquery.
+    ids = (
+        ScheduleTemplate.objects.filter(clinic=clinic, effective_from__lte=day)
+        .filter(Q(effective_to__isnull=True) | Q(effective_to__gte=day))
+        .values("provider_id")
+    )
     return Staff.objects.filter(pk__in=ids).select_related("user")
 
 
@@ -75,10 +83,16 @@ def patient_appointments(
         .filter(patient=patient)
         .select_related("provider__user", "appointment_type", "clinic")
     )
+    # One query, split here. An appointment that is over (completed, or a no-show) is past
+    # even when its booked end is still ahead: today's finished visit is history.
+    done = {Appointment.Status.COMPLETED, Appointment.Status.NO_SHOW}
+    rows = list(qs.order_by("start"))
+    upcoming = [a for a in rows if a.end > now and a.status not in done]
+    past = [a for a in reversed(rows) if not (a.end > now and a.status not in done)]
     return PatientAppointments(
-        upcoming=list(qs.filter(end__gt=now).order_by("start")),
-        past=list(qs.filter(end__lte=now).order_by("-start")),
-        no_show_count=qs.filter(status=Appointment.Status.NO_SHOW).count(),
+        upcoming=upcoming,
+        past=past,
+        no_show_count=sum(a.status == Appointment.Status.NO_SHOW for a in rows),
     )
 
 
@@ -159,3 +173,45 @@ def template_week_preview(
                     start += step
         preview[day] = slots
     return preview
+
+
+@dataclass(frozen=True)
+class ExpectedCopay:
+    """What the patient is expected to pay at check-in, and where the figure comes from."""
+
+    amount: Decimal | None  # a fixed copay, prefilled
+    percent: Decimal | None  # coinsurance: a share of the visit's charge, known at billing
+    source: str  # "Aetna copay for New patient visit", "Aetna plan copay"
+
+
+def expected_copay(
+    *, coverage: Coverage | None, appointment_type: AppointmentType
+) -> ExpectedCopay | None:
+    """The copay for a visit of `appointment_type` under `coverage` (the patient's primary
+    active one): the payer's copay for that visit type where it has one, else the plan's.
+    None without coverage, or when neither is on file."""
+    if coverage is None:
+        return None
+    from . import refcache  # reference data: the payers' copays change rarely
+
+    # (amount, percent) of the payer's copay for this visit type, or () when it has none.
+    rule = refcache.cached(
+        f"copay:{coverage.payer_id}:{appointment_type.pk}",
+        lambda: next(
+            iter(
+                VisitTypeCopay.objects.filter(
+                    payer_id=coverage.payer_id, appointment_type=appointment_type
+                ).values_list("amount", "percent")
+            ),
+            (),
+        ),
+    )
+    if rule:
+        return ExpectedCopay(
+            rule[0], rule[1], f"{coverage.payer.name} copay for {appointment_type.name}"
+        )
+    if coverage.copay_amount is None and coverage.copay_percent is None:
+        return None
+    return ExpectedCopay(
+        coverage.copay_amount, coverage.copay_percent, f"{coverage.payer.name} plan copay"
+    )

@@ -582,40 +582,62 @@ class RecentLog:
 
 def recent_logs(location: StockLocation, *, since: datetime, limit: int = 5) -> list[RecentLog]:
     """The last logs of use at a location since a moment, newest first, read from the ledger
-    (two queries, whatever the limit). No patient is named: the tablet is seen by all."""
-    submissions = list(
+    (one query, whatever the limit). No patient is named: the tablet is seen by all."""
+    last = (
         UsageSubmission.objects.filter(
             location=location, kind=UsageSubmission.Kind.USE, created_at__gte=since
         )
-        .select_related("user")
-        .order_by("-created_at", "-pk")[:limit]
+        .order_by("-created_at", "-pk")
+        .values("pk")[:limit]
     )
-    used: dict[int, dict[str, list[int]]] = defaultdict(dict)
-    for row in (
+    # One query: the movements of the last submissions, with the submission's own fields.
+    rows = (
         StockMovement.objects.filter(
-            submission__in=submissions,
+            submission__in=last,
             kind__in=(StockMovement.Kind.USE, StockMovement.Kind.FOUND),
         )
-        .values("submission_id", "location_item__item__name", "kind")
+        .values(
+            "submission_id",
+            "submission__created_at",
+            "submission__user_id",
+            "submission__user__first_name",
+            "submission__user__last_name",
+            "submission__user__username",
+            "submission__undone_at",
+            "location_item__item__name",
+            "kind",
+        )
         .annotate(total=Sum("quantity"))
         .order_by("location_item__item__name")
-    ):
+    )
+    heads: dict[int, dict[str, Any]] = {}
+    used: dict[int, dict[str, list[int]]] = defaultdict(dict)
+    for row in rows:
+        heads[row["submission_id"]] = row
         figures = used[row["submission_id"]].setdefault(row["location_item__item__name"], [0, 0])
         if row["kind"] == StockMovement.Kind.USE:
             figures[0] += -row["total"]
         else:
             figures[1] += row["total"]
+    ordered = sorted(
+        heads.values(),
+        key=lambda r: (r["submission__created_at"], r["submission_id"]),
+        reverse=True,
+    )
     return [
         RecentLog(
-            submission_id=s.pk,
-            created_at=s.created_at,
-            user_id=s.user_id,
-            user_name=s.user.get_full_name() or s.user.username,
+            submission_id=r["submission_id"],
+            created_at=r["submission__created_at"],
+            user_id=r["submission__user_id"],
+            user_name=(
+                f"{r['submission__user__first_name']} {r['submission__user__last_name']}".strip()
+                or r["submission__user__username"]
+            ),
             lines=tuple(
                 RecentLogLine(item_name=name, quantity=q, found=f)
-                for name, (q, f) in used[s.pk].items()
+                for name, (q, f) in used[r["submission_id"]].items()
             ),
-            undone=s.undone_at is not None,
+            undone=r["submission__undone_at"] is not None,
         )
-        for s in submissions
+        for r in ordered
     ]

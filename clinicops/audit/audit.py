@@ -233,7 +233,9 @@ def record(
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
     label = actor.get_username() if is_user else (str(actor) if actor else "system")
 
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction (two round trips on every audited page):
+    # a failed audit write fails the caller's whole transaction, as it should.
+    with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
         head = AuditEvent.objects.order_by("-seq").values("seq", "hash").first()

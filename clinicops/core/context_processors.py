@@ -15,6 +15,7 @@ def clinic(request: HttpRequest) -> dict[str, Any]:
         return {}
     return {
         "current_clinic": getattr(request, "clinic", None),
-        "user_clinics": Clinic.objects.for_user(user),
+        # The middleware's list (one query for both); a request it did not see queries again.
+        "user_clinics": getattr(request, "user_clinics", None) or Clinic.objects.for_user(user),
         "nav_items": navigation_for(request),
     }

@@ -177,6 +177,8 @@ class CoverageForm(forms.ModelForm):
             "subscriber_postal_code",
             "effective_from",
             "effective_to",
+            "copay_amount",
+            "copay_percent",
         ]
         labels = {
             "member_id": "Member ID",
@@ -184,7 +186,13 @@ class CoverageForm(forms.ModelForm):
             "effective_from": "Effective from",
             "effective_to": "Effective to",
         }
-        help_texts = {"effective_to": "Leave empty if the coverage has no end date."}
+        help_texts = {
+            "effective_to": "Leave empty if the coverage has no end date.",
+            "copay_amount": "What the patient pays at a visit, for example 25.00. Check-in "
+            "prefills it.",
+            "copay_percent": "Or the patient's share of the charge, for example 20. Leave "
+            "both empty when unknown.",
+        }
         widgets = {
             "effective_from": DateInput(),
             "effective_to": DateInput(),
@@ -212,6 +220,11 @@ class CoverageForm(forms.ModelForm):
                 "subscriber_name",
                 "Enter the subscriber's name when the patient is not the subscriber.",
             )
+        amount, percent = cleaned.get("copay_amount"), cleaned.get("copay_percent")
+        if amount is not None and amount < 0:
+            self.add_error("copay_amount", "A copay cannot be negative.")
+        if amount is not None and percent is not None:
+            self.add_error("copay_percent", "Give a copay amount or a percentage, not both.")
         return cleaned
 
     def _post_clean(self) -> None:

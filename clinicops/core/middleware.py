@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 
-from .models import Clinic
+from .models import Clinic, Staff
 
 SESSION_LAST_ACTIVITY = "clinicops_last_activity"
 SESSION_STARTED = "clinicops_session_started"
@@ -112,6 +113,11 @@ class PermissionsPolicyMiddleware:
         return response
 
 
+def last_clinic_id(user: Any) -> int | None:
+    """The clinic the user last chose in the header switcher (Staff.last_clinic), if any."""
+    return Staff.objects.filter(user_id=user.pk).values_list("last_clinic_id", flat=True).first()
+
+
 class CurrentClinicMiddleware:
     """Set `request.clinic`: the clinic chosen in the header switcher, or the user's first."""
 
@@ -120,14 +126,30 @@ class CurrentClinicMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.clinic = None  # type: ignore[attr-defined]
-        if request.user.is_authenticated:
-            clinics = Clinic.objects.for_user(request.user)
+        request.user_clinics = []  # type: ignore[attr-defined]
+        user = request.user
+        if user.is_authenticated:
+            # One query for the clinics the user may work in: the header's switcher shows the
+            # same list, and for a non-superuser it is also `user.clinic_ids` (scoping).
+            if user.is_superuser:
+                clinics = list(Clinic.objects.filter(is_active=True))
+            else:
+                clinics = list(Clinic.objects.filter(staff__user=user, is_active=True))
+                user.__dict__["clinic_ids"] = [c.pk for c in clinics]
+            request.user_clinics = clinics  # type: ignore[attr-defined]
             chosen = request.session.get(SESSION_CLINIC)
-            clinic = clinics.filter(pk=chosen).first() if chosen else None
+            if chosen is None and len(clinics) > 1:
+                # A new session: the clinic this person chose last time.
+                chosen = last_clinic_id(user)
+            clinic = next((c for c in clinics if c.pk == chosen), None) if chosen else None
             if clinic is None:
-                clinic = clinics.first()
-                if clinic is not None and not is_background_poll(request):
-                    request.session[SESSION_CLINIC] = clinic.pk
+                clinic = clinics[0] if clinics else None
+            if (
+                clinic is not None
+                and request.session.get(SESSION_CLINIC) != clinic.pk
+                and not is_background_poll(request)
+            ):
+                request.session[SESSION_CLINIC] = clinic.pk
             request.clinic = clinic  # type: ignore[attr-defined]
         if request.clinic is None:
             return self.get_response(request)

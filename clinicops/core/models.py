@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.contrib.postgres.indexes import OpClass
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import connection, models
 from django.db.models.functions import Upper
 from django.utils import timezone
@@ -116,6 +116,19 @@ class Clinic(models.Model):
     phone = models.CharField(max_length=30, blank=True)
     is_active = models.BooleanField(default=True)
 
+    class WallDisplay(models.TextChoices):
+        FIRST_NAME_INITIAL = "first_initial", "First name and last initial (Maria L.)"
+        INITIALS = "initials", "Initials only (M. L.)"
+        TICKET = "ticket", "Ticket number only"
+
+    # How the waiting-room wall screen names a patient; never the full name.
+    wall_display = models.CharField(
+        "wall screen shows",
+        max_length=20,
+        choices=WallDisplay.choices,
+        default=WallDisplay.FIRST_NAME_INITIAL,
+    )
+
     objects = ClinicQuerySet.as_manager()
 
     if TYPE_CHECKING:
@@ -209,6 +222,10 @@ class Staff(models.Model):
     )
     specialty = models.CharField(max_length=80, blank=True)
     phone = models.CharField(max_length=30, blank=True)
+    # The clinic this person last chose in the header: a new login lands there.
+    last_clinic = models.ForeignKey(
+        Clinic, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name_plural = "staff"
@@ -302,6 +319,11 @@ class Patient(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The last time someone at the desk went over the contact details with the patient.
+    demographics_confirmed_at = models.DateTimeField(null=True, blank=True)
+    demographics_confirmed_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     objects = PatientQuerySet.as_manager()
 
@@ -410,6 +432,19 @@ class Coverage(models.Model):
     effective_from = models.DateField()
     effective_to = models.DateField(null=True, blank=True)
     eligibility_verified_at = models.DateTimeField(null=True, blank=True)
+    # What the patient pays at a visit under this plan: a fixed amount or a share of the
+    # visit's charge (one of them, or neither when unknown). Check-in prefills it.
+    copay_amount = models.DecimalField(
+        "copay ($)", max_digits=8, decimal_places=2, null=True, blank=True
+    )
+    copay_percent = models.DecimalField(
+        "coinsurance (%)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
 
     class ScopedQuerySet(ClinicScopedQuerySet["Coverage"]):
         clinic_lookup = "patient__clinic"

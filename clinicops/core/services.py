@@ -27,6 +27,8 @@ COVERAGE_AUDITED_FIELDS = (
     "effective_from",
     "effective_to",
     "eligibility_verified_at",
+    "copay_amount",
+    "copay_percent",
 )
 
 # What a caller may set on a patient; mrn, clinic and the derived phone digits are not theirs.
@@ -190,3 +192,19 @@ def record_patient_search(
             summary=f"Patient search: {len(query)}-character query, {len(patients)} shown",
             changes={"patient_ids": [p.pk for p in patients]},
         )
+
+
+def confirm_demographics(*, actor: User, patient: Patient) -> Patient:
+    """The desk went over the patient's contact details with them: record who and when."""
+    with transaction.atomic():
+        patient.demographics_confirmed_at = timezone.now()
+        patient.demographics_confirmed_by = actor
+        patient.save(update_fields=["demographics_confirmed_at", "demographics_confirmed_by"])
+        audit.record(
+            actor=actor,
+            action=AuditEvent.Action.UPDATE,
+            obj=patient,
+            summary="Demographics confirmed with the patient",
+            changes={"demographics_confirmed_at": patient.demographics_confirmed_at.isoformat()},
+        )
+    return patient

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from .fields import parse_id
 from .middleware import SESSION_CLINIC
-from .models import Clinic
+from .models import Clinic, Staff
 from .navigation import navigation_for
 
 
@@ -153,6 +153,8 @@ def switch_clinic(request: HttpRequest) -> HttpResponse:
         raise Http404("No such clinic.")
     clinic = get_object_or_404(Clinic.objects.for_user(request.user), pk=clinic_id)
     request.session[SESSION_CLINIC] = clinic.pk
+    # The next login lands here too.
+    Staff.objects.filter(user_id=request.user.pk or 0).update(last_clinic=clinic)
     messages.success(request, f"You are now working in {clinic.name}.")
     next_url = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(

@@ -337,6 +337,7 @@ def test_missing_insurance_is_flagged_in_red(client: Client, front_desk, appoint
 
 
 def test_checking_in_with_a_copay(client: Client, front_desk, appointment) -> None:
+    CoverageFactory(patient=appointment.patient)  # an insurance card to have seen
     client.force_login(front_desk)
     response = client.post(
         f"/flow/check-in/{appointment.pk}/",

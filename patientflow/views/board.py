@@ -4,6 +4,8 @@ the visit page.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpResponse, QueryDict
@@ -91,6 +93,11 @@ def _render_board(
     check_in_url = _url_format("patientflow:check_in")
     for arrival in board.arrivals:
         arrival.url = check_in_url.format(arrival.appointment_id)
+    if params["wall"] == "1":
+        # The waiting room sees the wall: never a full name, only what the clinic chose.
+        for group in board.groups:
+            for row in group.rows:
+                row.name = row.full_name = wall_label(row, clinic.wall_display)
     actions = params["wall"] != "1" and request.user.has_perm("patientflow.change_visit")
     can_check_out = request.user.has_perm("patientflow.checkout_visit")
     csrf_token = get_token(request)
@@ -119,6 +126,17 @@ def _render_board(
         "flash_kind": flash_kind,
     }
     return render_page(request, BOARD, "board", context)
+
+
+def wall_label(row: Any, display: str) -> str:
+    """How the wall screen names a patient (Clinic.wall_display): "Maria L.", "M. L." or
+    "No. 1234" (the visit's number, which the desk reads from the check-in page)."""
+    last, _, first = str(row.name).partition(", ")
+    if display == Clinic.WallDisplay.TICKET:
+        return f"No. {row.visit_id}"
+    if display == Clinic.WallDisplay.INITIALS:
+        return f"{first[:1]}. {last[:1]}."
+    return f"{first} {last[:1]}."
 
 
 @never_cache

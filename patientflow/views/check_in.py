@@ -20,6 +20,7 @@ from clinicops.core import selectors as core_selectors
 from clinicops.core import services as core_services
 from clinicops.core.models import Coverage, Patient
 from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, page_or_partial
+from scheduling import selectors as scheduling_selectors
 from scheduling.models import Appointment
 
 from .. import selectors, services
@@ -34,7 +35,11 @@ CHECK_IN = "patientflow/check_in.html"
 def _appointment_for(request: HtmxHttpRequest, appointment_id: int) -> Appointment:
     return get_object_or_404(
         Appointment.objects.for_user(request.user).select_related(
-            "clinic", "patient", "provider__user", "appointment_type", "room"
+            "clinic",
+            "patient__demographics_confirmed_by",
+            "provider__user",
+            "appointment_type",
+            "room",
         ),
         pk=appointment_id,
     )
@@ -53,6 +58,10 @@ def _check_in_context(
     today = clinic.today()
     patient = appointment.patient
     rows = core_selectors.coverage_rows(patient=patient, today=today)
+    primary = next((row.coverage for row in rows if row.status == "active"), None)
+    copay = scheduling_selectors.expected_copay(
+        coverage=primary, appointment_type=appointment.appointment_type
+    )
     visit = Visit.objects.filter(appointment=appointment).first()
     is_today = appointment.start.astimezone(clinic.tz).date() == today
     status = appointment.status
@@ -61,7 +70,8 @@ def _check_in_context(
         "patient": patient,
         "clinic": clinic,
         "visit": visit,
-        "form": form or CheckInForm(),
+        "form": form or _check_in_form(None, has_coverage=primary is not None, copay=copay),
+        "expected_copay": copay,
         "demographics_form": demographics_form,
         "saved": saved,
         "today": today,
@@ -81,8 +91,16 @@ def _check_in_context(
 @permission_required("patientflow.add_visit", raise_exception=True)
 def check_in(request: HtmxHttpRequest, appointment_id: int) -> HttpResponse:
     appointment = _appointment_for(request, appointment_id)
-    form = CheckInForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+    form = None
+    if request.method == "POST":
+        has_coverage = any(
+            row.status == "active"
+            for row in core_selectors.coverage_rows(
+                patient=appointment.patient, today=appointment.clinic.today()
+            )
+        )
+        form = _check_in_form(request.POST, has_coverage=has_coverage, copay=None)
+    if form is not None and form.is_valid():
         try:
             visit = checkin.check_in(
                 actor=request.user,  # type: ignore[arg-type]
@@ -95,13 +113,32 @@ def check_in(request: HtmxHttpRequest, appointment_id: int) -> HttpResponse:
         except services.FlowError as error:
             _form_error(form, error)
         else:
+            confirmed = ""
+            if form.cleaned_data.get("demographics_confirmed"):
+                core_services.confirm_demographics(
+                    actor=request.user,  # type: ignore[arg-type]
+                    patient=appointment.patient,
+                )
+                confirmed = " Demographics confirmed."
             messages.success(
-                request, f"{appointment.patient} is checked in ({_arrival(visit.arrival_minutes)})."
+                request,
+                f"{appointment.patient} is checked in ({_arrival(visit.arrival_minutes)})."
+                + confirmed,
             )
             return redirect("patientflow:board")
     if request.method != "POST":
         audit.record_view(request, appointment.patient, summary="Check-in screen")
     return render(request, CHECK_IN, _check_in_context(request, appointment, form=form))
+
+
+def _check_in_form(
+    data: Any, *, has_coverage: bool, copay: scheduling_selectors.ExpectedCopay | None
+) -> CheckInForm:
+    """The check-in form; a fresh one has the expected copay (from the coverage) filled in."""
+    initial = {}
+    if data is None and copay is not None and copay.amount is not None:
+        initial["copay_amount"] = copay.amount
+    return CheckInForm(data, has_coverage=has_coverage, initial=initial)
 
 
 def _arrival(minutes: int) -> str:

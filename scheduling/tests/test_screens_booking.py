@@ -284,6 +284,13 @@ def test_rescheduling_through_find_a_slot_keeps_the_history(
     assert booked.status == Appointment.Status.CANCELLED
     assert booked.cancel_reason == Appointment.CancelReason.RESCHEDULED
     assert response["Location"] == f"/scheduling/appointments/{new.pk}/"
+    # the message names both times, as stored: "moved from Mon 1 Mar 08:20 to Mon 1 Mar 10:00"
+    new_page = desk_client.get(f"/scheduling/appointments/{new.pk}/").content.decode()
+    before = booked.start.astimezone(booked.clinic.tz)
+    after = new.start.astimezone(booked.clinic.tz)
+    moved_from = f"{before:%a} {before.day} {before:%b %H:%M}"
+    moved_to = f"{after:%a} {after.day} {after:%b %H:%M}"
+    assert f"from {moved_from} to {moved_to}" in new_page
     old_page = desk_client.get(f"/scheduling/appointments/{booked.pk}/").content.decode()
     assert f"/scheduling/appointments/{new.pk}/" in old_page
     assert "Rescheduled to" in old_page

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from clinicops.core import roles
+from clinicops.core.tests.factories import PatientFactory
 from scheduling import selectors
 from scheduling.models import Appointment, TemplateBlock
 from scheduling.tests.conftest import MONDAY, local
@@ -109,3 +110,27 @@ def test_template_week_preview(template) -> None:
         (local(MONDAY, 12), "admin"),
     ]
     assert preview[MONDAY + dt.timedelta(days=1)] == []
+
+
+def test_todays_completed_visit_is_past_not_upcoming(clinic, provider, visit, front_desk) -> None:
+    patient = PatientFactory(clinic=clinic)
+    now = local(MONDAY, 9, 10)
+    finished_early = AppointmentFactory(
+        clinic=clinic,
+        provider=provider,
+        appointment_type=visit,
+        patient=patient,
+        start=local(MONDAY, 9),
+        status=Appointment.Status.COMPLETED,
+    )
+    later_today = AppointmentFactory(
+        clinic=clinic,
+        provider=provider,
+        appointment_type=visit,
+        patient=patient,
+        start=local(MONDAY, 15),
+    )
+    found = selectors.patient_appointments(user=front_desk, patient=patient, now=now)
+    assert finished_early.end > now
+    assert [a.pk for a in found.upcoming] == [later_today.pk]
+    assert [a.pk for a in found.past] == [finished_early.pk]

@@ -22,6 +22,7 @@ from clinicops.core import selectors as core_selectors
 from clinicops.core import services as core_services
 from clinicops.core.fields import new_submission_key, parse_id
 from clinicops.core.models import Clinic, Patient, Staff
+from clinicops.core.templatetags.formats import clock, longday, moment
 from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, render_page
 
 from .. import availability, services
@@ -217,10 +218,18 @@ def _book(request: HtmxHttpRequest, form: BookingForm, clinic: Clinic) -> Any:
 
 def _booked_message(result: Any, clinic: Clinic) -> str:
     appointment = result.appointment
-    when = appointment.start.astimezone(clinic.tz)
+    when = moment(appointment.start, clinic.tz)
+    previous = appointment.rescheduled_from if appointment.rescheduled_from_id else None
+    if previous is not None and not result.replayed:
+        # "Moved ... from Tue 8 Dec 09:00 to Thu 10 Dec 14:20": both times, as stored.
+        return (
+            f"Moved {appointment.appointment_type.name} for {appointment.patient} from "
+            f"{moment(previous.start, clinic.tz)} to {when} with {appointment.provider}."
+        )
+    local = appointment.start.astimezone(clinic.tz)
     what = (
         f"{appointment.appointment_type.name} for {appointment.patient} with "
-        f"{appointment.provider} on {when:%A %-d %B %Y at %H:%M}"
+        f"{appointment.provider} on {longday(local)} at {clock(local)}"
     )
     if result.replayed:
         return f"Already booked: {what}. This was sent twice; nothing new was booked."

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET
 
 from clinicops.core.web import HtmxHttpRequest, current_clinic, render_page
 
-from .. import screens, selectors
+from .. import refcache, screens, selectors
 from ..forms import DayForm, WeekForm
 from ..models import AppointmentType
 from .common import Status
@@ -61,7 +61,10 @@ def day_view(request: HtmxHttpRequest) -> HttpResponse:
         "previous_day": day - timedelta(days=1),
         "next_day": day + timedelta(days=1),
         "open_offers": offers,
-        "types": AppointmentType.objects.filter(clinic=clinic, is_active=True),
+        "types": refcache.cached(
+            f"active-types:{clinic.pk}",
+            lambda: list(AppointmentType.objects.filter(clinic=clinic, is_active=True)),
+        ),
     }
     return render_page(request, "scheduling/day.html", "day-view", context)
 

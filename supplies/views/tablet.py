@@ -15,6 +15,7 @@ from django.db import transaction
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -67,6 +68,16 @@ class Feedback:
     undo_until: datetime | None = None
     count_item: LocationItem | None = None
     count_form: QuickCountForm | None = None
+    # A log just stored: the tablet clears its quantities (supplies.js, data-logged).
+    logged: bool = False
+
+    @property
+    def undo_seconds(self) -> int:
+        """Seconds of undo left by the server's clock: the tablet counts down from this, so
+        a tablet whose own clock is wrong still shows the right time left."""
+        if self.undo_until is None:
+            return 0
+        return max(0, int((self.undo_until - timezone.now()).total_seconds()))
 
 
 def _remember(request: HtmxHttpRequest, clinic: Clinic, location: StockLocation) -> None:
@@ -259,7 +270,11 @@ def log(request: HtmxHttpRequest, location_id: int) -> HttpResponse:
     location = _location(request, clinic, location_id)
     _remember(request, clinic, location)
     items = list(selectors.location_items(location))
-    visits = selectors.visits_for_logging(request.user, location)  # type: ignore[arg-type]
+    if request.method == "POST" and is_fragment(request) and not request.POST.get("visit"):
+        # The answer to htmx has no patient picker, and no patient was chosen to check.
+        visits: list[Any] = []
+    else:
+        visits = selectors.visits_for_logging(request.user, location)  # type: ignore[arg-type]
     if request.method == "GET":
         form = _fresh_form(items, visits)
         return _render_tablet(
@@ -393,17 +408,50 @@ def _log_use(
         low=list(result.low_lines),
         note=" ".join(notes),
         undo=result.submission if result.submission.undone_at is None else None,
+        logged=True,
         undo_until=_undo_until(result.submission),
         # The books were short: offer to count what is really there now.
         count_item=found_li,
         count_form=QuickCountForm() if found_li is not None else None,
     )
+    changed = []
     for line in result.lines:
         if line.location_item_id in by_pk:
             by_pk[line.location_item_id].on_hand = line.on_hand
+            changed.append(by_pk[line.location_item_id])
+    if is_fragment(request):
+        return _render_logged(request, location, items, visits, data, feedback, changed)
     return _render_tablet(
         request, location, items, visits, _fresh_form(items, visits, keep=data), feedback
     )
+
+
+def _render_logged(
+    request: HtmxHttpRequest,
+    location: StockLocation,
+    items: list[LocationItem],
+    visits: list[Any],
+    data: QueryDict,
+    feedback: Feedback,
+    changed: list[LocationItem],
+) -> HttpResponse:
+    """A stored log, answered to the tablet's htmx form: only what changed (the feedback, the
+    new key, the last logs, the stock of the logged tiles), not the whole screen again."""
+    clinic = location.clinic
+    since = datetime.combine(clinic.today(), time.min, tzinfo=clinic.tz)
+    context = {
+        "clinic": clinic,
+        "location": location,
+        "feedback": feedback,
+        "form": _fresh_form(items, visits, keep=data),
+        "recent_logs": selectors.recent_logs(location, since=since, limit=RECENT_LOGS_SHOWN),
+        "changed": changed,
+    }
+    response = render(request, "supplies/_logged.html", context)
+    response["HX-Retarget"] = "#log-feedback"
+    response["HX-Reswap"] = "outerHTML"
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _keep_form(

@@ -141,3 +141,32 @@ def take_screenshot(page: Page, name: str) -> list[Path]:
 @pytest.fixture
 def screenshot() -> Callable[[Page, str], list[Path]]:
     return take_screenshot
+
+
+# axe-core, vendored from npm (axe-core 4.14.1, tests/browser/vendor/, MPL-2.0): the
+# accessibility check runs offline, evaluated through the DevTools protocol (the page's strict
+# CSP does not apply to it, and the page is not changed for the tests).
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+LAPTOP = {"width": 1366, "height": 768}
+AXE_SIZES = (("1366x768", LAPTOP), ("768x1024", TABLET))
+
+
+def axe_violations(page: Page, *, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:
+    """axe's serious and critical violations on the page as it is now, at 1366x768 and at
+    768x1024 (the viewport is put back after), one line per rule and element."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())
+    original = page.viewport_size or DESKTOP
+    found = []
+    for label, size in AXE_SIZES:
+        page.set_viewport_size(size)
+        result = page.evaluate(
+            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        )
+        for violation in result:
+            if violation.get("impact") not in impacts:
+                continue
+            for node in violation["nodes"]:
+                found.append(f"{label} {violation['id']}: {node['target']} {violation['help']}")
+    page.set_viewport_size(original)
+    return found

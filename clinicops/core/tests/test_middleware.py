@@ -46,3 +46,32 @@ def test_a_remembered_clinic_the_user_no_longer_works_in_is_ignored(
     user = make_user(roles.FRONT_DESK, clinics=[clinic])
     seen = run_middleware(user, session_clinic=other_clinic)
     assert seen["clinic"] == clinic
+
+
+def test_a_new_login_lands_on_the_clinic_chosen_last(make_user, client) -> None:
+    first = ClinicFactory(name="Alder Clinic")
+    second = ClinicFactory(name="Birch Clinic")
+    user = make_user(roles.FRONT_DESK, clinics=[first, second])
+    client.force_login(user)
+    assert client.get("/patients/").context["current_clinic"] == first
+
+    client.post("/clinic/switch/", {"clinic": second.pk, "next": "/patients/"})
+    client.logout()
+    client.force_login(user)
+
+    response = client.get("/patients/")
+    assert response.context["current_clinic"] == second
+    assert client.session[SESSION_CLINIC] == second.pk
+
+
+def test_a_last_clinic_the_user_left_is_not_used(make_user, client) -> None:
+    first = ClinicFactory(name="Alder Clinic")
+    second = ClinicFactory(name="Birch Clinic")
+    third = ClinicFactory(name="Cedar Clinic")
+    user = make_user(roles.FRONT_DESK, clinics=[first, second, third])
+    client.force_login(user)
+    client.post("/clinic/switch/", {"clinic": third.pk, "next": "/patients/"})
+    user.staff.clinics.remove(third)
+    client.logout()
+    client.force_login(user)
+    assert client.get("/patients/").context["current_clinic"] == first

@@ -563,7 +563,7 @@ def test_a_drilldown_is_a_fragment_for_htmx_and_linked_from_the_tile(
     assert 'hx-target="#drilldown"' in board
     assert "<html" not in fragment
     assert fragment.lstrip().startswith('<div class="panel kpi-drilldown"')
-    assert "No-show rate, week of 2 Feb 2026: 5.0 %" in fragment
+    assert "No-show rate, week of Mon 2 Feb 2026: 5.0 %" in fragment
     assert "Figure from 5 of 100." in fragment
     assert fragment.count("<tr><td>") == 2  # Monday and Tuesday
 

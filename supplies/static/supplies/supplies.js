@@ -164,10 +164,20 @@
     field.focus();
   });
 
-  /* Undo is possible for a few minutes; say how long, and stop offering it after. */
+  /* Undo is possible for a few minutes; say how long, and stop offering it after. The
+   * server says how many seconds are left by its own clock (data-undo-seconds); the tablet
+   * turns that into a deadline on its own clock once, so a tablet whose clock is off still
+   * counts down the right time. */
   function tickUndo() {
+    document.querySelectorAll("[data-undo-seconds]").forEach(function (button) {
+      var seconds = parseInt(button.getAttribute("data-undo-seconds"), 10);
+      button.removeAttribute("data-undo-seconds");
+      if (!isNaN(seconds)) {
+        button.setAttribute("data-undo-until", String(Date.now() + seconds * 1000));
+      }
+    });
     document.querySelectorAll("[data-undo-until]").forEach(function (button) {
-      var until = Date.parse(button.getAttribute("data-undo-until"));
+      var until = parseInt(button.getAttribute("data-undo-until"), 10);
       var left = button.parentNode.querySelector("[data-undo-left]");
       if (isNaN(until)) {
         return;
@@ -203,6 +213,25 @@
   /* After a log, undo or count the panel is new: put the eyes (and focus) on the feedback,
    * or back in the barcode field after a scan the server handled. */
   document.addEventListener("htmx:afterSettle", function () {
+    /* A stored log answers with the feedback only: clear what was tapped. */
+    var logged = document.querySelector("[data-logged]");
+    if (logged) {
+      logged.removeAttribute("data-logged");
+      var form = document.getElementById("log-form");
+      if (form) {
+        form.querySelectorAll("[data-qty]").forEach(function (input) {
+          input.value = "";
+          input.removeAttribute("aria-invalid");
+        });
+        form.querySelectorAll(".error-summary, .tile__error").forEach(function (el) {
+          el.remove();
+        });
+        form.querySelectorAll("[data-tile]").forEach(function (tile) {
+          tile.classList.remove("tile--error");
+          updateTile(tile);
+        });
+      }
+    }
     prepare(document);
     var scan = document.querySelector("[data-scan][autofocus]");
     if (scan) {

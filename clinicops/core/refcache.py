@@ -1,0 +1,70 @@
+"""Reference data in the cache, replaced as soon as it changes.
+
+Some data every page reads changes a few times a week (a clinic's appointment types, its
+providers' templates, the flow board's thresholds). `Reference("name")` keeps values computed
+from such data in the cache (Redis) for `ttl` seconds under a version; `watch()` connects the
+models it is computed from, so that any save, delete or many-to-many change of them replaces
+the version (once at once and once more when the change commits, so a reader in between
+cannot keep the old rows), and the next request computes afresh. Bulk updates send no signal:
+code that bulk-updates watched rows calls `bump()` itself. Redis down: computed every time,
+as before (clinicops.core.softcache). See docs/decisions (reference-data cache).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.db import models, transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
+
+from . import softcache
+
+# Saves that change only these fields do not replace the version.
+IGNORED_FIELDS = frozenset({"last_login", "last_clinic"})
+
+
+class Reference:
+    def __init__(self, name: str, *, ttl: int = 300) -> None:
+        self.name = name
+        self.ttl = ttl
+        self.version_key = f"reference:{name}:version"
+
+    def _version(self) -> str:
+        version = softcache.get(self.version_key)
+        if version is None:
+            version = uuid.uuid4().hex
+            softcache.set(self.version_key, version, None)
+        return str(version)
+
+    def bump(self) -> None:
+        """The data changed: nothing cached before is used again."""
+        softcache.set(self.version_key, uuid.uuid4().hex, None)
+
+    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        """`compute()`, kept under the current version for `ttl` seconds."""
+        full_key = f"reference:{self.name}:{self._version()}:{key}"
+        value = softcache.get(full_key)
+        if value is None:
+            value = compute()
+            softcache.set(full_key, value, self.ttl)
+        return value
+
+    def _changed(self, **kwargs: Any) -> None:
+        # A login stamps the user's last_login: nothing the reference data shows changed.
+        if kwargs.get("update_fields") and set(kwargs["update_fields"]) <= IGNORED_FIELDS:
+            return
+        self.bump()
+        transaction.on_commit(self.bump)
+
+    def watch(
+        self, models_: Iterable[type[models.Model]], *, m2m: Iterable[type[models.Model]] = ()
+    ) -> None:
+        for model in models_:
+            uid = f"reference-{self.name}-{model._meta.label}"
+            post_save.connect(self._changed, sender=model, dispatch_uid=f"{uid}-save")
+            post_delete.connect(self._changed, sender=model, dispatch_uid=f"{uid}-delete")
+        for through in m2m:
+            uid = f"reference-{self.name}-{through._meta.label}-m2m"
+            m2m_changed.connect(self._changed, sender=through, dispatch_uid=uid)
