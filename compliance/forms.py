@@ -118,7 +118,7 @@ class AuditSearchForm(forms.Form):
         if data.get("date_to"):
             parts.append(f"to {data['date_to']:%Y-%m-%d}")
         if data.get("before"):
-            parts.append(f"older than #{data['before']}")
+            parts.append(f"older than event id {data['before']}")
         return ", ".join(parts) or "no filters"
 
     def error_list(self) -> list[str]:
