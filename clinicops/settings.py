@@ -60,7 +60,9 @@ AUDIT_HMAC_KEYRING: dict[str, str] = json.loads(os.environ.get("AUDIT_HMAC_KEYRI
 AUDIT_HMAC_KEY_ID = os.environ.get("AUDIT_HMAC_KEY_ID", "")
 AUDIT_HMAC_LEGACY_KEY_ID = "k0"
 # The external witness: the signed chain head is appended here hourly (make it append-only).
-AUDIT_WITNESS_PATH = os.environ.get("AUDIT_WITNESS_PATH", str(BASE_DIR / "var" / "audit-witness.log"))
+AUDIT_WITNESS_PATH = os.environ.get(
+    "AUDIT_WITNESS_PATH", str(BASE_DIR / "var" / "audit-witness.log")
+)
 # An event unsealed for longer than this is reported by the verifier (the sealer is stalled).
 AUDIT_SEAL_MAX_LAG_SECONDS = env_int("AUDIT_SEAL_MAX_LAG_SECONDS", 120)
 

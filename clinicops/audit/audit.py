@@ -38,8 +38,9 @@ LEGACY_KEY_ID = "k0"
 
 # The fields the chain hash covers, in the order of `canonical_content`. Every column but the
 # surrogate `id`, the two hashes and `key_id` (which is covered too, but only when it is set: the
-# events sealed before key ids existed keep the hash they were given). Changing this list changes every event's hash: it needs a
-# hash version and a re-anchoring (docs/decisions/0002-audit-chain.md), never a silent edit.
+# events sealed before key ids existed keep the hash they were given). Changing this list changes
+# every event's hash: it needs a hash version and a re-anchoring
+# (docs/decisions/0002-audit-chain.md), never a silent edit.
 CONTENT_FIELDS = (
     "seq",
     "occurred_at",

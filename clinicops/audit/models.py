@@ -57,7 +57,9 @@ class AuditEvent(models.Model):
     # The key of AUDIT_HMAC_KEYRING the sealer signed this row with ("" = sealed before key ids
     # existed, with the key AUDIT_HMAC_LEGACY_KEY_ID names).
     key_id = models.CharField(max_length=32, blank=True, default="")
-    prev_hash = models.CharField(max_length=64, null=True, blank=True)
+    # Null (not "") until sealed: "no hash yet" must differ from any hash, and UNIQUE allows
+    # many nulls.
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
 
     class Meta:
@@ -81,4 +83,5 @@ class AuditEvent(models.Model):
         default_permissions = ("view",)
 
     def __str__(self) -> str:
-        return f"#{self.seq or '-'} {self.actor_label} {self.action} {self.object_type} {self.object_id}"
+        where = f"#{self.seq}" if self.seq else "(unsealed)"
+        return f"{where} {self.actor_label} {self.action} {self.object_type} {self.object_id}"

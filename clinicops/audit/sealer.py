@@ -75,9 +75,9 @@ def _seal_round(batch_size: int) -> tuple[int, int] | None:
             .values("seq", "hash", "key_id", "action", "changes")
             .first()
         )
-        head_seq = head["seq"] if head else 0
-        head_hash = head["hash"] if head else audit.GENESIS_HASH
-        head_key = _key_after(head) if head else audit.active_key_id()
+        head_seq: int = int(head["seq"] or 0) if head else 0
+        head_hash: str = str(head["hash"]) if head else audit.GENESIS_HASH
+        head_key = _key_after(dict(head)) if head else audit.active_key_id()
         new_key = audit.active_key_id()
         if new_key not in audit.keyring():
             raise KeyError(f"AUDIT_HMAC_KEY_ID {new_key!r} is not in AUDIT_HMAC_KEYRING")
@@ -99,7 +99,11 @@ def _seal_round(batch_size: int) -> tuple[int, int] | None:
         )
         if not plan:
             return 0, head_seq
-        ids, seqs, prevs, hashes, keys = [], [], [], [], []
+        ids: list[int] = []
+        seqs: list[int] = []
+        prevs: list[str] = []
+        hashes: list[str] = []
+        keys: list[str] = []
         prev, seq = head_hash, head_seq
         for content, key_id in plan:
             seq += 1

@@ -203,7 +203,7 @@ def publish_witness(*, email: bool = False) -> WitnessEntry | None:
         "published_at": timezone.now().isoformat(timespec="seconds"),
     }
     entry = WitnessEntry(
-        seq=int(head["seq"]),
+        seq=int(head["seq"] or 0),
         hash=str(head["hash"]),
         key_id=key_id,
         published_at=str(payload["published_at"]),

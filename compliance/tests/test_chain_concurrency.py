@@ -8,6 +8,7 @@ links, and the chain verifies. A sealer killed in the middle of a round loses an
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -152,9 +153,7 @@ def test_a_sealer_killed_mid_round_loses_and_forks_nothing(attempt: int) -> None
                 pid.append(cursor.fetchone()[0])
             with transaction.atomic():
                 with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT pg_try_advisory_xact_lock(%s)", [sealer.SEAL_LOCK_KEY]
-                    )
+                    cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [sealer.SEAL_LOCK_KEY])
                     assert cursor.fetchone()[0]
                 head = AuditEvent.objects.filter(seq__isnull=False).order_by("-seq").first()
                 assert head is not None
@@ -186,10 +185,8 @@ def test_a_sealer_killed_mid_round_loses_and_forks_nothing(attempt: int) -> None
         except BaseException as exc:
             errors.append(exc)
         finally:
-            try:
+            with contextlib.suppress(BaseException):  # its connection was killed
                 connection.close()
-            except BaseException:  # noqa: S110 - its connection was killed
-                pass
 
     thread = threading.Thread(target=doomed_sealer)
     thread.start()

@@ -69,22 +69,23 @@ def test_the_sealed_rows_cannot_be_sealed_again_by_the_function() -> None:
     from django.db import DatabaseError, connection, transaction
 
     head = AuditEvent.objects.get(seq=2)
-    with pytest.raises(DatabaseError, match="missing or sealed already"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT audit_seal_events(%s::bigint[], %s::bigint[], %s::text[], %s::text[], "
-                "%s::text[])",
-                [[head.pk], [3], [head.hash], ["1" * 64], ["k0"]],
-            )
+    with (
+        pytest.raises(DatabaseError, match="missing or sealed already"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "SELECT audit_seal_events(%s::bigint[], %s::bigint[], %s::text[], %s::text[], "
+            "%s::text[])",
+            [[head.pk], [3], [head.hash], ["1" * 64], ["k0"]],
+        )
 
 
 def test_the_command_keeps_the_same_anchor_as_the_hourly_task() -> None:
     # the command alone (no task run) now remembers the head, so a removed tail fails it
     record(4)
     verify()
-    assert services.load_chain_anchor() == audit.ChainAnchor(
-        4, AuditEvent.objects.get(seq=4).hash
-    )
+    assert services.load_chain_anchor() == audit.ChainAnchor(4, AuditEvent.objects.get(seq=4).hash)
     stored = AuditEvent.objects.get(seq=4).hash
     tamper("DELETE FROM compliance_auditevent WHERE seq = 4")
     with pytest.raises(CommandError) as failure:
@@ -106,7 +107,8 @@ def test_a_break_report_quotes_the_stored_hashes() -> None:
         verify()
     message = str(failure.value)
     assert f"stored hash {event.hash[:16]}" in message
-    assert "the row now reads" in message and "nobody" in message
+    assert "the row now reads" in message
+    assert "nobody" in message
 
 
 def test_the_witness_detects_a_rewrite_by_someone_holding_the_db_and_the_key(
@@ -115,7 +117,8 @@ def test_the_witness_detects_a_rewrite_by_someone_holding_the_db_and_the_key(
     # given a chain whose head #3 was published to the witness file
     record(3)
     published = services.publish_witness()
-    assert published is not None and published.seq == 3
+    assert published is not None
+    assert published.seq == 3
     record(2)
     assert "1 witness head(s) match" in verify("--witness")
     # when someone with the owner role and the key rewrites #2 and re-seals everything after it
@@ -140,7 +143,7 @@ def test_a_forged_witness_line_is_refused(witness_file: Path) -> None:
     line["hash"] = "f" * 64
     with witness_file.open("a") as handle:
         handle.write(json.dumps(line) + "\n")
-    with pytest.raises(CommandError, match="line 2 .* bad signature"):
+    with pytest.raises(CommandError, match=r"line 2 .* bad signature"):
         verify("--witness")
 
 
@@ -206,7 +209,8 @@ def test_a_legacy_row_without_key_id_still_verifies(settings: Settings) -> None:
     settings.AUDIT_HMAC_KEYRING = {"k1": "a-new-key"}
     settings.AUDIT_HMAC_KEY_ID = "k1"
     result = audit.verify_chain()
-    assert result.broken is not None and "not in AUDIT_HMAC_KEYRING" in result.broken.reason
+    assert result.broken is not None
+    assert "not in AUDIT_HMAC_KEYRING" in result.broken.reason
 
 
 def test_the_sealer_and_the_witness_are_in_the_beat_schedule(settings: Settings) -> None:

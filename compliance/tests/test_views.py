@@ -406,7 +406,10 @@ def test_the_csv_holds_the_filtered_rows_and_the_export_is_audited(
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="audit-log-')
     rows = read_csv(response)
-    assert [int(r["event_id"]) for r in rows] == [mixed_events["changed"].pk, mixed_events["early"].pk]
+    assert [int(r["event_id"]) for r in rows] == [
+        mixed_events["changed"].pk,
+        mixed_events["early"].pk,
+    ]
     assert rows[0]["patient"] == "Ada Lovelace"
     assert rows[0]["mrn"] == patient.mrn
     assert rows[0]["changes"] == "city: a → b"
