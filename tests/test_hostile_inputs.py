@@ -223,6 +223,12 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
     count = supplies_counts.start_count(actor=nurse, location=cart)
     from supplies.models import StockMovement
 
+    from compliance.models import Flag
+
+    flag = Flag.objects.create(
+        clinic=clinic, description="Fridge alarm", created_at=timezone.now(), patient=patient
+    )
+
     ids: dict[str, dict[str, Any]] = {
         "core:patient_detail": {"pk": patient.pk},
         "core:patient_edit": {"pk": patient.pk},
@@ -264,6 +270,7 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         "patientflow:checkout": {"pk": visit.pk},
         "patientflow:follow_up": {"pk": visit.pk},
         "patientflow:summary": {"pk": visit.pk},
+        "compliance:flag_detail": {"pk": flag.pk},
         "kpis:clinic_dashboard": {"clinic_id": clinic.pk},
         "kpis:choose": {"clinic_id": clinic.pk},
         "kpis:weekly_csv": {"clinic_id": clinic.pk},
@@ -302,6 +309,10 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         "note": "note",
         "counted": "5",
         "quantity": "1",
+        "description": "The sharps bin is full",
+        "urgency": "normal",
+        "response": "Done",
+        "page": "/",
     }
     return {"ids": ids, "valid": valid, "users": users}
 

@@ -153,6 +153,8 @@ POST_URL_NAMES = {
     "supplies:log",
     "supplies:quick_count",
     "supplies:undo",
+    "compliance:flag_create",
+    "compliance:flag_detail",
 }
 
 # The project's own views (the Django admin's are Django's).
