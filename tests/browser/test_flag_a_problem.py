@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -73,8 +74,9 @@ def test_a_nurse_flags_a_problem_from_the_supply_screen(
         nurse,
         patient,
         "high",
-        "/supplies/",
+        urlsplit(supply_url).path,
     )
+    assert flag.page.startswith("/supplies/")
 
     # she follows it under My flags
     page.goto("/compliance/flags/mine/")
