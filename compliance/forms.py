@@ -171,9 +171,7 @@ class FlagForm(forms.Form):
         mrn = clean_text(self.cleaned_data["patient_mrn"]).strip()
         if not mrn:
             return ""
-        patient = (
-            Patient.objects.for_user(self.user).filter(clinic=self.clinic, mrn=mrn).first()
-        )
+        patient = Patient.objects.for_user(self.user).filter(clinic=self.clinic, mrn=mrn).first()
         if patient is None:
             raise forms.ValidationError(
                 f"No patient with MRN {mrn} at {self.clinic.name} that you may see."

@@ -221,9 +221,8 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         actor=manager, clinic=clinic, supplier=item.supplier, lines=[(item, 10)]
     )
     count = supplies_counts.start_count(actor=nurse, location=cart)
-    from supplies.models import StockMovement
-
     from compliance.models import Flag
+    from supplies.models import StockMovement
 
     flag = Flag.objects.create(
         clinic=clinic, description="Fridge alarm", created_at=timezone.now(), patient=patient

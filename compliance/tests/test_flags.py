@@ -225,9 +225,7 @@ def test_the_officer_resolves_a_flag_and_the_reporter_sees_it(
     assert "Bin replaced." in mine
 
 
-def test_the_inbox_filters_by_status(
-    client: Client, manager: User, clinic: Clinic
-) -> None:
+def test_the_inbox_filters_by_status(client: Client, manager: User, clinic: Clinic) -> None:
     Flag.objects.create(clinic=clinic, description="Open one", created_at="2026-03-02T10:00Z")
     Flag.objects.create(
         clinic=clinic, description="Done one", status="resolved", created_at="2026-03-02T10:00Z"

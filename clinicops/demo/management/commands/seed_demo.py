@@ -27,7 +27,13 @@ from clinicops.core.tests.factories import DEMO_PASSWORD
 __all__ = ["APP_SEEDERS", "DEMO_LOGINS", "Command", "run_app_seeders"]
 
 # The modules' own demo seed steps, in dependency order, called by name where they exist.
-APP_SEEDERS = ("seed_scheduling", "seed_supplies", "seed_flow", "seed_kpis_history")
+APP_SEEDERS = (
+    "seed_scheduling",
+    "seed_supplies",
+    "seed_flow",
+    "seed_kpis_history",
+    "seed_compliance",
+)
 
 
 class Command(BaseCommand):
