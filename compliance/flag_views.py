@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -14,11 +14,17 @@ from django.views.decorators.http import require_GET, require_http_methods
 from clinicops.audit import audit
 from clinicops.audit.models import AuditEvent
 from clinicops.core.fields import clean_text, parse_id
+from clinicops.core.models import User
 from clinicops.core.web import HtmxHttpRequest, current_clinic
 
 from . import flags
 from .forms import FlagForm, FlagUpdateForm
 from .models import Flag
+
+
+def _user(request: HtmxHttpRequest) -> User:
+    """The signed-in user (every view here requires one)."""
+    return cast(User, request.user)
 
 
 @require_http_methods(["GET", "POST"])
@@ -29,16 +35,16 @@ def flag_create(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "GET":
         form = FlagForm(
             initial={"page": clean_text(request.GET.get("from", ""))[:300]},
-            user=request.user,
+            user=_user(request),
             clinic=clinic,
         )
         return render(request, "compliance/flag_form.html", {"form": form, "clinic": clinic})
-    form = FlagForm(request.POST, user=request.user, clinic=clinic)
+    form = FlagForm(request.POST, user=_user(request), clinic=clinic)
     if not form.is_valid():
         return render(request, "compliance/flag_form.html", {"form": form, "clinic": clinic})
     data = form.cleaned_data
     flag = flags.flag_problem(
-        reporter=request.user,
+        reporter=_user(request),
         clinic=clinic,
         description=data["description"],
         urgency=data["urgency"],
@@ -68,7 +74,7 @@ def my_flags(request: HtmxHttpRequest) -> HttpResponse:
     code = clean_text(request.GET.get("receipt", "")).strip()[:16]
     found = flags.by_receipt(code) if code else None
     context: dict[str, Any] = {
-        "flags": list(flags.my_flags(request.user).select_related("clinic")[:100]),
+        "flags": list(flags.my_flags(_user(request)).select_related("clinic")[:100]),
         "receipt": code,
         "found": found,
     }
@@ -95,7 +101,7 @@ def flag_inbox(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required("compliance.view_flag", raise_exception=True)
 def flag_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     flag_id = parse_id(str(pk))
-    flag = flags.visible_flag(request.user, flag_id).first() if flag_id else None
+    flag = flags.visible_flag(_user(request), flag_id).first() if flag_id else None
     if flag is None:
         raise Http404("No such flag.")
     if request.method == "POST":
@@ -104,7 +110,7 @@ def flag_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         form = FlagUpdateForm(request.POST)
         if form.is_valid():
             flag = flags.update_flag(
-                actor=request.user,
+                actor=_user(request),
                 flag=flag,
                 status=form.cleaned_data["status"],
                 response=form.cleaned_data["response"],
