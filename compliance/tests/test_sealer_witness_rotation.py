@@ -219,3 +219,45 @@ def test_the_sealer_and_the_witness_are_in_the_beat_schedule(settings: Settings)
     assert schedule["audit-seal"]["schedule"] <= timedelta(seconds=5)
     assert schedule["audit-witness-file"]["task"] == tasks.publish_audit_witness.name
     assert schedule["audit-witness-email"]["kwargs"] == {"email": True}
+
+
+def test_the_witness_file_is_appended_to_never_rewritten(witness_file: Path) -> None:
+    record(1)
+    services.publish_witness()
+    first = witness_file.read_text()
+    record(2)
+    services.publish_witness()
+    lines = witness_file.read_text().splitlines()
+    assert witness_file.read_text().startswith(first)
+    assert [json.loads(line)["seq"] for line in lines] == [1, 3]
+    assert "2 witness head(s) match" in verify("--witness")
+
+
+def test_no_anchor_neither_checks_nor_moves_the_anchor() -> None:
+    record(3)
+    verify()
+    kept = services.load_chain_anchor()
+    tamper("DELETE FROM compliance_auditevent WHERE seq = 3")
+    assert "Checked 2 audit events" in verify("--no-anchor")
+    assert services.load_chain_anchor() == kept  # a restore must clear it on purpose
+
+
+def test_the_hourly_task_logs_a_stalled_sealer(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.AUDIT_SEAL_MAX_LAG_SECONDS = 60
+    event = audit.record(actor="test", action=AuditEvent.Action.VIEW)
+    tamper(
+        "UPDATE compliance_auditevent SET occurred_at = %s WHERE id = %s",
+        [timezone.now() - timedelta(minutes=10), event.pk],
+    )
+    tasks.verify_audit_chain.apply().get()
+    assert any("sealer is behind" in r.message for r in caplog.records)
+
+
+def test_the_seal_task_and_command_seal_what_is_pending() -> None:
+    record(2, seal=False)
+    assert tasks.seal_audit_trail.apply().get() == {"sealed": 2, "head": 2, "busy": False}
+    out = StringIO()
+    call_command("seal_audit_trail", stdout=out)
+    assert "Sealed 0 event(s); the chain head is #2." in out.getvalue()
