@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -234,3 +235,11 @@ def test_the_inbox_filters_by_status(client: Client, manager: User, clinic: Clin
     assert "Done one" not in client.get(INBOX).content.decode()
     assert "Done one" in client.get(INBOX, {"status": "resolved"}).content.decode()
     assert "Open one" in client.get(INBOX, {"status": "nonsense"}).content.decode()
+
+
+def test_the_header_form_offers_exactly_the_model_urgencies(nurse_client: Client) -> None:
+    html = nurse_client.get(reverse("home")).content.decode()
+    offered = re.findall(r'name="urgency" value="(\w+)"', html)
+    assert offered == list(Flag.Urgency.values)
+    for value, label in Flag.Urgency.choices:
+        assert f'for="flag-urgency-{value}">{label}</label>' in html

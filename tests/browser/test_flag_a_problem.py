@@ -61,7 +61,7 @@ def test_a_nurse_flags_a_problem_from_the_supply_screen(
     form = page.get_by_role("group", name="Flag a problem")
     expect(form).to_be_visible()
     form.get_by_label("What is wrong?").fill("Saline flushes in Exam 2 cart are past expiry")
-    form.get_by_label("How urgent?").select_option("high")
+    form.get_by_label("High: today").check()
     form.get_by_label("Patient MRN").fill(patient.mrn)
     screenshot(page, "flag-form-on-supplies")
     form.get_by_role("button", name="Send flag").click()
