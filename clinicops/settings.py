@@ -6,6 +6,7 @@ down explicitly with DJANGO_DEBUG=1, which `make run` and `make test` set.
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -52,6 +53,18 @@ if not AUDIT_HMAC_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("AUDIT_HMAC_KEY must be set when DJANGO_DEBUG is off.")
     AUDIT_HMAC_KEY = "dev-only-audit-key"
+# Key rotation (docs/decisions/0002, and the sealer's note): every key the chain was ever signed
+# with, as JSON {"key id": "key"}; unset, the one AUDIT_HMAC_KEY under the id "k0". New events
+# are sealed with AUDIT_HMAC_KEY_ID; changing it makes the sealer append a rotation event.
+AUDIT_HMAC_KEYRING: dict[str, str] = json.loads(os.environ.get("AUDIT_HMAC_KEYRING", "") or "{}")
+AUDIT_HMAC_KEY_ID = os.environ.get("AUDIT_HMAC_KEY_ID", "")
+AUDIT_HMAC_LEGACY_KEY_ID = "k0"
+# The external witness: the signed chain head is appended here hourly (make it append-only).
+AUDIT_WITNESS_PATH = os.environ.get(
+    "AUDIT_WITNESS_PATH", str(BASE_DIR / "var" / "audit-witness.log")
+)
+# An event unsealed for longer than this is reported by the verifier (the sealer is stalled).
+AUDIT_SEAL_MAX_LAG_SECONDS = env_int("AUDIT_SEAL_MAX_LAG_SECONDS", 120)
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
@@ -312,6 +325,21 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "verify-audit-chain": {
         "task": "compliance.tasks.verify_audit_chain",
         "schedule": timedelta(hours=1),
+    },
+    # The audit sealer: chains committed events every few seconds (one at a time: a lock).
+    "audit-seal": {
+        "task": "audit.tasks.seal_audit_trail",
+        "schedule": timedelta(seconds=3),
+        "options": {"expires": 3},
+    },
+    "audit-witness-file": {
+        "task": "audit.tasks.publish_audit_witness",
+        "schedule": crontab(minute=30),
+    },
+    "audit-witness-email": {
+        "task": "audit.tasks.publish_audit_witness",
+        "schedule": crontab(hour=6, minute=45),
+        "kwargs": {"email": True},
     },
     # Hourly on the hour (a crontab: an interval drifts); it enqueues supplies' nightly work
     # (the stockout snapshot) for each clinic whose local SUPPLIES_NIGHTLY_LOCAL_HOUR has come.

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 
 from clinicops.audit.models import AuditEvent
-from clinicops.core.models import User
+from clinicops.core.fields import clean_text
+from clinicops.core.models import Clinic, Patient, User
 
 from . import selectors
+from .models import Flag
 
 # Outside these years a date is a typo (and a far one overflows the time-zone arithmetic).
 EARLIEST_DATE = date(2000, 1, 1)
@@ -118,7 +121,7 @@ class AuditSearchForm(forms.Form):
         if data.get("date_to"):
             parts.append(f"to {data['date_to']:%Y-%m-%d}")
         if data.get("before"):
-            parts.append(f"older than #{data['before']}")
+            parts.append(f"older than event id {data['before']}")
         return ", ".join(parts) or "no filters"
 
     def error_list(self) -> list[str]:
@@ -128,3 +131,72 @@ class AuditSearchForm(forms.Form):
             for name, messages in self.errors.items()
             for message in messages
         ]
+
+
+class FlagForm(forms.Form):
+    """Flag a problem: what is wrong, how urgent, optionally which patient, anonymously or not."""
+
+    description = forms.CharField(
+        label="What is wrong?",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Say what you saw, where, and when it started.",
+    )
+    urgency = forms.ChoiceField(
+        label="How urgent?", choices=Flag.Urgency.choices, initial=Flag.Urgency.NORMAL
+    )
+    patient_mrn = forms.CharField(
+        label="Patient MRN (optional)",
+        max_length=12,
+        required=False,
+        help_text="Only if it concerns one patient of this clinic.",
+    )
+    anonymous = forms.BooleanField(
+        label="Report anonymously (your name is not stored anywhere)", required=False
+    )
+    page = forms.CharField(max_length=2000, required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, user: User, clinic: Clinic, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user, self.clinic = user, clinic
+        self.patient: Patient | None = None
+
+    def clean_description(self) -> str:
+        text = clean_text(self.cleaned_data["description"]).strip()
+        if not text:
+            raise forms.ValidationError("Say what is wrong.")
+        return text
+
+    def clean_patient_mrn(self) -> str:
+        mrn = clean_text(self.cleaned_data["patient_mrn"]).strip()
+        if not mrn:
+            return ""
+        patient = Patient.objects.for_user(self.user).filter(clinic=self.clinic, mrn=mrn).first()
+        if patient is None:
+            raise forms.ValidationError(
+                f"No patient with MRN {mrn} at {self.clinic.name} that you may see."
+            )
+        self.patient = patient
+        return mrn
+
+    def clean_page(self) -> str:
+        """The page it came from, as a path on this site, without its query (it may hold PHI)."""
+        raw = clean_text(self.cleaned_data["page"]).strip()
+        path = urlsplit(raw).path if raw else ""
+        if not path.startswith("/") or path.startswith("//"):
+            return ""
+        return path[:300]
+
+
+class FlagUpdateForm(forms.Form):
+    status = forms.ChoiceField(label="Status", choices=Flag.Status.choices)
+    response = forms.CharField(
+        label="Reply to the reporter",
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The reporter sees this with the status.",
+    )
+
+    def clean_response(self) -> str:
+        return clean_text(self.cleaned_data["response"]).strip()

@@ -84,17 +84,18 @@ def filter_audit_events(
         events = events.filter(occurred_at__gte=start)
     if end is not None:
         events = events.filter(occurred_at__lt=end)
-    return events.order_by("-occurred_at", "-seq")
+    return events.order_by("-occurred_at", "-id")
 
 
-def older_than(events: QuerySet[AuditEvent], seq: int | None) -> QuerySet[AuditEvent]:
-    """The events after `seq` in newest-first order (keyset paging: no OFFSET, no COUNT)."""
-    if seq is None:
+def older_than(events: QuerySet[AuditEvent], before: int | None) -> QuerySet[AuditEvent]:
+    """The events after event id `before` in newest-first order (keyset paging: no OFFSET, no
+    COUNT). Paged by id, not by chain `seq`: the newest events are not sealed yet."""
+    if before is None:
         return events
-    cursor = AuditEvent.objects.filter(seq=seq).values_list("occurred_at", flat=True).first()
+    cursor = AuditEvent.objects.filter(pk=before).values_list("occurred_at", flat=True).first()
     if cursor is None:
         return events
-    return events.filter(Q(occurred_at__lt=cursor) | Q(occurred_at=cursor, seq__lt=seq))
+    return events.filter(Q(occurred_at__lt=cursor) | Q(occurred_at=cursor, id__lt=before))
 
 
 def page_of(
@@ -102,7 +103,7 @@ def page_of(
 ) -> tuple[list[AuditEvent], int | None]:
     """One page of `events` older than `before`, and the cursor for the next page (if any)."""
     page = list(older_than(events, before)[: PAGE_SIZE + 1])
-    return page[:PAGE_SIZE], (page[PAGE_SIZE - 1].seq if len(page) > PAGE_SIZE else None)
+    return page[:PAGE_SIZE], (page[PAGE_SIZE - 1].pk if len(page) > PAGE_SIZE else None)
 
 
 @dataclass

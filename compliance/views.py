@@ -65,8 +65,8 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     )
     # Export what exists now: events written while the file streams (this export's own audit
     # entry among them) are not in it, and the count in the audit entry is exact.
-    head = AuditEvent.objects.aggregate(head=Max("seq"))["head"] or 0
-    events = selectors.older_than(events, form.cleaned_data["before"]).filter(seq__lte=head)
+    head = AuditEvent.objects.aggregate(head=Max("id"))["head"] or 0
+    events = selectors.older_than(events, form.cleaned_data["before"]).filter(id__lte=head)
     services.record_audit_log_access(
         actor=request.user,
         clinic=getattr(request, "clinic", None),
@@ -89,6 +89,7 @@ class _Echo:
 
 
 CSV_HEADER = (
+    "event_id",
     "seq",
     "time",
     "user",
@@ -119,6 +120,7 @@ def _csv_lines(request: HttpRequest, events: QuerySet[AuditEvent], tz: tzinfo) -
             yield writer.writerow(
                 _cell(value)
                 for value in (
+                    event.pk,
                     event.seq,
                     timezone.localtime(event.occurred_at, tz).isoformat(timespec="seconds"),
                     event.actor_label,
@@ -138,6 +140,6 @@ def _csv_lines(request: HttpRequest, events: QuerySet[AuditEvent], tz: tzinfo) -
         batch = list(
             events.filter(
                 Q(occurred_at__lt=last.occurred_at)
-                | Q(occurred_at=last.occurred_at, seq__lt=last.seq)
+                | Q(occurred_at=last.occurred_at, id__lt=last.pk)
             )[:EXPORT_BATCH]
         )

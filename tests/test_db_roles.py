@@ -17,7 +17,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
-from clinicops.audit import audit
+from clinicops.audit import audit, sealer
 from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Patient
 from clinicops.core.tests.factories import PatientFactory
@@ -36,6 +36,7 @@ def app_role() -> str:
 def as_app(app_role: str) -> Iterator[str]:
     """Run the test body's statements as the application role, then go back."""
     audit.record(actor="test", action=AuditEvent.Action.VIEW, summary="original")
+    sealer.seal_pending()
     with connection.cursor() as cursor:
         cursor.execute(f'SET ROLE "{app_role}"')
     try:
@@ -60,6 +61,19 @@ ROUTES = [
     ("ALTER TABLE compliance_auditevent OWNER TO CURRENT_USER", "must be owner"),
     ("DROP TABLE compliance_auditevent", "must be owner"),
     ("UPDATE compliance_auditevent SET summary = 'edited'", "permission denied"),
+    ("UPDATE compliance_auditevent SET hash = NULL, seq = NULL", "permission denied"),
+    (
+        "SELECT set_config('clinicops.audit_sealing', 'on', true); "
+        "UPDATE compliance_auditevent SET hash = repeat('1', 64)",
+        "permission denied",
+    ),
+    (
+        # the sealing function re-seals nothing: the row is sealed, and the batch would not
+        # continue the head anyway
+        "SELECT audit_seal_events((SELECT array_agg(id) FROM compliance_auditevent), "
+        "ARRAY[1]::bigint[], ARRAY[repeat('0', 64)], ARRAY[repeat('1', 64)], ARRAY['k0'])",
+        "does not continue the chain head",
+    ),
     ("DELETE FROM compliance_auditevent", "permission denied"),
     ("TRUNCATE compliance_auditevent", "permission denied"),
     ("GRANT UPDATE ON compliance_auditevent TO CURRENT_USER", "permission denied|no privileges"),
@@ -92,8 +106,10 @@ def test_the_app_role_cannot_change_the_audit_trail(
 
 
 def test_the_app_role_does_its_normal_work(as_app: str, clinic) -> None:
-    # audit events (INSERT, the chain lock), and rows created, changed and deleted elsewhere
+    # audit events (INSERT), sealing them (the SECURITY DEFINER function), and rows created,
+    # changed and deleted elsewhere
     event = audit.record(actor="app", action=AuditEvent.Action.VIEW, summary="by the app")
+    assert sealer.seal_pending().sealed == 1
     patient = PatientFactory(clinic=clinic)
     Patient.objects.filter(pk=patient.pk).update(first_name="Changed")
     assert Patient.objects.get(pk=patient.pk).first_name == "Changed"
@@ -101,8 +117,9 @@ def test_the_app_role_does_its_normal_work(as_app: str, clinic) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_user")
         assert cursor.fetchone()[0] == as_app
-    assert AuditEvent.objects.filter(pk=event.pk).exists()
-    assert audit.verify_chain().intact
+    assert AuditEvent.objects.filter(pk=event.pk, seq=2).exists()
+    result = audit.verify_chain()
+    assert (result.intact, result.checked, result.unsealed) == (True, 2, 0)
 
 
 def test_the_app_role_is_neither_superuser_nor_owner(app_role: str) -> None:
@@ -122,6 +139,14 @@ def test_the_app_role_is_neither_superuser_nor_owner(app_role: str) -> None:
             [app_role],
         )
         assert [row[0] for row in cursor.fetchall()] == ["INSERT", "SELECT"]
+        cursor.execute(
+            "SELECT has_function_privilege(%s, "
+            "'audit_seal_events(bigint[], bigint[], text[], text[], text[])', 'EXECUTE'), "
+            "has_function_privilege('public', "
+            "'audit_seal_events(bigint[], bigint[], text[], text[], text[])', 'EXECUTE')",
+            [app_role],
+        )
+        assert cursor.fetchone() == (True, False)
 
 
 def test_grants_reach_tables_added_after_the_first_run(app_role: str) -> None:

@@ -226,6 +226,7 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
     from revenue.services import charges as revenue_charges
     from revenue.services import export as revenue_export
     from revenue.tests import factories as revenue_factories
+    from compliance.models import Flag
     from supplies.models import StockMovement
     from workforce.models import RosterRole, ShiftTemplate, StaffContract
     from workforce.services import autofill_runs as roster_autofill
@@ -275,6 +276,10 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
     revenue_charges.set_diagnoses(actor=biller, encounter=drafting, diagnoses=["I10"])
     revenue_charges.add_line(actor=biller, encounter=drafting, code="99213", pointers=[1])
     uncoded = revenue_factories.checked_out_visit(clinic, provider=provider, patient=billed)
+
+    flag = Flag.objects.create(
+        clinic=clinic, description="Fridge alarm", created_at=timezone.now(), patient=patient
+    )
 
     ids: dict[str, dict[str, Any]] = {
         "revenue:start": {"visit_id": uncoded.pk},
@@ -330,6 +335,7 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         "patientflow:checkout": {"pk": visit.pk},
         "patientflow:follow_up": {"pk": visit.pk},
         "patientflow:summary": {"pk": visit.pk},
+        "compliance:flag_detail": {"pk": flag.pk},
         "kpis:clinic_dashboard": {"clinic_id": clinic.pk},
         "kpis:choose": {"clinic_id": clinic.pk},
         "kpis:weekly_csv": {"clinic_id": clinic.pk},
@@ -393,6 +399,10 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         "payer_claim_number": "PCN1",
         "min_age": "1",
         "kind": "icd",
+        "description": "The sharps bin is full",
+        "urgency": "normal",
+        "response": "Done",
+        "page": "/",
     }
     return {"ids": ids, "valid": valid, "users": users}
 

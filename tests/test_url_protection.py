@@ -175,6 +175,8 @@ POST_URL_NAMES = {
     "revenue:export",
     "revenue:import_codes",
     "revenue:import_fees",
+    "compliance:flag_create",
+    "compliance:flag_detail",
 }
 
 # The project's own views (the Django admin's are Django's).

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.apps import apps as django_apps
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import models
 from django.utils import timezone
 
 from .models import AuditEvent
@@ -32,12 +32,15 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
 GENESIS_HASH = "0" * 64
-# pg_advisory_xact_lock key for the chain head: "audit" in ASCII, an arbitrary fixed number.
-CHAIN_LOCK_KEY = 0x6175646974
+# The key id of events sealed before key ids existed (their key_id column is ""), unless the
+# setting AUDIT_HMAC_LEGACY_KEY_ID names another.
+LEGACY_KEY_ID = "k0"
 
 # The fields the chain hash covers, in the order of `canonical_content`. Every column but the
-# surrogate `id` and the two hashes. Changing this list changes every event's hash: it needs a
-# hash version and a re-anchoring (docs/decisions/0002-audit-chain.md), never a silent edit.
+# surrogate `id`, the two hashes and `key_id` (which is covered too, but only when it is set: the
+# events sealed before key ids existed keep the hash they were given). Changing this list changes
+# every event's hash: it needs a hash version and a re-anchoring
+# (docs/decisions/0002-audit-chain.md), never a silent edit.
 CONTENT_FIELDS = (
     "seq",
     "occurred_at",
@@ -189,16 +192,45 @@ def _canonical(values: Mapping[str, Any]) -> bytes:
 
 def canonical_content(event: AuditEvent) -> bytes:
     """The bytes the chain hash covers: every field but the id and the hashes themselves."""
-    return _canonical({name: getattr(event, name) for name in CONTENT_FIELDS})
+    values = {name: getattr(event, name) for name in CONTENT_FIELDS}
+    if event.key_id:
+        values["key_id"] = event.key_id
+    return _canonical(values)
 
 
-def _hmac(prev_hash: str, content: bytes) -> str:
-    key = settings.AUDIT_HMAC_KEY.encode()
+def keyring() -> dict[str, str]:
+    """{key id: key}: every key the chain was ever signed with (settings.AUDIT_HMAC_KEYRING).
+
+    Unset, it is the one key of AUDIT_HMAC_KEY under the legacy id, so a deployment that never
+    rotated needs no new setting.
+    """
+    ring = dict(getattr(settings, "AUDIT_HMAC_KEYRING", None) or {})
+    return ring or {legacy_key_id(): settings.AUDIT_HMAC_KEY}
+
+
+def legacy_key_id() -> str:
+    return str(getattr(settings, "AUDIT_HMAC_LEGACY_KEY_ID", "") or LEGACY_KEY_ID)
+
+
+def active_key_id() -> str:
+    """The key id new events are sealed with (settings.AUDIT_HMAC_KEY_ID)."""
+    return str(getattr(settings, "AUDIT_HMAC_KEY_ID", "") or legacy_key_id())
+
+
+def _key(key_id: str) -> bytes | None:
+    key = keyring().get(key_id or legacy_key_id())
+    return key.encode() if key else None
+
+
+def _hmac(prev_hash: str, content: bytes, key_id: str = "") -> str:
+    key = _key(key_id)
+    if key is None:
+        raise KeyError(f"audit key {key_id or legacy_key_id()!r} is not in AUDIT_HMAC_KEYRING")
     return hmac.new(key, prev_hash.encode() + content, hashlib.sha256).hexdigest()
 
 
 def compute_hash(event: AuditEvent, prev_hash: str) -> str:
-    return _hmac(prev_hash, canonical_content(event))
+    return _hmac(prev_hash, canonical_content(event), event.key_id)
 
 
 def record(
@@ -213,11 +245,11 @@ def record(
     summary: str = "",
     changes: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the audit chain, inside the caller's transaction.
+    """Append one event to the audit trail, inside the caller's transaction.
 
-    The chain head is serialised by a transaction-level advisory lock: two writers can never
-    read the same previous hash, so concurrent requests cannot fork the chain. The lock is held
-    until the caller's transaction ends, which is why services record last, just before commit.
+    The row is inserted unsealed (no `seq`, no hashes) and takes no lock, so concurrent requests
+    never wait on each other here. The sealer (`clinicops.audit.sealer.seal_pending`, every few
+    seconds) chains it once it has committed; a rolled-back row is never seen by it.
     """
     action = AuditEvent.Action(action).value  # an unknown action is a programming error
     if obj is not None:
@@ -233,29 +265,20 @@ def record(
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
     label = actor.get_username() if is_user else (str(actor) if actor else "system")
 
-    # No savepoint inside the caller's transaction (two round trips on every audited page):
-    # a failed audit write fails the caller's whole transaction, as it should.
-    with transaction.atomic(savepoint=False):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
-        head = AuditEvent.objects.order_by("-seq").values("seq", "hash").first()
-        event = AuditEvent(
-            seq=(head["seq"] + 1) if head else 1,
-            occurred_at=timezone.now(),
-            actor=actor if is_user else None,
-            actor_label=_clean_text(label, _TEXT_LIMITS["actor_label"]),
-            action=action,
-            object_type=_clean_text(object_type, _TEXT_LIMITS["object_type"]),
-            object_id=_clean_text(object_id, _TEXT_LIMITS["object_id"]),
-            patient_id=patient_id,
-            clinic_id=clinic_id,
-            ip_address=_canonical_ip(_context.get().ip_address),
-            summary=_clean_text(summary, _TEXT_LIMITS["summary"]),
-            changes=_jsonable(dict(changes or {})),
-            prev_hash=head["hash"] if head else GENESIS_HASH,
-        )
-        event.hash = compute_hash(event, event.prev_hash)
-        event.save(force_insert=True)
+    event = AuditEvent(
+        occurred_at=timezone.now(),
+        actor=actor if is_user else None,
+        actor_label=_clean_text(label, _TEXT_LIMITS["actor_label"]),
+        action=action,
+        object_type=_clean_text(object_type, _TEXT_LIMITS["object_type"]),
+        object_id=_clean_text(object_id, _TEXT_LIMITS["object_id"]),
+        patient_id=patient_id,
+        clinic_id=clinic_id,
+        ip_address=_canonical_ip(_context.get().ip_address),
+        summary=_clean_text(summary, _TEXT_LIMITS["summary"]),
+        changes=_jsonable(dict(changes or {})),
+    )
+    event.save(force_insert=True)
     return event
 
 
@@ -285,8 +308,22 @@ class ChainAnchor:
 
 
 @dataclass(frozen=True)
+class Checkpoint:
+    """A (seq, hash) kept outside the database, and where it came from, for a break report."""
+
+    seq: int
+    hash: str
+    source: str  # "the anchor verified 2026-…" / "the witness published 2026-…"
+
+
+@dataclass(frozen=True)
 class ChainBreak:
-    """The first place the chain does not hold, and the event found there (if any)."""
+    """The first place the chain does not hold.
+
+    `reason` quotes the values stored in the chain and outside it (hashes, anchor, witness).
+    The time and user are the row's as found now: if the row was altered they may be the
+    altered values, and the report says so.
+    """
 
     seq: int
     reason: str
@@ -294,9 +331,12 @@ class ChainBreak:
     actor_label: str = ""
 
     def describe(self) -> str:
-        when = f" recorded {self.occurred_at.isoformat()}" if self.occurred_at else ""
-        who = f" by {self.actor_label}" if self.actor_label else ""
-        return f"event #{self.seq}{when}{who}: {self.reason}"
+        found = ""
+        if self.occurred_at or self.actor_label:
+            when = f" {self.occurred_at.isoformat()}" if self.occurred_at else ""
+            who = f" by {self.actor_label}" if self.actor_label else ""
+            found = f" (the row now reads:{when}{who})"
+        return f"event #{self.seq}{found}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -304,81 +344,159 @@ class ChainVerification:
     checked: int
     head: ChainAnchor | None
     broken: ChainBreak | None
+    # The window the sealer has not chained yet: rows committed but not sealed.
+    unsealed: int = 0
+    oldest_unsealed_at: datetime | None = None
 
     @property
     def intact(self) -> bool:
         return self.broken is None
 
+    def unsealed_lag_seconds(self, now: datetime | None = None) -> float:
+        if self.oldest_unsealed_at is None:
+            return 0.0
+        return max(0.0, ((now or timezone.now()) - self.oldest_unsealed_at).total_seconds())
 
-def _events_in_seq_order(batch_size: int) -> Iterator[tuple[dict[str, Any], str, str]]:
-    """(content, prev_hash, hash) of every event, oldest first, in keyset batches."""
-    columns = (*CONTENT_FIELDS, "prev_hash", "hash")
+
+VERIFY_COLUMNS = (*CONTENT_FIELDS, "key_id", "prev_hash", "hash")
+
+
+def _events_in_seq_order(batch_size: int) -> Iterator[tuple[dict[str, Any], str, str, str]]:
+    """(content, key_id, prev_hash, hash) of every sealed event, oldest first, in batches."""
     last_seq = 0
     while True:
         rows = list(
             AuditEvent.objects.filter(seq__gt=last_seq)
             .order_by("seq")
-            .values_list(*columns)[:batch_size]
+            .values_list(*VERIFY_COLUMNS)[:batch_size]
         )
-        for *content, prev_hash, hash_ in rows:
-            yield dict(zip(CONTENT_FIELDS, content, strict=True)), prev_hash, hash_
+        for *content, key_id, prev_hash, hash_ in rows:
+            yield dict(zip(CONTENT_FIELDS, content, strict=True)), key_id, prev_hash, hash_
         if len(rows) < batch_size:
             return
         last_seq = rows[-1][0]
 
 
+def content_hash(content: Mapping[str, Any], key_id: str, prev_hash: str) -> str:
+    """The hash of one row's content (as read back from the database) chained to `prev_hash`."""
+    values = dict(content)
+    if key_id:
+        values["key_id"] = key_id
+    return _hmac(prev_hash, _canonical(values), key_id)
+
+
+def _short(value: str | None) -> str:
+    return f"{value[:16]}…" if value else "(none)"
+
+
 def _break_reason(
     content: dict[str, Any],
     *,
+    key_id: str,
+    chain_key_id: str | None,
     stored_prev_hash: str,
     stored_hash: str,
     expected_seq: int,
     prev_hash: str,
-    anchor: ChainAnchor | None,
+    checkpoints: Mapping[int, Checkpoint],
 ) -> str | None:
     seq = content["seq"]
     if seq != expected_seq:
         missing = f"#{expected_seq}" if seq == expected_seq + 1 else f"#{expected_seq}-#{seq - 1}"
         return f"the event(s) before it ({missing}) are missing: deleted"
     if stored_prev_hash != prev_hash:
-        return "its previous-hash does not match the event before it"
-    if not hmac.compare_digest(stored_hash, _hmac(prev_hash, _canonical(content))):
-        return "its content does not match its hash: it was altered"
-    if anchor is not None and seq == anchor.seq and stored_hash != anchor.hash:
-        return "its hash differs from the one verified earlier: the chain was rebuilt"
+        return (
+            f"its stored previous-hash {_short(stored_prev_hash)} does not match the stored hash "
+            f"{_short(prev_hash)} of the event before it"
+        )
+    if chain_key_id is not None and (key_id or legacy_key_id()) != chain_key_id:
+        return (
+            f"it is signed with key {key_id or legacy_key_id()!r}, but the chain's key is "
+            f"{chain_key_id!r} and no rotation event before it names a new key"
+        )
+    if _key(key_id) is None:
+        return f"its key {key_id or legacy_key_id()!r} is not in AUDIT_HMAC_KEYRING"
+    expected = content_hash(content, key_id, prev_hash)
+    if not hmac.compare_digest(stored_hash, expected):
+        return (
+            f"its content does not match its stored hash {_short(stored_hash)} (the content "
+            f"now hashes to {_short(expected)}): it was altered"
+        )
+    checkpoint = checkpoints.get(seq)
+    if checkpoint is not None and stored_hash != checkpoint.hash:
+        return (
+            f"its stored hash {_short(stored_hash)} differs from {_short(checkpoint.hash)} in "
+            f"{checkpoint.source}: the chain was rebuilt"
+        )
     return None
 
 
+def _next_key_id(content: Mapping[str, Any], current: str) -> str:
+    """After a rotation event, the chain continues under the key it names."""
+    if content["action"] == AuditEvent.Action.KEY_ROTATION:
+        changes = content.get("changes") or {}
+        new = changes.get("to_key_id") if isinstance(changes, Mapping) else None
+        if isinstance(new, str) and new:
+            return new
+    return current
+
+
+def unsealed_window() -> tuple[int, datetime | None]:
+    """How many committed rows the sealer has not chained yet, and the oldest one's time."""
+    pending = AuditEvent.objects.filter(seq__isnull=True)
+    oldest = pending.order_by("id").values_list("occurred_at", flat=True).first()
+    return pending.count(), oldest
+
+
 def verify_chain(
-    *, batch_size: int = 10_000, anchor: ChainAnchor | None = None
+    *,
+    batch_size: int = 10_000,
+    anchor: ChainAnchor | None = None,
+    anchor_source: str = "the anchor verified earlier",
+    checkpoints: Iterable[Checkpoint] = (),
 ) -> ChainVerification:
-    """Walk the chain from the start; return how many events held and the first break.
+    """Walk the sealed chain from the start; return how many events held and the first break.
 
     Memory stays flat and no long-lived cursor or transaction is held, however long the table
-    grows. With `anchor`, the chain must still hold that event with that hash: deleting the
-    newest events leaves no gap, and only this catches it.
+    grows. With `anchor` (and any `checkpoints`: the witness's published heads), the chain must
+    still hold each of those events with that hash: deleting the newest events leaves no gap,
+    and rebuilding the chain with the key changes every hash after the edit; only these catch it.
     """
+    points: dict[int, Checkpoint] = {}
+    for point in checkpoints:
+        points.setdefault(point.seq, point)
+    if anchor is not None:
+        points[anchor.seq] = Checkpoint(anchor.seq, anchor.hash, anchor_source)
+    unsealed, oldest = unsealed_window()
+    # The first event may be signed with any key of the ring; from then on, only a rotation
+    # event changes the key.
     prev_hash, checked = GENESIS_HASH, 0
-    for content, stored_prev_hash, stored_hash in _events_in_seq_order(batch_size):
+    chain_key_id: str | None = None
+    for content, key_id, stored_prev_hash, stored_hash in _events_in_seq_order(batch_size):
         reason = _break_reason(
             content,
+            key_id=key_id,
+            chain_key_id=chain_key_id,
             stored_prev_hash=stored_prev_hash,
             stored_hash=stored_hash,
             expected_seq=checked + 1,
             prev_hash=prev_hash,
-            anchor=anchor,
+            checkpoints=points,
         )
         if reason is not None:
             found = ChainBreak(
                 content["seq"], reason, content["occurred_at"], content["actor_label"]
             )
-            return ChainVerification(checked, None, found)
+            return ChainVerification(checked, None, found, unsealed, oldest)
         prev_hash, checked = stored_hash, checked + 1
+        chain_key_id = _next_key_id(content, key_id or legacy_key_id())
     head = ChainAnchor(checked, prev_hash) if checked else None
-    if anchor is not None and checked < anchor.seq:
+    beyond = sorted(seq for seq in points if seq > checked)
+    if beyond:
+        point = points[beyond[-1]]
         reason = (
-            f"the chain now ends at #{checked}, but #{anchor.seq} was verified earlier: "
-            "the newest events were removed"
+            f"the chain now ends at #{checked}, but #{point.seq} (hash {_short(point.hash)}) is "
+            f"in {point.source}: the newest events were removed"
         )
-        return ChainVerification(checked, head, ChainBreak(anchor.seq, reason))
-    return ChainVerification(checked, head, None)
+        return ChainVerification(checked, head, ChainBreak(point.seq, reason), unsealed, oldest)
+    return ChainVerification(checked, head, None, unsealed, oldest)

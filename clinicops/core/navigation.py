@@ -86,6 +86,12 @@ NAV_ITEMS: list[NavItem] = [
         "audit.view_auditevent",
         "Who saw or changed which record, when and from where.",
     ),
+    NavItem(
+        "Flags",
+        "compliance:flag_inbox",
+        "compliance.view_flag",
+        "Problems staff flagged from any page, to acknowledge and resolve.",
+    ),
 ]
 
 

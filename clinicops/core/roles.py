@@ -51,6 +51,10 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "core.add_user": (ADMINISTRATOR,),
     "core.change_user": (ADMINISTRATOR,),
     "audit.view_auditevent": (COMPLIANCE,),
+    # Compliance: anyone signed in may flag a problem; the clinic's inbox is for these two.
+    "compliance.add_flag": ALL_ROLES,
+    "compliance.view_flag": (MANAGER, COMPLIANCE),
+    "compliance.change_flag": (MANAGER, COMPLIANCE),
     # Scheduling.
     "scheduling.view_appointment": _CLINICAL_READERS,
     "scheduling.add_appointment": (FRONT_DESK, MANAGER),

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pytest_django.fixtures import Settings
 
-from clinicops.audit import audit
+from clinicops.audit import audit, sealer
 from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Clinic, User
 from clinicops.core.tests.factories import PatientFactory
@@ -22,10 +22,13 @@ pytestmark = pytest.mark.django_db
 
 
 def record_some(count: int, **fields: object) -> list[AuditEvent]:
-    return [
+    """`count` events, sealed (as the sealer would within seconds), read back."""
+    events = [
         audit.record(actor="test", action=AuditEvent.Action.VIEW, summary=f"event {n}", **fields)
         for n in range(count)
     ]
+    sealer.seal_pending()
+    return list(AuditEvent.objects.filter(pk__in=[e.pk for e in events]).order_by("seq"))
 
 
 def verify(*args: str) -> str:
@@ -37,7 +40,12 @@ def verify(*args: str) -> str:
 
 
 def test_the_hash_covers_every_stored_field() -> None:
-    stored = {f.attname for f in AuditEvent._meta.concrete_fields} - {"id", "prev_hash", "hash"}
+    stored = {f.attname for f in AuditEvent._meta.concrete_fields} - {
+        "id",
+        "prev_hash",
+        "hash",
+        "key_id",
+    }
     assert set(audit.CONTENT_FIELDS) == stored, "a new column must be added to the hash"
 
     with audit.audit_context(ip_address="192.0.2.1"):
@@ -51,7 +59,11 @@ def test_the_hash_covers_every_stored_field() -> None:
             summary="Changed phone",
             changes={"phone": ["1", "2"]},
         )
+    sealer.seal_pending()
+    event.refresh_from_db()
+    assert event.key_id == "k0"
     original = audit.compute_hash(event, event.prev_hash)
+    assert original == event.hash
     altered_values = {
         "seq": event.seq + 1,
         "occurred_at": event.occurred_at + timedelta(microseconds=1),
@@ -72,6 +84,10 @@ def test_the_hash_covers_every_stored_field() -> None:
         setattr(altered, name, value)
         assert audit.compute_hash(altered, event.prev_hash) != original, name
     assert audit.compute_hash(event, "f" * 64) != original, "prev_hash is chained in"
+    rekeyed = copy.copy(event)
+    rekeyed.key_id = "k1"
+    with pytest.raises(KeyError):  # a key id not in the ring cannot be hashed at all
+        audit.compute_hash(rekeyed, event.prev_hash)
 
 
 awkward_json = st.recursive(
@@ -102,6 +118,7 @@ def test_whatever_is_recorded_verifies_after_the_round_trip_through_postgres(
         audit.record(
             actor="test", action=AuditEvent.Action.UPDATE, summary=summary, changes=changes
         )
+    sealer.seal_pending()
     result = audit.verify_chain()
     assert result.broken is None, result.broken
 
@@ -133,6 +150,7 @@ def test_a_tampered_event_is_named_by_the_verify_command(front_desk: User) -> No
     record_some(2)
     target = audit.record(actor=front_desk, action=AuditEvent.Action.VIEW, summary="looked")
     record_some(2)
+    target.refresh_from_db()
     # when someone with the table's owner role edits it around the trigger
     tamper(
         "UPDATE compliance_auditevent SET summary = 'nothing to see' WHERE seq = %s", [target.seq]

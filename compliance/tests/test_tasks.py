@@ -9,7 +9,7 @@ from django.core import mail
 from django.core.cache import cache
 from pytest_django.fixtures import Settings
 
-from clinicops.audit import audit, services, tasks
+from clinicops.audit import audit, sealer, services, tasks
 from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.models import User
@@ -33,6 +33,7 @@ def officers(make_user: Callable[..., User]) -> list[User]:
 def record_some(count: int) -> None:
     for n in range(count):
         audit.record(actor="test", action=AuditEvent.Action.VIEW, summary=f"event {n}")
+    sealer.seal_pending()
 
 
 def test_an_intact_chain_sends_nothing_and_remembers_its_head(officers: list[User]) -> None:

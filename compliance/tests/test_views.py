@@ -53,11 +53,11 @@ def view(actor: object, obj: object, **fields: object) -> AuditEvent:
 
 
 def searches() -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(action=AuditEvent.Action.SEARCH).order_by("seq"))
+    return list(AuditEvent.objects.filter(action=AuditEvent.Action.SEARCH).order_by("id"))
 
 
 def shown_seqs(response: object) -> list[int]:
-    return [row.event.seq for row in response.context["rows"]]
+    return [row.event.pk for row in response.context["rows"]]
 
 
 # --- access ---------------------------------------------------------------------------------
@@ -100,7 +100,7 @@ def test_the_officer_sees_who_saw_what_newest_first(
     response = officer_client.get(URL)
     # then the events are listed newest first, with the patient's name and MRN, and the change
     assert response.status_code == 200
-    assert shown_seqs(response)[:3] == [last.seq, change.seq, first.seq]
+    assert shown_seqs(response)[:3] == [last.pk, change.pk, first.pk]
     html = response.content.decode()
     assert "<html" in html
     assert "Lovelace, Ada" in html
@@ -189,9 +189,9 @@ def test_an_officer_sees_only_their_clinics_events(
     response = officer_client.get(URL)
     # then they see their clinic's events and their colleagues' sign-ins, nothing else
     seqs = shown_seqs(response)
-    assert mine.seq in seqs
-    assert colleague_login.seq in seqs
-    assert not {theirs.seq, stranger_login.seq, failed.seq} & set(seqs)
+    assert mine.pk in seqs
+    assert colleague_login.pk in seqs
+    assert not {theirs.pk, stranger_login.pk, failed.pk} & set(seqs)
     assert "Hopper" not in response.content.decode()
 
 
@@ -201,7 +201,7 @@ def test_a_superuser_sees_every_event_including_failed_logins(
     failed = audit.record(actor=None, action=AuditEvent.Action.LOGIN_FAILED, summary="bad")
     admin = django_user_model.objects.create_superuser("root", "root@example.org", "x" * 16)
     client.force_login(admin)
-    assert failed.seq in shown_seqs(client.get(URL))
+    assert failed.pk in shown_seqs(client.get(URL))
 
 
 def test_filtering_by_another_clinics_patient_finds_nothing(
@@ -264,7 +264,7 @@ def test_filters(
 ) -> None:
     response = officer_client.get(URL, params)
     assert response.status_code == 200
-    names = {e.seq: name for name, e in mixed_events.items()}
+    names = {e.pk: name for name, e in mixed_events.items()}
     assert [names[seq] for seq in shown_seqs(response) if seq in names] == expected
 
 
@@ -272,7 +272,7 @@ def test_the_patient_filter_by_mrn(
     officer_client: Client, mixed_events: dict[str, AuditEvent], patient: Patient
 ) -> None:
     response = officer_client.get(URL, {"patient": patient.mrn})
-    assert shown_seqs(response) == [mixed_events["changed"].seq, mixed_events["early"].seq]
+    assert shown_seqs(response) == [mixed_events["changed"].pk, mixed_events["early"].pk]
 
 
 def test_an_mrn_that_also_reads_as_a_date_still_finds_the_patient(
@@ -280,7 +280,7 @@ def test_an_mrn_that_also_reads_as_a_date_still_finds_the_patient(
 ) -> None:
     patient = PatientFactory(clinic=clinic, mrn="10135002")  # also "10/13/5002"
     event = view(front_desk, patient)
-    assert shown_seqs(officer_client.get(URL, {"patient": "10135002"})) == [event.seq]
+    assert shown_seqs(officer_client.get(URL, {"patient": "10135002"})) == [event.pk]
 
 
 def test_date_filters_use_the_clinics_local_day(
@@ -289,8 +289,8 @@ def test_date_filters_use_the_clinics_local_day(
     # 02:00 UTC on 6 March is still 5 March in New York
     with at(datetime(2026, 3, 6, 2, 0, tzinfo=UTC)):
         late_evening = view(front_desk, patient)
-    assert shown_seqs(officer_client.get(URL, {"date_to": "2026-03-05"})) == [late_evening.seq]
-    assert late_evening.seq not in shown_seqs(officer_client.get(URL, {"date_from": "2026-03-06"}))
+    assert shown_seqs(officer_client.get(URL, {"date_to": "2026-03-05"})) == [late_evening.pk]
+    assert late_evening.pk not in shown_seqs(officer_client.get(URL, {"date_from": "2026-03-06"}))
 
 
 @pytest.mark.parametrize(
@@ -382,7 +382,7 @@ def test_older_pages_follow_without_gaps_or_repeats(
         URL, {"action": "view", "before": first.context["older_than"]}, **HTMX
     )
     # then every event is shown once, newest first
-    assert shown_seqs(first) + shown_seqs(older) == [e.seq for e in reversed(events)]
+    assert shown_seqs(first) + shown_seqs(older) == [e.pk for e in reversed(events)]
     assert older.context["older_than"] is None
     assert "Older events" in first.content.decode()
 
@@ -406,7 +406,10 @@ def test_the_csv_holds_the_filtered_rows_and_the_export_is_audited(
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="audit-log-')
     rows = read_csv(response)
-    assert [int(r["seq"]) for r in rows] == [mixed_events["changed"].seq, mixed_events["early"].seq]
+    assert [int(r["event_id"]) for r in rows] == [
+        mixed_events["changed"].pk,
+        mixed_events["early"].pk,
+    ]
     assert rows[0]["patient"] == "Ada Lovelace"
     assert rows[0]["mrn"] == patient.mrn
     assert rows[0]["changes"] == "city: a → b"
@@ -430,7 +433,7 @@ def test_the_csv_is_scoped_and_spans_every_page(
     stranger = make_user(roles.FRONT_DESK, clinics=[other_clinic], username="stranger")
     view(stranger, other_patient)
     rows = read_csv(officer_client.get(EXPORT_URL, {"action": "view"}))
-    assert [int(r["seq"]) for r in rows] == [e.seq for e in reversed(mine)]
+    assert [int(r["event_id"]) for r in rows] == [e.pk for e in reversed(mine)]
 
 
 def test_csv_cells_cannot_run_as_spreadsheet_formulas(
@@ -450,4 +453,4 @@ def test_a_staff_member_in_two_clinics_is_visible_to_both_officers(
     login = audit.record(actor=floater, action=AuditEvent.Action.LOGIN, obj=floater)
     other_officer = make_user(roles.COMPLIANCE, clinics=[other_clinic], username="officer2")
     client.force_login(other_officer)
-    assert login.seq in shown_seqs(client.get(URL))
+    assert login.pk in shown_seqs(client.get(URL))

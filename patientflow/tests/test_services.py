@@ -524,7 +524,7 @@ def test_a_walk_in_is_booked_into_the_slot_running_now_and_checked_in(
     assert appt.status == Appointment.Status.ARRIVED
     assert appt.start <= now < appt.end
     assert appt.notes == "Walk-in"
-    summaries = list(AuditEvent.objects.order_by("seq").values_list("object_type", "summary"))
+    summaries = list(AuditEvent.objects.order_by("id").values_list("object_type", "summary"))
     assert summaries[0][0] == "scheduling.appointment"  # booked through scheduling
     assert summaries[-1] == ("patientflow.visit", summaries[-1][1])
     assert "(walk-in)" in summaries[-1][1]

@@ -124,7 +124,8 @@ def test_front_desk_finds_and_registers_a_patient_and_compliance_sees_the_trail(
 
 def open_patient_trail(page: Page, mrn: str) -> None:
     """Narrow the audit log to one patient by MRN."""
-    page.get_by_label(re.compile("patient|MRN", re.IGNORECASE)).first.fill(mrn)
+    # In <main>: the header's "Flag a problem" form has a patient MRN field too.
+    page.get_by_role("main").get_by_label(re.compile("patient|MRN", re.IGNORECASE)).first.fill(mrn)
     page.get_by_role("button", name=re.compile("search|filter|apply", re.IGNORECASE)).click()
     expect(page.get_by_role("row").filter(has_text=mrn).first).to_be_visible()
 

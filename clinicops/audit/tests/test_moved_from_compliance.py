@@ -8,7 +8,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from clinicops.audit import audit
+from clinicops.audit import audit, sealer
 from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 
@@ -17,6 +17,38 @@ BEFORE_MOVE = [
     ("audit", None),
     ("core", "0002_mrn_sequence_and_roles"),
 ]
+
+
+def insert_legacy_event(*, summary: str) -> None:
+    """A row as the design before the sealer wrote it: chained at insert, no key id column."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT seq, hash FROM compliance_auditevent ORDER BY seq DESC LIMIT 1")
+        head = cursor.fetchone()
+        cursor.execute("SELECT now()")
+        now = cursor.fetchone()[0]
+    seq, prev = (head[0] + 1, head[1]) if head else (1, audit.GENESIS_HASH)
+    content = {
+        "seq": seq,
+        "occurred_at": now,
+        "actor_id": None,
+        "actor_label": "test",
+        "action": "view",
+        "object_type": "",
+        "object_id": "",
+        "patient_id": None,
+        "clinic_id": None,
+        "ip_address": None,
+        "summary": summary,
+        "changes": {},
+    }
+    hash_ = audit.content_hash(content, "", prev)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO compliance_auditevent (seq, occurred_at, actor_label, action, "
+            "object_type, object_id, summary, changes, prev_hash, hash) "
+            "VALUES (%s, %s, 'test', 'view', '', '', %s, '{}'::jsonb, %s, %s)",
+            [seq, now, summary, prev, hash_],
+        )
 
 
 def migrate(targets: list[tuple[str, str | None]]) -> None:
@@ -48,7 +80,7 @@ def test_the_move_keeps_the_table_its_rows_its_chain_and_the_officers_permission
     permission_id = Permission.objects.get(
         content_type__app_label="compliance", codename="view_auditevent"
     ).pk
-    audit.record(actor="test", action=AuditEvent.Action.VIEW, summary="before the move")
+    insert_legacy_event(summary="before the move")
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM compliance_auditevent")
         before = cursor.fetchone()[0]
@@ -69,7 +101,10 @@ def test_the_move_keeps_the_table_its_rows_its_chain_and_the_officers_permission
     assert AuditEvent._meta.db_table == "compliance_auditevent"
     audit.record(actor="test", action=AuditEvent.Action.VIEW, summary="after the move")
     assert AuditEvent.objects.count() == before + 1
-    assert audit.verify_chain().intact
+    # sealed after the sealer's migration, it continues the chain of the rows sealed before
+    assert sealer.seal_pending().sealed == 1
+    result = audit.verify_chain()
+    assert (result.intact, result.checked) == (True, before + 1)
     # and the append-only triggers are the ones compliance 0002 made
     with connection.cursor() as cursor:
         cursor.execute(

@@ -32,6 +32,8 @@ from django.db import connection, transaction
 # read them and add to them. (Database triggers refuse UPDATE/DELETE/TRUNCATE as well; the
 # grants make sure the application's role cannot switch the triggers off either.)
 APPEND_ONLY_MODELS = ("audit.AuditEvent",)
+# Functions the application role may EXECUTE (owned by the owner, SECURITY DEFINER).
+SEAL_FUNCTIONS = ("audit_seal_events(bigint[], bigint[], text[], text[], text[])",)
 
 APP_URL_ENV = "APP_DATABASE_URL"
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -122,6 +124,12 @@ def grant(cursor: Any, *, role: str, password: str | None) -> str:
             f"REVOKE UPDATE, DELETE, TRUNCATE ON {qschema}.{connection.ops.quote_name(table)} "
             f"FROM {quoted}"
         )
+    # The sealer writes the chain's hashes through this SECURITY DEFINER function only (audit
+    # migration 0002): it fills in unsealed rows and nothing else, so no UPDATE is granted.
+    for function in SEAL_FUNCTIONS:
+        cursor.execute("SELECT to_regprocedure(%s) IS NOT NULL", [function])
+        if cursor.fetchone()[0]:
+            cursor.execute(f"GRANT EXECUTE ON FUNCTION {function} TO {quoted}")
     return (
         f"Role {role} may read and write the tables of {database}.{schema}; "
         f"append-only (SELECT, INSERT): {', '.join(tables)}."

@@ -34,6 +34,7 @@ APP_SEEDERS = (
     "seed_roster",
     "seed_revenue",
     "seed_kpis_history",
+    "seed_compliance",
 )
 
 
