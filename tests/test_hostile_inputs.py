@@ -223,10 +223,10 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
     count = supplies_counts.start_count(actor=nurse, location=cart)
     # Revenue: a claim exported in a batch, and a visit still being coded.
     from clinicops.core.models import Staff
+    from compliance.models import Flag
     from revenue.services import charges as revenue_charges
     from revenue.services import export as revenue_export
     from revenue.tests import factories as revenue_factories
-    from compliance.models import Flag
     from supplies.models import StockMovement
     from workforce.models import RosterRole, ShiftTemplate, StaffContract
     from workforce.services import autofill_runs as roster_autofill
