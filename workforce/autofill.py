@@ -9,7 +9,7 @@ adding shifts nobody needs.
 
 Pure over plain data (`Problem` in, `Outcome` out); `build_problem` makes a Problem from the
 rule loader's `WeekData`, the week's demand and the clinic's shift templates.
-See docs/decisions/XXXX-roster-autofill.md.
+See docs/decisions/0023-roster-autofill.md.
 """
 
 from __future__ import annotations
