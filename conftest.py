@@ -74,3 +74,20 @@ def _allow_flushing_the_audit_table() -> None:
         sync_roles()
 
     TransactionTestCase._fixture_teardown = teardown  # type: ignore[method-assign]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each xdist worker its own cache keys in the shared Redis database.
+
+    The reference cache (clinicops.core.refcache) keeps one version key that any save replaces,
+    as it must across a deployment's processes; between test workers that would let one
+    worker's saves empty the other's cache in the middle of a test that counts queries.
+    """
+    import os
+
+    from django.conf import settings
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        for alias in settings.CACHES.values():
+            alias["KEY_PREFIX"] = f"{alias.get('KEY_PREFIX', '')}-{worker}"

@@ -117,7 +117,7 @@ def test_ready_to_bill_builds_and_scrubs_the_claim_and_audits_each_step(biller, 
     assert claim.total_charge == Decimal("125.00")
     assert [line.line_id for line in claim.lines.all()] == [f"{claim.control_number}-1"]
     # start, diagnoses, line, ready, claim built, scrubbed: six entries, all about the patient.
-    events = AuditEvent.objects.order_by("seq")[before:]
+    events = AuditEvent.objects.order_by("id")[before:]
     assert len(events) == 6
     assert {e.patient_id for e in events} == {visit.patient_id}
     # Frozen once ready.

@@ -541,7 +541,7 @@ def test_use_for_a_patient_visit_is_audited_and_tied_to_the_visit(
 
     movement = StockMovement.objects.get(kind=StockMovement.Kind.USE)
     assert (movement.patient, movement.visit_id) == (patient, 4711)
-    events = AuditEvent.objects.filter(patient_id=patient.pk).order_by("seq")
+    events = AuditEvent.objects.filter(patient_id=patient.pk).order_by("id")
     assert [(e.action, e.actor, e.clinic_id, e.object_type) for e in events] == [
         (AuditEvent.Action.CREATE, nurse, clinic.pk, "supplies.usagesubmission"),
         (AuditEvent.Action.UPDATE, nurse, clinic.pk, "supplies.usagesubmission"),
