@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -17,6 +16,9 @@ from django.db import transaction
 
 from clinicops.audit import audit
 from clinicops.audit.models import AuditEvent
+from clinicops.core.csvimport import ImportRefused as ImportRefused
+from clinicops.core.csvimport import ImportSummary as ImportSummary
+from clinicops.core.csvimport import LineError as LineError
 from clinicops.core.models import Clinic, Payer
 
 from .models import FeeSchedule, FeeScheduleItem, ProcedureCode, procedure_code_problem
@@ -31,31 +33,6 @@ CODE_COLUMNS = ("code", "description", "active")
 CODE_REQUIRED = ("code", "description")
 FEE_COLUMNS = ("procedure_code", "modifier", "charge", "expected_allowed")
 FEE_REQUIRED = ("procedure_code", "charge")
-
-
-@dataclass(frozen=True)
-class LineError:
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}, {self.field}: {self.message}"
-
-
-class ImportRefused(Exception):
-    """The file was refused; nothing was imported. `errors` names each line and field."""
-
-    def __init__(self, errors: list[LineError]) -> None:
-        super().__init__("; ".join(str(e) for e in errors[:5]))
-        self.errors = errors
-
-
-@dataclass
-class ImportSummary:
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
 
 
 def _rows(

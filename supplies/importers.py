@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -17,6 +17,9 @@ from django.db.models.functions import Upper
 
 from clinicops.audit import audit
 from clinicops.audit.models import AuditEvent
+from clinicops.core.csvimport import ImportRefused as ImportRefused
+from clinicops.core.csvimport import ImportSummary as ImportSummary
+from clinicops.core.csvimport import LineError as LineError
 
 from .models import ItemBarcode, LotStock, Supplier, SupplyItem
 
@@ -99,33 +102,8 @@ def template_csv() -> str:
     return out.getvalue()
 
 
-@dataclass(frozen=True)
-class LineError:
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}, {self.field}: {self.message}"
-
-
-class ItemImportError(Exception):
-    """The file was refused; nothing was imported. `errors` names each line and field."""
-
-    def __init__(self, errors: list[LineError]) -> None:
-        super().__init__("; ".join(str(e) for e in errors[:5]))
-        self.errors = errors
-
-
-@dataclass
-class ImportSummary:
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.created or self.updated)
+# The refusal of an item file (the shared import error, under the name callers know).
+ItemImportError = ImportRefused
 
 
 @dataclass
