@@ -132,7 +132,10 @@ def take_screenshot(page: Page, name: str) -> list[Path]:
     for label, size in (("desktop", DESKTOP), ("tablet", TABLET)):
         page.set_viewport_size(size)
         path = SCREENSHOTS / f"{name}-{label}.png"
-        page.screenshot(path=str(path), full_page=True)
+        # caret="initial": Playwright's caret hiding leaves an empty style attribute on the
+        # page's inputs (the header's "Flag a problem" form is on every page), which an htmx
+        # settle then copies, and the CSP refuses that as an inline style.
+        page.screenshot(path=str(path), full_page=True, caret="initial")
         paths.append(path)
     page.set_viewport_size(original)
     return paths
