@@ -173,3 +173,14 @@ def axe_violations(page: Page, *, impacts: tuple[str, ...] = ("serious", "critic
                 found.append(f"{label} {violation['id']}: {node['target']} {violation['help']}")
     page.set_viewport_size(original)
     return found
+
+
+def htmx_settled(page: Page) -> None:
+    """Wait until htmx has finished every request, swap and settle on the page.
+
+    htmx shows swapped-in content at once but binds its triggers in the settle step about 20 ms
+    later; a test that types into a just-swapped input inside that window loses the event (a
+    person cannot type that fast). Call this after a swap and before using what it brought."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )

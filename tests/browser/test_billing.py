@@ -25,7 +25,7 @@ from revenue.tests.factories import (
 )
 from revenue.x12.validate import validate_x12
 
-from .conftest import ConsoleLog
+from .conftest import ConsoleLog, htmx_settled
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -75,6 +75,7 @@ def test_biller_codes_a_visit_and_exports_a_batch(
     expect(diagnoses).to_have_value("I10 ")
     page.get_by_role("button", name="Save diagnoses").click()
     expect(page.get_by_text("Saved 1 diagnoses: I10.")).to_be_visible()
+    htmx_settled(page)
 
     # A service line: the procedure picked from the imported codes as it is typed.
     code = page.get_by_label("Procedure (CPT/HCPCS)")
@@ -85,6 +86,7 @@ def test_biller_codes_a_visit_and_exports_a_batch(
     page.get_by_label("Modifiers").fill("25")
     page.get_by_role("button", name="Add line").click()
     expect(page.get_by_text("Added line 1: 99213 x1, 125.00.")).to_be_visible()
+    htmx_settled(page)
     screenshot(page, "billing-charge-entry")
 
     page.get_by_role("button", name="Ready to bill").click()
