@@ -367,6 +367,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "clinicops.kpis.tasks.dispatch_weekly_digests",
         "schedule": crontab(minute=10),
     },
+    # Hourly at :20; it enqueues the overdue corrective-action alerts of each clinic where it
+    # is INCIDENT_ALERT_LOCAL_HOUR o'clock (each action alerted once per overdue spell).
+    "incident-overdue-dispatch": {
+        "task": "compliance.tasks.dispatch_overdue_alerts",
+        "schedule": crontab(minute=20),
+    },
 }
 # KPI rollup: the local hour it runs at, and how many days before yesterday it re-rolls to
 # pick up late data.
@@ -377,6 +383,8 @@ KPI_TRAILING_DAYS = env_int("KPI_TRAILING_DAYS", 7)
 KPI_COMPLETENESS_DAYS = env_int("KPI_COMPLETENESS_DAYS", 92)
 # The weekly KPI digest goes out on Mondays at this local hour.
 KPI_DIGEST_LOCAL_HOUR = env_int("KPI_DIGEST_LOCAL_HOUR", 7)
+# Overdue corrective actions are alerted at this local hour (owner and compliance officers).
+INCIDENT_ALERT_LOCAL_HOUR = env_int("INCIDENT_ALERT_LOCAL_HOUR", 7)
 
 # Supplies: the largest quantity one log may use (an item may set its own), and how long
 # the nurse who logged it may undo a log.

@@ -8,3 +8,7 @@ from django.apps import AppConfig
 class ComplianceConfig(AppConfig):
     name = "compliance"
     verbose_name = "Compliance"
+
+    def ready(self) -> None:
+        # Celery autodiscovers `tasks` modules only; the incident alerts live beside it.
+        from . import incident_tasks  # noqa: F401

@@ -19,6 +19,7 @@ from clinicops.core.web import HtmxHttpRequest, current_clinic
 
 from . import flags
 from .forms import FlagForm, FlagUpdateForm
+from .incident_forms import LinkFlagForm
 from .models import Flag
 
 
@@ -128,4 +129,7 @@ def flag_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 clinic=flag.clinic_id,
                 summary=f"Flag {flag.pk} naming a patient",
             )
-    return render(request, "compliance/flag_detail.html", {"flag": flag, "form": form})
+    context: dict[str, Any] = {"flag": flag, "form": form, "incidents": list(flag.incidents.all())}
+    if request.user.has_perm("compliance.change_incident"):
+        context["link_form"] = LinkFlagForm(clinic=flag.clinic)
+    return render(request, "compliance/flag_detail.html", context)

@@ -92,6 +92,12 @@ NAV_ITEMS: list[NavItem] = [
         "compliance.view_flag",
         "Problems staff flagged from any page, to acknowledge and resolve.",
     ),
+    NavItem(
+        "Incidents",
+        "compliance:incident_list",
+        "compliance.view_incident",
+        "Incidents and near misses: triage, root causes, corrective actions, closing.",
+    ),
 ]
 
 

@@ -55,6 +55,14 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "compliance.add_flag": ALL_ROLES,
     "compliance.view_flag": (MANAGER, COMPLIANCE),
     "compliance.change_flag": (MANAGER, COMPLIANCE),
+    # Incidents: managers and officers report and read them; the officer works them (triage,
+    # analysis, actions, verification, closing); a manager may record an action as done.
+    "compliance.view_incident": (MANAGER, COMPLIANCE),
+    "compliance.add_incident": (MANAGER, COMPLIANCE),
+    "compliance.change_incident": (COMPLIANCE,),
+    "compliance.add_correctiveaction": (COMPLIANCE,),
+    "compliance.change_correctiveaction": (MANAGER, COMPLIANCE),
+    "compliance.verify_correctiveaction": (COMPLIANCE,),
     # Scheduling.
     "scheduling.view_appointment": _CLINICAL_READERS,
     "scheduling.add_appointment": (FRONT_DESK, MANAGER),
