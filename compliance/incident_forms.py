@@ -57,15 +57,23 @@ class IncidentForm(ErrorListMixin, forms.Form):
     kind = forms.ChoiceField(
         label="What kind of event", choices=Incident.Kind.choices, initial=Incident.Kind.INCIDENT
     )
-    title = forms.CharField(label="Short title", max_length=200)
+    title = forms.CharField(
+        label="Short title",
+        max_length=200,
+        error_messages={"required": "Give the incident a short title."},
+    )
     description = forms.CharField(
         label="What happened",
         max_length=4000,
+        error_messages={"required": "Say what happened."},
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="The facts: what happened, in order. No blame, no names of patients here.",
     )
     location = forms.CharField(
-        label="Where", max_length=200, help_text="Room, area or workstation."
+        label="Where",
+        max_length=200,
+        help_text="Room, area or workstation.",
+        error_messages={"required": "Say where it happened."},
     )
     occurred_at = DateTimeField(
         label="When",
@@ -122,8 +130,9 @@ class IncidentForm(ErrorListMixin, forms.Form):
 
     def clean_occurred_at(self) -> datetime:
         value: datetime = self.cleaned_data["occurred_at"]
-        # Typed as the clinic's wall-clock time (the server's zone is UTC).
-        wall = value.astimezone(UTC).replace(tzinfo=None)
+        # Typed as the clinic's wall-clock time: Django made it aware in the current zone
+        # with the typed wall-clock kept; put the clinic's zone in its place.
+        wall = value.replace(tzinfo=None)
         local = wall.replace(tzinfo=self.clinic.tz)
         if local > datetime.now(tz=UTC) + incidents.CLOCK_SLACK:
             raise forms.ValidationError("The incident cannot have happened in the future.")
@@ -256,7 +265,10 @@ class ActionForm(ErrorListMixin, forms.Form):
         label="Kind", choices=CorrectiveAction.Kind.choices, initial="corrective"
     )
     description = forms.CharField(
-        label="Action", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label="Action",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Say what will be done."},
     )
     owner = UserChoiceField(
         label="Owner",
@@ -284,7 +296,9 @@ class ActionForm(ErrorListMixin, forms.Form):
 
 class CompleteActionForm(ErrorListMixin, forms.Form):
     note = forms.CharField(
-        label="What was done", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label="What was done",
+        error_messages={"required": "Say what was done, for the verifier."},
+        max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
 
     def clean_note(self) -> str:
@@ -300,6 +314,7 @@ class VerifyActionForm(ErrorListMixin, forms.Form):
     )
     note = forms.CharField(
         label="Evidence",
+        error_messages={"required": "Say how you checked that it worked."},
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="How you checked (an audit of 20 charts, a spot check, a repeat count...).",
@@ -320,7 +335,9 @@ class VerifyActionForm(ErrorListMixin, forms.Form):
 
 class CancelActionForm(ErrorListMixin, forms.Form):
     reason = forms.CharField(
-        label="Why cancel it", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label="Why cancel it",
+        error_messages={"required": "Say why the action is cancelled."},
+        max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
 
     def clean_reason(self) -> str:
