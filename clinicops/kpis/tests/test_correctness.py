@@ -521,7 +521,48 @@ class World:
             at = local(day, 18) + timedelta(minutes=rng.randint(0, 60 * 48))
             self.claim(visit, at, rng.random() < 0.8)
 
+    # -- compliance --
+
+    def incident(self, clinic: Clinic, reported: datetime, closed: datetime | None) -> Any:
+        """An incident reported at `reported`, closed at `closed` (None: still open)."""
+        Incident = apps.get_model("compliance", "Incident")
+        reporter = self.providers[0].user
+        return Incident.objects.create(
+            clinic=clinic,
+            title="Correctness incident",
+            description="Seeded",
+            location="Somewhere",
+            occurred_at=reported - timedelta(hours=2),
+            category="fall",
+            harm="no_harm",
+            reported_by=reporter,
+            reported_at=reported,
+            status="closed" if closed else "investigating",
+            closed_at=closed,
+            close_reason="seeded" if closed else "",
+        )
+
+    def seed_incidents(self, day: date, mode: str) -> None:
+        """Incidents closed on the day at any local hour (midnight and the DST small hours
+        too), reported 0-40 days before at any hour; none in the empty and zero weeks. Its
+        own random numbers: the other metrics' world stays as it was."""
+        if mode != "normal":
+            return
+        rng = random.Random(day.toordinal() * 7 + 17)
+        for _ in range(rng.choice([0, 1, 2, 3])):
+            hour, minute = rng.choice([(0, 5), (1, 30), (2, 30), (9, 0), (16, 45), (23, 55)])
+            reported_day = day - timedelta(days=rng.randint(0, 40))
+            reported = local(reported_day, rng.randint(0, 23), rng.choice([0, 30, 59]))
+            closed = max(local(day, hour, minute), reported + timedelta(minutes=5))
+            self.incident(self.clinic, reported, closed)
+        self.incident(self.clinic, local(day, 10), None)  # still open: never counts
+        self.incident(self.other, local(day - timedelta(days=3), 9), local(day, 11))
+
     def seed(self) -> None:
+        if apps.is_installed("compliance"):
+            for monday, mode in WEEKS.items():
+                for day in days_of(monday):
+                    self.seed_incidents(day, mode)
         if apps.is_installed("workforce"):
             self.build_roster()
             for monday in WEEKS:
@@ -571,6 +612,10 @@ class World:
             self.shift(week, self.desk[1], LATE_DAY, 12, 20)  # entered after the night
         if apps.is_installed("revenue"):
             self.late_claims()
+        if apps.is_installed("compliance"):
+            # closings of that day entered after the night (long-running investigations)
+            for hour in range(12):
+                self.incident(self.clinic, local(LATE_DAY - timedelta(days=300), 9), local(LATE_DAY, hour))
 
     def late_claims(self) -> None:
         """Two claims first scrubbed on LATE_DAY, not clean, recorded after the night."""
@@ -990,6 +1035,18 @@ def clean_claim_rate(world: World, first: date, last: date) -> Decimal | None:
     return ratio(sum(1 for c in entered if c.first_pass_clean), len(entered), 100)
 
 
+def incident_closure_days(world: World, first: date, last: date) -> Decimal | None:
+    """Median clinic-local calendar days from report to close, of the incidents closed (on
+    their local closing day) in the period."""
+    Incident = apps.get_model("compliance", "Incident")
+    values = [
+        Decimal((local_day(i.closed_at) - local_day(i.reported_at)).days)
+        for i in Incident.objects.filter(clinic=world.clinic, status="closed")
+        if first <= local_day(i.closed_at) <= last
+    ]
+    return _median(values)
+
+
 Reference = Callable[[World, date, date], Decimal | None]
 REFERENCES: dict[str, Reference] = {
     "shift_fill_rate": shift_fill_rate,
@@ -1001,6 +1058,7 @@ REFERENCES: dict[str, Reference] = {
     "door_to_provider_min": door_to_provider_min,
     "cycle_time_min": cycle_time_min,
     "clean_claim_rate": clean_claim_rate,
+    "incident_closure_days": incident_closure_days,
 }
 
 
