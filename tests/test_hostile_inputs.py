@@ -280,6 +280,33 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
     flag = Flag.objects.create(
         clinic=clinic, description="Fridge alarm", created_at=timezone.now(), patient=patient
     )
+    from compliance import incidents as compliance_incidents
+
+    officer = users[roles.COMPLIANCE]
+    incident = compliance_incidents.report_incident(
+        actor=officer,
+        clinic=clinic,
+        kind="incident",
+        title="Fall in corridor",
+        description="Wet floor",
+        location="Corridor",
+        occurred_at=timezone.now() - dt.timedelta(hours=1),
+        category="fall",
+        harm="mild",
+        patient=patient,
+    ).obj
+    compliance_incidents.triage(
+        actor=officer, incident=incident, priority="high", lead=officer, category="fall",
+        harm="mild",
+    )
+    corrective = compliance_incidents.add_action(
+        actor=officer,
+        incident=incident,
+        kind="corrective",
+        description="Signs",
+        owner=manager,
+        due_date=tomorrow,
+    ).obj
 
     ids: dict[str, dict[str, Any]] = {
         "revenue:start": {"visit_id": uncoded.pk},
@@ -336,6 +363,18 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         "patientflow:follow_up": {"pk": visit.pk},
         "patientflow:summary": {"pk": visit.pk},
         "compliance:flag_detail": {"pk": flag.pk},
+        "compliance:flag_link": {"pk": flag.pk},
+        "compliance:incident_detail": {"pk": incident.pk},
+        "compliance:incident_triage": {"pk": incident.pk},
+        "compliance:incident_move": {"pk": incident.pk, "move": "investigate"},
+        "compliance:incident_close": {"pk": incident.pk},
+        "compliance:incident_reopen": {"pk": incident.pk},
+        "compliance:incident_analysis": {"pk": incident.pk},
+        "compliance:action_add": {"pk": incident.pk},
+        "compliance:incident_events": {"pk": incident.pk},
+        "compliance:action_done": {"pk": corrective.pk},
+        "compliance:action_verify": {"pk": corrective.pk},
+        "compliance:action_cancel": {"pk": corrective.pk},
         "kpis:clinic_dashboard": {"clinic_id": clinic.pk},
         "kpis:choose": {"clinic_id": clinic.pk},
         "kpis:weekly_csv": {"clinic_id": clinic.pk},

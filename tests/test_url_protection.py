@@ -177,6 +177,18 @@ POST_URL_NAMES = {
     "revenue:import_fees",
     "compliance:flag_create",
     "compliance:flag_detail",
+    "compliance:flag_link",
+    "compliance:incident_create",
+    "compliance:incident_triage",
+    "compliance:incident_move",
+    "compliance:incident_close",
+    "compliance:incident_reopen",
+    "compliance:incident_analysis",
+    "compliance:incident_events",
+    "compliance:action_add",
+    "compliance:action_done",
+    "compliance:action_verify",
+    "compliance:action_cancel",
 }
 
 # The project's own views (the Django admin's are Django's).
