@@ -88,20 +88,20 @@ class IncidentForm(ErrorListMixin, forms.Form):
         help_text="For a near miss or an unsafe condition: “Did not reach a patient or person”.",
     )
     patient_mrn = forms.CharField(
-        label="Patient MRN (optional)",
+        label="Patient MRN",
         max_length=12,
         required=False,
         help_text="Only a patient of this clinic you may see.",
     )
     witnesses = forms.CharField(
-        label="Witnesses (optional)",
+        label="Witnesses",
         max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Who saw it, one per line.",
     )
     immediate_action = forms.CharField(
-        label="What was done at once (optional)",
+        label="What was done at once",
         max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -172,7 +172,7 @@ class TriageForm(ErrorListMixin, forms.Form):
     category = forms.ChoiceField(label="Category", choices=Incident.Category.choices)
     harm = forms.ChoiceField(label="Harm (AHRQ harm scale)", choices=Incident.Harm.choices)
     note = forms.CharField(
-        label="Triage note (optional)",
+        label="Triage note",
         max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -298,7 +298,8 @@ class CompleteActionForm(ErrorListMixin, forms.Form):
     note = forms.CharField(
         label="What was done",
         error_messages={"required": "Say what was done, for the verifier."},
-        max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
     def clean_note(self) -> str:
@@ -320,7 +321,10 @@ class VerifyActionForm(ErrorListMixin, forms.Form):
         help_text="How you checked (an audit of 20 charts, a spot check, a repeat count...).",
     )
     new_due_date = DateField(
-        label="New due date (if not effective)", required=False, widget=DateInput()
+        label="New due date",
+        required=False,
+        widget=DateInput(),
+        help_text="Only if it did not work: when the action is due again.",
     )
 
     def clean_note(self) -> str:
@@ -337,7 +341,8 @@ class CancelActionForm(ErrorListMixin, forms.Form):
     reason = forms.CharField(
         label="Why cancel it",
         error_messages={"required": "Say why the action is cancelled."},
-        max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
     def clean_reason(self) -> str:
@@ -346,7 +351,7 @@ class CancelActionForm(ErrorListMixin, forms.Form):
 
 class LinkEventForm(ErrorListMixin, forms.Form):
     event_id = forms.CharField(label="Audit event id", max_length=20)
-    note = forms.CharField(label="Why it matters (optional)", max_length=300, required=False)
+    note = forms.CharField(label="Why it matters", max_length=300, required=False)
 
     def clean_event_id(self) -> int:
         raw = clean_text(self.cleaned_data["event_id"]).strip().lstrip("#")

@@ -230,7 +230,7 @@ def _chart(table: incidents.MonthlyTable) -> dict[str, Any]:
     bars = []
     for index in range(12):
         x = left + index * step + (step - bar) / 2
-        y = height - bottom
+        y = float(height - bottom)
         for value, label, per_month, _ in table.rows:
             n = per_month[index]
             if not n:
@@ -280,7 +280,8 @@ def _detail(request: HtmxHttpRequest, incident: Incident, **bound: Any) -> HttpR
     forms_by_action: dict[int, dict[str, forms.Form]] = {}
     for action in actions:
         forms_by_action[action.pk] = {
-            "done": bound.get(f"done_{action.pk}") or CompleteActionForm(prefix=f"a{action.pk}-done"),
+            "done": bound.get(f"done_{action.pk}")
+            or CompleteActionForm(prefix=f"a{action.pk}-done"),
             "verify": bound.get(f"verify_{action.pk}")
             or VerifyActionForm(prefix=f"a{action.pk}-verify"),
             "cancel": bound.get(f"cancel_{action.pk}")
@@ -307,10 +308,13 @@ def _detail(request: HtmxHttpRequest, incident: Incident, **bound: Any) -> HttpR
                 "expected": status,
                 "category": incident.category,
                 "harm": incident.harm,
-                "lead": user.pk if incidents.leads_for(clinic).filter(pk=user.pk).exists() else None,
+                "lead": user.pk
+                if incidents.leads_for(clinic).filter(pk=user.pk).exists()
+                else None,
             },
         ),
-        "close_form": bound.get("close") or ReasonForm(prefix="close", initial={"expected": status}),
+        "close_form": bound.get("close")
+        or ReasonForm(prefix="close", initial={"expected": status}),
         "reopen_form": bound.get("reopen")
         or ReasonForm(prefix="reopen", initial={"expected": status}),
         "analysis_form": bound.get("analysis")
@@ -370,7 +374,12 @@ def incident_triage(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             expected=data["expected"],
         )
     except (incidents.Refused, states.IllegalMove) as refused:
-        form.add_error(getattr(refused, "field", None) if getattr(refused, "field", None) in form.fields else None, str(refused))
+        form.add_error(
+            getattr(refused, "field", None)
+            if getattr(refused, "field", None) in form.fields
+            else None,
+            str(refused),
+        )
         return _detail(request, incident, triage=form)
     stored = outcome.obj
     return _done(
@@ -435,8 +444,11 @@ def incident_close(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         request,
         stored.pk,
         f"Incident {stored.pk} closed"
-        + (f" with the reason “{stored.close_reason}”." if stored.close_reason else
-           ": every action verified effective."),
+        + (
+            f" with the reason “{stored.close_reason}”."
+            if stored.close_reason
+            else ": every action verified effective."
+        ),
         outcome.replayed,
     )
 

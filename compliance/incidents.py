@@ -61,7 +61,7 @@ class Outcome[T]:
     replayed: bool = False
 
 
-def lock_row[M: Incident | CorrectiveAction](
+def lock_row[M: (Incident, CorrectiveAction)](
     model: type[M], obj: M | int, *, related: Sequence[str] = ()
 ) -> M:
     """Lock one row FOR UPDATE (with `related` joined, not locked); `servicekit.lock_row`
@@ -238,9 +238,7 @@ def triage(
         if replayed:
             return Outcome(locked, replayed=True)
         if not leads_for(locked.clinic).filter(pk=lead.pk).exists():
-            raise Refused(
-                "Lead: choose someone at this clinic who may work incidents.", "lead"
-            )
+            raise Refused("Lead: choose someone at this clinic who may work incidents.", "lead")
         check_kind_and_harm(locked.kind, harm)
         before = audit.snapshot(locked, INCIDENT_FIELDS)
         locked.status = states.target("triage")
@@ -481,8 +479,7 @@ def _lock_action(action: CorrectiveAction | int) -> CorrectiveAction:
     if incident.status not in states.ACTION_STATES:
         raise IllegalMove(
             f"Incident {incident.pk} is {incident.get_status_display().lower()}: its actions "
-            "can no longer change."
-            + (" Reopen it first." if incident.status == S.CLOSED else "")
+            "can no longer change." + (" Reopen it first." if incident.status == S.CLOSED else "")
         )
     return locked
 
@@ -668,9 +665,7 @@ def link_flag(*, actor: User, incident: Incident | int, flag: Flag) -> Outcome[I
 def overdue_actions(clinic: Clinic, today: date) -> QuerySet[CorrectiveAction]:
     """Open actions of the clinic's open incidents whose due date has passed (local `today`)."""
     return (
-        CorrectiveAction.objects.filter(
-            incident__clinic=clinic, status=A.OPEN, due_date__lt=today
-        )
+        CorrectiveAction.objects.filter(incident__clinic=clinic, status=A.OPEN, due_date__lt=today)
         .exclude(incident__status=S.CLOSED)
         .select_related("incident", "owner")
         .order_by("due_date", "pk")
@@ -777,10 +772,14 @@ def linked_events(user: User, incident: Incident) -> list[selectors.AuditRow]:
 def history(incident: Incident) -> QuerySet[AuditEvent]:
     """The incident's own audit events and its actions', oldest first."""
     action_ids = [str(pk) for pk in incident.actions.values_list("pk", flat=True)]
-    return AuditEvent.objects.filter(
-        Q(object_type="compliance.incident", object_id=str(incident.pk))
-        | Q(object_type="compliance.correctiveaction", object_id__in=action_ids)
-    ).exclude(action=AuditEvent.Action.VIEW).order_by("occurred_at", "id")
+    return (
+        AuditEvent.objects.filter(
+            Q(object_type="compliance.incident", object_id=str(incident.pk))
+            | Q(object_type="compliance.correctiveaction", object_id__in=action_ids)
+        )
+        .exclude(action=AuditEvent.Action.VIEW)
+        .order_by("occurred_at", "id")
+    )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ day is one day like any other. A reopened incident counts only on the day it was
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from django.db.models import QuerySet
 
@@ -31,7 +32,9 @@ def closure_days(incident: Incident, clinic: Clinic) -> int:
     """Clinic-local calendar days from report to close."""
     assert incident.closed_at is not None  # noqa: S101 - only closed incidents are measured
     tz = clinic.tz
-    return (incident.closed_at.astimezone(tz).date() - incident.reported_at.astimezone(tz).date()).days
+    return (
+        incident.closed_at.astimezone(tz).date() - incident.reported_at.astimezone(tz).date()
+    ).days
 
 
 def incident_closure_days(clinic: Clinic, day: date) -> list[int]:
@@ -102,7 +105,7 @@ register(
         compute_range=incident_closure_range,
         drilldown=incident_closure_drilldown,
         sources=(Source("compliance.Incident", clinic="clinic", day="closed_at"),),
-        default_target=30,
+        default_target=Decimal(30),
         description="Median days from an incident's report to its closing.",
         definition=(
             "Median, over the incidents and near misses closed during the period, of the "

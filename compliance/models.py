@@ -233,7 +233,7 @@ class Incident(models.Model):
 
     @property
     def kind_short(self) -> str:
-        """"Near miss" rather than "Near miss (caught before it reached anyone)"."""
+        """ "Near miss" rather than "Near miss (caught before it reached anyone)"."""
         return str(self.get_kind_display()).split(" (")[0]
 
     @property
@@ -324,7 +324,9 @@ class IncidentAuditLink(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="audit_links")
     event_id = models.BigIntegerField()
     note = models.CharField(max_length=300, blank=True)
-    linked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     linked_at = models.DateTimeField()
 
     class Meta:
@@ -332,3 +334,6 @@ class IncidentAuditLink(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["incident", "event_id"], name="incident_event_once")
         ]
+
+    def __str__(self) -> str:
+        return f"Audit event {self.event_id} of incident {self.incident_id}"

@@ -296,7 +296,11 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         patient=patient,
     ).obj
     compliance_incidents.triage(
-        actor=officer, incident=incident, priority="high", lead=officer, category="fall",
+        actor=officer,
+        incident=incident,
+        priority="high",
+        lead=officer,
+        category="fall",
         harm="mild",
     )
     corrective = compliance_incidents.add_action(

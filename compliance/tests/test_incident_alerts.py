@@ -57,14 +57,15 @@ def test_an_overdue_action_is_alerted_once_to_its_owner_and_the_officers(
     message = mail.outbox[0]
     assert message.to == ["officer@example.com", "owner@example.com"]
     assert "overdue by 1 day (incident" in message.subject
-    assert AuditEvent.objects.filter(
-        object_type="compliance.correctiveaction", summary__contains="overdue alert sent"
-    ).count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            object_type="compliance.correctiveaction", summary__contains="overdue alert sent"
+        ).count()
+        == 1
+    )
 
 
-def test_a_new_overdue_spell_is_alerted_again(
-    officer: User, owner: User, clinic: Clinic
-) -> None:
+def test_a_new_overdue_spell_is_alerted_again(officer: User, owner: User, clinic: Clinic) -> None:
     action = overdue_action(officer, owner, clinic)
     late = action.due_date + timedelta(days=1)
     assert incidents.alert_overdue_actions(clinic=clinic, today=late) == 1
@@ -118,7 +119,9 @@ def test_a_failed_send_is_retried_and_sent_once(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_runs_alert_each_action_once(clinic: Clinic, make_user: Callable[..., User]) -> None:
+def test_concurrent_runs_alert_each_action_once(
+    clinic: Clinic, make_user: Callable[..., User]
+) -> None:
     officer = make_user(roles.COMPLIANCE, username="officer", email="officer@example.com")
     owner = make_user(roles.NURSE, username="owner", email="owner@example.com")
     actions = [overdue_action(officer, owner, clinic) for _ in range(3)]
@@ -130,7 +133,7 @@ def test_concurrent_runs_alert_each_action_once(clinic: Clinic, make_user: Calla
         barrier = threading.Barrier(4)
         results: list[int] = []
 
-        def run() -> None:
+        def run(barrier: threading.Barrier = barrier, results: list[int] = results) -> None:
             try:
                 barrier.wait()
                 results.append(incidents.alert_overdue_actions(clinic=clinic, today=late))

@@ -31,7 +31,9 @@ def ny(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=NEW_YORK)
 
 
-def closed_incident(officer: User, clinic: Clinic, reported: datetime, closed: datetime) -> Incident:
+def closed_incident(
+    officer: User, clinic: Clinic, reported: datetime, closed: datetime
+) -> Incident:
     with at(reported):
         incident = report(officer, clinic, occurred_at=reported - timedelta(hours=1))
     with at(closed):
@@ -102,4 +104,5 @@ def test_the_drilldown_lists_the_closed_incidents_with_the_median_marked(
     assert drill is not None
     assert [row[-1] for row in drill.rows] == [1, 5, 10]
     assert [row[0] for row in drill.rows] == ["", "median", ""]
-    assert drill.columns[0] == "Median" and drill.columns[-1] == "Days"
+    assert drill.columns[0] == "Median"
+    assert drill.columns[-1] == "Days"

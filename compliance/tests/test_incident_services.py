@@ -51,16 +51,28 @@ def test_the_workflow_runs_from_report_through_verification_to_closed(
 
     # when it is triaged, investigated, analysed, acted on, verified and closed
     incident = incidents.triage(
-        actor=officer, incident=incident, priority="high", lead=officer,
-        category="identification", harm="mild", expected="reported",
+        actor=officer,
+        incident=incident,
+        priority="high",
+        lead=officer,
+        category="identification",
+        harm="mild",
+        expected="reported",
     ).obj
-    incident = incidents.start_investigation(actor=officer, incident=incident, expected="triaged").obj
+    incident = incidents.start_investigation(
+        actor=officer, incident=incident, expected="triaged"
+    ).obj
     incidents.save_analysis(
-        actor=officer, incident=incident, whys=["a", "", "b"],
-        fishbone={"people": "New starter", "equipment": ""}, root_cause="Batch labels",
+        actor=officer,
+        incident=incident,
+        whys=["a", "", "b"],
+        fishbone={"people": "New starter", "equipment": ""},
+        root_cause="Batch labels",
     )
     action = add(officer, incident, manager)
-    incident = incidents.finish_analysis(actor=officer, incident=incident, expected="investigating").obj
+    incident = incidents.finish_analysis(
+        actor=officer, incident=incident, expected="investigating"
+    ).obj
     incidents.complete_action(actor=manager, action=action, note="Printers installed")
     incidents.verify_action(
         actor=officer, action=action, effective=True, note="20 charts audited, no mislabels"
@@ -70,14 +82,18 @@ def test_the_workflow_runs_from_report_through_verification_to_closed(
     # then it is closed with no reason needed, and every step is in the audit trail
     closed.refresh_from_db()
     assert (closed.status, closed.close_reason, closed.closed_by) == ("closed", "", officer)
-    assert closed.whys == ["a", "b"] and closed.fishbone == {"people": "New starter"}
+    assert closed.whys == ["a", "b"]
+    assert closed.fishbone == {"people": "New starter"}
     assert closed.harm == "mild"
     summaries = [e.summary for e in events(closed)]
     assert summaries[0].startswith("Reported incident")
-    assert any("triaged" in s for s in summaries) and summaries[-1] == f"Incident {closed.pk} closed"
+    assert any("triaged" in s for s in summaries)
+    assert summaries[-1] == f"Incident {closed.pk} closed"
     assert all(e.patient_id == patient.pk and e.clinic_id == clinic.pk for e in events(closed))
     assert [e.summary.split(": ")[-1] for e in events(action)] == [
-        "corrective action added", "done", "verified effective",
+        "corrective action added",
+        "done",
+        "verified effective",
     ]
 
 
@@ -87,7 +103,9 @@ def test_illegal_moves_are_refused_with_a_message_and_change_nothing(
     incident = report(officer, clinic)
     before = AuditEvent.objects.count()
 
-    with pytest.raises(IllegalMove, match="Start the investigation is not possible: the incident is reported"):
+    with pytest.raises(
+        IllegalMove, match="Start the investigation is not possible: the incident is reported"
+    ):
         incidents.start_investigation(actor=officer, incident=incident)
     with pytest.raises(IllegalMove, match="works from: investigating"):
         incidents.finish_analysis(actor=officer, incident=incident)
@@ -106,7 +124,8 @@ def test_the_analysis_must_be_complete_before_the_actions(officer: User, clinic:
     with pytest.raises(incidents.Refused) as refused:
         incidents.finish_analysis(actor=officer, incident=incident)
     message = str(refused.value)
-    assert "write the root cause" in message and "add at least one corrective" in message
+    assert "write the root cause" in message
+    assert "add at least one corrective" in message
     assert Incident.objects.get(pk=incident.pk).status == "investigating"
 
 
@@ -126,16 +145,20 @@ def test_closing_needs_every_action_verified_or_a_stated_reason(
     closed = incidents.close_incident(
         actor=officer, incident=incident, reason="Clinic merged into Hillcrest; tracked there"
     ).obj
-    assert closed.status == "closed" and closed.close_reason.startswith("Clinic merged")
+    assert closed.status == "closed"
+    assert closed.close_reason.startswith("Clinic merged")
     event = events(closed)[-1]
-    assert event.changes["actions_pending"] == 1 and "stated reason" in event.summary
+    assert event.changes["actions_pending"] == 1
+    assert "stated reason" in event.summary
 
 
 def test_a_reported_incident_closes_only_with_a_reason(officer: User, clinic: Clinic) -> None:
     incident = report(officer, clinic)
     with pytest.raises(incidents.Refused, match="its analysis and actions are not finished"):
         incidents.close_incident(actor=officer, incident=incident)
-    closed = incidents.close_incident(actor=officer, incident=incident, reason="Duplicate of 12").obj
+    closed = incidents.close_incident(
+        actor=officer, incident=incident, reason="Duplicate of 12"
+    ).obj
     assert closed.status == "closed"
 
 
@@ -152,7 +175,10 @@ def test_verification_is_by_someone_other_than_the_owner_and_a_failure_reopens_t
     incidents.complete_action(actor=manager, action=action, note="Printers installed")
     new_due = clinic.today() + timedelta(days=7)
     failed = incidents.verify_action(
-        actor=officer, action=action, effective=False, note="Two mislabels this week",
+        actor=officer,
+        action=action,
+        effective=False,
+        note="Two mislabels this week",
         new_due_date=new_due,
     ).obj
     assert (failed.status, failed.due_date, failed.completed_at) == ("open", new_due, None)
@@ -165,18 +191,31 @@ def test_the_same_request_twice_changes_nothing_the_second_time(
 ) -> None:
     # a report with its submission key
     first = incidents.report_incident(
-        actor=officer, clinic=clinic, kind="near_miss", title="Look-alike vials",
-        description="Caught at the pass", location="Med room",
-        occurred_at=timezone.now(), category="medication", harm="not_reached",
+        actor=officer,
+        clinic=clinic,
+        kind="near_miss",
+        title="Look-alike vials",
+        description="Caught at the pass",
+        location="Med room",
+        occurred_at=timezone.now(),
+        category="medication",
+        harm="not_reached",
         submission_key="k-1",
     )
     again = incidents.report_incident(
-        actor=officer, clinic=clinic, kind="near_miss", title="Look-alike vials",
-        description="Caught at the pass", location="Med room",
-        occurred_at=timezone.now(), category="medication", harm="not_reached",
+        actor=officer,
+        clinic=clinic,
+        kind="near_miss",
+        title="Look-alike vials",
+        description="Caught at the pass",
+        location="Med room",
+        occurred_at=timezone.now(),
+        category="medication",
+        harm="not_reached",
         submission_key="k-1",
     )
-    assert again.replayed and again.obj.pk == first.obj.pk
+    assert again.replayed
+    assert again.obj.pk == first.obj.pk
     assert Incident.objects.count() == 1
     incident = first.obj
 
@@ -185,8 +224,15 @@ def test_the_same_request_twice_changes_nothing_the_second_time(
 
     # each move, sent twice with the status the page showed
     steps: list[Callable[[], incidents.Outcome]] = [
-        lambda: incidents.triage(actor=officer, incident=incident, priority="low", lead=officer,
-                                 category="medication", harm="not_reached", expected="reported"),
+        lambda: incidents.triage(
+            actor=officer,
+            incident=incident,
+            priority="low",
+            lead=officer,
+            category="medication",
+            harm="not_reached",
+            expected="reported",
+        ),
         lambda: incidents.start_investigation(actor=officer, incident=incident, expected="triaged"),
     ]
     for step in steps:
@@ -199,7 +245,8 @@ def test_the_same_request_twice_changes_nothing_the_second_time(
     action = add(officer, incident, manager, **key_action)
     count = audited()
     assert add(officer, incident, manager, **key_action).pk == action.pk
-    assert incident.actions.count() == 1 and audited() == count
+    assert incident.actions.count() == 1
+    assert audited() == count
 
     for call in (
         lambda: incidents.complete_action(actor=manager, action=action, note="Done"),
@@ -207,9 +254,12 @@ def test_the_same_request_twice_changes_nothing_the_second_time(
     ):
         assert not call().replayed
         count = audited()
-        assert call().replayed and audited() == count
+        assert call().replayed
+        assert audited() == count
 
-    incidents.save_analysis(actor=officer, incident=incident, whys=["w"], fishbone={}, root_cause="r")
+    incidents.save_analysis(
+        actor=officer, incident=incident, whys=["w"], fishbone={}, root_cause="r"
+    )
     count = audited()
     assert incidents.save_analysis(
         actor=officer, incident=incident, whys=["w"], fishbone={}, root_cause="r"
@@ -217,7 +267,9 @@ def test_the_same_request_twice_changes_nothing_the_second_time(
     assert audited() == count
 
     incidents.finish_analysis(actor=officer, incident=incident, expected="investigating")
-    assert incidents.finish_analysis(actor=officer, incident=incident, expected="investigating").replayed
+    assert incidents.finish_analysis(
+        actor=officer, incident=incident, expected="investigating"
+    ).replayed
     incidents.close_incident(actor=officer, incident=incident, expected="acting")
     count = audited()
     assert incidents.close_incident(actor=officer, incident=incident, expected="acting").replayed
@@ -233,7 +285,9 @@ def test_the_same_request_twice_changes_nothing_the_second_time(
 
 def test_a_stale_page_is_refused_with_what_happened(officer: User, clinic: Clinic) -> None:
     incident = investigating(officer, clinic)
-    with pytest.raises(IllegalMove, match="changed while you were looking at it: it is now investigating"):
+    with pytest.raises(
+        IllegalMove, match="changed while you were looking at it: it is now investigating"
+    ):
         incidents.close_incident(actor=officer, incident=incident, reason="x", expected="reported")
 
 
@@ -242,8 +296,14 @@ def test_reopening_needs_a_reason_and_clears_the_closing(officer: User, clinic: 
     incidents.close_incident(actor=officer, incident=incident, reason="Not an incident")
     with pytest.raises(incidents.Refused, match="Reason: say why"):
         incidents.reopen_incident(actor=officer, incident=incident, reason="  ")
-    reopened = incidents.reopen_incident(actor=officer, incident=incident, reason="It happened again").obj
-    assert (reopened.status, reopened.closed_at, reopened.close_reason) == ("investigating", None, "")
+    reopened = incidents.reopen_incident(
+        actor=officer, incident=incident, reason="It happened again"
+    ).obj
+    assert (reopened.status, reopened.closed_at, reopened.close_reason) == (
+        "investigating",
+        None,
+        "",
+    )
     assert events(reopened)[-1].changes["reason"] == "It happened again"
 
 
@@ -287,7 +347,9 @@ def test_linked_audit_events_must_be_visible_and_link_once(
 def test_a_flag_turned_into_an_incident_is_linked_and_looked_into(
     officer: User, clinic: Clinic, other_clinic: Clinic
 ) -> None:
-    flag = Flag.objects.create(clinic=clinic, description="Fridge at 11 °C", created_at=timezone.now())
+    flag = Flag.objects.create(
+        clinic=clinic, description="Fridge at 11 °C", created_at=timezone.now()
+    )
     incident = report(officer, clinic, flag=flag)
     flag.refresh_from_db()
     assert list(incident.flags.all()) == [flag]
@@ -313,16 +375,29 @@ def test_monthly_counts_use_the_clinic_local_month(officer: User, clinic: Clinic
     from datetime import datetime
 
     report(officer, clinic, occurred_at=datetime(2026, 1, 31, 23, 30, tzinfo=clinic.tz))
-    report(officer, clinic, occurred_at=datetime(2026, 2, 1, 0, 30, tzinfo=clinic.tz),
-           category="fall", harm="moderate")
-    report(officer, clinic, kind="near_miss", harm="not_reached", category="fall",
-           occurred_at=datetime(2026, 2, 14, 12, tzinfo=clinic.tz))
+    report(
+        officer,
+        clinic,
+        occurred_at=datetime(2026, 2, 1, 0, 30, tzinfo=clinic.tz),
+        category="fall",
+        harm="moderate",
+    )
+    report(
+        officer,
+        clinic,
+        kind="near_miss",
+        harm="not_reached",
+        category="fall",
+        occurred_at=datetime(2026, 2, 14, 12, tzinfo=clinic.tz),
+    )
 
     by_category = incidents.monthly_by_category(clinic, 2026)
     by_harm = incidents.monthly_by_harm(clinic, 2026)
 
     rows = {value: counts for value, _, counts, _ in by_category.rows}
-    assert rows["identification"][:2] == (1, 0) and rows["fall"][:2] == (0, 2)
+    assert rows["identification"][:2] == (1, 0)
+    assert rows["fall"][:2] == (0, 2)
     harm = {value: total for value, _, _, total in by_harm.rows}
     assert (harm["no_harm"], harm["moderate"], harm["not_reached"]) == (1, 1, 1)
-    assert by_category.totals[:3] == (1, 2, 0) and by_category.total == 3
+    assert by_category.totals[:3] == (1, 2, 0)
+    assert by_category.total == 3

@@ -66,13 +66,19 @@ def test_the_officer_reports_an_incident_and_the_message_says_what_was_stored(
         reverse("compliance:incident_create"), report_data(patient_mrn=patient.mrn), follow=True
     )
     incident = Incident.objects.get()
-    assert response.redirect_chain[-1][0] == reverse("compliance:incident_detail", args=[incident.pk])
+    assert response.redirect_chain[-1][0] == reverse(
+        "compliance:incident_detail", args=[incident.pk]
+    )
     html = response.content.decode()
-    assert f"Incident {incident.pk} reported: “Patient slipped in the corridor”, fall, mild harm." in html
+    assert (
+        f"Incident {incident.pk} reported: “Patient slipped in the corridor”, fall, mild harm."
+        in html
+    )
     assert (incident.patient, incident.reported_by, incident.clinic) == (patient, officer, clinic)
     # the local wall-clock time typed is the clinic's (New York), stored as UTC
-    assert timezone.localtime(incident.occurred_at, clinic.tz).strftime("%Y-%m-%dT%H:%M") == (
-        report_data()["occurred_at"]
+    assert (
+        timezone.localtime(incident.occurred_at, clinic.tz).strftime("%Y-%m-%dT%H:%M")
+        == (report_data()["occurred_at"])
     )
     assert AuditEvent.objects.filter(
         object_type="compliance.incident", action="create", patient_id=patient.pk
@@ -115,7 +121,10 @@ def test_bad_input_is_answered_on_the_form_and_stores_nothing(
 
 
 def test_another_clinics_incident_and_its_actions_are_not_found(
-    client: Client, officer: User, clinic: Clinic, other_clinic: Clinic,
+    client: Client,
+    officer: User,
+    clinic: Clinic,
+    other_clinic: Clinic,
     make_user: Callable[..., User],
 ) -> None:
     theirs_officer = make_user(roles.COMPLIANCE, clinics=[other_clinic], username="theirs")
@@ -155,9 +164,12 @@ def test_roles_each_get_what_their_permissions_allow(
     assert manager_client.get(detail).status_code == 200
     assert manager_client.get(reverse("compliance:incident_monthly")).status_code == 200
     assert manager_client.post(triage, {"triage-priority": "low"}).status_code == 403
-    assert manager_client.post(
-        reverse("compliance:incident_close", args=[incident.pk]), {"close-reason": "x"}
-    ).status_code == 403
+    assert (
+        manager_client.post(
+            reverse("compliance:incident_close", args=[incident.pk]), {"close-reason": "x"}
+        ).status_code
+        == 403
+    )
     assert Incident.objects.get(pk=incident.pk).status == "reported"
 
 
@@ -170,43 +182,66 @@ def test_the_officer_works_an_incident_through_the_pages(
 
     response = client.post(
         reverse("compliance:incident_triage", args=[pk]),
-        {"triage-expected": "reported", "triage-priority": "high", "triage-lead": officer.pk,
-         "triage-category": "fall", "triage-harm": "moderate", "triage-note": "Seen at once"},
+        {
+            "triage-expected": "reported",
+            "triage-priority": "high",
+            "triage-lead": officer.pk,
+            "triage-category": "fall",
+            "triage-harm": "moderate",
+            "triage-note": "Seen at once",
+        },
         follow=True,
     )
     assert "triaged: high priority, led by" in response.content.decode()
-    client.post(reverse("compliance:incident_move", args=[pk, "investigate"]), {"expected": "triaged"})
+    client.post(
+        reverse("compliance:incident_move", args=[pk, "investigate"]), {"expected": "triaged"}
+    )
     response = client.post(
         reverse("compliance:incident_move", args=[pk, "plan"]), {"expected": "investigating"}
     )
     assert "The analysis is not finished" in response.content.decode()
     response = client.post(
         reverse("compliance:incident_analysis", args=[pk]),
-        {"rca-why_1": "Floor wet", "rca-why_2": "Cleaning at opening time",
-         "rca-fishbone_environment": "No sign", "rca-root_cause": "Cleaning rota clashes with opening"},
+        {
+            "rca-why_1": "Floor wet",
+            "rca-why_2": "Cleaning at opening time",
+            "rca-fishbone_environment": "No sign",
+            "rca-root_cause": "Cleaning rota clashes with opening",
+        },
         follow=True,
     )
     assert "2 why(s), 1 fishbone category, root cause written" in response.content.decode()
     due = (clinic.today() + timedelta(days=10)).isoformat()
     response = client.post(
         reverse("compliance:action_add", args=[pk]),
-        {"action-kind": "preventive", "action-description": "Move cleaning to 18:00",
-         "action-owner": manager.pk, "action-due_date": due, "action-submission_key": "a1"},
+        {
+            "action-kind": "preventive",
+            "action-description": "Move cleaning to 18:00",
+            "action-owner": manager.pk,
+            "action-due_date": due,
+            "action-submission_key": "a1",
+        },
         follow=True,
     )
     action = CorrectiveAction.objects.get()
     assert f"Action {action.pk} added: preventive, owned by" in response.content.decode()
-    client.post(reverse("compliance:incident_move", args=[pk, "plan"]), {"expected": "investigating"})
+    client.post(
+        reverse("compliance:incident_move", args=[pk, "plan"]), {"expected": "investigating"}
+    )
 
     # the owner (a manager) records it done; the officer verifies it; it closes
     manager_client = Client()
     manager_client.force_login(manager)
     manager_client.post(
-        reverse("compliance:action_done", args=[action.pk]), {f"a{action.pk}-done-note": "Rota changed"}
+        reverse("compliance:action_done", args=[action.pk]),
+        {f"a{action.pk}-done-note": "Rota changed"},
     )
     response = client.post(
         reverse("compliance:action_verify", args=[action.pk]),
-        {f"a{action.pk}-verify-effective": "yes", f"a{action.pk}-verify-note": "Two weeks, no wet floors"},
+        {
+            f"a{action.pk}-verify-effective": "yes",
+            f"a{action.pk}-verify-note": "Two weeks, no wet floors",
+        },
         follow=True,
     )
     assert f"Action {action.pk} is verified effective." in response.content.decode()
@@ -237,14 +272,17 @@ def test_closing_early_without_a_reason_names_the_field(
     assert Incident.objects.get(pk=incident.pk).status == "acting"
 
 
-def test_bad_action_input_names_the_field(
-    client: Client, officer: User, clinic: Clinic
-) -> None:
+def test_bad_action_input_names_the_field(client: Client, officer: User, clinic: Clinic) -> None:
     incident = triaged(officer, clinic)
     response = logged_in(client, officer).post(
         reverse("compliance:action_add", args=[incident.pk]),
-        {"action-kind": "corrective", "action-description": "", "action-owner": "999999",
-         "action-due_date": "2001-01-01", "action-submission_key": "k"},
+        {
+            "action-kind": "corrective",
+            "action-description": "",
+            "action-owner": "999999",
+            "action-due_date": "2001-01-01",
+            "action-submission_key": "k",
+        },
     )
     html = response.content.decode()
     assert response.status_code == 200
@@ -258,7 +296,9 @@ def test_a_flag_is_turned_into_an_incident_and_linked(
     client: Client, officer: User, clinic: Clinic
 ) -> None:
     flag = Flag.objects.create(
-        clinic=clinic, description="Vaccine fridge alarm ignored", created_at=timezone.now(),
+        clinic=clinic,
+        description="Vaccine fridge alarm ignored",
+        created_at=timezone.now(),
         page="/supplies/",
     )
     client = logged_in(client, officer)
@@ -268,7 +308,8 @@ def test_a_flag_is_turned_into_an_incident_and_linked(
     assert "Vaccine fridge alarm ignored" in form
     response = client.post(
         f"{reverse('compliance:incident_create')}?flag={flag.pk}",
-        report_data(category="device", title="Fridge alarm"), follow=True,
+        report_data(category="device", title="Fridge alarm"),
+        follow=True,
     )
     incident = Incident.objects.get()
     assert f"linked to flag {flag.pk}" in response.content.decode()
@@ -289,19 +330,22 @@ def test_a_flag_is_linked_to_an_open_incident(
     assert incident.flags.get() == flag
 
 
-def test_an_audit_event_is_found_and_linked(
-    client: Client, officer: User, clinic: Clinic
-) -> None:
+def test_an_audit_event_is_found_and_linked(client: Client, officer: User, clinic: Clinic) -> None:
     incident = report(officer, clinic)
     event = AuditEvent.objects.filter(object_type="compliance.incident").get()
     client = logged_in(client, officer)
-    found = client.get(reverse("compliance:incident_events", args=[incident.pk]), {"user": "officer"})
+    found = client.get(
+        reverse("compliance:incident_events", args=[incident.pk]), {"user": "officer"}
+    )
     assert f"#{event.pk}" in found.content.decode()
     response = client.post(
-        reverse("compliance:incident_events", args=[incident.pk]), {"event-event_id": str(event.pk)},
+        reverse("compliance:incident_events", args=[incident.pk]),
+        {"event-event_id": str(event.pk)},
         follow=True,
     )
-    assert f"Audit event {event.pk} is linked to incident {incident.pk}." in response.content.decode()
+    assert (
+        f"Audit event {event.pk} is linked to incident {incident.pk}." in response.content.decode()
+    )
     bad = client.post(
         reverse("compliance:incident_events", args=[incident.pk]), {"event-event_id": "12x"}
     )
@@ -314,12 +358,19 @@ def test_the_list_and_monthly_pages_show_stored_counts(
     from datetime import datetime
 
     report(officer, clinic, occurred_at=datetime(2026, 3, 8, 3, 30, tzinfo=clinic.tz))
-    report(officer, clinic, kind="near_miss", harm="not_reached", category="medication",
-           occurred_at=datetime(2026, 3, 20, 9, tzinfo=clinic.tz))
+    report(
+        officer,
+        clinic,
+        kind="near_miss",
+        harm="not_reached",
+        category="medication",
+        occurred_at=datetime(2026, 3, 20, 9, tzinfo=clinic.tz),
+    )
     client = logged_in(client, officer)
     listing = client.get(reverse("compliance:incident_list")).content.decode()
     assert listing.count("compliance/incidents/") >= 2 or "Wrong patient" in listing
     monthly = client.get(reverse("compliance:incident_monthly"), {"year": "2026"}).content.decode()
     assert "2 in 2026" in monthly
-    assert "<svg" in monthly and "Did not reach a patient or person: 1" in monthly
+    assert "<svg" in monthly
+    assert "Did not reach a patient or person: 1" in monthly
     assert client.get(reverse("compliance:incident_monthly"), {"year": "\x00"}).status_code == 200

@@ -27,7 +27,9 @@ def test_the_demo_incidents_cover_every_state_with_actions_and_a_linked_flag() -
     assert Incident.objects.filter(reopen_count=1).count() == clinics
     assert Incident.objects.exclude(close_reason="").count() == clinics
     assert set(CorrectiveAction.objects.values_list("status", flat=True)) == {
-        "open", "done", "verified"
+        "open",
+        "done",
+        "verified",
     }
     assert Incident.objects.filter(flags__isnull=False).count() == clinics
     for incident in Incident.objects.filter(status="closed"):

@@ -66,14 +66,16 @@ def test_a_compliance_officer_works_an_incident_from_report_to_closed(
     main.get_by_label("Where").fill("Corridor B")
     main.get_by_label("Category").select_option("fall")
     main.get_by_label("Harm (AHRQ harm scale)").select_option("mild")
-    main.get_by_label("Patient MRN (optional)").fill(patient.mrn)
-    main.get_by_label("Witnesses (optional)").fill("Front desk (Sam)")
+    main.get_by_label("Patient MRN").fill(patient.mrn)
+    main.get_by_label("Witnesses").fill("Front desk (Sam)")
     assert axe_violations(page) == []
     screenshot(page, "incident-report")
     page.get_by_role("button", name="Report").click()
 
     incident = Incident.objects.get()
-    expect(page.get_by_text(f"Incident {incident.pk} reported: “Patient slipped in corridor B”")).to_be_visible()
+    expect(
+        page.get_by_text(f"Incident {incident.pk} reported: “Patient slipped in corridor B”")
+    ).to_be_visible()
     assert list(incident.flags.all()) == [flag]
 
     # triage
@@ -99,7 +101,9 @@ def test_a_compliance_officer_works_an_incident_from_report_to_closed(
     main.get_by_label("Due date").fill((clinic.today() + timedelta(days=7)).isoformat())
     page.get_by_role("button", name="Add the action").click()
     action = CorrectiveAction.objects.get()
-    expect(page.get_by_text(f"Action {action.pk} added: corrective, owned by Mara Lind")).to_be_visible()
+    expect(
+        page.get_by_text(f"Action {action.pk} added: corrective, owned by Mara Lind")
+    ).to_be_visible()
     assert axe_violations(page) == []
     screenshot(page, "incident-investigating")
     page.get_by_role("button", name="Analysis done: carry out the actions").click()
@@ -122,9 +126,12 @@ def test_a_compliance_officer_works_an_incident_from_report_to_closed(
 
     # every action verified: it closes without a reason
     page.get_by_role("button", name="Close the incident").click()
-    expect(page.get_by_text(f"Incident {incident.pk} closed: every action verified effective.")).to_be_visible()
+    expect(
+        page.get_by_text(f"Incident {incident.pk} closed: every action verified effective.")
+    ).to_be_visible()
     incident.refresh_from_db()
-    assert incident.status == "closed" and incident.close_reason == ""
+    assert incident.status == "closed"
+    assert incident.close_reason == ""
     expect(page.get_by_role("button", name="Reopen")).to_be_visible()
     assert axe_violations(page) == []
     screenshot(page, "incident-closed")

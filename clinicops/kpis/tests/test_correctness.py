@@ -615,7 +615,9 @@ class World:
         if apps.is_installed("compliance"):
             # closings of that day entered after the night (long-running investigations)
             for hour in range(12):
-                self.incident(self.clinic, local(LATE_DAY - timedelta(days=300), 9), local(LATE_DAY, hour))
+                self.incident(
+                    self.clinic, local(LATE_DAY - timedelta(days=300), 9), local(LATE_DAY, hour)
+                )
 
     def late_claims(self) -> None:
         """Two claims first scrubbed on LATE_DAY, not clean, recorded after the night."""

@@ -18,20 +18,69 @@ from compliance.models import CorrectiveAction, Flag, Incident
 
 # title, kind, category, harm, where, days ago it happened, final state
 DEMO_INCIDENTS = [
-    ("Patient given a look-alike vaccine vial, caught at the check", "near_miss", "medication",
-     "not_reached", "Vaccine fridge, Exam 2", 2, "reported"),
-    ("Specimen labelled with the previous patient's sticker", "incident", "identification",
-     "no_harm", "Lab draw station", 6, "triaged"),
-    ("Patient slipped on a wet floor in corridor B", "incident", "fall", "mild",
-     "Corridor B", 12, "investigating"),
-    ("Printed visit summary handed to the wrong patient", "incident", "privacy", "no_harm",
-     "Front desk", 25, "acting"),
-    ("Expired saline flushes found in use", "incident", "device", "no_harm",
-     "Exam 2 cart", 48, "closed"),
-    ("Fridge temperature log not filled in over a weekend", "unsafe_condition", "device",
-     "not_reached", "Vaccine fridge", 70, "closed_with_reason"),
-    ("Allergy missed at check-in; rash after amoxicillin", "incident", "medication",
-     "moderate", "Exam 1", 95, "reopened"),
+    (
+        "Patient given a look-alike vaccine vial, caught at the check",
+        "near_miss",
+        "medication",
+        "not_reached",
+        "Vaccine fridge, Exam 2",
+        2,
+        "reported",
+    ),
+    (
+        "Specimen labelled with the previous patient's sticker",
+        "incident",
+        "identification",
+        "no_harm",
+        "Lab draw station",
+        6,
+        "triaged",
+    ),
+    (
+        "Patient slipped on a wet floor in corridor B",
+        "incident",
+        "fall",
+        "mild",
+        "Corridor B",
+        12,
+        "investigating",
+    ),
+    (
+        "Printed visit summary handed to the wrong patient",
+        "incident",
+        "privacy",
+        "no_harm",
+        "Front desk",
+        25,
+        "acting",
+    ),
+    (
+        "Expired saline flushes found in use",
+        "incident",
+        "device",
+        "no_harm",
+        "Exam 2 cart",
+        48,
+        "closed",
+    ),
+    (
+        "Fridge temperature log not filled in over a weekend",
+        "unsafe_condition",
+        "device",
+        "not_reached",
+        "Vaccine fridge",
+        70,
+        "closed_with_reason",
+    ),
+    (
+        "Allergy missed at check-in; rash after amoxicillin",
+        "incident",
+        "medication",
+        "moderate",
+        "Exam 1",
+        95,
+        "reopened",
+    ),
 ]
 
 
@@ -60,7 +109,9 @@ class Command(BaseCommand):
             flag = Flag.objects.filter(clinic=clinic).order_by("pk").first()
             with transaction.atomic():
                 for index, row in enumerate(DEMO_INCIDENTS):
-                    self._seed_one(clinic, officer, manager, patient, flag if index == 3 else None, row)
+                    self._seed_one(
+                        clinic, officer, manager, patient, flag if index == 3 else None, row
+                    )
                     made += 1
         sealed = sealer.seal_pending()
         self.stdout.write(f"Created {made} demo incidents; sealed {sealed.sealed} audit events.")
@@ -96,12 +147,17 @@ class Command(BaseCommand):
             self._dates(incident, reported_at, None)
             return
         incidents.triage(
-            actor=officer, incident=incident, priority="high" if harm == "moderate" else "medium",
-            lead=officer, category=category, harm=harm,
+            actor=officer,
+            incident=incident,
+            priority="high" if harm == "moderate" else "medium",
+            lead=officer,
+            category=category,
+            harm=harm,
         )
         if state == "closed_with_reason":
             incidents.close_incident(
-                actor=officer, incident=incident,
+                actor=officer,
+                incident=incident,
                 reason="Covered by the new fridge monitoring alarm; no separate analysis.",
             )
             self._dates(incident, reported_at, _local(clinic, days_ago - 4, 15))
@@ -113,24 +169,35 @@ class Command(BaseCommand):
         incidents.save_analysis(
             actor=officer,
             incident=incident,
-            whys=["The step was skipped", "The checklist is on paper in another room",
-                  "Nobody owns the checklist"],
-            fishbone={"methods": "No standard check at this step",
-                      "communication": "Hand-over does not mention it"},
+            whys=[
+                "The step was skipped",
+                "The checklist is on paper in another room",
+                "Nobody owns the checklist",
+            ],
+            fishbone={
+                "methods": "No standard check at this step",
+                "communication": "Hand-over does not mention it",
+            },
             root_cause="" if state == "investigating" else "No owned, visible check at the step.",
         )
         if state == "investigating":
             self._dates(incident, reported_at, None)
             return
         first = incidents.add_action(
-            actor=officer, incident=incident, kind="corrective",
+            actor=officer,
+            incident=incident,
+            kind="corrective",
             description="Add the check to the electronic checklist at the station.",
-            owner=manager, due_date=clinic.today() + timedelta(days=10),
+            owner=manager,
+            due_date=clinic.today() + timedelta(days=10),
         ).obj
         second = incidents.add_action(
-            actor=officer, incident=incident, kind="preventive",
+            actor=officer,
+            incident=incident,
+            kind="preventive",
             description="Teach the check at the monthly staff huddle.",
-            owner=manager, due_date=clinic.today() + timedelta(days=20),
+            owner=manager,
+            due_date=clinic.today() + timedelta(days=20),
         ).obj
         incidents.finish_analysis(actor=officer, incident=incident)
         if state == "acting":
@@ -144,7 +211,9 @@ class Command(BaseCommand):
         for action in (first, second):
             incidents.complete_action(actor=manager, action=action, note="Done as planned.")
             incidents.verify_action(
-                actor=officer, action=action, effective=True,
+                actor=officer,
+                action=action,
+                effective=True,
                 note="Spot check of 20 visits: the step was done every time.",
             )
         incidents.close_incident(actor=officer, incident=incident)
