@@ -85,3 +85,117 @@ class DecideForm(forms.Form):
 
     def clean_note(self) -> str:
         return clean_text(self.cleaned_data["note"]).strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# Time clock and timesheets
+
+PUNCH_KINDS = [
+    ("in", "Clock in"),
+    ("break_start", "Start break"),
+    ("break_end", "End break"),
+    ("out", "Clock out"),
+]
+
+
+class PunchForm(forms.Form):
+    kind = forms.ChoiceField(
+        choices=PUNCH_KINDS, error_messages={"invalid_choice": "Choose clock in, out or a break."}
+    )
+    request_key = forms.UUIDField(
+        error_messages={
+            "required": "The form expired; reload the page.",
+            "invalid": "The form expired; reload the page.",
+        }
+    )
+
+
+class KioskPunchForm(PunchForm):
+    staff = forms.CharField(error_messages={"required": "Tap your name first."})
+    pin = forms.CharField(
+        label="PIN", max_length=6, strip=True, error_messages={"required": "Enter your PIN."}
+    )
+
+    def clean_staff(self) -> int:
+        value = parse_id(self.cleaned_data["staff"])
+        if value is None:
+            raise forms.ValidationError("Tap your name first.")
+        return value
+
+    def clean_pin(self) -> str:
+        pin = str(self.cleaned_data["pin"])
+        if not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 6):
+            raise forms.ValidationError("A PIN is 4 to 6 digits.")
+        return pin
+
+
+class BadgeForm(forms.Form):
+    badge = forms.CharField(label="Scan your badge", max_length=40, required=False)
+
+    def clean_badge(self) -> str:
+        return clean_text(self.cleaned_data["badge"]).strip()
+
+
+class PinForm(forms.Form):
+    pin = forms.CharField(label="New PIN (4 to 6 digits)", max_length=6)
+    pin_again = forms.CharField(label="The same PIN again", max_length=6)
+
+    def clean_pin(self) -> str:
+        pin = str(self.cleaned_data["pin"]).strip()
+        if not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 6):
+            raise forms.ValidationError("Use 4 to 6 digits.")
+        return pin
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("pin") and data.get("pin") != str(data.get("pin_again", "")).strip():
+            self.add_error("pin_again", "The two PINs differ.")
+        return data
+
+
+class CorrectionForm(forms.Form):
+    kind = forms.ChoiceField(
+        label="Correction",
+        choices=[*PUNCH_KINDS, ("void", "Cancel the punch")],
+        error_messages={"invalid_choice": "Choose what to add or cancel."},
+    )
+    day = DateField(label="Day", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    time = forms.TimeField(
+        label="Time", required=False, widget=forms.TimeInput(attrs={"type": "time"})
+    )
+    replaces = forms.CharField(required=False)
+    reason = forms.CharField(
+        label="Reason",
+        max_length=300,
+        error_messages={"required": "Say why the timesheet is corrected."},
+    )
+    request_key = forms.UUIDField(
+        error_messages={
+            "required": "The form expired; reload the page.",
+            "invalid": "The form expired; reload the page.",
+        }
+    )
+
+    def clean_reason(self) -> str:
+        reason = clean_text(self.cleaned_data["reason"]).strip()
+        if not reason:
+            raise forms.ValidationError("Say why the timesheet is corrected.")
+        return reason
+
+    def clean_replaces(self) -> int | None:
+        raw = self.cleaned_data["replaces"]
+        if not raw:
+            return None
+        value = parse_id(raw)
+        if value is None:
+            raise forms.ValidationError("Choose a punch from the list.")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind = data.get("kind")
+        if kind == "void" and not data.get("replaces"):
+            self.add_error("replaces", "Choose the punch to cancel.")
+        if kind and kind != "void" and (data.get("day") is None or data.get("time") is None):
+            self.add_error("time", "Give the day and time of the punch.")
+        return data
