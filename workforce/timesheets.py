@@ -286,3 +286,43 @@ def overtime_by_day(
         sid: overtime.compute(worked_from(rows[sid], now=now).segments, rule, clinic.tz, first_day)
         for sid in staff_ids
     }
+
+
+@dataclass(frozen=True)
+class Risk:
+    staff_id: int
+    first_day: date
+    rostered: int  # seconds rostered in the work week, all clinics
+    overtime: int  # seconds of overtime and double time if it goes as rostered
+
+    @property
+    def message(self) -> str:
+        return (
+            f"{hours(self.rostered)} h rostered in the work week from {self.first_day:%a %d %b} "
+            f"(all clinics): {hours(self.overtime)} h overtime if it goes as rostered."
+        )
+
+
+def overtime_risk(clinic: Clinic, staff_ids: set[int], monday: date) -> dict[int, Risk]:
+    """People who cross the clinic's overtime thresholds if the work weeks touching the roster
+    week of `monday` go as rostered (their shifts at every clinic, less the break minutes)."""
+    tz = clinic.tz
+    rule = rule_for(clinic, monday)
+    first = overtime.week_start_day(overtime.local_moment(monday, 0, tz), rule, tz)
+    week_end = overtime.local_moment(monday + timedelta(days=7), 0, tz)
+    found: dict[int, Risk] = {}
+    while overtime.local_moment(first, rule.week_start_hour, tz) < week_end:
+        bounds = overtime.workday_bounds(first, rule, tz)
+        shifts: dict[int, list[Segment]] = defaultdict(list)
+        for a in Assignment.objects.filter(
+            staff_id__in=staff_ids, start__lt=bounds[7], end__gt=bounds[0]
+        ).select_related("week"):
+            end = a.end - timedelta(minutes=a.break_minutes)
+            shifts[a.staff_id].append(Segment(a.start, end, a.week.clinic_id, f"a{a.pk}"))
+        for sid, segs in shifts.items():
+            result = overtime.compute(segs, rule, tz, first)
+            extra = result.total.overtime + result.total.double
+            if extra > 0 and (sid not in found or extra > found[sid].overtime):
+                found[sid] = Risk(sid, first, result.total.worked, extra)
+        first += timedelta(days=7)
+    return found
