@@ -152,6 +152,7 @@ POST_URL_NAMES = {
     "workforce:kiosk_punch",
     "workforce:timesheet_correct",
     "workforce:timesheet_approve",
+    "workforce:credential_add",
     "supplies:count",
     "supplies:count_cancel",
     "supplies:count_post",

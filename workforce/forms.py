@@ -9,7 +9,7 @@ from django import forms
 
 from clinicops.core.fields import DateField, clean_text, parse_id
 
-from .models import ShiftTemplate
+from .models import CredentialType, ShiftTemplate
 
 
 class WeekForm(forms.Form):
@@ -198,4 +198,42 @@ class CorrectionForm(forms.Form):
             self.add_error("replaces", "Choose the punch to cancel.")
         if kind and kind != "void" and (data.get("day") is None or data.get("time") is None):
             self.add_error("time", "Give the day and time of the punch.")
+        return data
+
+
+class CredentialForm(forms.Form):
+    type = forms.ModelChoiceField(
+        label="Credential",
+        queryset=CredentialType.objects.filter(is_active=True),
+        error_messages={
+            "invalid_choice": "Choose a credential from the list.",
+            "required": "Choose a credential from the list.",
+        },
+    )
+    number = forms.CharField(label="Number", max_length=60)
+    issuer = forms.CharField(label="Issued by", max_length=120)
+    state = forms.CharField(label="State", max_length=2, required=False)
+    issued_on = DateField(label="Issued", widget=forms.DateInput(attrs={"type": "date"}))
+    expires_on = DateField(
+        label="Expires", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    scan = forms.FileField(label="Scanned copy (PDF, PNG or JPEG)", required=False)
+
+    def clean_number(self) -> str:
+        return clean_text(self.cleaned_data["number"]).strip()
+
+    def clean_issuer(self) -> str:
+        return clean_text(self.cleaned_data["issuer"]).strip()
+
+    def clean_state(self) -> str:
+        state = clean_text(self.cleaned_data["state"]).strip().upper()
+        if state and not (len(state) == 2 and state.isascii() and state.isalpha()):
+            raise forms.ValidationError("Use the two-letter state code, e.g. NY.")
+        return state
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        issued, expires = data.get("issued_on"), data.get("expires_on")
+        if isinstance(issued, dt.date) and isinstance(expires, dt.date) and expires < issued:
+            self.add_error("expires_on", "The expiry date is before the issue date.")
         return data

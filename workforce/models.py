@@ -702,3 +702,105 @@ class OvertimeRule(models.Model):
             raise ValidationError(
                 {"double_minutes": "Double time starts after daily overtime does."}
             )
+
+
+class CredentialType(models.Model):
+    """A licence or certification (state licence, DEA, BLS, ACLS ...) and the roster roles that
+    need it to work a shift."""
+
+    code = models.CharField(max_length=20, unique=True, help_text="Short name, e.g. BLS.")
+    name = models.CharField(max_length=120, unique=True)
+    required_for = ArrayField(
+        models.CharField(max_length=12, choices=RosterRole.choices),
+        default=list,
+        blank=True,
+        help_text="Roster roles that may not work without it.",
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class CredentialQuerySet(ClinicScopedQuerySet["Credential"]):
+    clinic_lookup = "staff__clinics"
+
+
+class Credential(models.Model):
+    """One credential a person holds. A renewal is a new row; the rows' validity together say
+    whether the person is covered on a day."""
+
+    staff = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="credentials")
+    type = models.ForeignKey(CredentialType, on_delete=models.PROTECT, related_name="held")
+    number = models.CharField(max_length=60)
+    issuer = models.CharField(max_length=120)
+    state = models.CharField(max_length=2, blank=True, help_text="US state, e.g. NY.")
+    issued_on = models.DateField()
+    expires_on = models.DateField(null=True, blank=True, help_text="Blank: does not expire.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CredentialQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["staff", "type", "-expires_on"]
+        permissions = [("view_own_credentials", "Can read one's own credentials")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_on__isnull=True)
+                | models.Q(expires_on__gte=models.F("issued_on")),
+                name="credential_expires_after_issue",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type.code} of {self.staff}"
+
+    def valid_on(self, day: date) -> bool:
+        return self.issued_on <= day and (self.expires_on is None or day <= self.expires_on)
+
+
+class CredentialScan(models.Model):
+    """The scanned copy of a credential (a PDF or an image, type checked by content), kept in
+    the database so it shares its backups and access rules; read through the app only."""
+
+    credential = models.OneToOneField(Credential, on_delete=models.CASCADE, related_name="scan")
+    content = models.BinaryField()
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    filename = models.CharField(max_length=200)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Scan of {self.credential_id}"
+
+
+class CredentialAlert(models.Model):
+    """An expiry alert sent: once per credential, threshold (60, 30, 7 days) and expiry date."""
+
+    credential = models.ForeignKey(Credential, on_delete=models.CASCADE, related_name="alerts")
+    threshold_days = models.PositiveSmallIntegerField()
+    expires_on = models.DateField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+    recipients = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-sent_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credential", "threshold_days", "expires_on"],
+                name="one_credential_alert_per_threshold",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.threshold_days}-day alert for {self.credential_id}"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import autofill, clock, coverage, mine, timeoff, timesheets, week
+from .views import autofill, clock, coverage, credentials, mine, timeoff, timesheets, week
 
 app_name = "workforce"
 
@@ -34,4 +34,9 @@ urlpatterns = [
     path("timesheets/<int:staff_id>/", timesheets.detail, name="timesheet"),
     path("timesheets/<int:staff_id>/correct/", timesheets.correct, name="timesheet_correct"),
     path("timesheets/<int:staff_id>/approve/", timesheets.approve, name="timesheet_approve"),
+    path("credentials/", credentials.clinic_list, name="credentials"),
+    path("credentials/mine/", credentials.mine, name="my_credentials"),
+    path("credentials/people/<int:staff_id>/", credentials.person, name="credential_person"),
+    path("credentials/people/<int:staff_id>/add/", credentials.add, name="credential_add"),
+    path("credentials/<int:pk>/scan/", credentials.scan, name="credential_scan"),
 ]

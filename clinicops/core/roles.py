@@ -168,6 +168,14 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "workforce.change_overtimerule": (ADMINISTRATOR,),
     "workforce.view_timeclockbadge": (MANAGER, ADMINISTRATOR),
     "workforce.change_timeclockbadge": (MANAGER, ADMINISTRATOR),
+    # Credentials: managers keep them (and read the scanned copies) for their clinics; each
+    # person reads their own; credential types are reference data.
+    "workforce.view_credential": (MANAGER,),
+    "workforce.add_credential": (MANAGER,),
+    "workforce.view_own_credentials": ALL_ROLES,
+    "workforce.view_credentialtype": (MANAGER, ADMINISTRATOR, COMPLIANCE),
+    "workforce.add_credentialtype": (ADMINISTRATOR,),
+    "workforce.change_credentialtype": (ADMINISTRATOR,),
     # Revenue: providers (and billers) code visits; billers build, scrub and export claims and
     # work their statuses; managers read; billing reference data is the administrator's.
     "revenue.view_encounter": (PROVIDER, BILLER, MANAGER),

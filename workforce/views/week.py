@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from clinicops.core.models import Clinic, Staff
 from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, render_page
 
-from .. import selectors, timesheets
+from .. import credentials, selectors, timesheets
 from ..forms import AssignForm, PublishForm
 from ..models import Assignment, AutofillRun, RosterWeek, ShiftTemplate, weekdays_label
 from ..rules import Violation
@@ -38,10 +38,14 @@ def _context(
     rows = selectors.week_grid(week)
     templates = selectors.templates(clinic)
     risks = timesheets.overtime_risk(clinic, {r.contract.staff_id for r in rows}, week.week_start)
+    lapsed = credentials.problems_today(
+        {r.contract.staff_id: r.contract.roles for r in rows}, max(clinic.today(), week.week_start)
+    )
     grid = [
         {
             "row": row,
             "risk": risks.get(row.contract.staff_id),
+            "credentials": lapsed.get(row.contract.staff_id, []),
             "cells": [
                 {
                     "day": day,
