@@ -209,3 +209,30 @@ def test_a_late_first_run_sends_only_the_threshold_reached_and_a_renewal_silence
     assert list(CredentialAlert.objects.values_list("threshold_days", flat=True)) == [30]
     hold(desk[0], bls, dt.date(2027, 6, 1), dt.date(2029, 6, 30))  # renewed
     assert send_alerts(today=expiry - dt.timedelta(days=5)) == 0
+
+
+def test_seed_timeclock_adds_punches_credentials_and_is_idempotent(clinic: Clinic) -> None:
+    import io
+
+    from django.core.management import call_command
+
+    from workforce.models import Punch, TimesheetWeek
+
+    StaffFactory(roles=[roles.FRONT_DESK], clinics=[clinic])
+    call_command("seed_roster", time_limit=1, stdout=io.StringIO())
+    call_command("seed_timeclock", stdout=io.StringIO())
+    flags = set(Punch.objects.values_list("flag", flat=True))
+    assert {"late", "early", ""} <= flags
+    assert (
+        Punch.objects.filter(kind="in").count()
+        < Punch.objects.filter(assignment__isnull=False).values("assignment").distinct().count() + 1
+    )
+    assert Credential.objects.filter(expires_on__lt=clinic.today()).count() == 1
+    assert TimesheetWeek.objects.filter(status="approved").exists()
+    counts = (Punch.objects.count(), Credential.objects.count(), TimesheetWeek.objects.count())
+    call_command("seed_timeclock", stdout=io.StringIO())
+    assert counts == (
+        Punch.objects.count(),
+        Credential.objects.count(),
+        TimesheetWeek.objects.count(),
+    )
