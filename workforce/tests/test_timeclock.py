@@ -460,3 +460,49 @@ def test_two_clinics_share_one_overtime_week(
     assert here.totals()["overtime"] == "0.00"
     assert there.totals()["overtime"] == "6.00"
     assert there.totals()["worked"] == "6.00"
+
+
+def test_an_overnight_punch_pair_across_fall_back_is_nine_hours_over_two_workdays(
+    clinic: Clinic, nurse: Staff
+) -> None:
+    # Clocked in Saturday 31 October 2026 22:00, out Sunday 1 November 06:00 (New York).
+    tz = clinic.tz
+    for kind, moment_ in (
+        ("in", dt.datetime(2026, 10, 31, 22, tzinfo=tz)),
+        ("out", dt.datetime(2026, 11, 1, 6, tzinfo=tz)),
+    ):
+        timeclock.punch(
+            actor=None,
+            staff=nurse,
+            clinic=clinic,
+            kind=kind,
+            request_key=uuid.uuid4(),
+            source="demo",
+            at=moment_,
+        )
+    before = timesheets.sheet_for(nurse, clinic, dt.date(2026, 10, 25))
+    after = timesheets.sheet_for(nurse, clinic, dt.date(2026, 11, 1))
+    assert before.lines[6].day == dt.date(2026, 10, 31)
+    assert before.totals()["worked"] == "2.00"  # 22:00-24:00 Saturday, the old work week
+    assert after.lines[0].worked.worked == 7 * 3600  # 00:00-06:00 with 01:00 twice
+    assert after.totals()["worked"] == "7.00"
+
+
+def test_a_spring_forward_day_shift_is_its_real_length(clinic: Clinic, nurse: Staff) -> None:
+    # Sunday 8 March 2026 00:30 to 08:30 local is 7 real hours (02:00-03:00 never happens).
+    tz = clinic.tz
+    for kind, moment_ in (
+        ("in", dt.datetime(2026, 3, 8, 0, 30, tzinfo=tz)),
+        ("out", dt.datetime(2026, 3, 8, 8, 30, tzinfo=tz)),
+    ):
+        timeclock.punch(
+            actor=None,
+            staff=nurse,
+            clinic=clinic,
+            kind=kind,
+            request_key=uuid.uuid4(),
+            source="demo",
+            at=moment_,
+        )
+    sheet = timesheets.sheet_for(nurse, clinic, dt.date(2026, 3, 8))
+    assert sheet.totals()["worked"] == "7.00"
