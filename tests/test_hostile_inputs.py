@@ -236,8 +236,8 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         ShiftTemplate,
         StaffContract,
     )
-    from workforce.services import timeclock as roster_clock
     from workforce.services import autofill_runs as roster_autofill
+    from workforce.services import timeclock as roster_clock
     from workforce.services import timeoff as roster_timeoff
     from workforce.services import weeks as roster_weeks
     from workforce.views.mine import ical_token
