@@ -373,6 +373,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "compliance.tasks.dispatch_overdue_alerts",
         "schedule": crontab(minute=20),
     },
+    # Daily at 11:20 UTC (morning in the US): credential expiry alerts at 60, 30 and 7 days;
+    # each is recorded, so a re-run or a second beat sends nothing twice.
+    "workforce-credential-alerts": {
+        "task": "workforce.tasks.send_credential_alerts",
+        "schedule": crontab(hour=11, minute=20),
+    },
 }
 # KPI rollup: the local hour it runs at, and how many days before yesterday it re-rolls to
 # pick up late data.

@@ -228,8 +228,16 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
     from revenue.services import export as revenue_export
     from revenue.tests import factories as revenue_factories
     from supplies.models import StockMovement
-    from workforce.models import RosterRole, ShiftTemplate, StaffContract
+    from workforce.models import (
+        Credential,
+        CredentialScan,
+        CredentialType,
+        RosterRole,
+        ShiftTemplate,
+        StaffContract,
+    )
     from workforce.services import autofill_runs as roster_autofill
+    from workforce.services import timeclock as roster_clock
     from workforce.services import timeoff as roster_timeoff
     from workforce.services import weeks as roster_weeks
     from workforce.views.mine import ical_token
@@ -248,6 +256,22 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         actor=manager, week=roster_week, staff=desk.staff, template=shift, day=tomorrow
     )
     roster_run = roster_autofill.start(actor=manager, week=roster_week)
+    roster_clock.set_pin(actor=None, staff=desk.staff, pin="2468")
+    credential = Credential.objects.create(
+        staff=desk.staff,
+        type=CredentialType.objects.create(code="BLS", name="Basic Life Support"),
+        number="B-1",
+        issuer="AHA",
+        issued_on=tomorrow - dt.timedelta(days=400),
+    )
+    CredentialScan.objects.create(
+        credential=credential,
+        content=b"%PDF-1.4\n",
+        content_type="application/pdf",
+        size=9,
+        sha256="0" * 64,
+        filename="bls.pdf",
+    )
     time_off_request = roster_timeoff.request_time_off(
         actor=desk, staff=desk.staff, clinic=clinic, first_day=tomorrow, last_day=tomorrow
     )
@@ -390,6 +414,13 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         "workforce:autofill_discard": {"pk": roster_run.pk},
         "workforce:ical": {"token": ical_token(desk.staff)},
         "workforce:time_off_decide": {"pk": time_off_request.pk},
+        "workforce:kiosk_person": {"staff_id": desk.staff.pk},
+        "workforce:timesheet": {"staff_id": desk.staff.pk},
+        "workforce:timesheet_correct": {"staff_id": desk.staff.pk},
+        "workforce:timesheet_approve": {"staff_id": desk.staff.pk},
+        "workforce:credential_person": {"staff_id": desk.staff.pk},
+        "workforce:credential_add": {"staff_id": desk.staff.pk},
+        "workforce:credential_scan": {"pk": credential.pk},
     }
     valid: dict[str, str] = {
         "q": "quim",
@@ -578,6 +609,8 @@ MUST_READ = {
     "workforce": {
         ("workforce:assign", "POST"): {"staff", "template", "day"},
         ("workforce:coverage_cell", "GET"): {"day", "hour", "role"},
+        ("workforce:kiosk_punch", "POST"): {"staff", "pin", "kind", "request_key"},
+        ("workforce:timesheet_correct", "POST"): {"kind", "day", "time", "reason"},
     },
     "revenue": {
         ("revenue:claims", "GET"): {"status", "payer", "min_age"},

@@ -65,6 +65,11 @@ class RosterSettings(models.Model):
     late_after = models.TimeField(
         default=time(18, 0), help_text="A shift ending after this local time counts as late."
     )
+    punch_grace_minutes = models.PositiveSmallIntegerField(
+        default=7,
+        validators=[MaxValueValidator(60)],
+        help_text="A punch further than this from the rostered start or end is early or late.",
+    )
 
     objects = ClinicScopedQuerySet["RosterSettings"].as_manager()
 
@@ -504,3 +509,298 @@ def local_span(
     finish_day = day + timedelta(days=1) if overnight else day
     finish = datetime.combine(finish_day, end, tzinfo=tz)
     return begin.astimezone(UTC), finish.astimezone(UTC)
+
+
+# ---------------------------------------------------------------------------------------------
+# Workforce II: the time clock, timesheets, overtime rules and credentials.
+
+
+class TimeclockBadge(models.Model):
+    """How a person identifies at the kiosk: an optional badge barcode and a 4-6 digit PIN,
+    stored hashed (Django's password hasher), never in clear."""
+
+    staff = models.OneToOneField(Staff, on_delete=models.CASCADE, related_name="timeclock_badge")
+    badge_code = models.CharField(max_length=40, null=True, blank=True, unique=True)
+    pin_hash = models.CharField(max_length=128)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Time clock badge of {self.staff}"
+
+
+class Punch(models.Model):
+    """One clock event, append-only (a database trigger refuses UPDATE and DELETE).
+
+    A manager's correction is a new row with `source=manager`, a reason, and, when it replaces
+    or cancels an earlier punch, `replaces` pointing at it (kind VOID cancels it outright). A
+    resend carries the same `request_key` and finds the first row (docs/decisions)."""
+
+    class Kind(models.TextChoices):
+        IN = "in", "Clock in"
+        OUT = "out", "Clock out"
+        BREAK_START = "break_start", "Break start"
+        BREAK_END = "break_end", "Break end"
+        VOID = "void", "Cancelled punch"
+
+    class Source(models.TextChoices):
+        KIOSK = "kiosk", "Kiosk"
+        SELF = "self", "Own session"
+        MANAGER = "manager", "Manager correction"
+        DEMO = "demo", "Demo data"
+
+    class Flag(models.TextChoices):
+        NONE = "", "On time"
+        EARLY = "early", "Early"
+        LATE = "late", "Late"
+        UNROSTERED = "unrostered", "Not rostered"
+
+    staff = models.ForeignKey(Staff, on_delete=models.PROTECT, related_name="punches")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="punches")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    at = models.DateTimeField()
+    source = models.CharField(max_length=8, choices=Source.choices)
+    assignment = models.ForeignKey(
+        Assignment, on_delete=models.SET_NULL, null=True, blank=True, related_name="punches"
+    )
+    flag = models.CharField(max_length=12, choices=Flag.choices, blank=True, default="")
+    replaces = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by"
+    )
+    reason = models.CharField(max_length=300, blank=True)
+    request_key = models.UUIDField(unique=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ClinicScopedQuerySet["Punch"].as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["staff", "at"], name="punch_staff_at")]
+        permissions = [
+            ("use_kiosk", "Can open the time clock kiosk"),
+            ("punch_own", "Can clock in and out from one's own session"),
+            ("correct_punch", "Can add corrections to timesheets"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(source="manager") | ~models.Q(reason=""),
+                name="punch_correction_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="void") | models.Q(replaces__isnull=False),
+                name="punch_void_names_its_punch",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.staff} {self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+class TimesheetWeek(models.Model):
+    """A person's timesheet at a clinic for one work week: confirmed by the person, approved
+    (and so locked) by a manager. The figures approved are kept in `totals`."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CONFIRMED = "confirmed", "Confirmed by the person"
+        APPROVED = "approved", "Approved"
+
+    staff = models.ForeignKey(Staff, on_delete=models.PROTECT, related_name="timesheets")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="timesheets")
+    week_start = models.DateField(help_text="The local day the work week starts.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    totals = models.JSONField(default=dict, blank=True)
+
+    objects = ClinicScopedQuerySet["TimesheetWeek"].as_manager()
+
+    class Meta:
+        ordering = ["-week_start", "staff"]
+        permissions = [
+            ("approve_timesheetweek", "Can approve timesheets"),
+            ("export_timesheetweek", "Can export approved timesheets for payroll"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["staff", "clinic", "week_start"], name="one_timesheet_per_week"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="approved") | models.Q(approved_at__isnull=False),
+                name="approved_timesheet_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Timesheet of {self.staff} at {self.clinic}, week of {self.week_start}"
+
+
+class OvertimeRule(models.Model):
+    """A clinic's overtime rule from `effective_from` on (the latest one on or before a day
+    applies). The work week starts on `week_start_day` (0 = Monday) at `week_start_hour`
+    local time; workdays start at the same hour."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="overtime_rules")
+    effective_from = models.DateField()
+    week_start_day = models.PositiveSmallIntegerField(
+        default=6, validators=[MaxValueValidator(6)], help_text="0 = Monday, 6 = Sunday."
+    )
+    week_start_hour = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(23)]
+    )
+    weekly_minutes = models.PositiveIntegerField(
+        default=40 * 60, validators=[MinValueValidator(60), MaxValueValidator(7 * 24 * 60)]
+    )
+    daily_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(60), MaxValueValidator(24 * 60)],
+        help_text="Overtime after this many minutes in a workday (blank: no daily overtime).",
+    )
+    double_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(60), MaxValueValidator(24 * 60)],
+        help_text="Double time after this many minutes in a workday (blank: none).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ClinicScopedQuerySet["OvertimeRule"].as_manager()
+
+    class Meta:
+        ordering = ["clinic", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "effective_from"], name="one_overtime_rule_per_day"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(double_minutes__isnull=True)
+                | models.Q(daily_minutes__isnull=True)
+                | models.Q(double_minutes__gt=models.F("daily_minutes")),
+                name="overtime_double_after_daily",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(week_start_day__lte=6) & models.Q(week_start_hour__lte=23),
+                name="overtime_week_start_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Overtime rule of {self.clinic} from {self.effective_from}"
+
+    def clean(self) -> None:
+        if (
+            self.double_minutes is not None
+            and self.daily_minutes is not None
+            and self.double_minutes <= self.daily_minutes
+        ):
+            raise ValidationError(
+                {"double_minutes": "Double time starts after daily overtime does."}
+            )
+
+
+class CredentialType(models.Model):
+    """A licence or certification (state licence, DEA, BLS, ACLS ...) and the roster roles that
+    need it to work a shift."""
+
+    code = models.CharField(max_length=20, unique=True, help_text="Short name, e.g. BLS.")
+    name = models.CharField(max_length=120, unique=True)
+    required_for = ArrayField(
+        models.CharField(max_length=12, choices=RosterRole.choices),
+        default=list,
+        blank=True,
+        help_text="Roster roles that may not work without it.",
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class CredentialQuerySet(ClinicScopedQuerySet["Credential"]):
+    clinic_lookup = "staff__clinics"
+
+
+class Credential(models.Model):
+    """One credential a person holds. A renewal is a new row; the rows' validity together say
+    whether the person is covered on a day."""
+
+    staff = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="credentials")
+    type = models.ForeignKey(CredentialType, on_delete=models.PROTECT, related_name="held")
+    number = models.CharField(max_length=60)
+    issuer = models.CharField(max_length=120)
+    state = models.CharField(max_length=2, blank=True, help_text="US state, e.g. NY.")
+    issued_on = models.DateField()
+    expires_on = models.DateField(null=True, blank=True, help_text="Blank: does not expire.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CredentialQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["staff", "type", "-expires_on"]
+        permissions = [("view_own_credentials", "Can read one's own credentials")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_on__isnull=True)
+                | models.Q(expires_on__gte=models.F("issued_on")),
+                name="credential_expires_after_issue",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type.code} of {self.staff}"
+
+    def valid_on(self, day: date) -> bool:
+        return self.issued_on <= day and (self.expires_on is None or day <= self.expires_on)
+
+
+class CredentialScan(models.Model):
+    """The scanned copy of a credential (a PDF or an image, type checked by content), kept in
+    the database so it shares its backups and access rules; read through the app only."""
+
+    credential = models.OneToOneField(Credential, on_delete=models.CASCADE, related_name="scan")
+    content = models.BinaryField()
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    filename = models.CharField(max_length=200)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Scan of {self.credential_id}"
+
+
+class CredentialAlert(models.Model):
+    """An expiry alert sent: once per credential, threshold (60, 30, 7 days) and expiry date."""
+
+    credential = models.ForeignKey(Credential, on_delete=models.CASCADE, related_name="alerts")
+    threshold_days = models.PositiveSmallIntegerField()
+    expires_on = models.DateField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+    recipients = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-sent_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credential", "threshold_days", "expires_on"],
+                name="one_credential_alert_per_threshold",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.threshold_days}-day alert for {self.credential_id}"

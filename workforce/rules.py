@@ -7,7 +7,8 @@ off and recurring unavailability, as UTC intervals), and returns every violation
 
 Rules: overlap (across clinics), minimum rest between shifts, maximum paid hours per day and per
 week, maximum consecutive days worked, role match, time off / unavailability, and the credential
-rules registered with `register_credential_rule` (none until the credentials issue lands).
+rules registered with `register_credential_rule` (workforce.credentials registers the one that
+needs every credential a shift's role requires to be valid on its day).
 """
 
 from __future__ import annotations
@@ -47,11 +48,26 @@ class Shift:
 
 
 @dataclass(frozen=True)
+class CredentialStatus:
+    """A credential type some of a person's roles need, and the spans they hold it for
+    (issued .. expires, inclusive; `date.max` when it does not expire)."""
+
+    code: str
+    roles: frozenset[str]
+    spans: tuple[tuple[date, date], ...] = ()
+
+    def valid_on(self, day: date) -> bool:
+        return any(first <= day <= last for first, last in self.spans)
+
+
+@dataclass(frozen=True)
 class Person:
     staff_id: int
     name: str
     roles: frozenset[str]
     contract_minutes: int = 40 * 60
+    # The credentials the person's roles require (filled by the loader; see credentials.py).
+    credentials: tuple[CredentialStatus, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -389,8 +405,17 @@ def load_week(week: RosterWeek) -> WeekData:
         .distinct()
     )
     staff_ids = {c.staff_id for c in contracts} | {a.staff_id for a in assignments}
+    from .credentials import statuses_for
+
+    held = statuses_for({c.staff_id: c.roles for c in contracts})
     people = [
-        Person(c.staff_id, c.staff.user.display_name, c.roles, c.contract_minutes_week)
+        Person(
+            c.staff_id,
+            c.staff.user.display_name,
+            c.roles,
+            c.contract_minutes_week,
+            held.get(c.staff_id, ()),
+        )
         for c in contracts
     ]
     context = [

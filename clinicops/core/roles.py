@@ -162,6 +162,28 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "workforce.change_coveragerule": (MANAGER, ADMINISTRATOR),
     "workforce.view_staffcontract": (MANAGER, ADMINISTRATOR),
     "workforce.change_staffcontract": (MANAGER, ADMINISTRATOR),
+    # Workforce II: the shared tablet's time clock is opened by the clinical and desk roles;
+    # everyone clocks themselves in and confirms their week; managers correct, approve and
+    # export timesheets; overtime rules are reference data.
+    "workforce.use_kiosk": (FRONT_DESK, NURSE, PROVIDER, MANAGER),
+    "workforce.punch_own": ALL_ROLES,
+    "workforce.view_timesheetweek": (MANAGER,),
+    "workforce.correct_punch": (MANAGER,),
+    "workforce.approve_timesheetweek": (MANAGER,),
+    "workforce.export_timesheetweek": (MANAGER,),
+    "workforce.view_overtimerule": (MANAGER, ADMINISTRATOR),
+    "workforce.add_overtimerule": (ADMINISTRATOR,),
+    "workforce.change_overtimerule": (ADMINISTRATOR,),
+    "workforce.view_timeclockbadge": (MANAGER, ADMINISTRATOR),
+    "workforce.change_timeclockbadge": (MANAGER, ADMINISTRATOR),
+    # Credentials: managers keep them (and read the scanned copies) for their clinics; each
+    # person reads their own; credential types are reference data.
+    "workforce.view_credential": (MANAGER,),
+    "workforce.add_credential": (MANAGER,),
+    "workforce.view_own_credentials": ALL_ROLES,
+    "workforce.view_credentialtype": (MANAGER, ADMINISTRATOR, COMPLIANCE),
+    "workforce.add_credentialtype": (ADMINISTRATOR,),
+    "workforce.change_credentialtype": (ADMINISTRATOR,),
     # Revenue: providers (and billers) code visits; billers build, scrub and export claims and
     # work their statuses; managers read; billing reference data is the administrator's.
     "revenue.view_encounter": (PROVIDER, BILLER, MANAGER),

@@ -86,6 +86,9 @@ def add_assignment(
     start, end = local_span(
         day, template.start_time, template.end_time, template.overnight, week.clinic.tz
     )
+    reason = credential_refusal(staff, template, day, start, end, week.clinic_id)
+    if reason:
+        raise RosterError(f"{reason} Nothing was added.")
     with transaction.atomic():
         locked = lock_row(RosterWeek, week, related=["clinic"])
         try:
@@ -125,6 +128,39 @@ def add_assignment(
             summary=f"Rostered {staff} on {_describe(assignment)}",
         )
     return assignment
+
+
+def credential_refusal(
+    staff: Staff, template: ShiftTemplate, day: date, start: Any, end: Any, clinic_id: int
+) -> str | None:
+    """Why the registered credential rules keep `staff` off this shift (a lapsed or missing
+    required credential), or None."""
+    from ..credentials import statuses_for
+    from ..models import StaffContract
+
+    contract = StaffContract.objects.filter(staff=staff).first()
+    roles = contract.roles if contract else frozenset([template.role])
+    person = rules.Person(
+        staff.pk,
+        staff.user.display_name,
+        roles,
+        credentials=statuses_for({staff.pk: roles | {template.role}}).get(staff.pk, ()),
+    )
+    shift = rules.Shift(
+        key="new",
+        staff_id=staff.pk,
+        clinic_id=clinic_id,
+        role=template.role,
+        day=day,
+        start=start,
+        end=end,
+        label=template.name,
+    )
+    for rule in rules._CREDENTIAL_RULES:
+        reason = rule(shift, person)
+        if reason:
+            return reason
+    return None
 
 
 def remove_assignment(*, actor: Any, assignment: Assignment) -> str:

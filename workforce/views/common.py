@@ -19,3 +19,10 @@ def week_start_from(data: QueryDict, clinic: Clinic, *, default_offset: int = 1)
         day = clinic.today() + timedelta(weeks=default_offset)
     monday: date = day - timedelta(days=day.weekday())
     return monday
+
+
+def day_from(data: QueryDict, clinic: Clinic) -> date:
+    """The `week` asked for as a day (any day of it), or the clinic's today."""
+    form = WeekForm(data)
+    day = form.cleaned_data.get("week") if form.is_valid() else None
+    return day or clinic.today()

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from clinicops.core.models import Clinic, Staff
 from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, render_page
 
-from .. import selectors
+from .. import credentials, selectors, timesheets
 from ..forms import AssignForm, PublishForm
 from ..models import Assignment, AutofillRun, RosterWeek, ShiftTemplate, weekdays_label
 from ..rules import Violation
@@ -37,9 +37,15 @@ def _context(
         by_cell.setdefault((v.staff_id, v.day.isoformat()), []).append(v.message)
     rows = selectors.week_grid(week)
     templates = selectors.templates(clinic)
+    risks = timesheets.overtime_risk(clinic, {r.contract.staff_id for r in rows}, week.week_start)
+    lapsed = credentials.problems_today(
+        {r.contract.staff_id: r.contract.roles for r in rows}, max(clinic.today(), week.week_start)
+    )
     grid = [
         {
             "row": row,
+            "risk": risks.get(row.contract.staff_id),
+            "credentials": lapsed.get(row.contract.staff_id, []),
             "cells": [
                 {
                     "day": day,
@@ -63,6 +69,11 @@ def _context(
         "templates": [(t, weekdays_label(t.weekdays)) for t in templates],
         "templates_by_role": templates,
         "violations": found,
+        "risks": [
+            (row.contract.staff, risks[row.contract.staff_id])
+            for row in rows
+            if row.contract.staff_id in risks
+        ],
         "violation_keys": [k for v in found for k in v.shift_keys if k in keyed],
         "prev_week": week.week_start - timedelta(days=7),
         "next_week": week.week_start + timedelta(days=7),

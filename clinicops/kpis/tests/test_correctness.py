@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 import statistics
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -83,6 +84,7 @@ class World:
     other_provider: Staff | None = None
     early_cancels_only: bool = False
     desk: list[Staff] = field(default_factory=list)
+    neighbour: Staff | None = None
 
     @property
     def models(self) -> Any:
@@ -474,6 +476,62 @@ class World:
                 self.shift(week, self.desk[1], day, 12, 20)
             self.shift(week, self.desk[2], day, 9, 17)  # not qualified: never counts
 
+    # -- workforce II: the time clock and credentials --
+
+    def punch(self, staff: Staff, kind: str, at: datetime, clinic: Clinic | None = None) -> Any:
+        Punch = apps.get_model("workforce", "Punch")
+        return Punch.objects.create(
+            staff=staff,
+            clinic=clinic or self.clinic,
+            kind=kind,
+            at=at,
+            source="demo",
+            request_key=uuid.uuid4(),
+        )
+
+    def seed_punches(self, monday: date, mode: str) -> None:
+        """Normal weeks: desk[0] 07:00 to about 15:30 every day, desk[1] 12:00 to about 20:00
+        with a half-hour break, desk[2] overnight 22:00 to 06:00 (the DST nights are 7 and 9
+        real hours); each week over 40 h in the Sunday-to-Saturday work week. A neighbour's
+        person punches there. Its own random numbers: the other metrics' world stays as was."""
+        if mode != "normal":
+            return
+        rng = random.Random(monday.toordinal() + 7)
+        for day in days_of(monday):
+            self.punch(self.desk[0], "in", local(day, 7, rng.randint(0, 9)))
+            self.punch(self.desk[0], "out", local(day, 15, rng.randint(0, 59)))
+            self.punch(self.desk[1], "in", local(day, 12))
+            self.punch(self.desk[1], "break_start", local(day, 15, rng.randint(0, 20)))
+            self.punch(self.desk[1], "break_end", local(day, 15, rng.randint(30, 50)))
+            self.punch(self.desk[1], "out", local(day, 20, rng.randint(0, 30)))
+            self.punch(self.desk[2], "in", local(day, 22))
+            self.punch(self.desk[2], "out", local(day + timedelta(days=1), 6))
+            if self.neighbour is not None:
+                self.punch(self.neighbour, "in", local(day, 8), clinic=self.other)
+                self.punch(self.neighbour, "out", local(day, 19), clinic=self.other)
+
+    def seed_credentials(self) -> None:
+        """BLS for the desk, CMA for medical assistants. desk[0]'s BLS lapses on Wednesday
+        4 March and is renewed on the Saturday; desk[1]'s never expires; desk[2] has none."""
+        CredentialType = apps.get_model("workforce", "CredentialType")
+        Credential = apps.get_model("workforce", "Credential")
+        bls = CredentialType.objects.create(code="BLS", name="BLS", required_for=["front_desk"])
+        CredentialType.objects.create(code="CMA", name="CMA", required_for=["ma"])
+        CredentialType.objects.create(code="DEA", name="DEA", required_for=[])
+        for staff, issued, expires in (
+            (self.desk[0], date(2025, 1, 1), date(2026, 3, 4)),
+            (self.desk[0], date(2026, 3, 7), date(2028, 3, 6)),
+            (self.desk[1], date(2024, 5, 1), None),
+        ):
+            Credential.objects.create(
+                staff=staff,
+                type=bls,
+                number="B",
+                issuer="AHA",
+                issued_on=issued,
+                expires_on=expires,
+            )
+
     # -- revenue --
 
     def claim(self, visit: Any, first_scrubbed_at: datetime | None, clean: bool | None) -> Any:
@@ -567,6 +625,10 @@ class World:
             self.build_roster()
             for monday in WEEKS:
                 self.seed_roster(monday)
+            self.neighbour = StaffFactory(clinics=[self.other])
+            self.seed_credentials()
+            for monday, mode in WEEKS.items():
+                self.seed_punches(monday, mode)
         for monday, mode in WEEKS.items():
             for day in days_of(monday):
                 self.seed_appointments(day, mode)
@@ -610,6 +672,31 @@ class World:
             RosterWeek = apps.get_model("workforce", "RosterWeek")
             week = RosterWeek.objects.get(clinic=self.clinic, week_start=date(2026, 2, 2))
             self.shift(week, self.desk[1], LATE_DAY, 12, 20)  # entered after the night
+            # A manager's correction: desk[1] stayed two hours later on LATE_DAY.
+            Punch = apps.get_model("workforce", "Punch")
+            start, end = local(LATE_DAY, 0), local(LATE_DAY + timedelta(days=1), 0)
+            out = Punch.objects.get(staff=self.desk[1], kind="out", at__gte=start, at__lt=end)
+            Punch.objects.create(
+                staff=self.desk[1],
+                clinic=self.clinic,
+                kind="out",
+                at=out.at + timedelta(hours=2),
+                source="manager",
+                reason="stayed for the late clinic",
+                replaces=out,
+                request_key=uuid.uuid4(),
+            )
+            # desk[2]'s CMA, issued on 4 February, is recorded only now.
+            Credential = apps.get_model("workforce", "Credential")
+            CredentialType = apps.get_model("workforce", "CredentialType")
+            Credential.objects.create(
+                staff=self.desk[2],
+                type=CredentialType.objects.get(code="CMA"),
+                number="C",
+                issuer="AAMA",
+                issued_on=date(2026, 2, 4),
+                expires_on=date(2027, 2, 4),
+            )
         if apps.is_installed("revenue"):
             self.late_claims()
         if apps.is_installed("compliance"):
@@ -1049,6 +1136,72 @@ def incident_closure_days(world: World, first: date, last: date) -> Decimal | No
     return _median(values)
 
 
+def overtime_pct(world: World, first: date, last: date) -> Decimal | None:
+    """Overtime minutes / worked minutes at the clinic on the local days, minute by minute:
+    each person's punches (corrections replacing what they replace) give worked minutes; a
+    minute is overtime once the person has worked 40 h (at any clinic) in the local
+    Sunday-00:00 work week (the default rule: no daily overtime)."""
+    Punch = apps.get_model("workforce", "Punch")
+    rows = list(Punch.objects.order_by("staff_id", "at", "pk"))
+    replaced = {p.replaces_id for p in rows if p.replaces_id}
+    by_staff: dict[int, list[Any]] = defaultdict(list)
+    for p in rows:
+        if p.pk not in replaced and p.kind != "void":
+            by_staff[p.staff_id].append(p)
+    worked = overtime = 0
+    for punches in by_staff.values():
+        intervals = []
+        mark = None
+        for p in sorted(punches, key=lambda p: (p.at, p.pk)):
+            if p.kind in ("in", "break_end"):
+                mark = p
+            elif mark is not None:
+                intervals.append((mark.at, p.at, mark.clinic_id))
+                mark = None
+        week_minutes: dict[date, int] = defaultdict(int)
+        for start, end, clinic_id in sorted(intervals):
+            for m in range(int((end - start).total_seconds()) // 60):
+                moment = (start + timedelta(minutes=m)).astimezone(NEW_YORK)
+                sunday = moment.date() - timedelta(days=(moment.weekday() + 1) % 7)
+                week_minutes[sunday] += 1
+                if clinic_id == world.clinic.pk and first <= moment.date() <= last:
+                    worked += 1
+                    overtime += week_minutes[sunday] > 40 * 60
+    return ratio(overtime, worked, 100)
+
+
+def credential_currency(world: World, first: date, last: date) -> Decimal | None:
+    """Pair-days valid / pair-days required: every day, each person with an active contract at
+    the clinic and each credential type one of their roles requires; valid when a credential
+    of the type they hold was issued on or before the day and expires on or after it."""
+    StaffContract = apps.get_model("workforce", "StaffContract")
+    CredentialType = apps.get_model("workforce", "CredentialType")
+    Credential = apps.get_model("workforce", "Credential")
+    roles = {
+        c.staff_id: {c.role, *c.also_covers}
+        for c in StaffContract.objects.filter(is_active=True, staff__clinics=world.clinic)
+    }
+    types = [t for t in CredentialType.objects.filter(is_active=True) if t.required_for]
+    held = list(Credential.objects.all())
+    valid = required = 0
+    day = first
+    while day <= last:
+        for staff_id, mine in roles.items():
+            for t in types:
+                if not mine & set(t.required_for):
+                    continue
+                required += 1
+                valid += any(
+                    c.staff_id == staff_id
+                    and c.type_id == t.pk
+                    and c.issued_on <= day
+                    and (c.expires_on is None or day <= c.expires_on)
+                    for c in held
+                )
+        day += timedelta(days=1)
+    return ratio(valid, required, 100)
+
+
 Reference = Callable[[World, date, date], Decimal | None]
 REFERENCES: dict[str, Reference] = {
     "shift_fill_rate": shift_fill_rate,
@@ -1061,6 +1214,8 @@ REFERENCES: dict[str, Reference] = {
     "cycle_time_min": cycle_time_min,
     "clean_claim_rate": clean_claim_rate,
     "incident_closure_days": incident_closure_days,
+    "overtime_pct": overtime_pct,
+    "credential_currency": credential_currency,
 }
 
 
@@ -1153,7 +1308,9 @@ def test_each_weeks_figure_equals_a_straightforward_computation_from_the_raw_row
     for monday, mode in WEEKS.items():
         expected = reference(world, monday, monday + timedelta(days=6))
         assert_same(found[monday], expected, f"{only.key}, {mode} week of {monday}")
-    if only.kind == Kind.RATIO and only.key != "stockout_rate":
+    # (credentials are held, or not, whether or not anything is booked or worked: currency
+    # has a denominator every day a contract exists, like stock on the shelves)
+    if only.kind == Kind.RATIO and only.key not in ("stockout_rate", "credential_currency"):
         # the week of zero denominators (nothing counted: all cancelled early, closed, no
         # completed visits) is "no data" on the tile, never 0 (stock is on the shelves, and
         # counted, every day once an item is stocked)

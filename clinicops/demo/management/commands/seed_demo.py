@@ -32,6 +32,7 @@ APP_SEEDERS = (
     "seed_supplies",
     "seed_flow",
     "seed_roster",
+    "seed_timeclock",
     "seed_revenue",
     "seed_kpis_history",
     "seed_compliance",
