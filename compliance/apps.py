@@ -8,3 +8,16 @@ from django.apps import AppConfig
 class ComplianceConfig(AppConfig):
     name = "compliance"
     verbose_name = "Compliance"
+
+    def ready(self) -> None:
+        # Break-glass extends patient scoping at its one place (core's for_user asks the grant
+        # providers) and flags every audit event about a patient opened that way.
+        from clinicops.audit import audit
+        from clinicops.core import models as core_models
+
+        from . import breakglass
+
+        if breakglass.active_grants not in core_models.PATIENT_GRANT_PROVIDERS:
+            core_models.PATIENT_GRANT_PROVIDERS.append(breakglass.active_grants)
+        if breakglass.flag_event not in audit.EVENT_ANNOTATORS:
+            audit.EVENT_ANNOTATORS.append(breakglass.flag_event)
