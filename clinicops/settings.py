@@ -385,9 +385,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 # how long each use lasts.
 BREAK_GLASS_ROLES = tuple(
     role.strip()
-    for role in os.environ.get(
-        "BREAK_GLASS_ROLES", "Provider,Nurse / medical assistant"
-    ).split(",")
+    for role in os.environ.get("BREAK_GLASS_ROLES", "Provider,Nurse / medical assistant").split(",")
     if role.strip()
 )
 BREAK_GLASS_MINUTES = env_int("BREAK_GLASS_MINUTES", 60)

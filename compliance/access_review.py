@@ -62,7 +62,7 @@ def privileged_actions(user_ids: list[int], since: datetime) -> dict[int, dict[s
     counts: dict[int, Counter[str]] = {uid: Counter() for uid in user_ids}
     base = AuditEvent.objects.filter(actor_id__in=user_ids, occurred_at__gte=since)
     for label, condition in PRIVILEGED:
-        for actor_id, in base.filter(condition).values_list("actor_id"):
+        for (actor_id,) in base.filter(condition).values_list("actor_id"):
             counts[actor_id][label] += 1
     return {uid: dict(c) for uid, c in counts.items()}
 
@@ -160,9 +160,7 @@ def end_sessions(user_id: int) -> int:
     return len(keys)
 
 
-def decide(
-    *, actor: User, line: AccessReviewLine, decision: str, note: str = ""
-) -> Decided:
+def decide(*, actor: User, line: AccessReviewLine, decision: str, note: str = "") -> Decided:
     """Confirm or revoke one line. Revoking removes the review's clinic from the user (their
     last clinic: the account is deactivated too) and ends all their sessions at once."""
     decision = AccessReviewLine.Decision(decision).value

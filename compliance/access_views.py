@@ -16,8 +16,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from clinicops.audit import audit
 from clinicops.audit.models import AuditEvent
 from clinicops.core.fields import clean_text, parse_id
-from clinicops.core.templatetags.formats import clock as clock_text
 from clinicops.core.models import Patient, User
+from clinicops.core.templatetags.formats import clock as clock_text
 from clinicops.core.web import HtmxHttpRequest, current_clinic
 
 from . import access_review, anomalies, breakglass
@@ -161,9 +161,7 @@ def access_reviews(request: HtmxHttpRequest) -> HttpResponse:
         )
         return redirect("compliance:access_review_detail", pk=stored.pk)
     reviews = list(access_review.reviews_for(clinic)[:50])
-    return render(
-        request, "compliance/access_reviews.html", {"clinic": clinic, "reviews": reviews}
-    )
+    return render(request, "compliance/access_reviews.html", {"clinic": clinic, "reviews": reviews})
 
 
 @never_cache

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from statistics import mean
 from typing import Any
 
@@ -46,8 +46,8 @@ def _setting(name: str, default: int) -> int:
 def day_bounds(clinic: Clinic, day: date) -> tuple[datetime, datetime]:
     """The UTC instants of local midnight starting `day` and the next (23 or 25 hours apart on
     a DST day)."""
-    start = datetime.combine(day, time(0), tzinfo=clinic.tz)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=clinic.tz)
+    start = datetime.combine(day, time(0), tzinfo=clinic.tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=clinic.tz).astimezone(UTC)
     return start, end
 
 
@@ -82,7 +82,9 @@ def _volume(clinic: Clinic, day: date, events: list[tuple[int, int, int, datetim
     if not candidates:
         return []
     start, _ = day_bounds(clinic, day)
-    history_start, _ = day_bounds(clinic, day - timedelta(days=_setting("ANOMALY_BASELINE_DAYS", 28)))
+    history_start, _ = day_bounds(
+        clinic, day - timedelta(days=_setting("ANOMALY_BASELINE_DAYS", 28))
+    )
     daily = (
         patient_events(clinic, history_start, start)
         .filter(actor_id__in=candidates, action=AuditEvent.Action.VIEW)
@@ -146,7 +148,12 @@ def _same_person_links(
         count = len(names[(uid, rule)])
         what = "the user's surname" if rule == AnomalyHint.Rule.SURNAME else "the user's phone"
         found.append(
-            Found(uid, rule, f"{count} patient record(s) sharing {what}: {len(event_ids)} accesses", event_ids)
+            Found(
+                uid,
+                rule,
+                f"{count} patient record(s) sharing {what}: {len(event_ids)} accesses",
+                event_ids,
+            )
         )
     return found
 
@@ -179,7 +186,12 @@ def _off_hours(
     for uid, event_ids in outside.items():
         basis = "their published shifts" if uid in rostered else "the clinic's opening hours"
         found.append(
-            Found(uid, AnomalyHint.Rule.OFF_HOURS, f"{len(event_ids)} accesses outside {basis}", event_ids)
+            Found(
+                uid,
+                AnomalyHint.Rule.OFF_HOURS,
+                f"{len(event_ids)} accesses outside {basis}",
+                event_ids,
+            )
         )
     return found
 
@@ -195,11 +207,15 @@ def compute_hints(clinic: Clinic, day: date, now: datetime | None = None) -> lis
     )
     if not rows:
         return []
-    events = [(pk, actor_id, patient_id, at) for pk, actor_id, patient_id, at, _ in rows]
-    reads = [row[:4] for row in rows if row[4] == AuditEvent.Action.VIEW]
+    # (The query filters out null actors and patients.)
+    events = [(pk, int(actor or 0), int(patient or 0), at) for pk, actor, patient, at, _ in rows]
+    views = {pk for pk, *_, action in rows if action == AuditEvent.Action.VIEW}
+    reads = [event for event in events if event[0] in views]
     users = {u.pk: u for u in User.objects.filter(pk__in={e[1] for e in events})}
-    found = _volume(clinic, day, reads) + _same_person_links(events, users) + _off_hours(
-        clinic, day, events
+    found = (
+        _volume(clinic, day, reads)
+        + _same_person_links(events, users)
+        + _off_hours(clinic, day, events)
     )
     now = now or timezone.now()
     created = []
@@ -249,7 +265,9 @@ def review_hint(*, actor: User, hint: AnomalyHint, status: str, note: str) -> An
         locked.review_note = note.strip()[:300]
         locked.reviewed_by = actor
         locked.save(update_fields=["status", "review_note", "reviewed_by"])
-        changes: dict[str, Any] = audit.diff(before, audit.snapshot(locked, ("status", "review_note")))
+        changes: dict[str, Any] = audit.diff(
+            before, audit.snapshot(locked, ("status", "review_note"))
+        )
         if changes:
             audit.record(
                 actor=actor,

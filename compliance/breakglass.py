@@ -198,9 +198,7 @@ def flagged_events(access: BreakGlassAccess) -> QuerySet[AuditEvent]:
     ).order_by("id")
 
 
-def _review(
-    *, actor: User, access: BreakGlassAccess, outcome: str, note: str
-) -> BreakGlassAccess:
+def _review(*, actor: User, access: BreakGlassAccess, outcome: str, note: str) -> BreakGlassAccess:
     with transaction.atomic():
         locked = BreakGlassAccess.objects.select_for_update().get(pk=access.pk)
         if locked.review != BreakGlassAccess.Review.PENDING:

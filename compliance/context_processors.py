@@ -27,5 +27,5 @@ def break_glass(request: HttpRequest) -> dict[str, Any]:
             {"patient": patients[g.patient_id], "expires_at": g.expires_at, "id": g.access_id}
             for g in sorted(grants, key=lambda g: g.expires_at)
             if g.patient_id in patients
-        ]
+        ],
     }

@@ -61,9 +61,7 @@ def quarterly_reviews_due(now: datetime) -> list[Clinic]:
     return due
 
 
-@shared_task(
-    acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5
-)
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def start_quarterly_access_reviews() -> int:
     """Hourly (beat): start this quarter's access review of each clinic that has none yet."""
     now = timezone.now()

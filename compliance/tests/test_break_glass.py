@@ -75,9 +75,12 @@ def test_scoping_extends_only_to_the_granted_patient_while_the_access_runs(
     assert neighbour.pk not in visible  # the grant is one patient, not the clinic
     assert Coverage.objects.for_user(fresh).filter(pk=coverage.pk).exists()
     # Superusers and the search within the user's own clinic are unchanged.
-    assert not Patient.objects.for_user(fresh).for_clinic(other_clinic).exclude(
-        pk=stranger.pk
-    ).exists()
+    assert (
+        not Patient.objects.for_user(fresh)
+        .for_clinic(other_clinic)
+        .exclude(pk=stranger.pk)
+        .exists()
+    )
 
 
 def test_the_access_ends_at_sixty_minutes(nurse: User, stranger: Patient) -> None:
@@ -125,7 +128,8 @@ def test_a_nurse_breaks_the_glass_sees_the_banner_everywhere_and_every_read_is_f
     assert client.get(detail(stranger)).status_code == 404
 
     response = post_break(client, stranger.mrn)
-    assert response.status_code == 302 and response["Location"] == detail(stranger)
+    assert response.status_code == 302
+    assert response["Location"] == detail(stranger)
     access = BreakGlassAccess.objects.get()
     assert (access.user, access.patient, access.clinic_id) == (nurse, stranger, stranger.clinic_id)
     assert access.review == BreakGlassAccess.Review.PENDING
@@ -133,7 +137,8 @@ def test_a_nurse_breaks_the_glass_sees_the_banner_everywhere_and_every_read_is_f
     page = client.get(detail(stranger))
     assert page.status_code == 200
     html = page.content.decode()
-    assert "data-break-glass" in html and stranger.mrn in html
+    assert "data-break-glass" in html
+    assert stranger.mrn in html
     assert "Emergency access" in html
     for url in (reverse("home"), reverse("core:patient_search"), detail(own)):
         assert b"data-break-glass" in client.get(url, follow=True).content, url
@@ -239,11 +244,13 @@ def test_the_officer_of_the_patients_clinic_approves(
     assert f"#{access.pk}" in listing
     url = reverse("compliance:break_glass_detail", args=[access.pk])
     page = client.get(url)
-    assert page.status_code == 200 and b"Flagged audit events" in page.content
+    assert page.status_code == 200
+    assert b"Flagged audit events" in page.content
     response = client.post(url, {"outcome": "approved", "note": "Ambulance log matches"})
     assert response.status_code == 302
     stored = BreakGlassAccess.objects.get()
-    assert stored.review == "approved" and stored.reviewed_by == officer_there
+    assert stored.review == "approved"
+    assert stored.reviewed_by == officer_there
     assert stored.review_note == "Ambulance log matches"
     # Sent twice: the first decision stands, nothing more is recorded.
     events = AuditEvent.objects.filter(object_type="compliance.breakglassaccess").count()
@@ -269,9 +276,13 @@ def test_refer_to_an_incident_records_referred_with_the_note(
     assert BreakGlassAccess.objects.get().review == "pending"
     client.post(url, {"outcome": "referred", "note": "No care relationship found"})
     stored = BreakGlassAccess.objects.get()
-    assert stored.review == "referred" and stored.review_note == "No care relationship found"
-    event = AuditEvent.objects.filter(object_type="compliance.breakglassaccess").order_by("id").last()
-    assert event is not None and event.changes["review"] == ["pending", "referred"]
+    assert stored.review == "referred"
+    assert stored.review_note == "No care relationship found"
+    event = (
+        AuditEvent.objects.filter(object_type="compliance.breakglassaccess").order_by("id").last()
+    )
+    assert event is not None
+    assert event.changes["review"] == ["pending", "referred"]
 
 
 def test_nobody_reviews_their_own_access(
