@@ -30,6 +30,7 @@ CACHE_KEY = "break-glass:{user_id}"
 # How long "this user has no break-glass access" is believed without asking the database. A new
 # access deletes the key, so this only bounds how stale a lost delete (Redis down) can be.
 NO_GRANT_TTL = 300
+NO_GRANT = "none"
 
 
 def minutes() -> int:
@@ -70,17 +71,20 @@ def _load(user_id: int, now: datetime) -> list[Grant]:
 
 
 def current_grants(user: User, now: datetime | None = None) -> list[Grant]:
-    """The user's break-glass accesses running now (cached; the expiry is checked every time)."""
+    """The user's break-glass accesses running now.
+
+    Only "none" is cached (the common case: no query on every page); a user with a running
+    access is always read from the database, so a cached value can never open a record, only
+    (for at most NO_GRANT_TTL, if the delete after a new access was lost) keep one closed.
+    """
     now = now or timezone.now()
     key = _cache_key(user.pk)
-    grants: list[Grant] | None = softcache.get(key)
-    if grants is None:
-        grants = _load(user.pk, now)
-        ttl = NO_GRANT_TTL
-        if grants:
-            ttl = max(1, int((max(g.expires_at for g in grants) - now).total_seconds()) + 1)
-        softcache.set(key, grants, ttl)
-    return [g for g in grants if g.expires_at > now]
+    if softcache.get(key) == NO_GRANT:
+        return []
+    grants = _load(user.pk, now)
+    if not grants:
+        softcache.set(key, NO_GRANT, NO_GRANT_TTL)
+    return grants
 
 
 def active_grants(user: User) -> dict[int, int]:

@@ -177,6 +177,12 @@ POST_URL_NAMES = {
     "revenue:import_fees",
     "compliance:flag_create",
     "compliance:flag_detail",
+    "compliance:break_glass",
+    "compliance:break_glass_detail",
+    "compliance:access_reviews",
+    "compliance:access_review_detail",
+    "compliance:hints",
+    "compliance:hint_detail",
 }
 
 # The project's own views (the Django admin's are Django's).

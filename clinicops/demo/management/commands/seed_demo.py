@@ -35,6 +35,7 @@ APP_SEEDERS = (
     "seed_revenue",
     "seed_kpis_history",
     "seed_compliance",
+    "seed_access_controls",
 )
 
 
