@@ -134,12 +134,14 @@ def break_glass(
     if not explanation:
         raise BreakGlassRefused({"explanation": "Say why you need this record."})
     reason = BreakGlassAccess.Reason(reason).value
-    now = now or timezone.now()
     with transaction.atomic():
         # One at a time per user: the running-access check and the insert cannot interleave.
+        # The time is read once the lock is held: a request that waited for another must see
+        # the access that one started as running (it may have started after we arrived).
         User.objects.select_for_update().filter(pk=user.pk).first()
+        now = now or timezone.now()
         running = BreakGlassAccess.objects.filter(
-            user=user, patient=patient, started_at__lte=now, expires_at__gt=now
+            user=user, patient=patient, expires_at__gt=now
         ).first()
         if running is not None:
             return running
