@@ -151,11 +151,15 @@ def _same_person_links(
             Found(
                 uid,
                 rule,
-                f"{count} patient record(s) sharing {what}: {len(event_ids)} accesses",
+                f"{count} patient record(s) sharing {what}: {_accesses(len(event_ids))}",
                 event_ids,
             )
         )
     return found
+
+
+def _accesses(count: int) -> str:
+    return f"{count} access" if count == 1 else f"{count} accesses"
 
 
 def _opening_windows(clinic: Clinic, day: date) -> list[tuple[datetime, datetime]]:
@@ -189,7 +193,7 @@ def _off_hours(
             Found(
                 uid,
                 AnomalyHint.Rule.OFF_HOURS,
-                f"{len(event_ids)} accesses outside {basis}",
+                f"{_accesses(len(event_ids))} outside {basis}",
                 event_ids,
             )
         )
