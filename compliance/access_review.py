@@ -83,8 +83,12 @@ def start_review(
     trigger: str = AccessReview.Trigger.ON_DEMAND,
     now: datetime | None = None,
 ) -> AccessReview:
-    """Snapshot `clinic`'s active users into a new review. The quarterly one is made once per
-    clinic and quarter: a second run (beat firing twice, a retried task) returns the first."""
+    """Snapshot `clinic`'s active users into a new review.
+
+    The quarterly one is made once per clinic and quarter: a second run (beat firing twice, a
+    retried task) returns the first. On demand, a clinic has one open review at a time: asking
+    again (a double click, a colleague) while one is open returns that one.
+    """
     now = now or timezone.now()
     local_day = timezone.localtime(now, clinic.tz).date()
     period = quarter_of(local_day) if trigger == AccessReview.Trigger.QUARTERLY else ""
@@ -93,11 +97,19 @@ def start_review(
         if existing is not None:
             return existing
     days = dormant_days()
-    since = now - timedelta(days=92)
-    users = list(active_users(clinic))
-    actions = privileged_actions([u.pk for u in users], since)
     try:
         with transaction.atomic():
+            if not period:
+                # Requests for the same clinic queue here, so the check below sees the review
+                # an earlier one made.
+                Clinic.objects.select_for_update().filter(pk=clinic.pk).first()
+                open_review = AccessReview.objects.filter(
+                    clinic=clinic, completed_at__isnull=True
+                ).first()
+                if open_review is not None:
+                    return open_review
+            users = list(active_users(clinic))
+            actions = privileged_actions([u.pk for u in users], now - timedelta(days=92))
             review = AccessReview.objects.create(
                 clinic=clinic,
                 period=period,

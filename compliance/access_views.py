@@ -154,11 +154,17 @@ def access_reviews(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not request.user.has_perm("compliance.add_accessreview"):
             raise PermissionDenied("You may not start an access review.")
-        review = access_review.start_review(clinic=clinic, actor=_user(request))
+        asked_at = timezone.now()
+        review = access_review.start_review(clinic=clinic, actor=_user(request), now=asked_at)
         stored = AccessReview.objects.get(pk=review.pk)
-        messages.success(
-            request, f"Access review {stored.pk} started: {stored.lines.count()} active users."
-        )
+        if stored.created_at < asked_at:
+            messages.info(
+                request, f"Access review {stored.pk} is still in progress: finish it first."
+            )
+        else:
+            messages.success(
+                request, f"Access review {stored.pk} started: {stored.lines.count()} active users."
+            )
         return redirect("compliance:access_review_detail", pk=stored.pk)
     reviews = list(access_review.reviews_for(clinic)[:50])
     return render(request, "compliance/access_reviews.html", {"clinic": clinic, "reviews": reviews})

@@ -79,6 +79,20 @@ def test_the_quarterly_review_started_at_once_is_made_once() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+def test_an_on_demand_review_asked_at_once_is_started_once() -> None:
+    roles.sync_roles()
+    for n in range(ROUNDS):
+        clinic: Clinic = ClinicFactory(name=f"D{n}")
+        manager = StaffFactory(roles=[roles.MANAGER], clinics=[clinic], user__username=f"d{n}")
+
+        def start(clinic: Clinic = clinic, manager: Any = manager) -> None:
+            access_review.start_review(clinic=clinic, actor=manager.user)
+
+        assert at_once(start) == []
+        assert AccessReview.objects.filter(clinic=clinic).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_revocation_sent_at_once_is_recorded_once() -> None:
     roles.sync_roles()
     clinic = ClinicFactory(name="R")

@@ -190,6 +190,22 @@ def test_a_manager_starts_one_on_demand(client: Client, manager: User, nurse: Us
     assert b"#%d" % review.pk in client.get(LIST).content
 
 
+def test_asking_twice_returns_the_open_review(
+    client: Client, manager: User, nurse: User, clinic: Clinic
+) -> None:
+    client.force_login(manager)
+    client.post(LIST)
+    again = client.post(LIST, follow=True)
+    review = AccessReview.objects.get()
+    assert b"is still in progress: finish it first" in again.content
+    for line in review.lines.all():
+        if line.user != manager:
+            access_review.decide(actor=manager, line=line, decision="confirmed")
+    access_review.decide(actor=manager, line=line_of(review, manager), decision="confirmed")
+    client.post(LIST)  # the first is complete: a new one starts
+    assert AccessReview.objects.count() == 2
+
+
 @pytest.mark.parametrize(
     "now",
     [
