@@ -112,6 +112,14 @@ def find_patient(user: User, mrn: str) -> Patient:
     """The patient an MRN names, for a break-glass request (exact MRN: no browsing by name)."""
     patient = Patient.objects.filter(mrn=mrn.strip()).select_related("clinic").first()
     if patient is None:
+        # A refused look-up is in the trail too: trying MRNs here is how one would probe
+        # another clinic's patients.
+        audit.record(
+            actor=user,
+            action=AuditEvent.Action.SEARCH,
+            summary="Break-glass refused: no patient has that MRN",
+            changes={"mrn": mrn.strip()[:12]},
+        )
         raise BreakGlassRefused({"mrn": "No patient has that MRN. Check it with the patient."})
     if patient.clinic_id in user.clinic_ids:
         raise BreakGlassRefused(

@@ -187,6 +187,10 @@ def test_bad_input_names_the_field_and_stores_nothing(
     assert message in " ".join(response.context["form"].errors.get(field, []))
     assert not BreakGlassAccess.objects.exists()
     assert not AuditEvent.objects.filter(object_type="compliance.breakglassaccess").exists()
+    refused = AuditEvent.objects.filter(summary__startswith="Break-glass refused")
+    assert [e.changes["mrn"] for e in refused] == (
+        ["99999999"] if field == "mrn" and "No patient" in message else []
+    )
 
 
 def test_an_own_clinic_patient_needs_no_break_glass(
