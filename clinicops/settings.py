@@ -129,6 +129,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "clinicops.core.context_processors.clinic",
+                "compliance.context_processors.break_glass",
             ],
         },
     }
@@ -379,7 +380,36 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "workforce.tasks.send_credential_alerts",
         "schedule": crontab(hour=11, minute=20),
     },
+    # Hourly at :20; it enqueues yesterday's anomaly hints of each clinic whose local
+    # ANOMALY_LOCAL_HOUR has come (clinicops.core.nightly's DST-proof rule).
+    "compliance-anomaly-dispatch": {
+        "task": "compliance.tasks.dispatch_anomaly_hints",
+        "schedule": crontab(minute=20),
+    },
+    # Hourly at :25; starts this quarter's access review of each clinic that has none yet
+    # (by the clinic's local date, so a DST night or a missed beat only delays it).
+    "compliance-quarterly-access-review": {
+        "task": "compliance.tasks.start_quarterly_access_reviews",
+        "schedule": crontab(minute=25),
+    },
 }
+# Break-glass: the roles that may open another clinic's patient with a stated reason, and for
+# how long each use lasts.
+BREAK_GLASS_ROLES = tuple(
+    role.strip()
+    for role in os.environ.get("BREAK_GLASS_ROLES", "Provider,Nurse / medical assistant").split(",")
+    if role.strip()
+)
+BREAK_GLASS_MINUTES = env_int("BREAK_GLASS_MINUTES", 60)
+# Access review: accounts not used for this many days are flagged.
+ACCESS_REVIEW_DORMANT_DAYS = env_int("ACCESS_REVIEW_DORMANT_DAYS", 90)
+# Anomaly hints (compliance/anomalies.py): computed at this local hour for yesterday.
+ANOMALY_LOCAL_HOUR = env_int("ANOMALY_LOCAL_HOUR", 3)
+ANOMALY_VOLUME_MIN = env_int("ANOMALY_VOLUME_MIN", 20)
+ANOMALY_VOLUME_FACTOR = env_int("ANOMALY_VOLUME_FACTOR", 3)
+ANOMALY_BASELINE_DAYS = env_int("ANOMALY_BASELINE_DAYS", 28)
+ANOMALY_BASELINE_MIN_DAYS = env_int("ANOMALY_BASELINE_MIN_DAYS", 5)
+ANOMALY_GRACE_MINUTES = env_int("ANOMALY_GRACE_MINUTES", 30)
 # KPI rollup: the local hour it runs at, and how many days before yesterday it re-rolls to
 # pick up late data.
 KPI_ROLLUP_LOCAL_HOUR = env_int("KPI_ROLLUP_LOCAL_HOUR", 2)

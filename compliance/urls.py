@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import flag_views, incident_views, views
+from . import access_views, flag_views, incident_views, views
 
 app_name = "compliance"
 
@@ -32,4 +32,16 @@ urlpatterns = [
     path("actions/<int:pk>/done/", incident_views.action_done, name="action_done"),
     path("actions/<int:pk>/verify/", incident_views.action_verify, name="action_verify"),
     path("actions/<int:pk>/cancel/", incident_views.action_cancel, name="action_cancel"),
+]
+
+urlpatterns += [
+    path("break-glass/", access_views.break_glass, name="break_glass"),
+    path("break-glass/reviews/", access_views.break_glass_reviews, name="break_glass_reviews"),
+    path("break-glass/<int:pk>/", access_views.break_glass_detail, name="break_glass_detail"),
+    path("access-reviews/", access_views.access_reviews, name="access_reviews"),
+    path(
+        "access-reviews/<int:pk>/", access_views.access_review_detail, name="access_review_detail"
+    ),
+    path("hints/", access_views.hints, name="hints"),
+    path("hints/<int:pk>/", access_views.hint_detail, name="hint_detail"),
 ]

@@ -335,6 +335,28 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         owner=manager,
         due_date=tomorrow,
     ).obj
+    # Compliance: a break-glass use of this clinic's patient by a nurse of another clinic, an
+    # access review and an anomaly hint.
+    from clinicops.core.tests.factories import ClinicFactory, StaffFactory
+    from compliance import access_review as compliance_reviews
+    from compliance import breakglass as compliance_glass
+    from compliance.models import AnomalyHint
+
+    visiting = StaffFactory(
+        roles=[roles.NURSE], clinics=[ClinicFactory(name="Sweep Hillcrest")]
+    ).user
+    glass = compliance_glass.break_glass(
+        user=visiting, patient=patient, reason="emergency", explanation="sweep"
+    )
+    review = compliance_reviews.start_review(clinic=clinic, actor=manager)
+    hint = AnomalyHint.objects.create(
+        clinic=clinic,
+        user=desk,
+        rule="off_hours",
+        day=clinic.today(),
+        detail="sweep",
+        created_at=timezone.now(),
+    )
 
     ids: dict[str, dict[str, Any]] = {
         "revenue:start": {"visit_id": uncoded.pk},
@@ -403,6 +425,9 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         "compliance:action_done": {"pk": corrective.pk},
         "compliance:action_verify": {"pk": corrective.pk},
         "compliance:action_cancel": {"pk": corrective.pk},
+        "compliance:break_glass_detail": {"pk": glass.pk},
+        "compliance:access_review_detail": {"pk": review.pk},
+        "compliance:hint_detail": {"pk": hint.pk},
         "kpis:clinic_dashboard": {"clinic_id": clinic.pk},
         "kpis:choose": {"clinic_id": clinic.pk},
         "kpis:weekly_csv": {"clinic_id": clinic.pk},
@@ -477,6 +502,10 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         "urgency": "normal",
         "response": "Done",
         "page": "/",
+        "mrn": patient.mrn,
+        "explanation": "sweep",
+        "outcome": "approved",
+        "line": str(review.lines.order_by("pk").values_list("pk", flat=True).first()),
     }
     return {"ids": ids, "valid": valid, "users": users}
 

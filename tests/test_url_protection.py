@@ -196,6 +196,12 @@ POST_URL_NAMES = {
     "compliance:action_done",
     "compliance:action_verify",
     "compliance:action_cancel",
+    "compliance:break_glass",
+    "compliance:break_glass_detail",
+    "compliance:access_reviews",
+    "compliance:access_review_detail",
+    "compliance:hints",
+    "compliance:hint_detail",
 }
 
 # The project's own views (the Django admin's are Django's).

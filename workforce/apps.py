@@ -17,3 +17,9 @@ class WorkforceConfig(AppConfig):
         # the rule checker, kept by the auto-fill, refused when a manager assigns.
         if credential_rule not in rules._CREDENTIAL_RULES:
             rules.register_credential_rule(credential_rule)
+        # Compliance's "outside rostered hours" hint reads published rosters through this.
+        from compliance import rosters
+
+        from .access_hours import rostered_windows
+
+        rosters.register(rostered_windows)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from collections.abc import Callable, Mapping
 from datetime import date
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -52,18 +53,35 @@ def validate_npi(value: str) -> None:
         raise ValidationError("That NPI fails its check digit; check for a typo.")
 
 
+# Patients a user may open outside their clinics, and why: {patient id: grant id}. Apps register
+# a provider (compliance registers break-glass access, which expires by itself); core imports no
+# app. Providers are asked once per user object (`User.extra_patient_grants`), so once a request.
+PatientGrantProvider = Callable[["User"], Mapping[int, int]]
+PATIENT_GRANT_PROVIDERS: list[PatientGrantProvider] = []
+
+
 class ClinicScopedQuerySet[M: models.Model](models.QuerySet[M]):
     """A queryset that knows how to limit itself to the clinics a user works in."""
 
     # The lookup from this model to its clinic, set per model (e.g. "patient__clinic").
     clinic_lookup = "clinic"
+    # The lookup from this model to its patient's id, for models a patient-level grant
+    # (break-glass) opens too ("pk" for Patient, "patient" for Coverage); None: clinic only.
+    patient_lookup: str | None = None
 
     def for_user(self, user: User | AnonymousUser) -> Self:
         if not user.is_authenticated:
             return self.none()
         if user.is_superuser:
             return self
-        return self.filter(**{f"{self.clinic_lookup}__in": user.clinic_ids})
+        in_clinics = models.Q(**{f"{self.clinic_lookup}__in": user.clinic_ids})
+        if self.patient_lookup is not None:
+            granted = user.extra_patient_grants
+            if granted:
+                return self.filter(
+                    in_clinics | models.Q(**{f"{self.patient_lookup}__in": list(granted)})
+                )
+        return self.filter(in_clinics)
 
     def for_clinic(self, clinic: Clinic) -> Self:
         return self.filter(**{self.clinic_lookup: clinic})
@@ -80,6 +98,15 @@ class User(AbstractUser):
         return list(
             Clinic.objects.filter(staff__user=self, is_active=True).values_list("pk", flat=True)
         )
+
+    @cached_property
+    def extra_patient_grants(self) -> dict[int, int]:
+        """{patient id: grant id} of the patients outside this user's clinics they may open
+        now (break-glass), from the providers apps register in PATIENT_GRANT_PROVIDERS."""
+        grants: dict[int, int] = {}
+        for provider in PATIENT_GRANT_PROVIDERS:
+            grants.update(provider(self))
+        return grants
 
     @cached_property
     def role_names(self) -> list[str]:
@@ -278,6 +305,8 @@ phone_validator = RegexValidator(
 
 
 class PatientQuerySet(ClinicScopedQuerySet["Patient"]):
+    patient_lookup = "pk"
+
     def search(self, query: str) -> PatientQuerySet:
         """Patients matching an MRN, a date of birth, a phone number or a name prefix.
 
@@ -448,6 +477,7 @@ class Coverage(models.Model):
 
     class ScopedQuerySet(ClinicScopedQuerySet["Coverage"]):
         clinic_lookup = "patient__clinic"
+        patient_lookup = "patient"
 
     objects = ScopedQuerySet.as_manager()
 

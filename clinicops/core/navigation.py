@@ -98,6 +98,24 @@ NAV_ITEMS: list[NavItem] = [
         "compliance.view_incident",
         "Incidents and near misses: triage, root causes, corrective actions, closing.",
     ),
+    NavItem(
+        "Break-glass",
+        "compliance:break_glass_reviews",
+        "compliance.view_breakglassaccess",
+        "Emergency access to other clinics' patients, to approve or refer to an incident.",
+    ),
+    NavItem(
+        "Access review",
+        "compliance:access_reviews",
+        "compliance.view_accessreview",
+        "Who can get in: confirm or revoke each user's access, quarterly and on demand.",
+    ),
+    NavItem(
+        "Hints",
+        "compliance:hints",
+        "compliance.view_anomalyhint",
+        "Unusual access patterns in the audit trail, for a person to look at.",
+    ),
 ]
 
 

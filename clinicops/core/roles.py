@@ -63,6 +63,16 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "compliance.add_correctiveaction": (COMPLIANCE,),
     "compliance.change_correctiveaction": (MANAGER, COMPLIANCE),
     "compliance.verify_correctiveaction": (COMPLIANCE,),
+    # Break-glass is asked for with core.view_patient by the roles settings.BREAK_GLASS_ROLES
+    # names; the compliance officer reviews each use. Managers run the access review; the
+    # compliance officer reads it too, and works the anomaly hints.
+    "compliance.view_breakglassaccess": (COMPLIANCE,),
+    "compliance.change_breakglassaccess": (COMPLIANCE,),
+    "compliance.view_accessreview": (MANAGER, COMPLIANCE),
+    "compliance.add_accessreview": (MANAGER,),
+    "compliance.change_accessreview": (MANAGER,),
+    "compliance.view_anomalyhint": (COMPLIANCE,),
+    "compliance.change_anomalyhint": (COMPLIANCE,),
     # Scheduling.
     "scheduling.view_appointment": _CLINICAL_READERS,
     "scheduling.add_appointment": (FRONT_DESK, MANAGER),

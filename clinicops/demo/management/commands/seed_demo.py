@@ -37,6 +37,7 @@ APP_SEEDERS = (
     "seed_kpis_history",
     "seed_compliance",
     "seed_incidents",
+    "seed_access_controls",
 )
 
 
