@@ -14,7 +14,7 @@ def grant(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0006_flags'),
+        ('compliance', '0007_incidents'),
         ('core', '0005_desk_last_clinic_wall_display_copay_demographics'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
