@@ -367,6 +367,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "clinicops.kpis.tasks.dispatch_weekly_digests",
         "schedule": crontab(minute=10),
     },
+    # Mondays 07:30 UTC: each owner of open denials gets their list, overdue first.
+    "revenue-denial-digest": {
+        "task": "revenue.tasks.send_denial_digest",
+        "schedule": crontab(day_of_week="mon", hour=7, minute=30),
+    },
 }
 # KPI rollup: the local hour it runs at, and how many days before yesterday it re-rolls to
 # pick up late data.

@@ -175,6 +175,13 @@ POST_URL_NAMES = {
     "revenue:export",
     "revenue:import_codes",
     "revenue:import_fees",
+    "revenue:remittances",
+    "revenue:denials_assign",
+    "revenue:denial_status",
+    "revenue:denial_note",
+    "revenue:denial_appeal",
+    "revenue:denial_resubmit",
+    "revenue:denial_write_off",
     "compliance:flag_create",
     "compliance:flag_detail",
 }

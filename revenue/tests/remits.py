@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.utils import timezone
+
 from revenue.models import BillingProfile, Claim, ClaimStatus
 from revenue.x12.writer_835 import Cas, Remit, RemitClaim, RemitLine, build_835
 
@@ -12,7 +14,9 @@ D = Decimal
 
 def submit(claim: Claim) -> Claim:
     """Mark a scrubbed claim submitted (the export's job; its own tests cover it)."""
-    Claim.objects.filter(pk=claim.pk).update(status=ClaimStatus.SUBMITTED)
+    Claim.objects.filter(pk=claim.pk).update(
+        status=ClaimStatus.SUBMITTED, submitted_at=timezone.now()
+    )
     claim.refresh_from_db()
     return claim
 
