@@ -211,16 +211,18 @@ def import_835(
     clinic: Clinic | None = None,
     filename: str = "",
     today: dt.date | None = None,
+    posted_at: dt.datetime | None = None,
 ) -> PostingResult:
     """Post one 835 file; RemitRefused (nothing posted) when it is not valid or not balanced,
-    a result with `duplicate` set when its payer + trace was posted before."""
+    a result with `duplicate` set when its payer + trace was posted before. `posted_at` dates
+    the rows in the past (the demo data's history only; the screen and command post now)."""
     text = decode(content)
     remit = check_file(text)
     clinic = _clinic_for(remit, clinic)
     if servicekit.user_or_none(actor) is not None and not servicekit.works_at(actor, clinic.pk):
         raise RemitRefused(f"You do not work at {clinic.name}.")
     payer = _payer(remit)
-    now = timezone.now()
+    now = posted_at or timezone.now()
     day = remit.payment_date or today or clinic.today()
     sha = hashlib.sha256(text.encode("ascii")).hexdigest()
     label = servicekit.actor_label(actor)
