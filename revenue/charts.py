@@ -56,13 +56,14 @@ def pareto_chart(bars: list[ParetoBar], *, title: str, hrefs: list[str]) -> Pare
     points: list[str] = []
     for i, (bar, href) in enumerate(zip(bars, hrefs, strict=True)):
         h = float(bar.amount / top_amount) * plot_h
-        x = LEFT + i * slot + slot * 0.15
+        width = min(slot * 0.7, 96.0)
+        x = LEFT + i * slot + (slot - width) / 2
         cum_y = TOP + plot_h * (1 - float(bar.cumulative_pct) / 100)
         drawn.append(
             Bar(
                 x=round(x, 1),
                 y=round(TOP + plot_h - h, 1),
-                width=round(slot * 0.7, 1),
+                width=round(width, 1),
                 height=round(h, 1),
                 label_x=round(LEFT + i * slot + slot / 2, 1),
                 label=bar.label if len(bar.label) <= 18 else bar.label[:17] + "…",

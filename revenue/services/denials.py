@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinicops.core import servicekit
-from clinicops.core.models import User
+from clinicops.core.models import Clinic, User
 
 from .. import claim_status
 from ..models import Claim, ClaimStatus, DenialItem, LedgerEntry
@@ -120,9 +120,10 @@ def add_note(
         raise RevenueError("Write the note.", field="note")
     if len(text) > 2000:
         raise RevenueError("A note is at most 2,000 characters.", field="note")
-    stamp = timezone.localtime(now or timezone.now()).strftime("%Y-%m-%d %H:%M")
     with transaction.atomic():
         locked = _lock(actor, item)
+        clinic_tz = Clinic.objects.get(pk=locked.clinic_id).tz
+        stamp = (now or timezone.now()).astimezone(clinic_tz).strftime("%Y-%m-%d %H:%M")
         line = f"[{stamp} {servicekit.actor_label(actor)}] {text}"
         locked.notes = f"{locked.notes}\n{line}".strip()
         if locked.status == S.NEW:
