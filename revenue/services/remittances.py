@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -433,7 +433,7 @@ def _post(
                         claim=claim,
                         claim_line=line_obj,
                         patient_id=claim.patient_id,
-                        payer=payer or claim.payer,
+                        payer_id=payer.pk if payer is not None else claim.payer_id,
                         remittance=remittance,
                         amount=amount,
                         carcs=list(dict.fromkeys(f"{a.group}-{a.reason}" for a, _b in found)),
@@ -458,7 +458,7 @@ def _post(
         _move_for_remit(claim, _target_status(cp.paid, denied_total, reversal), events, now,
                         label, actor, remit.trace_number, result)  # fmt: skip
         touched.append(claim)
-    LedgerEntry.objects.bulk_create(entries, batch_size=2000)
+    _copy(LedgerEntry, entries)
     LedgerEntry.objects.bulk_create(
         LedgerEntry(
             clinic=clinic,
@@ -475,23 +475,8 @@ def _post(
     )
     DenialItem.objects.bulk_create(denials, batch_size=2000)
     RemittanceException.objects.bulk_create(problems, batch_size=2000)
-    ClaimEvent.objects.bulk_create(events, batch_size=2000)
-    Claim.objects.bulk_update(
-        touched,
-        [
-            "paid_amount",
-            "adjusted_amount",
-            "balance",
-            "patient_balance",
-            "payer_claim_number",
-            "first_remitted_at",
-            "first_remit_denied",
-            "next_payer",
-            "status",
-            "status_changed_at",
-        ],
-        batch_size=1000,
-    )
+    _copy(ClaimEvent, events)
+    _update_claims(touched)
     for patient_id in sorted(patients):
         audit.record(
             actor=actor,
@@ -506,6 +491,60 @@ def _post(
     result.exceptions = len(problems)
     result.unknown_codes = sorted(unknown)
     return result
+
+
+def _copy(model: Any, objs: list[Any]) -> None:
+    """Insert many rows with COPY (a third of bulk_create's time for the 30,000 ledger rows of a
+    5,000-claim file: no SQL to compile per row). Statement triggers fire as for INSERT, so
+    the KPI engine's late-change marks are written the same way."""
+    if not objs:
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # psycopg's own cursor under Django's wrapper
+        with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row(
+                    [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+                )
+
+
+_CLAIM_COLUMNS = (
+    ("paid_amount", "numeric"),
+    ("adjusted_amount", "numeric"),
+    ("balance", "numeric"),
+    ("patient_balance", "numeric"),
+    ("payer_claim_number", "varchar"),
+    ("first_remitted_at", "timestamptz"),
+    ("first_remit_denied", "boolean"),
+    ("next_payer_id", "bigint"),
+    ("status", "varchar"),
+    ("status_changed_at", "timestamptz"),
+)
+
+
+def _update_claims(claims: list[Claim]) -> None:
+    """Write the posted claims' totals and statuses: one UPDATE ... FROM (VALUES ...) per
+    thousand claims (Django's bulk_update writes a CASE per row and column: minutes for 5,000)."""
+    names = [name for name, _type in _CLAIM_COLUMNS]
+    row = "(%s::bigint, " + ", ".join(f"%s::{kind}" for _n, kind in _CLAIM_COLUMNS) + ")"
+    sets = ", ".join(f"{name} = v.{name}" for name in names)
+    table = Claim._meta.db_table
+    with connection.cursor() as cursor:
+        for start in range(0, len(claims), 1000):
+            chunk = claims[start : start + 1000]
+            params: list[Any] = []
+            for claim in chunk:
+                params.append(claim.pk)
+                params += [getattr(claim, name) for name in names]
+            cursor.execute(
+                f"UPDATE {table} AS c SET {sets} FROM (VALUES "  # noqa: S608 - our own names
+                + ", ".join([row] * len(chunk))
+                + f") AS v(id, {', '.join(names)}) WHERE c.id = v.id",
+                params,
+            )
 
 
 def _remarks_of(cp: ClaimPayment, key: int | None, line: ClaimLine | None) -> list[str]:
