@@ -19,6 +19,7 @@ from revenue.models import Claim, ClaimStatus, DenialItem, LedgerEntry, Remittan
 from revenue.services import RevenueError, balances, denials, remittances
 from revenue.x12.writer_835 import Cas, RemitLine
 
+from .factories import checked_out_visit
 from .remits import D, paid_in_full_line, remit, remit_claim, submit
 
 pytestmark = pytest.mark.django_db
@@ -300,3 +301,28 @@ def test_patient_balance_hook_for_the_front_desk(claim, billing, biller):
                                                         billing=billing))  # fmt: skip
     assert desk.patient_balance(claim.patient_id) == D("20.00")
     assert desk.patient_balance(PatientFactory(clinic=claim.clinic).pk) == D("0")
+
+
+@pytest.mark.parametrize("dst_day", [dt.date(2026, 3, 8), dt.date(2026, 11, 1)])
+def test_aging_and_first_remittance_day_follow_the_clinic_day_across_dst(
+    clinic, provider, patient, coverage, billing, fees, make_claim, biller, dst_day
+):
+    from revenue.kpis import initial_denial_rate_parts
+
+    visit = checked_out_visit(clinic, provider=provider, patient=patient, coverage=coverage,
+                              day=dst_day - dt.timedelta(days=10))  # fmt: skip
+    claim = submit(make_claim(visit))
+    Claim.objects.filter(pk=claim.pk).update(
+        submitted_at=dt.datetime.combine(dst_day - dt.timedelta(days=5), dt.time(9),
+                                         tzinfo=clinic.tz)
+    )  # fmt: skip
+    late = dt.datetime.combine(dst_day, dt.time(23, 30), tzinfo=clinic.tz)
+    lines = paid_in_full_line(claim, contractual=D("25"))
+    remittances.import_835(actor=biller, content=remit([remit_claim(claim, lines)],
+                           billing=billing), posted_at=late)  # fmt: skip
+    assert initial_denial_rate_parts(clinic, dst_day) == (0, 1)
+    assert initial_denial_rate_parts(clinic, dst_day + dt.timedelta(days=1)) == (0, 0)
+    rows, _ = selectors.ar_aging(clinic, as_of=dst_day)
+    assert rows == []  # paid by 23:30 that local day
+    rows, _ = selectors.ar_aging(clinic, as_of=dst_day - dt.timedelta(days=1))
+    assert rows[0].total == claim.total_charge
