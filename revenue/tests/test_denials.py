@@ -326,3 +326,46 @@ def test_aging_and_first_remittance_day_follow_the_clinic_day_across_dst(
     assert rows == []  # paid by 23:30 that local day
     rows, _ = selectors.ar_aging(clinic, as_of=dst_day - dt.timedelta(days=1))
     assert rows[0].total == claim.total_charge
+
+
+def test_queue_remittance_and_pareto_pages_cost_the_same_queries_with_more_rows(
+    client, biller, clinic, provider, patient, coverage, billing, fees, make_claim
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def deny(count: int, trace: str) -> Remittance:
+        made = [
+            submit(make_claim(checked_out_visit(clinic, provider=provider, patient=patient,
+                                                coverage=coverage)))
+            for _ in range(count)
+        ]  # fmt: skip
+        parts = []
+        for c in made:
+            lines = tuple(
+                RemitLine(x.procedure_code, x.charge, D("0"), (Cas("CO", "16", x.charge),),
+                          line_id=x.line_id)
+                for x in c.lines.all()
+            )  # fmt: skip
+            parts.append(remit_claim(c, lines, status="4"))
+        result = remittances.import_835(
+            actor=biller, content=remit(parts, billing=billing, trace=trace)
+        )
+        assert result.remittance is not None
+        return result.remittance
+
+    client.force_login(biller)
+
+    def count(url: str) -> int:
+        client.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    first = deny(2, "Q1")
+    urls = [reverse("revenue:denials"), reverse("revenue:pareto"), reverse("revenue:aging")]
+    before = [count(u) for u in urls] + [count(reverse("revenue:remittance", args=[first.pk]))]
+    second = deny(6, "Q2")
+    after = [count(u) for u in urls] + [count(reverse("revenue:remittance", args=[second.pk]))]
+    assert before == after
+    assert max(after) <= 15
