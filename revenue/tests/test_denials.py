@@ -369,3 +369,19 @@ def test_queue_remittance_and_pareto_pages_cost_the_same_queries_with_more_rows(
     after = [count(u) for u in urls] + [count(reverse("revenue:remittance", args=[second.pk]))]
     assert before == after
     assert max(after) <= 15
+
+
+def test_the_desk_sees_the_open_balance_at_checkout(
+    client, make_user, clinic, provider, patient, coverage, claim, billing, biller
+):
+    from patientflow.models import Step, Visit
+
+    lines = paid_in_full_line(claim, contractual=D("5"), patient=D("10"))
+    remittances.import_835(actor=biller, content=remit([remit_claim(claim, lines)],
+                                                        billing=billing))  # fmt: skip
+    today_visit = checked_out_visit(clinic, provider=provider, patient=patient,
+                                    coverage=coverage, day=clinic.today())  # fmt: skip
+    Visit.objects.filter(pk=today_visit.pk).update(step=Step.READY_FOR_CHECKOUT)
+    client.force_login(make_user(roles.FRONT_DESK, username="desk"))
+    page = client.get(reverse("patientflow:checkout", args=[today_visit.pk])).content.decode()
+    assert "Open balance on the patient's claims: <strong>$20.00</strong>" in page
