@@ -125,6 +125,11 @@ def add_note(
         clinic_tz = Clinic.objects.get(pk=locked.clinic_id).tz
         stamp = (now or timezone.now()).astimezone(clinic_tz).strftime("%Y-%m-%d %H:%M")
         line = f"[{stamp} {servicekit.actor_label(actor)}] {text}"
+        last = locked.notes.rsplit("\n", 1)[-1]
+        if last.startswith(f"[{stamp[:13]}") and last.endswith(
+            f" {servicekit.actor_label(actor)}] {text}"
+        ):
+            return locked  # the same note sent twice (a double click, a retry): kept once
         locked.notes = f"{locked.notes}\n{line}".strip()
         if locked.status == S.NEW:
             locked.status = S.WORKING
@@ -167,6 +172,17 @@ def resubmit(*, actor: Any, item: int | DenialItem, reason: str) -> Claim:
         locked = _lock(actor, item)
         if not locked.is_open:
             raise RevenueError("This denial is closed.", field="status")
+        pending = (
+            Claim.objects.filter(original_id=locked.claim_id, frequency=Claim.Frequency.CORRECTED)
+            .exclude(status__in=(ClaimStatus.CLOSED, ClaimStatus.REJECTED))
+            .first()
+        )
+        if pending is not None:
+            raise RevenueError(
+                f"Corrected claim {pending.control_number} was already built for this claim "
+                f"({pending.get_status_display().lower()}); work that one.",
+                field="reason",
+            )
         new = claims.replace_claim(
             actor=actor,
             claim=locked.claim_id,

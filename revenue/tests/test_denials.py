@@ -143,6 +143,9 @@ def test_work_an_item_to_an_appeal_and_print_the_letter(client, biller, denied, 
         reverse("revenue:denial_note", args=[item.pk]), {"note": "Called payer"}, follow=True
     )
     assert "Note saved; the item is working." in note.content.decode()
+    client.post(reverse("revenue:denial_note", args=[item.pk]), {"note": "Called payer"})
+    item.refresh_from_db()
+    assert item.notes.count("Called payer") == 1  # the same request twice: one note
     response = client.post(reverse("revenue:denial_appeal", args=[item.pk]), follow=True)
     item.refresh_from_db()
     claim.refresh_from_db()
@@ -208,6 +211,13 @@ def test_correct_and_resubmit_builds_a_frequency_7_claim(client, biller, denied,
     assert f"Built corrected claim {new.control_number} (frequency 7)" in (
         response.content.decode()
     )
+    again = client.post(
+        reverse("revenue:denial_resubmit", args=[denied[0].pk]),
+        {"resubmit-reason": "Added the authorization number"},
+    )
+    assert again.status_code == 422
+    assert f"Corrected claim {new.control_number} was already built" in again.content.decode()
+    assert Claim.objects.filter(original=claim).count() == 1
 
 
 def test_weekly_digest_mails_each_owner_their_open_items(biller, denied):
