@@ -5,6 +5,8 @@ editable in the admin, and a code not in it is posted, kept and flagged, never r
 
 from __future__ import annotations
 
+from typing import Any
+
 # (code, bucket or "", text)
 CARCS: tuple[tuple[str, str, str], ...] = (
     ("1", "", "Deductible amount."),
@@ -141,3 +143,33 @@ RARCS: tuple[tuple[str, str], ...] = (
     ("N211", "Alert: You may not appeal this decision."),
     ("N290", "Missing/incomplete/invalid rendering provider primary identifier."),
 )  # fmt: skip
+
+
+def load_codes(model: Any = None) -> int:
+    """Put the subset above into the code table (`model`: the historical model in a migration);
+    rows already there are updated. Returns how many codes were written."""
+    import datetime as dt
+
+    if model is None:
+        from revenue.models import AdjustmentCode as model
+
+    start = dt.date(2000, 1, 1)
+    for code, bucket, text in CARCS:
+        model.objects.update_or_create(
+            kind="carc",
+            code=code,
+            defaults={"bucket": bucket, "description": text, "effective_from": start},
+        )
+    for code, text in RARCS:
+        model.objects.update_or_create(
+            kind="rarc", code=code, defaults={"description": text, "effective_from": start}
+        )
+    return len(CARCS) + len(RARCS)
+
+
+def ensure_codes() -> None:
+    """Reload the subset when the table is empty (a transactional test's flush empties it)."""
+    from revenue.models import AdjustmentCode
+
+    if not AdjustmentCode.objects.exists():
+        load_codes()

@@ -2,8 +2,6 @@
 their charges as their balance; the CARC/RARC subset is loaded; the Revenue II permissions
 join the roles."""
 
-import datetime as dt
-
 from django.db import migrations
 
 FORWARD = """
@@ -30,20 +28,9 @@ DROP FUNCTION revenue_ledger_append_only();
 
 
 def load_codes(apps, schema_editor):
-    from revenue.adjustment_codes import CARCS, RARCS
+    from revenue.adjustment_codes import load_codes as load
 
-    Code = apps.get_model("revenue", "AdjustmentCode")
-    start = dt.date(2000, 1, 1)
-    for code, bucket, text in CARCS:
-        Code.objects.update_or_create(
-            kind="carc",
-            code=code,
-            defaults={"bucket": bucket, "description": text, "effective_from": start},
-        )
-    for code, text in RARCS:
-        Code.objects.update_or_create(
-            kind="rarc", code=code, defaults={"description": text, "effective_from": start}
-        )
+    load(apps.get_model("revenue", "AdjustmentCode"))
 
 
 def grant(apps, schema_editor):

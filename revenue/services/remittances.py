@@ -76,9 +76,11 @@ class PostingResult:
                 f"{self.remittance.imported_at:%Y-%m-%d}; nothing was posted again."
             )
         text = (
-            f"Posted {self.claims_posted} claims, {self.lines_posted} lines, "
+            f"Posted {self.claims_posted} claim{'s' if self.claims_posted != 1 else ''}, "
+            f"{self.lines_posted} line{'s' if self.lines_posted != 1 else ''}, "
             f"paid {self.paid}, provider adjustments {self.provider_adjustments}; "
-            f"{self.denials_opened} denials opened; {self.exceptions} unmatched"
+            f"{self.denials_opened} denial{'s' if self.denials_opened != 1 else ''} opened; "
+            f"{self.exceptions} unmatched"
         )
         if self.unknown_codes:
             text += f"; unknown codes kept and flagged: {', '.join(self.unknown_codes)}"

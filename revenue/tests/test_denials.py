@@ -59,7 +59,7 @@ def test_biller_uploads_an_835_and_sees_the_postings(client, biller, claim, bill
     upload = SimpleUploadedFile("remit.835", denied_file(claim, billing).encode())
     response = client.post(reverse("revenue:remittances"), {"file": upload}, follow=True)
     page = response.content.decode()
-    assert "Posted trace DEN1: 1 claims, 2 lines, 2 denials opened, 0 unmatched." in page
+    assert "Posted trace DEN1: 1 claim, 2 lines, 2 denials opened, 0 unmatched." in page
     assert claim.control_number in page
     assert "Denial" in page
     again = client.post(

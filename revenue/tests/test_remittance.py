@@ -341,7 +341,7 @@ def test_command_prints_counts_and_refuses_with_non_zero_exit(claim, billing, tm
     path.write_text(remit([remit_claim(claim, paid_in_full_line(claim))], billing=billing))
     out = StringIO()
     call_command("import_835", str(path), stdout=out)
-    assert "Posted 1 claims, 2 lines, paid 90.00" in out.getvalue()
+    assert "Posted 1 claim, 2 lines, paid 90.00" in out.getvalue()
     with pytest.raises(CommandError, match="Already posted"):
         call_command("import_835", str(path))
     bad = tmp_path / "bad.835"
@@ -461,4 +461,17 @@ def test_concurrent_imports_of_one_file_post_it_once(claim, billing, biller):
     claim.refresh_from_db()
     # Five payments of the same claim (five traces): each posted once.
     assert claim.paid_amount == 5 * D("140.00") - 5 * 2 * D("25.00")
+    assert_balanced()
+
+
+def test_other_separators_declared_in_the_isa_are_read(claim, billing, biller):
+    """A payer may use other (consistent) separators: the ISA declares them, both pyx12 and
+    our reader follow it."""
+    text = remit([remit_claim(claim, paid_in_full_line(claim))], billing=billing)
+    other = text.replace("*", "|").replace(":", ">").replace("~", "'")
+    result = post(other, biller)
+    assert result.claims_posted == 1
+    claim.refresh_from_db()
+    assert claim.paid_amount == D("90.00")  # 140 charged, 25.00 contractual on each line
+    assert claim.balance == 0
     assert_balanced()

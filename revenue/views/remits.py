@@ -24,6 +24,10 @@ LIST = "revenue/remittances.html"
 DETAIL = "revenue/remittance.html"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 @permission_required("revenue.view_remittance", raise_exception=True)
@@ -57,8 +61,10 @@ def remittance_list(request: HtmxHttpRequest) -> HttpResponse:
                     stored.refresh_from_db()
                     messages.success(
                         request,
-                        f"Posted trace {stored.trace_number}: {stored.claims_posted} claims, "
-                        f"{stored.lines_posted} lines, {stored.denials_opened} denials opened, "
+                        f"Posted trace {stored.trace_number}: "
+                        f"{_count(stored.claims_posted, 'claim')}, "
+                        f"{_count(stored.lines_posted, 'line')}, "
+                        f"{_count(stored.denials_opened, 'denial')} opened, "
                         f"{stored.exceptions} unmatched."
                         + (f" {' '.join(result.notes)}" if result.notes else ""),
                     )
