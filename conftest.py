@@ -72,6 +72,10 @@ def _allow_flushing_the_audit_table() -> None:
         # The flush emptied auth_group too; the role groups come from data migrations, so
         # put them back for the tests that follow.
         sync_roles()
+        # So does the CARC/RARC table revenue's migration 0004 loads.
+        from revenue.adjustment_codes import ensure_codes
+
+        ensure_codes()
 
     TransactionTestCase._fixture_teardown = teardown  # type: ignore[method-assign]
 

@@ -392,6 +392,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "compliance.tasks.start_quarterly_access_reviews",
         "schedule": crontab(minute=25),
     },
+    # Mondays 07:30 UTC: each owner of open denials gets their list, overdue first.
+    "revenue-denial-digest": {
+        "task": "revenue.tasks.send_denial_digest",
+        "schedule": crontab(day_of_week="mon", hour=7, minute=30),
+    },
 }
 # Break-glass: the roles that may open another clinic's patient with a stated reason, and for
 # how long each use lasts.

@@ -9,14 +9,18 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from .models import (
+    AdjustmentCode,
     BillingProfile,
     Claim,
     ClaimLine,
+    DenialItem,
     ExportBatch,
     FeeSchedule,
     FeeScheduleItem,
+    LedgerEntry,
     PayerBillingSettings,
     ProcedureCode,
+    Remittance,
 )
 
 
@@ -88,3 +92,32 @@ class ClaimAdmin(ReadOnlyAdmin):
 class ExportBatchAdmin(ReadOnlyAdmin):
     list_display = ("interchange_control_number", "clinic", "payer", "created_at", "claim_count")
     exclude = ("content",)
+
+
+# Revenue II: the CARC/RARC table (and its denial buckets) is editable reference data; the
+# ledger, remittances and denials are written by `revenue.services` only.
+
+
+@admin.register(AdjustmentCode)
+class AdjustmentCodeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("kind", "code", "bucket", "effective_from", "effective_to", "description")
+    list_filter = ("kind", "bucket")
+    search_fields = ("code", "description")
+
+
+@admin.register(Remittance)
+class RemittanceAdmin(ReadOnlyAdmin):
+    list_display = ("trace_number", "payer_name", "clinic", "payment_date", "total_paid")
+    exclude = ("content",)
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ("posted_at", "claim", "kind", "group_code", "reason_code", "amount")
+    list_filter = ("kind",)
+
+
+@admin.register(DenialItem)
+class DenialItemAdmin(ReadOnlyAdmin):
+    list_display = ("pk", "claim", "bucket", "amount", "status", "due_date", "owner")
+    list_filter = ("status", "bucket")

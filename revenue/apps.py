@@ -8,3 +8,12 @@ from django.apps import AppConfig
 class RevenueConfig(AppConfig):
     name = "revenue"
     verbose_name = "Revenue cycle"
+
+    def ready(self) -> None:
+        # The front desk shows what a patient owes at check-in and checkout; patient flow is
+        # below revenue in the import layers, so revenue hands it the reader.
+        from patientflow import balances as desk
+
+        from .services.balances import patient_balance
+
+        desk.register(patient_balance)

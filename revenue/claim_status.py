@@ -16,10 +16,11 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.SUBMITTED: frozenset({S.ACCEPTED, S.REJECTED}),
     S.REJECTED: frozenset({S.SCRUBBED, S.HELD, S.CLOSED}),
     S.ACCEPTED: frozenset({S.PAID, S.PARTIALLY_PAID, S.DENIED, S.CLOSED}),
-    S.PAID: frozenset({S.CLOSED}),
-    S.PARTIALLY_PAID: frozenset({S.APPEALED, S.PAID, S.CLOSED}),
-    S.DENIED: frozenset({S.APPEALED, S.CLOSED}),
-    S.APPEALED: frozenset({S.PAID, S.PARTIALLY_PAID, S.DENIED, S.CLOSED}),
+    # A remittance may reverse a payment (back to accepted) or pay a denied claim on review.
+    S.PAID: frozenset({S.CLOSED, S.ACCEPTED}),
+    S.PARTIALLY_PAID: frozenset({S.APPEALED, S.PAID, S.DENIED, S.ACCEPTED, S.CLOSED}),
+    S.DENIED: frozenset({S.APPEALED, S.PAID, S.PARTIALLY_PAID, S.ACCEPTED, S.CLOSED}),
+    S.APPEALED: frozenset({S.PAID, S.PARTIALLY_PAID, S.DENIED, S.ACCEPTED, S.CLOSED}),
     S.CLOSED: frozenset(),
 }
 

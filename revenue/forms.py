@@ -11,7 +11,7 @@ from clinicops.core.fields import DateField, clean_text
 from clinicops.core.models import Payer
 
 from .importers import MAX_BYTES
-from .models import Claim, ClaimStatus
+from .models import Claim, ClaimStatus, DenialBucket, DenialItem
 
 _SPLIT = re.compile(r"[\s,;]+")
 
@@ -207,3 +207,143 @@ class FeeImportForm(CodeImportForm):
         if start and end and end < start:
             self.add_error("effective_to", "The end date is before the start date.")
         return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Remittances and denials (issue 14)
+
+MAX_835_BYTES = 20 * 1024 * 1024
+
+
+class RemittanceUploadForm(forms.Form):
+    file = forms.FileField(
+        label="835 remittance file",
+        help_text="An X12 835 (version 5010) from the payer or clearinghouse; at most 20 MB.",
+        error_messages={"required": "Choose an 835 file to post.", "empty": "The file is empty."},
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_835_BYTES:
+            raise forms.ValidationError("The file is larger than 20 MB; ask for smaller files.")
+        return upload
+
+
+class DenialFilterForm(forms.Form):
+    SORTS = (
+        ("due_date", "Due date (soonest first)"),
+        ("-amount", "Amount (largest first)"),
+        ("denied_on", "Age (oldest first)"),
+        ("payer__name", "Payer"),
+        ("bucket", "Root cause"),
+    )
+    STATE_CHOICES = (
+        ("open", "Open (new, working, appealed)"),
+        ("overdue", "Open and past the deadline"),
+        ("", "Every status"),
+        *DenialItem.Status.choices,
+    )
+
+    state = forms.ChoiceField(label="Status", choices=STATE_CHOICES, required=False)
+    bucket = forms.ChoiceField(
+        label="Root cause",
+        choices=(("", "Every root cause"), *DenialBucket.choices),
+        required=False,
+    )
+    payer = forms.ModelChoiceField(
+        label="Payer",
+        queryset=Payer.objects.all(),
+        required=False,
+        empty_label="Every payer",
+        error_messages={"invalid_choice": "Choose a payer from the list."},
+    )
+    owner = forms.ChoiceField(label="Owner", required=False)
+    sort = forms.ChoiceField(label="Sort by", choices=SORTS, required=False)
+    period_from = DateField(label="Denied from", required=False)
+    period_to = DateField(label="Denied through", required=False)
+
+    def __init__(self, *args: Any, owners: list[tuple[str, str]] = (), **kwargs: Any) -> None:  # type: ignore[assignment]
+        super().__init__(*args, **kwargs)
+        owner = self.fields["owner"]
+        assert isinstance(owner, forms.ChoiceField)  # noqa: S101 - declared above
+        owner.choices = [("", "Anyone"), ("me", "Me"), ("none", "Nobody"), *owners]
+
+
+class AssignForm(forms.Form):
+    items = forms.TypedMultipleChoiceField(
+        label="Work items",
+        coerce=int,
+        error_messages={"required": "Tick the work items to assign."},
+    )
+    owner = forms.ChoiceField(label="Assign to")
+
+    def __init__(
+        self, *args: Any, item_ids: list[int], owners: list[tuple[str, str]], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        items, owner = self.fields["items"], self.fields["owner"]
+        assert isinstance(items, forms.ChoiceField)  # noqa: S101 - declared above
+        assert isinstance(owner, forms.ChoiceField)  # noqa: S101 - declared above
+        items.choices = [(i, str(i)) for i in item_ids]
+        owner.choices = [("", "Nobody (unassign)"), *owners]
+
+
+class DenialStatusForm(forms.Form):
+    status = forms.ChoiceField(label="New status", choices=DenialItem.Status.choices)
+    reason = forms.CharField(
+        label="Reason", max_length=200, required=False, help_text="Needed for won, lost."
+    )
+
+    def clean_reason(self) -> str:
+        return clean_text(self.cleaned_data["reason"]).strip()
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(
+        label="Note",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Write the note."},
+    )
+
+    def clean_note(self) -> str:
+        return clean_text(self.cleaned_data["note"]).strip()
+
+
+class AgingForm(forms.Form):
+    as_of = DateField(label="As of", required=False)
+    by = forms.ChoiceField(
+        label="Group by", choices=(("payer", "Payer"), ("patient", "Patient")), required=False
+    )
+
+
+class ParetoForm(forms.Form):
+    period_from = DateField(label="Denied from", required=False)
+    period_to = DateField(label="Denied through", required=False)
+    by = forms.ChoiceField(
+        label="Group by", choices=(("bucket", "Root cause"), ("payer", "Payer")), required=False
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, last = data.get("period_from"), data.get("period_to")
+        if first and last and first > last:
+            self.add_error("period_to", "The period ends before it starts.")
+        return data
+
+
+class ResubmitForm(ReasonForm):
+    reason = forms.CharField(
+        label="What was corrected",
+        max_length=200,
+        help_text="Builds a corrected claim (frequency 7) and runs the scrubber on it.",
+        error_messages={"required": "Say what was corrected."},
+    )
+
+
+class WriteOffForm(ReasonForm):
+    reason = forms.CharField(
+        label="Why write it off",
+        max_length=200,
+        error_messages={"required": "Say why the amount is written off."},
+    )

@@ -147,6 +147,12 @@ class PayerBillingSettings(models.Model):
     timely_filing_days = models.PositiveSmallIntegerField(
         default=365, validators=[MinValueValidator(1)]
     )
+    appeal_days = models.PositiveSmallIntegerField(
+        "appeal deadline (days)",
+        default=90,
+        validators=[MinValueValidator(1)],
+        help_text="Days from the remittance date to appeal a denial.",
+    )
     prior_auth_codes = ArrayField(
         models.CharField(max_length=5, validators=[validate_procedure_code]),
         default=list,
@@ -388,6 +394,34 @@ class Claim(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     status_changed_at = models.DateTimeField(auto_now_add=True)
+    # Remittances (issue 14): running totals of the claim's ledger rows, kept in the posting's
+    # transaction; `manage.py check_balances` recomputes them from the ledger.
+    paid_amount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    adjusted_amount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    balance = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text="Charges - payments - adjustments (denials stay in it until written off).",
+    )
+    patient_balance = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text="The part of the balance the patient owes.",
+    )
+    next_payer = models.ForeignKey(
+        Payer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The payer the remaining balance moved to (secondary coverage).",
+    )
+    first_remitted_at = models.DateTimeField(null=True, blank=True)
+    first_remit_denied = models.BooleanField(
+        null=True, help_text="Denied in full or in part on its first remittance."
+    )
 
     objects = ClinicScopedQuerySet["Claim"].as_manager()
 
@@ -404,6 +438,7 @@ class Claim(models.Model):
         ]
         indexes = [
             models.Index(fields=["clinic", "status"], name="claim_clinic_status"),
+            models.Index(fields=["clinic", "first_remitted_at"], name="claim_clinic_first_remit"),
             models.Index(fields=["clinic", "first_scrubbed_at"], name="claim_clinic_first_scrub"),
         ]
         constraints = [
@@ -530,3 +565,243 @@ def next_x12_control_numbers(count: int = 1) -> list[int]:
             "SELECT nextval('revenue_x12_control_seq') FROM generate_series(1, %s)", [count]
         )
         return [int(row[0]) for row in cursor.fetchall()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Remittances (835), the ledger, denials (issue 14)
+
+
+class DenialBucket(models.TextChoices):
+    """Root-cause buckets of denials (shared/KPIS.md); contractual and patient-responsibility
+    codes are not denials and have none."""
+
+    REGISTRATION = "registration", "Registration / eligibility / COB"
+    AUTHORIZATION = "authorization", "Authorization / referral"
+    CODING = "coding", "Coding / bundling"
+    DOCUMENTATION = "documentation", "Missing information / documentation"
+    TIMELY_FILING = "timely_filing", "Timely filing"
+    DUPLICATE = "duplicate", "Duplicate"
+    MEDICAL_NECESSITY = "medical_necessity", "Medical necessity / non-covered"
+    CREDENTIALING = "credentialing", "Credentialing"
+    OTHER = "other", "Other / unknown code"
+
+
+class AdjustmentCode(models.Model):
+    """A CARC (claim adjustment reason code) or RARC (remark code) with its text, in force from
+    `effective_from` through `effective_to`; a CARC's denial bucket is the editable mapping of
+    the denial queue and its Pareto chart (blank: not a denial, e.g. CO-45, PR-1)."""
+
+    class Kind(models.TextChoices):
+        CARC = "carc", "Claim adjustment reason code (CARC)"
+        RARC = "rarc", "Remittance advice remark code (RARC)"
+
+    kind = models.CharField(max_length=4, choices=Kind.choices)
+    code = models.CharField(max_length=8)
+    description = models.TextField()
+    bucket = models.CharField(
+        "denial bucket",
+        max_length=20,
+        choices=DenialBucket.choices,
+        blank=True,
+        help_text="Blank: not a denial (contractual, patient responsibility, informational).",
+    )
+    effective_from = models.DateField(default=date(2000, 1, 1))
+    effective_to = models.DateField(null=True, blank=True, help_text="Blank: still in force.")
+
+    class Meta:
+        ordering = ["kind", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "code"], name="one_adjustment_code_per_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.description[:60]}"
+
+
+class Remittance(models.Model):
+    """One posted 835 payment (the file kept as received); (payer_key, trace_number) is the
+    de-duplication key: a trace is posted once, whatever file it arrives in."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="remittances")
+    payer = models.ForeignKey(
+        Payer, on_delete=models.PROTECT, null=True, blank=True, related_name="remittances"
+    )
+    payer_key = models.CharField("payer id (TRN03)", max_length=50)
+    payer_name = models.CharField(max_length=60)
+    trace_number = models.CharField("trace number (TRN02)", max_length=50)
+    payment_date = models.DateField(null=True, blank=True)
+    total_paid = models.DecimalField(max_digits=12, decimal_places=2)
+    provider_adjustments = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    filename = models.CharField(max_length=255, blank=True)
+    content = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    imported_at = models.DateTimeField()
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    imported_by_label = models.CharField(max_length=150)
+    claims_posted = models.PositiveIntegerField(default=0)
+    lines_posted = models.PositiveIntegerField(default=0)
+    denials_opened = models.PositiveIntegerField(default=0)
+    exceptions = models.PositiveIntegerField(default=0)
+
+    objects = ClinicScopedQuerySet["Remittance"].as_manager()
+
+    class Meta:
+        ordering = ["-imported_at", "-pk"]
+        permissions = [("post_remittance", "Can import and post 835 remittances")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payer_key", "trace_number"], name="one_remittance_per_payer_trace"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"835 {self.trace_number} from {self.payer_name}"
+
+
+class LedgerEntry(models.Model):
+    """One money movement on a claim (append-only: a trigger refuses UPDATE and DELETE; a
+    reversal is new rows with the opposite sign). The claim's balance is its charges minus
+    PAYMENT, CONTRACTUAL, OTHER_ADJUSTMENT and WRITE_OFF rows; the patient's share is
+    PATIENT_RESPONSIBILITY minus TRANSFER (moved to the next payer) and PATIENT_PAYMENT rows.
+    DENIAL rows stay in the balance (the denial queue works them) until written off or paid."""
+
+    class Kind(models.TextChoices):
+        PAYMENT = "payment", "Payment"
+        CONTRACTUAL = "contractual", "Contractual adjustment"
+        PATIENT_RESPONSIBILITY = "patient", "Patient responsibility"
+        OTHER_ADJUSTMENT = "other", "Other adjustment"
+        DENIAL = "denial", "Denial"
+        WRITE_OFF = "write_off", "Write-off"
+        TRANSFER = "transfer", "Moved to the next payer"
+        PATIENT_PAYMENT = "patient_payment", "Patient payment"
+        PROVIDER = "provider", "Provider-level adjustment (PLB)"
+
+    REDUCES_BALANCE: tuple[str, ...] = (
+        Kind.PAYMENT,
+        Kind.CONTRACTUAL,
+        Kind.OTHER_ADJUSTMENT,
+        Kind.WRITE_OFF,
+        Kind.PATIENT_PAYMENT,
+    )
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    claim = models.ForeignKey(
+        Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger"
+    )
+    claim_line = models.ForeignKey(
+        ClaimLine, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger"
+    )
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    payer = models.ForeignKey(
+        Payer, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    remittance = models.ForeignKey(
+        Remittance, on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    group_code = models.CharField(max_length=2, blank=True)
+    reason_code = models.CharField(max_length=8, blank=True)
+    unknown_code = models.BooleanField(
+        default=False, help_text="The reason code is not in the code table (kept, flagged)."
+    )
+    reversal = models.BooleanField(default=False)
+    posted_at = models.DateTimeField()
+    posted_by_label = models.CharField(max_length=150)
+    note = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["posted_at", "pk"]
+        indexes = [
+            models.Index(fields=["claim", "kind"], name="ledger_claim_kind"),
+            models.Index(fields=["clinic", "posted_at"], name="ledger_clinic_posted"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount}"
+
+
+class RemittanceException(models.Model):
+    """A claim or line of a posted 835 that matched nothing of ours, with its raw segments."""
+
+    class Reason(models.TextChoices):
+        CLAIM_NOT_FOUND = "claim", "Claim number is not one of ours"
+        LINE_NOT_FOUND = "line", "Service line matched no line of the claim"
+
+    remittance = models.ForeignKey(Remittance, on_delete=models.CASCADE, related_name="problems")
+    reason = models.CharField(max_length=8, choices=Reason.choices)
+    control_number = models.CharField(max_length=50)
+    claim = models.ForeignKey(
+        Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    segments = models.TextField()
+    resolved = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["remittance", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()}: {self.control_number}"
+
+
+class DenialItem(models.Model):
+    """Work on one denied line (or a claim denied at claim level): new -> working -> appealed ->
+    won / lost / written off."""
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        WORKING = "working", "Working"
+        APPEALED = "appealed", "Appealed"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+        WRITTEN_OFF = "written_off", "Written off"
+
+    OPEN = (Status.NEW, Status.WORKING, Status.APPEALED)
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="denials")
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="denials")
+    claim_line = models.ForeignKey(
+        ClaimLine, on_delete=models.PROTECT, null=True, blank=True, related_name="denials"
+    )
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    payer = models.ForeignKey(
+        Payer, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    remittance = models.ForeignKey(Remittance, on_delete=models.PROTECT, related_name="denials")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    carcs = ArrayField(models.CharField(max_length=12), default=list)  # "CO-16"
+    rarcs = ArrayField(models.CharField(max_length=8), default=list, blank=True)
+    bucket = models.CharField(max_length=20, choices=DenialBucket.choices)
+    service_date = models.DateField()
+    denied_on = models.DateField()
+    due_date = models.DateField(help_text="The payer's appeal deadline.")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW)
+    resolution_reason = models.CharField(max_length=255, blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ClinicScopedQuerySet["DenialItem"].as_manager()
+
+    class Meta:
+        ordering = ["due_date", "pk"]
+        permissions = [
+            ("work_denial", "Can work denials (assign, notes, appeal, resubmit)"),
+            ("write_off_denial", "Can write a denial off"),
+        ]
+        indexes = [models.Index(fields=["clinic", "status", "due_date"], name="denial_queue")]
+
+    def __str__(self) -> str:
+        return f"Denial {self.pk} on {self.claim}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import batches, claims, coding, imports
+from .views import ar, batches, claims, coding, denials, imports, remits
 
 app_name = "revenue"
 
@@ -28,6 +28,23 @@ urlpatterns = [
     path("batches/", batches.batches, name="batches"),
     path("batches/export/", batches.export_now, name="export"),
     path("batches/<int:pk>/download/", batches.download, name="batch_download"),
+    # Remittances (835).
+    path("remittances/", remits.remittance_list, name="remittances"),
+    path("remittances/<int:pk>/", remits.remittance_detail, name="remittance"),
+    # Denials.
+    path("denials/", denials.queue, name="denials"),
+    path("denials/assign/", denials.assign, name="denials_assign"),
+    path("denials/pareto/", denials.pareto, name="pareto"),
+    path("denials/<int:pk>/", denials.item_detail, name="denial"),
+    path("denials/<int:pk>/status/", denials.item_status, name="denial_status"),
+    path("denials/<int:pk>/note/", denials.item_note, name="denial_note"),
+    path("denials/<int:pk>/appeal/", denials.item_appeal, name="denial_appeal"),
+    path("denials/<int:pk>/letter/", denials.appeal_letter, name="denial_letter"),
+    path("denials/<int:pk>/resubmit/", denials.item_resubmit, name="denial_resubmit"),
+    path("denials/<int:pk>/write-off/", denials.item_write_off, name="denial_write_off"),
+    # A/R.
+    path("ar/", ar.aging, name="aging"),
+    path("ar/csv/", ar.aging_csv, name="aging_csv"),
     # Reference data.
     path("import/codes/", imports.import_codes, name="import_codes"),
     path("import/fees/", imports.import_fees, name="import_fees"),

@@ -215,6 +215,16 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "revenue.view_payerbillingsettings": (BILLER, MANAGER, ADMINISTRATOR),
     "revenue.add_payerbillingsettings": (ADMINISTRATOR,),
     "revenue.change_payerbillingsettings": (ADMINISTRATOR,),
+    # Revenue II (issue 14): billers post 835s and work denials; a write-off needs a manager;
+    # the CARC/RARC table (and its denial buckets) is reference data.
+    "revenue.view_remittance": (BILLER, MANAGER),
+    "revenue.post_remittance": (BILLER,),
+    "revenue.view_denialitem": (BILLER, MANAGER),
+    "revenue.work_denial": (BILLER,),
+    "revenue.write_off_denial": (MANAGER,),
+    "revenue.view_adjustmentcode": (BILLER, MANAGER, ADMINISTRATOR),
+    "revenue.add_adjustmentcode": (ADMINISTRATOR,),
+    "revenue.change_adjustmentcode": (ADMINISTRATOR,),
 }
 
 # Roles whose members may use the Django admin (for reference data).

@@ -23,7 +23,7 @@ from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, pag
 from scheduling import selectors as scheduling_selectors
 from scheduling.models import Appointment
 
-from .. import selectors, services
+from .. import balances, selectors, services
 from ..forms import CheckInForm, DemographicsForm, WalkInForm
 from ..models import Visit
 from ..services import checkin
@@ -72,6 +72,7 @@ def _check_in_context(
         "visit": visit,
         "form": form or _check_in_form(None, has_coverage=primary is not None, copay=copay),
         "expected_copay": copay,
+        "open_balance": balances.patient_balance(patient.pk),
         "demographics_form": demographics_form,
         "saved": saved,
         "today": today,

@@ -18,7 +18,7 @@ from clinicops.core.web import HtmxHttpRequest, is_fragment, page_or_partial
 from scheduling import availability
 from scheduling import services as scheduling_services
 
-from .. import selectors, services
+from .. import balances, selectors, services
 from ..forms import CheckoutForm, FollowUpBookForm, FollowUpSearchForm
 from ..models import Step, Visit
 from ..services import checkout as checkout_services
@@ -93,6 +93,7 @@ def _checkout_context(
         "form": form or CheckoutForm(),
         "tz": visit.clinic.tz,
         "can_check_out": visit.step == Step.READY_FOR_CHECKOUT,
+        "open_balance": balances.patient_balance(visit.patient_id),
     }
     context.update(_follow_up_context(request, visit, source, error=error))
     return context

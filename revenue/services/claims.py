@@ -104,6 +104,7 @@ def build_claim(
             diagnoses=list(encounter.diagnoses),
             prior_auth_number=encounter.prior_auth_number,
             total_charge=sum((line.charge for line in lines), start=Decimal("0")),
+            balance=sum((line.charge for line in lines), start=Decimal("0")),
             manually_changed=manually_changed,
         )
         ClaimLine.objects.bulk_create(

@@ -45,6 +45,21 @@ def test_seed_codes_visits_into_claims_in_many_statuses(clinic, biller, provider
         assert validate_x12(bytes(batch.content).decode("ascii")) == []
     assert Encounter.objects.filter(status="draft").exists()
     assert coding_queue(clinic).exists()  # the last days are left to code
+    # 835s for the claims sent: paid, partial, denied in several buckets, a PLB, a reversal,
+    # posted through the importer; balances match the ledger.
+    from revenue.models import DenialItem, LedgerEntry, Remittance
+    from revenue.services import balances
+
+    assert Remittance.objects.exists()
+    assert {"paid", "denied"} <= set(Claim.objects.values_list("status", flat=True))
+    assert DenialItem.objects.values("bucket").distinct().count() >= 2
+    assert LedgerEntry.objects.filter(kind="provider").exists()
+    assert LedgerEntry.objects.filter(reversal=True).exists()
+    assert DenialItem.objects.filter(status="appealed").exists()
+    assert balances.check()[1] == []
     count = Claim.objects.count()
+    remits = Remittance.objects.count()
+    rows = LedgerEntry.objects.count()
     call_command("seed_revenue", stdout=StringIO())
     assert Claim.objects.count() == count
+    assert (Remittance.objects.count(), LedgerEntry.objects.count()) == (remits, rows)

@@ -20,7 +20,7 @@ from ..forms import ClaimFilterForm, ClaimUpdateForm, ReplaceForm, StatusForm
 from ..models import Claim, ClaimStatus
 from ..services import RevenueError, claims, scrubber
 from ..x12.segments import claim_segments
-from .common import id_or_404, record_list_view
+from .common import add_service_error, id_or_404, record_list_view
 
 LIST = "revenue/claims.html"
 DETAIL = "revenue/claim.html"
@@ -170,7 +170,7 @@ def update(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             prior_auth_number=form.cleaned_data["prior_auth_number"],
         )
     except RevenueError as error:
-        form.add_error(None, error.message)
+        add_service_error(form, error)
         return _render(request, claim, update_form=form, error=error.message)
     return _after(
         request,
@@ -196,7 +196,7 @@ def change_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             reason=form.cleaned_data["reason"],
         )
     except RevenueError as error:
-        form.add_error("status" if error.field == "status" else None, error.message)
+        add_service_error(form, error)
         return _render(request, claim, status_form=form, error=error.message)
     return _after(
         request,
@@ -222,8 +222,7 @@ def replace(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             reason=form.cleaned_data["reason"],
         )
     except RevenueError as error:
-        field = error.field if error.field in form.fields else None
-        form.add_error(field, error.message)
+        add_service_error(form, error)
         return _render(request, claim, replace_form=form, error=error.message)
     messages.success(
         request,

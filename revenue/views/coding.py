@@ -24,7 +24,7 @@ from ..forms import DiagnosesForm, LineForm, ReasonForm
 from ..models import Encounter, ProcedureCode
 from ..services import RevenueError, charges
 from ..services.fees import schedule_in_force
-from .common import id_or_404, record_list_view
+from .common import add_service_error, id_or_404, record_list_view
 
 QUEUE = "revenue/queue.html"
 ENTRY = "revenue/charge_entry.html"
@@ -139,7 +139,7 @@ def set_diagnoses(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 number=form.cleaned_data["prior_auth_number"],
             )
     except RevenueError as error:
-        form.add_error("diagnoses" if error.field == "diagnoses" else None, error.message)
+        add_service_error(form, error)
         return _render(request, encounter, dx_form=form, error=error.message)
     stored = _encounter(request, encounter.pk)
     return _done(
@@ -168,8 +168,7 @@ def add_line(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             pointers=data["pointers"],
         )
     except RevenueError as error:
-        field = error.field if error.field in form.fields else None
-        form.add_error(field, error.message)
+        add_service_error(form, error)
         return _render(request, encounter, line_form=form, error=error.message)
     return _done(
         request,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.http import Http404
 
 from clinicops.audit import audit
 from clinicops.audit.models import AuditEvent
 from clinicops.core.fields import parse_id
 from clinicops.core.web import HtmxHttpRequest
+
+from ..services import RevenueError
 
 
 def id_or_404(value: Any) -> int:
@@ -28,3 +31,9 @@ def record_list_view(request: HtmxHttpRequest, object_type: str, summary: str, c
         clinic=clinic,
         summary=summary,
     )
+
+
+def add_service_error(form: forms.Form, error: RevenueError) -> None:
+    """A refused write shown on the form: on the field it names when the form has that field,
+    else as a form-wide error."""
+    form.add_error(error.field if error.field in form.fields else None, error.message)

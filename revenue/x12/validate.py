@@ -88,6 +88,10 @@ def validate_x12(text: str, *, cache_maps: bool = True) -> list[X12Issue]:
         )
     except (pyx12.errors.EngineError, pyx12.errors.X12Error) as exc:
         return [X12Issue("", "", "engine", f"pyx12 could not read the file: {exc}")]
+    except (IndexError, KeyError, ValueError, TypeError, AttributeError) as exc:
+        # pyx12 4 trips over some damaged files (found by the 835 fuzz test: a composite with
+        # more components than its map has); a crash of the validator is a refusal, not a 500.
+        return [X12Issue("", "", "crash", f"pyx12 could not read the file ({exc!r})")]
     finally:
         _fresh.on = False
         logger.removeHandler(handler)

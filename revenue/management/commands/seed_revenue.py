@@ -18,6 +18,7 @@ from django.utils import timezone
 from clinicops.core.demo import npi_for
 from clinicops.core.models import Clinic, Coverage, Payer, User
 from patientflow.models import Step, Visit
+from revenue import demo_remits
 from revenue.models import (
     BillingProfile,
     Claim,
@@ -76,15 +77,15 @@ FILING: dict[str, str] = {
     Payer.Kind.MEDICAID: "MC",
     Payer.Kind.WORKERS_COMP: "WC",
 }
-# Statuses after export, by the age of the date of service (days): (status path, weight).
-OUTCOMES: tuple[tuple[tuple[str, ...], int], ...] = (
-    (("accepted", "paid"), 50),
-    (("accepted", "paid", "closed"), 8),
-    (("accepted", "partially_paid"), 10),
-    (("accepted", "denied"), 8),
-    (("accepted", "denied", "appealed"), 5),
-    (("rejected",), 4),
-    (("accepted",), 15),
+# What happens to a claim sent more than 12 days ago: (outcome, weight). Paid, partial and
+# denied claims are answered by an 835 posted through the real importer; rejected and
+# accepted-but-unpaid ones are moved by hand (a 277CA, not an 835).
+OUTCOMES: tuple[tuple[str, int], ...] = (
+    ("paid", 55),
+    ("partial", 12),
+    ("denied", 18),
+    ("rejected", 4),
+    ("accepted", 11),
 )
 HISTORY_DAYS = 42
 LEAVE_UNCODED_DAYS = 2  # the last days' visits stay in the coding queue
@@ -215,17 +216,26 @@ class Command(BaseCommand):
             result = export.export_batch(actor=biller, clinic=clinic, through=day)
             if result is not None:
                 self._backdate_batch(result.batch, day + timedelta(days=1), tz)
-        for claim in Claim.objects.filter(
-            clinic=clinic, status=ClaimStatus.SUBMITTED, service_date__lt=today - timedelta(days=12)
-        ):
-            path = rng.choices([p for p, _ in OUTCOMES], weights=[w for _, w in OUTCOMES])[0]
-            for status in path:
+        answered = list(
+            Claim.objects.filter(
+                clinic=clinic,
+                status=ClaimStatus.SUBMITTED,
+                service_date__lt=today - timedelta(days=12),
+            )
+            .select_related("payer", "patient", "coverage")
+            .prefetch_related("lines")
+            .order_by("service_date", "pk")
+        )
+        remitted: list[tuple[Claim, str]] = []
+        for claim in answered:
+            outcome = rng.choices([o for o, _ in OUTCOMES], weights=[w for _, w in OUTCOMES])[0]
+            if outcome in ("rejected", "accepted"):
                 claims.transition(
-                    actor=biller,
-                    claim=claim,
-                    to_status=status,
-                    reason=REASONS.get(status, "Remittance posted"),
+                    actor=biller, claim=claim, to_status=outcome, reason=REASONS[outcome]
                 )
+            else:
+                remitted.append((claim, outcome))
+        demo_remits.post_demo_remittances(clinic, biller, remitted, rng)
         self._corrected_and_void(clinic, biller)
         self._backdate_claims(clinic, tz)
         return made
