@@ -326,7 +326,9 @@ def main() -> int:
         for _ in range(20):
             page.request()
         profiler.disable()
-        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "tottime")).print_stats(int(os.environ.get("BENCH_LINES", "30")))
+        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "tottime")).print_stats(
+            int(os.environ.get("BENCH_LINES", "30"))
+        )
         return 0
     for _ in range(args.runs if not args.show_queries else 2):
         for page in pages:

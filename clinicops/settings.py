@@ -193,6 +193,9 @@ AXES_VERBOSE = False
 # Sessions: an idle timeout (a workstation left logged in) and an absolute lifetime (a shift).
 SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 15 * 60)
 SESSION_ABSOLUTE_LIFETIME = env_int("SESSION_ABSOLUTE_LIFETIME", 12 * 60 * 60)
+# The last-activity time is written at most this often (seconds): a click within it writes no
+# session; the idle logout comes at most this much before SESSION_IDLE_TIMEOUT, never after.
+SESSION_ACTIVITY_RESOLUTION = env_int("SESSION_ACTIVITY_RESOLUTION", 60)
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_LIFETIME
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

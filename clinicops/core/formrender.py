@@ -109,7 +109,7 @@ def textarea_html(widget: Mapping[str, Any]) -> str:
     )
 
 
-class _Fallback(Exception):  # noqa: N818 - control flow, never leaves this module
+class _Fallback(Exception):
     """A widget this module does not write: the template renderer does it."""
 
 

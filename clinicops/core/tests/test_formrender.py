@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from clinicops.core.formrender import FAST, FastWidgetRenderer
 
-HOSTILE = '<script>"x" & \'y\'</script>'
+HOSTILE = "<script>\"x\" & 'y'</script>"
 
 
 class Everything(forms.Form):
