@@ -456,6 +456,21 @@ def day_reference(*, user: User, clinic: Clinic, day: date) -> DayReference:
     return refcache.cached(f"day:{clinic.pk}:{day.isoformat()}", compute)  # type: ignore[no-any-return]
 
 
+# The columns the day view shows of a day's appointments (the grid, the cancelled list, the
+# audit entry): a busy day's rows carried every column of five tables. A field read that is not
+# here costs a query per row; tests/test_page_queries.py counts the day view's queries.
+DAY_VIEW_FIELDS = (
+    *("id", "clinic", "patient", "provider", "room", "appointment_type", "start", "end"),
+    *("status", "cancel_reason", "late_cancel", "is_overbook"),
+    *("patient__id", "patient__clinic_id", "patient__first_name", "patient__last_name"),
+    *("provider__id", "provider__title", "provider__user"),
+    *("provider__user__id", "provider__user__username"),
+    *("provider__user__first_name", "provider__user__last_name"),
+    *("appointment_type__id", "appointment_type__clinic_id", "appointment_type__name"),
+    *("room__id", "room__clinic_id", "room__name"),
+)
+
+
 @dataclass
 class DaySchedule:
     grid: Grid
@@ -469,7 +484,9 @@ def day_schedule(
 ) -> DaySchedule:
     """The clinic's day: one column per provider scheduled (or booked) that day."""
     appointments = list(
-        selectors.appointments_for_day(user=user, clinic=clinic, day=day, provider=provider)
+        selectors.appointments_for_day(
+            user=user, clinic=clinic, day=day, provider=provider
+        ).only(*DAY_VIEW_FIELDS)
     )
     reference = day_reference(user=user, clinic=clinic, day=day)
     providers = {p.pk: p for p in reference.providers}

@@ -119,7 +119,20 @@ def logged_in(user: User) -> Client:
 
 
 def test_day_view(place: dict[str, Any]) -> None:
-    assert_constant(logged_in(place["desk"]), "/scheduling/day/", lambda n: book(place, n))
+    def add(n: int) -> None:
+        # Booked ones on the grid, and cancelled ones listed under it (reason, late or not).
+        book(place, n)
+        for appointment in book(place, n):
+            appointment.status = Appointment.Status.CANCELLED
+            appointment.cancel_reason = Appointment.CancelReason.PATIENT_REQUEST
+            appointment.late_cancel = True
+            appointment.save()
+
+    client = logged_in(place["desk"])
+    assert_constant(client, "/scheduling/day/", add)
+    html = client.get("/scheduling/day/").content.decode()
+    assert f"Cancelled on this day ({3 * N})" in html
+    assert "Patient request" in html
 
 
 def test_find_a_slot(place: dict[str, Any]) -> None:
