@@ -11,6 +11,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import permission_required
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import OuterRef
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -130,13 +132,14 @@ def _last_entry(request: HtmxHttpRequest, location: StockLocation) -> Feedback |
     )
 
 
+def _tablet_items(location: StockLocation) -> list[LocationItem]:
+    """The location's tiles, each with its item's barcodes (`codes`) in the same query."""
+    codes = ItemBarcode.objects.filter(item_id=OuterRef("item_id")).order_by("code").values("code")
+    return list(selectors.location_items(location).annotate(codes=ArraySubquery(codes)))
+
+
 def _tile_codes(items: list[LocationItem]) -> dict[int, list[str]]:
-    codes: dict[int, list[str]] = {}
-    for item_id, code in ItemBarcode.objects.filter(
-        item_id__in=[li.item_id for li in items]
-    ).values_list("item_id", "code"):
-        codes.setdefault(item_id, []).append(code)
-    return codes
+    return {li.item_id: list(li.codes or []) for li in items}  # type: ignore[attr-defined]
 
 
 def _matches(li: LocationItem, query: str) -> bool:
@@ -268,7 +271,7 @@ def log(request: HtmxHttpRequest, location_id: int) -> HttpResponse:
     clinic = current_clinic(request)
     location = _location(request, clinic, location_id)
     _remember(request, clinic, location)
-    items = list(selectors.location_items(location))
+    items = _tablet_items(location)
     if request.method == "POST" and is_fragment(request) and not request.POST.get("visit"):
         # The answer to htmx has no patient picker, and no patient was chosen to check.
         visits: list[Any] = []
@@ -488,7 +491,7 @@ def undo(request: HtmxHttpRequest, submission_id: int) -> HttpResponse:
             lines=list(result.lines),
             note="The log was reversed; the history keeps both entries.",
         )
-    items = list(selectors.location_items(location))
+    items = _tablet_items(location)
     visits = selectors.visits_for_logging(request.user, location)  # type: ignore[arg-type]
     return _render_tablet(
         request, location, items, visits, _keep_form(request, items, visits), feedback
@@ -504,7 +507,7 @@ def quick_count(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse
     li = _location_item(request, clinic, location_item_id)
     location = li.location
     form = QuickCountForm(request.POST)
-    items = list(selectors.location_items(location))
+    items = _tablet_items(location)
     visits = selectors.visits_for_logging(request.user, location)  # type: ignore[arg-type]
     if form.is_valid():
         try:
@@ -531,7 +534,7 @@ def quick_count(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse
                 note=f"On hand was {result.before}; it is now {result.after}."
                 + (f" ({lots})" if lots else ""),
             )
-            items = list(selectors.location_items(location))
+            items = _tablet_items(location)
             return _render_tablet(
                 request, location, items, visits, _keep_form(request, items, visits), feedback
             )
