@@ -30,7 +30,8 @@ def test_a_hit_is_one_round_trip_and_a_bump_recomputes(
     monkeypatch.setattr(softcache, "get_many", lambda keys: reads.append(keys) or real(keys))
     monkeypatch.setattr(softcache, "get", lambda *a, **k: pytest.fail("a second read"))
     assert reference.cached("k", compute) == {"n": 1}
-    assert len(reads) == 1 and len(computed) == 1
+    assert len(reads) == 1
+    assert len(computed) == 1
 
     reference.bump()  # what a save of a watched model does
     assert reference.cached("k", compute) == {"n": 2}
