@@ -17,6 +17,10 @@ from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.formats import localize
+from django.utils.functional import Promise
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -142,6 +146,68 @@ def _tile_codes(items: list[LocationItem]) -> dict[int, list[str]]:
     return {li.item_id: list(li.codes or []) for li in items}  # type: ignore[attr-defined]
 
 
+def _text(value: Any) -> str:
+    """`{{ value }}` in a template: localized unless text, escaped unless marked safe."""
+    if not isinstance(value, str | Promise):
+        value = localize(value)
+    return str(conditional_escape(value))
+
+
+def tile_meta_html(li: LocationItem) -> str:
+    """supplies/_tile_meta.html, for the tiles written below."""
+    badge = ""
+    if li.on_hand == 0:
+        badge = ' <span class="badge badge--danger">Out</span>'
+    elif li.is_at_or_below_reorder_point:
+        badge = ' <span class="badge badge--warning">Low</span>'
+    return (
+        f'<span class="tile__meta" id="tile-meta-{_text(li.pk)}"><span class="tile__stock">'
+        f"{_text(li.on_hand)} left</span>{badge}</span>"
+    )
+
+
+def tile_html(tile: dict[str, Any]) -> str:
+    """One tile of the tablet, as the tile loop of supplies/tablet.html wrote it: a screen has
+    dozens, and in the template language they were most of the tablet's time."""
+    li, item = tile["li"], tile["li"].item
+    name, value, error = _text(item.name), tile["value"], tile["error"]
+    field = f"id_{_text(tile['name'])}"
+    classes = "tile"
+    if value and value != "0":
+        classes += " tile--selected"
+    if li.is_at_or_below_reorder_point:
+        classes += " tile--low"
+    if error:
+        classes += " tile--error"
+    search = " ".join(_text(str(v).lower()) for v in (item.name, item.sku, item.category))
+    invalid = f' aria-invalid="true" aria-describedby="{field}_error"' if error else ""
+    pk = _text(li.pk)
+    return (
+        f'<li class="{classes}" data-tile data-name="{name}" data-search-text="{search}" '
+        f'data-codes="{_text(tile["codes"])}"{" hidden" if tile["hidden"] else ""}>\n'
+        f'  <button type="submit" name="add" value="{pk}" class="tile__add" data-step="1" '
+        f'data-for="{field}">\n'
+        f'    <span class="tile__name">{name}</span>\n'
+        f"    {tile_meta_html(li)}\n"
+        "  </button>\n"
+        '  <div class="stepper">\n'
+        f'    <button type="submit" name="remove" value="{pk}" class="stepper__btn" '
+        f'data-step="-1" data-for="{field}" aria-label="One less {name}"><span '
+        'aria-hidden="true">\u2212</span></button>\n'
+        f'    <label class="visually-hidden" for="{field}">Quantity of {name} '
+        f"({_text(item.unit_of_use)})</label>\n"
+        '    <input class="stepper__input" type="number" inputmode="numeric" min="0" '
+        f'max="{_text(tile["cap"])}" step="1" id="{field}" name="{_text(tile["name"])}" '
+        f'value="{_text(value)}" placeholder="0" data-qty{invalid}>\n'
+        f'    <button type="submit" name="add" value="{pk}" class="stepper__btn" data-step="1" '
+        f'data-for="{field}" aria-label="One more {name}"><span aria-hidden="true">+</span>'
+        "</button>\n"
+        "  </div>\n"
+        + (f'  <p class="tile__error" id="{field}_error">{_text(error)}</p>\n' if error else "")
+        + "</li>"
+    )
+
+
 def _matches(li: LocationItem, query: str) -> bool:
     query = query.casefold()
     return any(
@@ -182,6 +248,7 @@ def _tablet_context(
                 "cap": form.fields[name].max_value,
             }
         )
+        tiles[-1]["html"] = mark_safe(tile_html(tiles[-1]))  # noqa: S308 - escaped above
         if (number := parse_id(raw)) is not None and number > 0:
             selected.append((li, number))
     visit_value = ""
