@@ -302,6 +302,9 @@ def _render_tablet(
     focus_scan: bool = False,
     refused: dict[int, str] | None = None,
 ) -> HttpResponse:
+    if items and not hasattr(items[0], "codes"):
+        # A "Log" read the plain list (below); the screen shows the tiles in their order.
+        items = _tablet_items(location)
     context = _tablet_context(
         request, location, items, visits, form, feedback, focus_scan=focus_scan, refused=refused
     )
@@ -338,7 +341,16 @@ def log(request: HtmxHttpRequest, location_id: int) -> HttpResponse:
     clinic = current_clinic(request)
     location = _location(request, clinic, location_id)
     _remember(request, clinic, location)
-    items = _tablet_items(location)
+    if request.method == "POST" and request.POST.get("action") == "log":
+        # A "Log" needs the location's items, not their order by use or their barcodes: a
+        # stored log answers with what changed (a screen shown again reads the tiles then).
+        items = list(
+            LocationItem.objects.filter(location=location, is_active=True, item__is_active=True)
+            .select_related("item")
+            .order_by("pk")
+        )
+    else:
+        items = _tablet_items(location)
     if request.method == "POST" and is_fragment(request) and not request.POST.get("visit"):
         # The answer to htmx has no patient picker, and no patient was chosen to check.
         visits: list[Any] = []
