@@ -349,7 +349,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "kwargs": {"email": True},
     },
     # Hourly on the hour (a crontab: an interval drifts); it enqueues supplies' nightly work
-    # (reorder suggestions, expiry alerts) for each clinic whose local SUPPLIES_NIGHTLY_LOCAL_HOUR has come.
+    # (reorder suggestions, expiry alerts) for each clinic whose local
+    # SUPPLIES_NIGHTLY_LOCAL_HOUR has come.
     "supplies-nightly-dispatch": {
         "task": "supplies.tasks.dispatch_nightly",
         "schedule": crontab(minute=0),

@@ -484,9 +484,9 @@ def day_schedule(
 ) -> DaySchedule:
     """The clinic's day: one column per provider scheduled (or booked) that day."""
     appointments = list(
-        selectors.appointments_for_day(
-            user=user, clinic=clinic, day=day, provider=provider
-        ).only(*DAY_VIEW_FIELDS)
+        selectors.appointments_for_day(user=user, clinic=clinic, day=day, provider=provider).only(
+            *DAY_VIEW_FIELDS
+        )
     )
     reference = day_reference(user=user, clinic=clinic, day=day)
     providers = {p.pk: p for p in reference.providers}

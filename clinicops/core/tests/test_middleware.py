@@ -92,8 +92,8 @@ def test_permissions_and_roles_come_with_the_clinics_in_one_query(make_user, cli
     assert response.status_code == 200
     assert roles.FRONT_DESK in response.content.decode()  # the header's role names
     sql = [q["sql"] for q in captured.captured_queries]
-    assert len([q for q in sql if "auth_permission" in q]) == 1
-    assert [q for q in sql if "auth_permission" in q][0].startswith('SELECT "core_clinic"."id"')
+    (permissions,) = [q for q in sql if "auth_permission" in q]
+    assert permissions.startswith('SELECT "core_clinic"."id"')
 
     # A role taken away is gone at the next request, as before.
     user.groups.remove(Group.objects.get(name=roles.FRONT_DESK))
