@@ -155,10 +155,9 @@ def measure(args: argparse.Namespace, scale: int) -> dict[str, Any]:
     raw_s = time_from_raw(clinic, week)
     return {
         "scale": f"{scale}N",
-        "rows": made.appointments + made.movements + made.snapshots,
+        "rows": made.appointments + made.movements,
         "appointments": made.appointments,
         "movements": made.movements,
-        "snapshots": made.snapshots,
         "median": median,
         "p95": p95,
         "queries": queries,
@@ -201,7 +200,7 @@ def main() -> int:
     for r in (small, large):
         print(
             f"| {r['scale']}: {r['appointments']:,} appointments + {r['movements']:,} movements "
-            f"+ {r['snapshots']:,} snapshots | {r['median']:.1f} ms | {r['p95']:.1f} ms | "
+            f"| {r['median']:.1f} ms | {r['p95']:.1f} ms | "
             f"{r['queries']} | {r['raw_s'] * 1000:.0f} ms |"
         )
     ratio = large["median"] / small["median"]

@@ -11,8 +11,8 @@ migrates, so the development database is never touched. It writes, for "KPI Benc
   `--visits` appointments in those slots (83 % completed, 6 % no-show, 11 % cancelled, a third
   of those late), never overlapping a provider's other appointments;
 - supplies: 150 items at a supply room and three carts, `--movements` ledger lines (use,
-  return, waste, receive) spread over each day's opening hours, and the nightly stockout
-  snapshot of every location-item for every day of the year (about 2 % at zero).
+  return, waste, receive) spread over each day's opening hours (the stockout rate reads the
+  ledger; the nightly snapshot table is gone).
 
 Rows go in with COPY (the data is synthetic: the services' rules are not the point here, and
 the ledger's triggers still refuse updates). A second run finds the clinic and reuses it;
@@ -97,7 +97,6 @@ class Generated:
     year: int
     appointments: int
     movements: int
-    snapshots: int
     seconds: float
 
 
@@ -297,13 +296,6 @@ def _movements(
         yield (li.pk, kind, quantity, costs[li.pk], at.astimezone(UTC), reason, uuid.uuid4())
 
 
-def _snapshots(ref: dict[str, Any], year: int, rng: random.Random) -> Iterable[tuple[Any, ...]]:
-    for day in all_days(year):
-        for li in ref["location_items"]:
-            on_hand = 0 if rng.random() < 0.02 else rng.randint(1, 40)
-            yield (li.pk, day, on_hand, li.item.is_critical)
-
-
 FLOW_STEPS = ("checked_in", "roomed", "with_provider", "ready_for_checkout", "checked_out")
 
 
@@ -356,7 +348,7 @@ def generate(
     from django.db import connection, transaction
 
     from scheduling.models import Appointment
-    from supplies.models import StockMovement, StockoutSnapshot
+    from supplies.models import StockMovement
 
     rng = random.Random(seed)
     started = time.perf_counter()
@@ -415,18 +407,12 @@ def generate(
             ["visit_id", "kind", "from_step", "to_step", "at", "actor_label"],
             list(_visit_events(ref["clinic"].pk, steps)),
         )
-        n_snapshots = copy_rows(
-            StockoutSnapshot,
-            ["location_item_id", "day", "on_hand", "is_critical"],
-            _snapshots(ref, year, rng),
-        )
     with connection.cursor() as cursor:
         for table in (
             "patientflow_visit",
             "patientflow_visitevent",
             "scheduling_appointment",
             "supplies_stockmovement",
-            "supplies_stockoutsnapshot",
         ):
             cursor.execute(f"ANALYZE {table}")
     return Generated(
@@ -434,7 +420,6 @@ def generate(
         year,
         n_appointments,
         n_movements,
-        n_snapshots,
         time.perf_counter() - started,
     )
 
@@ -443,7 +428,7 @@ def existing(year: int) -> Generated | None:
     """The clinic-year a previous run wrote, if there is one."""
     from clinicops.core.models import Clinic
     from scheduling.models import Appointment
-    from supplies.models import StockMovement, StockoutSnapshot
+    from supplies.models import StockMovement
 
     clinic = Clinic.objects.filter(name=CLINIC_NAME).first()
     if clinic is None:
@@ -453,7 +438,6 @@ def existing(year: int) -> Generated | None:
         year,
         Appointment.objects.filter(clinic=clinic).count(),
         StockMovement.objects.for_clinic(clinic).count(),
-        StockoutSnapshot.objects.for_clinic(clinic).count(),
         0.0,
     )
 
@@ -478,9 +462,6 @@ def delete_clinic() -> None:
         try:
             statements = [
                 "DELETE FROM kpis_metricday WHERE clinic_id = %(c)s",
-                "DELETE FROM supplies_stockoutsnapshot s USING supplies_locationitem li, "
-                "supplies_stocklocation l WHERE s.location_item_id = li.id "
-                "AND li.location_id = l.id AND l.clinic_id = %(c)s",
                 "DELETE FROM supplies_stockmovement m USING supplies_locationitem li, "
                 "supplies_stocklocation l WHERE m.location_item_id = li.id "
                 "AND li.location_id = l.id AND l.clinic_id = %(c)s",
@@ -526,7 +507,7 @@ def ensure_clinic_year(
     if found and (found.appointments, found.movements) == (visits, movements):
         print(
             f"reusing {CLINIC_NAME}: {found.appointments:,} appointments, "
-            f"{found.movements:,} stock movements, {found.snapshots:,} stockout snapshots"
+            f"{found.movements:,} stock movements"
         )
         return found
     if found or fresh:
@@ -534,8 +515,7 @@ def ensure_clinic_year(
     made = generate(year=year, visits=visits, movements=movements, seed=seed)
     print(
         f"generated {CLINIC_NAME} {year}: {made.appointments:,} appointments, "
-        f"{made.movements:,} stock movements, {made.snapshots:,} stockout snapshots "
-        f"in {made.seconds:.1f} s"
+        f"{made.movements:,} stock movements in {made.seconds:.1f} s"
     )
     return made
 

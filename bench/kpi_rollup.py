@@ -800,7 +800,7 @@ def main() -> int:
     print()
     print(
         f"KPI rollup, one clinic-year ({args.year}): {made.appointments:,} appointments, "
-        f"{made.movements:,} stock movements, {made.snapshots:,} stockout snapshots; "
+        f"{made.movements:,} stock movements; "
         f"{version}; best of {args.runs}"
     )
     print()

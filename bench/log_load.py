@@ -133,7 +133,7 @@ def prepare(count: int) -> tuple[list[tuple[str, int]], int]:
     from django.core.management import call_command
     from django.test import Client
 
-    from bench.pages import seed_today
+    from bench.pages import seed_demo_once, seed_today
     from clinicops.core import roles
     from clinicops.core.middleware import SESSION_CLINIC
     from clinicops.core.tests.factories import StaffFactory
@@ -141,7 +141,7 @@ def prepare(count: int) -> tuple[list[tuple[str, int]], int]:
     from supplies.services import counts as count_services
 
     call_command("migrate", verbosity=0)
-    call_command("seed_demo", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    seed_demo_once(3000)
     data = seed_today(60)
     clinic, location = data["clinic"], data["location"]
     items = list(LocationItem.objects.filter(location=location, is_active=True).order_by("pk"))

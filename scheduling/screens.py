@@ -16,6 +16,8 @@ from urllib.parse import urlencode
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from clinicops.audit import audit
 from clinicops.audit.models import AuditEvent
@@ -94,6 +96,8 @@ class GridRow:
     label: str  # the time, on the rows that show it (every half hour or hour)
     is_hour: bool
     cells: list[Cell]
+    # The row's cells as HTML, made by `link_grid` (the grid's template prints it as it is).
+    cells_html: SafeString = field(default_factory=lambda: mark_safe(""))
 
 
 @dataclass
@@ -305,11 +309,18 @@ def build_grid(sources: Sequence[ColumnSource], *, clinic: Clinic, now: datetime
     return Grid(list(sources), rows, unit)
 
 
+# A sentinel id: the appointment's address is made once per grid, not reversed per link.
+_PK = 2_147_483_647
+
+
 def link_grid(grid: Grid, *, clinic: Clinic, can_book: bool) -> Grid:
     """Give each cell its local time, its appointments' links and, for an open slot that the
-    user may book, the booking page's address prefilled with the slot."""
+    user may book, the booking page's address prefilled with the slot; then write each row's
+    cells as HTML (a busy day has hundreds of cells: in the template language they were most
+    of the day view's time, docs/benchmarks.md)."""
     tz = clinic.tz
     book = reverse("scheduling:book")
+    appointment_url = reverse("scheduling:appointment", args=[_PK])
     for row in grid.rows:
         for cell in row.cells:
             if cell.start is not None:
@@ -322,7 +333,7 @@ def link_grid(grid: Grid, *, clinic: Clinic, can_book: bool) -> Grid:
                     cell.url = f"{book}?{urlencode(query, safe=':')}"
             cell.links = [
                 AppointmentLink(
-                    url=reverse("scheduling:appointment", args=[a.pk]),
+                    url=appointment_url.replace(str(_PK), str(a.pk)),
                     time=f"{a.start.astimezone(tz):%H:%M}",
                     patient=f"{a.patient.last_name}, {a.patient.first_name}",
                     type_name=a.appointment_type.name,
@@ -332,7 +343,57 @@ def link_grid(grid: Grid, *, clinic: Clinic, can_book: bool) -> Grid:
                 )
                 for a in cell.appointments
             ]
+        row.cells_html = mark_safe("\n".join(cell_html(cell) for cell in row.cells))  # noqa: S308
     return grid
+
+
+def cell_html(cell: Cell) -> str:
+    """One grid cell as a table cell; every value from the database is escaped."""
+    kind = cell.kind
+    if kind == "empty":
+        return '<td class="sched-cell--empty"></td>'
+    rows = int(cell.rows)
+    if kind == "appointments":
+        single = " sched-cell--single" if len(cell.links) == 1 else ""
+        links = "".join(
+            f'<a class="{escape(a.css)}" href="{escape(a.url)}" title="{escape(a.time)} '
+            f'{escape(a.patient)} · {escape(a.type_name)} · {escape(a.status)}">'
+            f'<span class="appt__time">{escape(a.time)}</span> '
+            f'<span class="appt__patient">{escape(a.patient)}</span>'
+            f'<span class="appt__meta">{escape(a.type_name)} · '
+            f'<span class="appt__status">{escape(a.status)}</span>'
+            + (
+                ' <span class="appt__status appt__status--overbook">Overbook</span>'
+                if a.is_overbook
+                else ""
+            )
+            + "</span></a>"
+            for a in cell.links
+        )
+        return f'<td rowspan="{rows}" class="sched-cell--appts{single}">{links}</td>'
+    time = escape(cell.time)
+    if kind == "open":
+        if cell.url:
+            word = "Same-day" if cell.is_hold else "Open"
+            inner = (
+                f'<a class="slot-link" href="{escape(cell.url)}">{time} '
+                f'<span class="slot-link__word">{word}</span><span class="visually-hidden">: '
+                f"book {escape(cell.label)} at {time}</span></a>"
+            )
+        else:
+            inner = f'<span class="slot-label">{time} open</span>'
+        return f'<td rowspan="{rows}" class="sched-cell--open">{inner}</td>'
+    if kind == "held":
+        return (
+            f'<td rowspan="{rows}" class="sched-cell--held"><span class="slot-label '
+            f'slot-label--held">{time} held for same day</span></td>'
+        )
+    if kind == "past":
+        return f'<td rowspan="{rows}" class="sched-cell--past"></td>'
+    return (
+        f'<td rowspan="{rows}" class="sched-cell--{escape(kind)}"><span class="sched-cell__label">'
+        f"{escape(cell.label)}</span></td>"
+    )
 
 
 # --- what the grids are drawn from -------------------------------------------------------
@@ -395,6 +456,21 @@ def day_reference(*, user: User, clinic: Clinic, day: date) -> DayReference:
     return refcache.cached(f"day:{clinic.pk}:{day.isoformat()}", compute)  # type: ignore[no-any-return]
 
 
+# The columns the day view shows of a day's appointments (the grid, the cancelled list, the
+# audit entry): a busy day's rows carried every column of five tables. A field read that is not
+# here costs a query per row; tests/test_page_queries.py counts the day view's queries.
+DAY_VIEW_FIELDS = (
+    *("id", "clinic", "patient", "provider", "room", "appointment_type", "start", "end"),
+    *("status", "cancel_reason", "late_cancel", "is_overbook"),
+    *("patient__id", "patient__clinic_id", "patient__first_name", "patient__last_name"),
+    *("provider__id", "provider__title", "provider__user"),
+    *("provider__user__id", "provider__user__username"),
+    *("provider__user__first_name", "provider__user__last_name"),
+    *("appointment_type__id", "appointment_type__clinic_id", "appointment_type__name"),
+    *("room__id", "room__clinic_id", "room__name"),
+)
+
+
 @dataclass
 class DaySchedule:
     grid: Grid
@@ -408,7 +484,9 @@ def day_schedule(
 ) -> DaySchedule:
     """The clinic's day: one column per provider scheduled (or booked) that day."""
     appointments = list(
-        selectors.appointments_for_day(user=user, clinic=clinic, day=day, provider=provider)
+        selectors.appointments_for_day(user=user, clinic=clinic, day=day, provider=provider).only(
+            *DAY_VIEW_FIELDS
+        )
     )
     reference = day_reference(user=user, clinic=clinic, day=day)
     providers = {p.pk: p for p in reference.providers}
@@ -505,18 +583,18 @@ def record_list_view(
     """
     if not appointments:
         return None
-    with transaction.atomic():
-        return audit.record(
-            actor=actor,
-            action=AuditEvent.Action.VIEW,
-            object_type="scheduling.appointment",
-            clinic=clinic,
-            summary=f"{summary}: {len(appointments)} appointment(s) shown",
-            changes={
-                "appointment_ids": [a.pk for a in appointments],
-                "patient_ids": sorted({a.patient_id for a in appointments}),
-            },
-        )
+    # One INSERT, atomic on its own: no BEGIN and COMMIT round trips (a read's entry).
+    return audit.record(
+        actor=actor,
+        action=AuditEvent.Action.VIEW,
+        object_type="scheduling.appointment",
+        clinic=clinic,
+        summary=f"{summary}: {len(appointments)} appointment(s) shown",
+        changes={
+            "appointment_ids": [a.pk for a in appointments],
+            "patient_ids": sorted({a.patient_id for a in appointments}),
+        },
+    )
 
 
 def update_appointment_notes(*, actor: User, appointment: Appointment, notes: str) -> Appointment:

@@ -23,7 +23,6 @@ from .models import (
     ReorderSuggestion,
     StockLocation,
     StockMovement,
-    StockoutSnapshot,
     Supplier,
     SupplyItem,
 )
@@ -166,9 +165,3 @@ class ReorderSuggestionAdmin(ReadOnlyAdmin):
 class ExpiryAlertAdmin(ReadOnlyAdmin):
     list_display = ("lot_stock", "window", "raised_on", "quantity")
     list_filter = ("window",)
-
-
-@admin.register(StockoutSnapshot)
-class StockoutSnapshotAdmin(ReadOnlyAdmin):
-    list_display = ("location_item", "day", "on_hand", "is_critical")
-    list_filter = ("day",)

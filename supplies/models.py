@@ -303,6 +303,11 @@ class UsageSubmission(models.Model):
                 fields=["user", "idempotency_key"], name="one_submission_per_key"
             ),
         ]
+        # The tablet's last logs and undo read a location's newest logs on every screen: an
+        # index scan that stops at the first few, however many logs the cart has had.
+        indexes = [
+            models.Index(fields=["location", "kind", "-created_at"], name="usage_location_recent")
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.idempotency_key} by {self.user_id}"
@@ -648,35 +653,3 @@ class ExpiryAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_window_display()}: {self.lot_stock}"
-
-
-class StockoutSnapshot(models.Model):
-    """One tracked (par > 0) location-item on one clinic day, with its on hand at day's end."""
-
-    location_item = models.ForeignKey(
-        LocationItem, on_delete=models.CASCADE, related_name="snapshots"
-    )
-    day = models.DateField()
-    on_hand = models.IntegerField()
-    is_critical = models.BooleanField(default=False)
-
-    class ScopedQuerySet(ClinicScopedQuerySet["StockoutSnapshot"]):
-        clinic_lookup = "location_item__location__clinic"
-
-    objects = ScopedQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-day"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["location_item", "day"], name="one_snapshot_per_item_day"
-            ),
-        ]
-        indexes = [models.Index(fields=["day"], name="snapshot_day")]
-
-    def __str__(self) -> str:
-        return f"{self.location_item} on {self.day}: {self.on_hand}"
-
-    @property
-    def is_stockout(self) -> bool:
-        return self.on_hand <= 0

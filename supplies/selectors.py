@@ -10,7 +10,16 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
-from django.db.models import Count, ExpressionWrapper, F, IntegerField, Q, Sum, Value
+from django.db.models import (
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.utils import timezone
 
@@ -26,7 +35,6 @@ from .models import (
     PurchaseOrderLine,
     StockLocation,
     StockMovement,
-    StockoutSnapshot,
     UsageSubmission,
 )
 
@@ -75,21 +83,21 @@ def location_items(
     """The items stocked at a location, most used (last four weeks) first, for the tablet tiles."""
     now = now or timezone.now()
     since = now - timedelta(days=TILE_HISTORY_DAYS)
+    # Each tile's use in the window, read through movement_item_time (item, time): only the
+    # window's movements, however long the cart's ledger grows (a join summed all of them).
+    recent = (
+        StockMovement.objects.filter(
+            location_item=OuterRef("pk"), kind=StockMovement.Kind.USE, occurred_at__gte=since
+        )
+        .order_by()
+        .values("location_item")
+        .annotate(used=Sum(-F("quantity")))
+        .values("used")
+    )
     return (
         LocationItem.objects.filter(location=location, is_active=True, item__is_active=True)
         .select_related("item")
-        .annotate(
-            recent_use=Coalesce(
-                Sum(
-                    -F("movements__quantity"),
-                    filter=Q(
-                        movements__kind=StockMovement.Kind.USE,
-                        movements__occurred_at__gte=since,
-                    ),
-                ),
-                0,
-            )
-        )
+        .annotate(recent_use=Coalesce(Subquery(recent, output_field=IntegerField()), 0))
         .order_by("-recent_use", "item__name")
     )
 
@@ -383,16 +391,6 @@ def count_variances(session_id: int) -> QuerySet[CountLine]:
         )
         .order_by("-abs_diff", "location_item__item__name")
     )
-
-
-def stockout_counts(clinic: Clinic, day: date) -> tuple[int, int]:
-    """(zero-on-hand, tracked) location-items in the clinic's snapshot of `day`."""
-    agg = (
-        StockoutSnapshot.objects.for_clinic(clinic)
-        .filter(day=day)
-        .aggregate(zero=Count("pk", filter=Q(on_hand__lte=0)), tracked=Count("pk"))
-    )
-    return agg["zero"], agg["tracked"]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Nightly supplies work: stockout snapshot, reorder suggestions, expiry alerts.
+"""Nightly supplies work: reorder suggestions, expiry alerts.
 
 Beat runs `dispatch_nightly` hourly on the hour; it enqueues one `run_nightly` per clinic whose
 local SUPPLIES_NIGHTLY_LOCAL_HOUR (01:00) o'clock fell in the hour just ended, by the DST-proof

@@ -70,6 +70,39 @@ def test_background_poll_does_not_keep_the_session_alive(client: Client, front_d
     assert client.session[SESSION_LAST_ACTIVITY] > before
 
 
+def test_the_last_activity_is_written_at_most_once_a_minute(client: Client, front_desk) -> None:
+    """A click within SESSION_ACTIVITY_RESOLUTION of the last one writes no session at all."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(front_desk)
+    age_session(client, idle=30)
+    before = client.session[SESSION_LAST_ACTIVITY]
+    client.get("/")  # the clinic is chosen into the session once
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/").status_code == 200
+    assert client.session[SESSION_LAST_ACTIVITY] == before
+    assert not [q for q in captured.captured_queries if "django_session" in q["sql"].split()[:3]]
+    assert not [q for q in captured.captured_queries if q["sql"].startswith("UPDATE")]
+    # A minute after the last write, a click moves it (and writes the session once).
+    age_session(client, idle=61)
+    aged = client.session[SESSION_LAST_ACTIVITY]
+    client.get("/")
+    assert client.session[SESSION_LAST_ACTIVITY] == pytest.approx(time.time(), abs=5)
+    assert client.session[SESSION_LAST_ACTIVITY] > aged
+
+
+def test_the_idle_logout_comes_early_never_late(client: Client, front_desk) -> None:
+    """The stored time may be up to a minute older than the last click: the logout can come
+    up to a minute before the idle timeout after the last click, never after it."""
+    client.force_login(front_desk)
+    age_session(client, idle=59)  # a click now is not written ...
+    assert client.get("/").status_code == 200
+    stored = client.session[SESSION_LAST_ACTIVITY]
+    with mock.patch("clinicops.core.middleware.time.time", return_value=stored + 15 * 60 + 1):
+        assert client.get("/").status_code == 302  # ... 14 min after it, the session ended
+
+
 def test_polls_alone_end_in_idle_logout(client: Client, front_desk) -> None:
     client.force_login(front_desk)
     age_session(client, idle=14 * 60)

@@ -9,6 +9,7 @@ takes effect on the next request exactly as before).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
@@ -41,6 +42,49 @@ def _sql() -> str:
           FROM {group} g JOIN {user_groups} ug ON ug.group_id = g.id
          WHERE ug.user_id = %(user)s
     """  # noqa: S608 - table names from the models' own metadata, the user id a parameter
+
+
+def _tables() -> dict[str, str]:
+    return {
+        "permission": Permission._meta.db_table,
+        "content_type": ContentType._meta.db_table,
+        "group": Group._meta.db_table,
+        "user_groups": User.groups.through._meta.db_table,
+        "user_permissions": User.user_permissions.through._meta.db_table,
+        "group_permissions": Group.permissions.through._meta.db_table,
+    }
+
+
+def permission_names_sql() -> str:
+    """An SQL array of the user's permissions ("app.codename"), own and through groups; the
+    user id is the parameter (twice). CurrentClinicMiddleware reads it with the clinics."""
+    t = _tables()
+    return f"""ARRAY(
+        SELECT ct.app_label || '.' || p.codename
+          FROM {t["permission"]} p JOIN {t["content_type"]} ct ON ct.id = p.content_type_id
+         WHERE p.id IN (
+               SELECT permission_id FROM {t["user_permissions"]} WHERE user_id = %s
+               UNION
+               SELECT gp.permission_id
+                 FROM {t["group_permissions"]} gp
+                 JOIN {t["user_groups"]} ug ON ug.group_id = gp.group_id
+                WHERE ug.user_id = %s))"""  # noqa: S608 - table names from model metadata
+
+
+def group_names_sql() -> str:
+    """An SQL array of the user's group (role) names; the user id is the parameter."""
+    t = _tables()
+    return f"""ARRAY(
+        SELECT g.name FROM {t["group"]} g JOIN {t["user_groups"]} ug ON ug.group_id = g.id
+         WHERE ug.user_id = %s)"""  # noqa: S608 - table names from model metadata
+
+
+def remember_permissions(user: Any, permissions: Iterable[str], groups: Iterable[str]) -> None:
+    """Keep permissions and role names read elsewhere in this request (the same per-request
+    caches `get_all_permissions` fills), so the backend does not query them again."""
+    if user.is_active and not user.is_superuser and not hasattr(user, "_perm_cache"):
+        user._perm_cache = set(permissions)
+        user.__dict__.setdefault("role_names", sorted(groups))
 
 
 class OneQueryModelBackend(ModelBackend):

@@ -9,11 +9,15 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import auth
+from django.contrib.postgres.fields import ArrayField
+from django.db.models import CharField
+from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 
+from .backends import group_names_sql, permission_names_sql, remember_permissions
 from .models import Clinic, Staff
 
 SESSION_LAST_ACTIVITY = "clinicops_last_activity"
@@ -66,7 +70,11 @@ class SessionTimeoutMiddleware:
                 return self._to_login(request, idle=idle_expired)
             if started is None:
                 request.session[SESSION_STARTED] = now
-            if last is None or not is_background_poll(request):
+            # The last activity is written at most once per SESSION_ACTIVITY_RESOLUTION
+            # seconds: writing it on every click cost every page a session UPDATE (three round
+            # trips). The idle logout can come that much early, never late (decision XXXX).
+            resolution = getattr(settings, "SESSION_ACTIVITY_RESOLUTION", 0)
+            if last is None or (not is_background_poll(request) and now - last >= resolution):
                 request.session[SESSION_LAST_ACTIVITY] = now
         return self.get_response(request)
 
@@ -134,8 +142,22 @@ class CurrentClinicMiddleware:
             if user.is_superuser:
                 clinics = list(Clinic.objects.filter(is_active=True))
             else:
-                clinics = list(Clinic.objects.filter(staff__user=user, is_active=True))
+                # The same query brings the user's permissions and role names (every page
+                # checks a permission; the header names the roles): one round trip less.
+                names = ArrayField(CharField())
+                clinics = list(
+                    Clinic.objects.filter(staff__user=user, is_active=True).annotate(
+                        # Table names from the models' metadata; the user id a parameter.
+                        permission_names=RawSQL(  # noqa: S611
+                            permission_names_sql(), [user.pk, user.pk], output_field=names
+                        ),
+                        group_names=RawSQL(group_names_sql(), [user.pk], output_field=names),  # noqa: S611
+                    )
+                )
                 user.__dict__["clinic_ids"] = [c.pk for c in clinics]
+                if clinics:
+                    first = clinics[0]
+                    remember_permissions(user, first.permission_names, first.group_names)
             request.user_clinics = clinics  # type: ignore[attr-defined]
             chosen = request.session.get(SESSION_CLINIC)
             if chosen is None and len(clinics) > 1:

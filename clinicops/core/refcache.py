@@ -31,24 +31,28 @@ class Reference:
         self.ttl = ttl
         self.version_key = f"reference:{name}:version"
 
-    def _version(self) -> str:
-        version = softcache.get(self.version_key)
-        if version is None:
-            version = uuid.uuid4().hex
-            softcache.set(self.version_key, version, None)
-        return str(version)
-
     def bump(self) -> None:
         """The data changed: nothing cached before is used again."""
         softcache.set(self.version_key, uuid.uuid4().hex, None)
 
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
-        """`compute()`, kept under the current version for `ttl` seconds."""
-        full_key = f"reference:{self.name}:{self._version()}:{key}"
-        value = softcache.get(full_key)
-        if value is None:
-            value = compute()
-            softcache.set(full_key, value, self.ttl)
+        """`compute()`, kept under the current version for `ttl` seconds.
+
+        One round trip to the cache: the version and the entry are read together, and the
+        entry (the version it was computed under, the value) is used only when its version is
+        the current one.
+        """
+        entry_key = f"reference:{self.name}:entry:{key}"
+        found = softcache.get_many([self.version_key, entry_key])
+        version = found.get(self.version_key)
+        entry = found.get(entry_key)
+        if version is None:
+            version = uuid.uuid4().hex
+            softcache.set(self.version_key, version, None)
+        elif isinstance(entry, tuple) and len(entry) == 2 and entry[0] == version:
+            return entry[1]
+        value = compute()
+        softcache.set(entry_key, (version, value), self.ttl)
         return value
 
     def _changed(self, **kwargs: Any) -> None:

@@ -42,6 +42,15 @@ def get(key: str, default: Any = None) -> Any:
         return default
 
 
+def get_many(keys: list[str]) -> dict[str, Any]:
+    """`cache.get_many(keys)` (one round trip), or {} when the cache cannot be reached."""
+    try:
+        return dict(cache.get_many(keys))
+    except UNAVAILABLE as error:
+        logger.warning("Cache unreachable; reading %r skipped: %s", keys, error)
+        return {}
+
+
 def set(key: str, value: Any, timeout: float | None) -> bool:
     """`cache.set(...)`; False (nothing stored) when the cache cannot be reached."""
     try:

@@ -1,4 +1,4 @@
-"""Server-rendered SVG trend charts: the geometry here, the markup in `kpis/_trend_chart.html`.
+"""Server-rendered SVG trend charts: the geometry, and the markup (`TrendChart.html`).
 
 The chart is drawn with classes only (the CSP forbids inline styles), scales with its box
 (a viewBox, no fixed size), and is an image to assistive technology (role="img" with a
@@ -13,6 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from clinicops.core.templatetags.formats import fullday
 
 from .registry import Direction, Metric, Unit
 from .selectors import Status, WeekFigure, status_of
@@ -83,6 +88,95 @@ class TrendChart:
         """Every third week, counted back from the newest, so the latest is always labelled."""
         last = len(self.points) - 1
         return [p for i, p in enumerate(self.points) if (last - i) % LABEL_EVERY == 0]
+
+    def html(self, metric_label: str) -> SafeString:
+        """The chart's markup (what kpis/_trend_chart.html was): the dashboard draws five
+        of them, and in the template language they were most of its time."""
+        e = escape
+        left, right, base = self.left, self.right_edge, self.baseline
+        out = [
+            '<figure class="kpi-chart">\n  <svg class="kpi-chart__svg" viewBox="0 0 '
+            f'{self.width} {self.height}" role="img" aria-labelledby="{e(self.id)}-title '
+            f'{e(self.id)}-desc" focusable="false" preserveAspectRatio="xMidYMid meet">\n'
+            f'    <title id="{e(self.id)}-title">{e(self.title)}</title>\n'
+            f'    <desc id="{e(self.id)}-desc">{e(self.description)}</desc>\n'
+            '    <g class="kpi-chart__grid">\n'
+        ]
+        for tick in self.ticks:
+            out.append(
+                f'      <line class="kpi-chart__gridline" x1="{left}" x2="{right}" '
+                f'y1="{tick.y}" y2="{tick.y}"/>\n'
+                f'      <text class="kpi-chart__tick" x="{self.tick_x}" y="{tick.y}" '
+                f'text-anchor="end" dominant-baseline="middle">{e(tick.label)}</text>\n'
+            )
+        out.append("    </g>\n")
+        if self.band:
+            out.append(
+                f'    <rect class="kpi-chart__band" x="{left}" y="{self.band[0]}" '
+                f'width="{self.plot_width}" height="{self.band_height}"/>\n'
+            )
+        if self.alert_y is not None:
+            out.append(
+                f'    <line class="kpi-chart__alert" x1="{left}" x2="{right}" '
+                f'y1="{self.alert_y}" y2="{self.alert_y}"/>\n'
+            )
+        lines = [self.band[0], self.band[1]] if self.band else [self.target_y]
+        for y in lines:
+            out.append(
+                f'    <line class="kpi-chart__target" x1="{left}" x2="{right}" '
+                f'y1="{y}" y2="{y}"/>\n'
+            )
+        out.append("    ")
+        out.extend(f'<path class="kpi-chart__line" d="{e(path)}"/>' for path in self.segments)
+        out.append("\n")
+        last = len(self.points) - 1
+        for i, point in enumerate(self.points):
+            if point.has_data:
+                r = 6 if i == last else 4
+                out.append(
+                    f'      <circle class="kpi-chart__point kpi-chart__point--{e(point.status)}" '
+                    f'cx="{point.x}" cy="{point.y}" r="{r}"/>\n'
+                )
+            else:
+                out.append(
+                    f'      <circle class="kpi-chart__point kpi-chart__point--none" '
+                    f'cx="{point.x}" cy="{base}" r="3"/>\n'
+                )
+        out.append(
+            f'    <line class="kpi-chart__axis" x1="{left}" x2="{right}" y1="{base}" '
+            f'y2="{base}"/>\n'
+        )
+        for point in self.x_labels:
+            out.append(
+                f'    <text class="kpi-chart__label" x="{point.x}" y="{self.label_y}" '
+                f'text-anchor="middle">{e(point.label)}</text>\n'
+            )
+        target = "Target band" if self.band else "Target"
+        alert = (
+            '<span class="kpi-legend kpi-legend--alert">Alert threshold</span>'
+            if self.alert_y is not None
+            else ""
+        )
+        out.append(
+            "  </svg>\n"
+            '  <figcaption class="kpi-chart__legend muted">\n'
+            f'    <span class="kpi-legend kpi-legend--target">{target}</span>\n'
+            f"    {alert}\n"
+            "  </figcaption>\n"
+            '  <div class="table-wrap visually-hidden">\n'
+            '    <table class="table">\n'
+            f"      <caption>{e(self.title)}</caption>\n"
+            '      <thead><tr><th scope="col">Week of</th><th scope="col">'
+            f'{e(metric_label)}</th><th scope="col">Status</th></tr></thead>\n'
+            "      <tbody>\n"
+        )
+        for point in self.points:
+            out.append(
+                f'        <tr><th scope="row">{e(fullday(point.week_start))}</th>'
+                f"<td>{e(point.value_text)}</td><td>{e(point.status.label)}</td></tr>\n"
+            )
+        out.append("      </tbody>\n    </table>\n  </div>\n</figure>")
+        return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
 
 
 def nice_step(span: float, intervals: int = 4) -> float:

@@ -96,6 +96,10 @@ class Tile:
         return self.metric.key
 
     @property
+    def chart_html(self) -> str:
+        return self.chart.html(self.metric.label) if self.chart is not None else ""
+
+    @property
     def this_week(self) -> Figure:
         return self.series[-1].figure
 

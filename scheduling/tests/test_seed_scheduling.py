@@ -33,7 +33,7 @@ from scheduling.models import (
     WaitlistEntry,
     WaitlistOffer,
 )
-from supplies.models import StockMovement, StockoutSnapshot
+from supplies.models import StockMovement
 
 pytestmark = pytest.mark.django_db
 
@@ -286,7 +286,6 @@ def test_seed_demo_brings_the_whole_demo_to_life_once() -> None:
     first = {
         "appointments": Appointment.objects.count(),
         "movements": StockMovement.objects.count(),
-        "snapshots": StockoutSnapshot.objects.count(),
         "metric days": MetricDay.objects.count(),
         "choices": ClinicMetricChoice.objects.count(),
         "audit": AuditEvent.objects.count(),
@@ -297,7 +296,6 @@ def test_seed_demo_brings_the_whole_demo_to_life_once() -> None:
     assert first == {
         "appointments": Appointment.objects.count(),
         "movements": StockMovement.objects.count(),
-        "snapshots": StockoutSnapshot.objects.count(),
         "metric days": MetricDay.objects.count(),
         "choices": ClinicMetricChoice.objects.count(),
         "audit": AuditEvent.objects.count(),

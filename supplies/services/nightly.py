@@ -11,7 +11,7 @@ from django.utils import timezone
 from clinicops.core.models import Clinic
 
 from .. import selectors
-from ..models import ExpiryAlert, LocationItem, ReorderSuggestion, StockoutSnapshot
+from ..models import ExpiryAlert, ReorderSuggestion
 
 
 def recompute_reorder_suggestions(*, clinic: Clinic, now: datetime | None = None) -> int:
@@ -60,30 +60,9 @@ def raise_expiry_alerts(*, clinic: Clinic, today: date | None = None) -> int:
     return ExpiryAlert.objects.for_clinic(clinic).count() - before
 
 
-def snapshot_stockouts(*, clinic: Clinic, day: date) -> int:
-    """Record each tracked (par > 0) location-item's on hand for `day`; the first snapshot of a
-    day stands, so a re-run later cannot rewrite history. Returns how many were new."""
-    rows = (
-        LocationItem.objects.for_clinic(clinic)
-        .filter(is_active=True, par__gt=0, location__is_active=True, item__is_active=True)
-        .values_list("pk", "on_hand", "item__is_critical")
-    )
-    existing = StockoutSnapshot.objects.for_clinic(clinic).filter(day=day)
-    before = existing.count()
-    StockoutSnapshot.objects.bulk_create(
-        [
-            StockoutSnapshot(location_item_id=pk, day=day, on_hand=on_hand, is_critical=critical)
-            for pk, on_hand, critical in rows
-        ],
-        ignore_conflicts=True,
-    )
-    return existing.count() - before
-
-
 def run_nightly(*, clinic: Clinic, day: date) -> dict[str, int]:
     """The nightly supplies work for one clinic; `day` is the local day that just ended."""
     return {
-        "stockout_snapshots": snapshot_stockouts(clinic=clinic, day=day),
         "reorder_suggestions": recompute_reorder_suggestions(clinic=clinic),
         "expiry_alerts": raise_expiry_alerts(clinic=clinic, today=day + timedelta(days=1)),
     }

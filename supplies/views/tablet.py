@@ -11,11 +11,16 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import permission_required
-from django.db import transaction
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import OuterRef
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.formats import localize
+from django.utils.functional import Promise
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -131,13 +136,76 @@ def _last_entry(request: HtmxHttpRequest, location: StockLocation) -> Feedback |
     )
 
 
+def _tablet_items(location: StockLocation) -> list[LocationItem]:
+    """The location's tiles, each with its item's barcodes (`codes`) in the same query."""
+    codes = ItemBarcode.objects.filter(item_id=OuterRef("item_id")).order_by("code").values("code")
+    return list(selectors.location_items(location).annotate(codes=ArraySubquery(codes)))
+
+
 def _tile_codes(items: list[LocationItem]) -> dict[int, list[str]]:
-    codes: dict[int, list[str]] = {}
-    for item_id, code in ItemBarcode.objects.filter(
-        item_id__in=[li.item_id for li in items]
-    ).values_list("item_id", "code"):
-        codes.setdefault(item_id, []).append(code)
-    return codes
+    return {li.item_id: list(li.codes or []) for li in items}  # type: ignore[attr-defined]
+
+
+def _text(value: Any) -> str:
+    """`{{ value }}` in a template: localized unless text, escaped unless marked safe."""
+    if not isinstance(value, str | Promise):
+        value = localize(value)
+    return str(conditional_escape(value))
+
+
+def tile_meta_html(li: LocationItem) -> str:
+    """supplies/_tile_meta.html, for the tiles written below."""
+    badge = ""
+    if li.on_hand == 0:
+        badge = ' <span class="badge badge--danger">Out</span>'
+    elif li.is_at_or_below_reorder_point:
+        badge = ' <span class="badge badge--warning">Low</span>'
+    return (
+        f'<span class="tile__meta" id="tile-meta-{_text(li.pk)}"><span class="tile__stock">'
+        f"{_text(li.on_hand)} left</span>{badge}</span>"
+    )
+
+
+def tile_html(tile: dict[str, Any]) -> str:
+    """One tile of the tablet, as the tile loop of supplies/tablet.html wrote it: a screen has
+    dozens, and in the template language they were most of the tablet's time."""
+    li, item = tile["li"], tile["li"].item
+    name, value, error = _text(item.name), tile["value"], tile["error"]
+    field = f"id_{_text(tile['name'])}"
+    classes = "tile"
+    if value and value != "0":
+        classes += " tile--selected"
+    if li.is_at_or_below_reorder_point:
+        classes += " tile--low"
+    if error:
+        classes += " tile--error"
+    search = " ".join(_text(str(v).lower()) for v in (item.name, item.sku, item.category))
+    invalid = f' aria-invalid="true" aria-describedby="{field}_error"' if error else ""
+    pk = _text(li.pk)
+    return (
+        f'<li class="{classes}" data-tile data-name="{name}" data-search-text="{search}" '
+        f'data-codes="{_text(tile["codes"])}"{" hidden" if tile["hidden"] else ""}>\n'
+        f'  <button type="submit" name="add" value="{pk}" class="tile__add" data-step="1" '
+        f'data-for="{field}">\n'
+        f'    <span class="tile__name">{name}</span>\n'
+        f"    {tile_meta_html(li)}\n"
+        "  </button>\n"
+        '  <div class="stepper">\n'
+        f'    <button type="submit" name="remove" value="{pk}" class="stepper__btn" '
+        f'data-step="-1" data-for="{field}" aria-label="One less {name}"><span '
+        'aria-hidden="true">\u2212</span></button>\n'
+        f'    <label class="visually-hidden" for="{field}">Quantity of {name} '
+        f"({_text(item.unit_of_use)})</label>\n"
+        '    <input class="stepper__input" type="number" inputmode="numeric" min="0" '
+        f'max="{_text(tile["cap"])}" step="1" id="{field}" name="{_text(tile["name"])}" '
+        f'value="{_text(value)}" placeholder="0" data-qty{invalid}>\n'
+        f'    <button type="submit" name="add" value="{pk}" class="stepper__btn" data-step="1" '
+        f'data-for="{field}" aria-label="One more {name}"><span aria-hidden="true">+</span>'
+        "</button>\n"
+        "  </div>\n"
+        + (f'  <p class="tile__error" id="{field}_error">{_text(error)}</p>\n' if error else "")
+        + "</li>"
+    )
 
 
 def _matches(li: LocationItem, query: str) -> bool:
@@ -180,6 +248,7 @@ def _tablet_context(
                 "cap": form.fields[name].max_value,
             }
         )
+        tiles[-1]["html"] = mark_safe(tile_html(tiles[-1]))  # noqa: S308 - escaped above
         if (number := parse_id(raw)) is not None and number > 0:
             selected.append((li, number))
     visit_value = ""
@@ -210,16 +279,16 @@ def _audit_patients_shown(
     """The picker shows patients' names: that is a read of PHI, so it is audited."""
     if not visits:
         return
-    with transaction.atomic():
-        audit.record(
-            actor=request.user,
-            action=AuditEvent.Action.VIEW,
-            object_type="supplies.tablet",
-            object_id=location.pk,
-            clinic=location.clinic_id,
-            summary=f"Supplies tablet at {location.name}: {len(visits)} patient(s) shown",
-            changes={"patient_ids": sorted({v.patient_id for v in visits})},
-        )
+    # One INSERT, atomic on its own: no BEGIN and COMMIT round trips (a read's entry).
+    audit.record(
+        actor=request.user,
+        action=AuditEvent.Action.VIEW,
+        object_type="supplies.tablet",
+        object_id=location.pk,
+        clinic=location.clinic_id,
+        summary=f"Supplies tablet at {location.name}: {len(visits)} patient(s) shown",
+        changes={"patient_ids": sorted({v.patient_id for v in visits})},
+    )
 
 
 def _render_tablet(
@@ -233,6 +302,9 @@ def _render_tablet(
     focus_scan: bool = False,
     refused: dict[int, str] | None = None,
 ) -> HttpResponse:
+    if items and not hasattr(items[0], "codes"):
+        # A "Log" read the plain list (below); the screen shows the tiles in their order.
+        items = _tablet_items(location)
     context = _tablet_context(
         request, location, items, visits, form, feedback, focus_scan=focus_scan, refused=refused
     )
@@ -269,7 +341,16 @@ def log(request: HtmxHttpRequest, location_id: int) -> HttpResponse:
     clinic = current_clinic(request)
     location = _location(request, clinic, location_id)
     _remember(request, clinic, location)
-    items = list(selectors.location_items(location))
+    if request.method == "POST" and request.POST.get("action") == "log":
+        # A "Log" needs the location's items, not their order by use or their barcodes: a
+        # stored log answers with what changed (a screen shown again reads the tiles then).
+        items = list(
+            LocationItem.objects.filter(location=location, is_active=True, item__is_active=True)
+            .select_related("item")
+            .order_by("pk")
+        )
+    else:
+        items = _tablet_items(location)
     if request.method == "POST" and is_fragment(request) and not request.POST.get("visit"):
         # The answer to htmx has no patient picker, and no patient was chosen to check.
         visits: list[Any] = []
@@ -489,7 +570,7 @@ def undo(request: HtmxHttpRequest, submission_id: int) -> HttpResponse:
             lines=list(result.lines),
             note="The log was reversed; the history keeps both entries.",
         )
-    items = list(selectors.location_items(location))
+    items = _tablet_items(location)
     visits = selectors.visits_for_logging(request.user, location)  # type: ignore[arg-type]
     return _render_tablet(
         request, location, items, visits, _keep_form(request, items, visits), feedback
@@ -505,7 +586,7 @@ def quick_count(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse
     li = _location_item(request, clinic, location_item_id)
     location = li.location
     form = QuickCountForm(request.POST)
-    items = list(selectors.location_items(location))
+    items = _tablet_items(location)
     visits = selectors.visits_for_logging(request.user, location)  # type: ignore[arg-type]
     if form.is_valid():
         try:
@@ -532,7 +613,7 @@ def quick_count(request: HtmxHttpRequest, location_item_id: int) -> HttpResponse
                 note=f"On hand was {result.before}; it is now {result.after}."
                 + (f" ({lots})" if lots else ""),
             )
-            items = list(selectors.location_items(location))
+            items = _tablet_items(location)
             return _render_tablet(
                 request, location, items, visits, _keep_form(request, items, visits), feedback
             )

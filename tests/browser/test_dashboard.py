@@ -42,7 +42,7 @@ def at(clinic: Clinic, day: date, hour: int, minute: int = 0) -> datetime:
 
 
 def seed_weeks(clinic: Clinic) -> date:
-    """Thirteen weeks of supply use and refills, completed visits and stockout snapshots (for
+    """Thirteen weeks of supply use and refills, completed visits and stockouts (for
     the drill-down; the stockout rate reads the ledger), rolled up;
     returns the Monday of the week the dashboard opens on."""
     from scheduling.models import Appointment, AppointmentType

@@ -75,3 +75,39 @@ def test_a_last_clinic_the_user_left_is_not_used(make_user, client) -> None:
     client.logout()
     client.force_login(user)
     assert client.get("/patients/").context["current_clinic"] == first
+
+
+def test_permissions_and_roles_come_with_the_clinics_in_one_query(make_user, clinic) -> None:
+    from django.contrib.auth.models import Group
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    user = make_user(roles.FRONT_DESK, clinics=[clinic])
+    client = Client()
+    client.force_login(user)
+    client.get("/patients/")
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/patients/")
+    assert response.status_code == 200
+    assert roles.FRONT_DESK in response.content.decode()  # the header's role names
+    sql = [q["sql"] for q in captured.captured_queries]
+    (permissions,) = [q for q in sql if "auth_permission" in q]
+    assert permissions.startswith('SELECT "core_clinic"."id"')
+
+    # A role taken away is gone at the next request, as before.
+    user.groups.remove(Group.objects.get(name=roles.FRONT_DESK))
+    assert client.get("/patients/").status_code == 403
+
+
+def test_the_middleware_fills_the_backends_per_request_caches(
+    make_user, clinic, django_assert_num_queries
+) -> None:
+    from clinicops.core.models import User
+
+    user = User.objects.get(pk=make_user(roles.NURSE, clinics=[clinic]).pk)  # no caches yet
+    run_middleware(user)
+    with django_assert_num_queries(0):
+        assert user.has_perm("supplies.log_usage")
+        assert not user.has_perm("scheduling.add_appointment")
+        assert user.role_names == [roles.NURSE]

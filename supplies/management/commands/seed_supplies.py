@@ -1,5 +1,5 @@
 """Demo supplies for every clinic: a supply room, a cart per exam room, stock and twelve weeks
-of use, refills and nightly stockout snapshots (so tiles, below par, reorder, suggested par and
+of use and refills (so tiles, below par, reorder, suggested par and
 the dashboard's supply metrics have something to show). Idempotent."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.db import transaction
 
 from clinicops.core.models import Clinic, Room, User
 from supplies.models import ItemBarcode, LocationItem, StockLocation, Supplier, SupplyItem
-from supplies.services import nightly, orders, transfers, usage
+from supplies.services import orders, transfers, usage
 
 # The dashboard's twelve weeks (Monday to Sunday), covered from their first day.
 HISTORY_WEEKS = 12
@@ -178,7 +178,7 @@ class Command(BaseCommand):
         # Twelve weeks of use, none of it tied to a patient: each cart, each weekday morning,
         # some of its items; on Monday afternoons a restock round fills what is at its reorder
         # point up to the cart's maximum. One round was missed: that week's stockouts show on
-        # the dashboard. Each day ends with the nightly stockout snapshot.
+        # the dashboard (the stockout metric reads the ledger).
         missed_round = today - timedelta(days=today.weekday(), weeks=MISSED_ROUND_WEEKS_AGO)
         for days_ago in range(history_days, 0, -1):
             day = today - timedelta(days=days_ago)
@@ -186,7 +186,6 @@ class Command(BaseCommand):
                 self._use_and_refill(
                     clinic, carts, items, actor, rng, day, move, refill=day != missed_round
                 )
-            nightly.snapshot_stockouts(clinic=clinic, day=day)
         # A forgotten box of an expired lot, so the expiry screen has something to waste.
         lotted = next((item for item, _ in items if item.is_lot_tracked), None)
         if lotted is not None:

@@ -1,0 +1,94 @@
+"""The Python widget renderer writes exactly what Django's widget templates write."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django import forms
+from django.conf import settings
+from django.forms.renderers import DjangoTemplates
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy
+
+from clinicops.core.formrender import FAST, FastWidgetRenderer
+
+HOSTILE = "<script>\"x\" & 'y'</script>"
+
+
+class Everything(forms.Form):
+    text = forms.CharField(max_length=20, help_text="help")
+    optional = forms.CharField(required=False)
+    number = forms.IntegerField(min_value=1, max_value=99)
+    amount = forms.DecimalField(max_digits=6, decimal_places=2, required=False)
+    day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    at = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}))
+    email = forms.EmailField(required=False)
+    hidden = forms.CharField(widget=forms.HiddenInput, required=False)
+    secret = forms.CharField(widget=forms.PasswordInput, required=False)
+    flag = forms.BooleanField(required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    kind = forms.ChoiceField(
+        choices=[("", "—"), ("a", "Alpha"), ("b", gettext_lazy("Beta")), (3, 3), ("s", HOSTILE)]
+    )
+    grouped = forms.ChoiceField(
+        choices=[("Fruit", [("apple", "Apple"), ("pear", "Pear")]), ("x", "Other")],
+        required=False,
+    )
+    many = forms.MultipleChoiceField(choices=[("1", "One"), ("2", mark_safe("<b>Two</b>"))])
+    search = forms.CharField(
+        required=False,
+        widget=forms.TextInput(attrs={"type": "search", "autofocus": True, "data-x": False}),
+    )
+
+
+DATA: list[dict[str, Any]] = [
+    {},
+    {
+        "text": HOSTILE,
+        "number": "7",
+        "amount": "4.20",
+        "day": "2026-03-08",
+        "at": "02:30",
+        "email": "a&b@example.com",
+        "hidden": '"quoted"',
+        "secret": "pw",
+        "flag": "on",
+        "notes": HOSTILE + "\nline",
+        "kind": "s",
+        "grouped": "pear",
+        "many": ["1", "2"],
+        "search": "<q>",
+    },
+    {"number": "not a number", "day": "31/02/2026", "kind": "nope", "many": ["9"]},
+]
+
+
+@pytest.mark.parametrize("data", DATA, ids=["unbound-ish", "filled", "invalid"])
+def test_every_widget_matches_django_templates(data: dict[str, Any]) -> None:
+    initial = {"amount": Decimal("1234.5"), "day": dt.date(2026, 11, 1), "number": 12345}
+    fast = Everything(data or None, initial=initial, renderer=FastWidgetRenderer())
+    slow = Everything(data or None, initial=initial, renderer=DjangoTemplates())
+    if data:
+        fast.is_valid()
+        slow.is_valid()
+    for name in Everything.base_fields:
+        assert str(fast[name]) == str(slow[name]), name
+
+
+def test_it_is_the_project_renderer_and_covers_the_everyday_widgets() -> None:
+    assert settings.FORM_RENDERER == "clinicops.core.formrender.FastWidgetRenderer"
+    for kind in ("text", "number", "select", "select_option", "textarea", "checkbox", "hidden"):
+        assert f"django/forms/widgets/{kind}.html" in FAST
+
+
+def test_other_templates_still_go_to_django() -> None:
+    field = forms.ChoiceField(choices=[("a", "A")], widget=forms.RadioSelect)
+    form = forms.Form(renderer=FastWidgetRenderer())
+    form.fields["r"] = field
+    slow = forms.Form(renderer=DjangoTemplates())
+    slow.fields["r"] = field
+    assert str(form["r"]) == str(slow["r"])
+    assert 'type="radio"' in str(form["r"])
