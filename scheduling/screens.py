@@ -94,6 +94,8 @@ class GridRow:
     label: str  # the time, on the rows that show it (every half hour or hour)
     is_hour: bool
     cells: list[Cell]
+    # The row the clinic's clock is in (today only): the day view opens scrolled to it.
+    is_now: bool = False
 
 
 @dataclass
@@ -303,6 +305,20 @@ def build_grid(sources: Sequence[ColumnSource], *, clinic: Clinic, now: datetime
             )
         )
     return Grid(list(sources), rows, unit)
+
+
+def mark_now(grid: Grid, *, clinic: Clinic, day: date, now: datetime) -> GridRow | None:
+    """Mark the row that holds the clinic's current wall-clock time, when `day` is the clinic's
+    today (the last row once the day's rows are over; none before they begin)."""
+    local = now.astimezone(clinic.tz)
+    if local.date() != day or not grid.rows:
+        return None
+    minute = local.hour * 60 + local.minute
+    if minute < grid.rows[0].minute:
+        return None
+    row = next((r for r in grid.rows if r.minute <= minute < r.minute + grid.unit), grid.rows[-1])
+    row.is_now = True
+    return row
 
 
 def link_grid(grid: Grid, *, clinic: Clinic, can_book: bool) -> Grid:

@@ -49,6 +49,25 @@
     });
   });
 
+  /* Today's day view opens scrolled to the clinic's current time (the server marks that row,
+   * by the clinic's time zone, and only on today's grid). Once per grid rendered: it never
+   * takes the scroll away from someone who has moved it. */
+  function scrollToNow() {
+    document.querySelectorAll(".sched-grid-wrap").forEach(function (frame) {
+      var row = frame.querySelector("tr[data-now]");
+      if (!row || frame.hasAttribute("data-scrolled")) {
+        return;
+      }
+      frame.setAttribute("data-scrolled", "");
+      var head = frame.querySelector("thead");
+      var above = (head ? head.offsetHeight : 0) + row.offsetHeight * 2;
+      var offset = row.getBoundingClientRect().top - frame.getBoundingClientRect().top;
+      frame.scrollTop = Math.max(0, frame.scrollTop + offset - above);
+    });
+  }
+  scrollToNow();
+  document.addEventListener("htmx:afterSettle", scrollToNow);
+
   /* Undo of a cancellation: the server says how many seconds are left by its own clock
    * (data-undo-seconds); the page counts those down on its monotonic clock, so a desk
    * computer or tablet whose clock is wrong still shows the right time left. The server
