@@ -123,19 +123,21 @@ def page_of(
     """One page of `events` (newest first): the newest, those older than event `before`, or
     those newer than event `after`; with the cursors of the pages either side (if any)."""
     if after is not None and before is None:
-        newer = list(newer_than(events, after)[: PAGE_SIZE + 1])
-        if newer and AuditEvent.objects.filter(pk=after).exists():
-            more = len(newer) > PAGE_SIZE
-            rows = newer[:PAGE_SIZE][::-1]
+        found = list(newer_than(events, after)[: PAGE_SIZE + 1])
+        if found and AuditEvent.objects.filter(pk=after).exists():
+            more = len(found) > PAGE_SIZE
+            rows = found[:PAGE_SIZE][::-1]
             # The event `after` itself (or one older than it) is there: the page has an older.
             return AuditPage(rows, rows[-1].pk, rows[0].pk if more else None)
         before = None  # nothing newer (or the cursor is gone): the newest page
     rows = list(older_than(events, before)[: PAGE_SIZE + 1])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
-    older = rows[-1].pk if more else None
-    newer = rows[0].pk if before is not None and rows else None
-    return AuditPage(rows, older, newer)
+    return AuditPage(
+        rows,
+        rows[-1].pk if more else None,
+        rows[0].pk if before is not None and rows else None,
+    )
 
 
 @dataclass
