@@ -43,6 +43,10 @@ class AuditSearchForm(forms.Form):
     before = forms.IntegerField(
         required=False, min_value=1, label="Older than event", widget=forms.HiddenInput
     )
+    # ... and the events newer than this one (set by the "Newer events" link).
+    after = forms.IntegerField(
+        required=False, min_value=1, label="Newer than event", widget=forms.HiddenInput
+    )
 
     def __init__(self, *args: Any, user: User, tz: tzinfo, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -122,6 +126,8 @@ class AuditSearchForm(forms.Form):
             parts.append(f"to {data['date_to']:%Y-%m-%d}")
         if data.get("before"):
             parts.append(f"older than event id {data['before']}")
+        elif data.get("after"):
+            parts.append(f"newer than event id {data['after']}")
         return ", ".join(parts) or "no filters"
 
     def error_list(self) -> list[str]:

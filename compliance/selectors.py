@@ -98,12 +98,46 @@ def older_than(events: QuerySet[AuditEvent], before: int | None) -> QuerySet[Aud
     return events.filter(Q(occurred_at__lt=cursor) | Q(occurred_at=cursor, id__lt=before))
 
 
+def newer_than(events: QuerySet[AuditEvent], after: int) -> QuerySet[AuditEvent]:
+    """The events before event id `after` in newest-first order, oldest of them first (the
+    "Newer events" page: keyset paging backwards, no OFFSET)."""
+    cursor = AuditEvent.objects.filter(pk=after).values_list("occurred_at", flat=True).first()
+    if cursor is None:
+        return events
+    return events.filter(Q(occurred_at__gt=cursor) | Q(occurred_at=cursor, id__gt=after)).order_by(
+        "occurred_at", "id"
+    )
+
+
+@dataclass
+class AuditPage:
+    events: list[AuditEvent]
+    # Cursors for the links: the events older than `older`, newer than `newer`; None = no more.
+    older: int | None
+    newer: int | None
+
+
 def page_of(
-    events: QuerySet[AuditEvent], *, before: int | None
-) -> tuple[list[AuditEvent], int | None]:
-    """One page of `events` older than `before`, and the cursor for the next page (if any)."""
-    page = list(older_than(events, before)[: PAGE_SIZE + 1])
-    return page[:PAGE_SIZE], (page[PAGE_SIZE - 1].pk if len(page) > PAGE_SIZE else None)
+    events: QuerySet[AuditEvent], *, before: int | None, after: int | None = None
+) -> AuditPage:
+    """One page of `events` (newest first): the newest, those older than event `before`, or
+    those newer than event `after`; with the cursors of the pages either side (if any)."""
+    if after is not None and before is None:
+        found = list(newer_than(events, after)[: PAGE_SIZE + 1])
+        if found and AuditEvent.objects.filter(pk=after).exists():
+            more = len(found) > PAGE_SIZE
+            rows = found[:PAGE_SIZE][::-1]
+            # The event `after` itself (or one older than it) is there: the page has an older.
+            return AuditPage(rows, rows[-1].pk, rows[0].pk if more else None)
+        before = None  # nothing newer (or the cursor is gone): the newest page
+    rows = list(older_than(events, before)[: PAGE_SIZE + 1])
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return AuditPage(
+        rows,
+        rows[-1].pk if more else None,
+        rows[0].pk if before is not None and rows else None,
+    )
 
 
 @dataclass

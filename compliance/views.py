@@ -34,13 +34,22 @@ def _clinic_tz(request: HttpRequest) -> tzinfo:
 def audit_log(request: HtmxHttpRequest) -> HttpResponse:
     tz = _clinic_tz(request)
     form = AuditSearchForm(request.GET, user=request.user, tz=tz)
-    context: dict[str, Any] = {"form": form, "tz": tz, "rows": [], "older_than": None}
+    context: dict[str, Any] = {
+        "form": form,
+        "tz": tz,
+        "rows": [],
+        "older_than": None,
+        "newer_than": None,
+    }
     if form.is_valid():
         events = selectors.filter_audit_events(
             selectors.visible_audit_events(request.user), **form.filters()
         )
-        page, context["older_than"] = selectors.page_of(events, before=form.cleaned_data["before"])
-        context["rows"] = selectors.audit_rows(request.user, page)
+        page = selectors.page_of(
+            events, before=form.cleaned_data["before"], after=form.cleaned_data["after"]
+        )
+        context["older_than"], context["newer_than"] = page.older, page.newer
+        context["rows"] = selectors.audit_rows(request.user, page.events)
         services.record_audit_log_access(
             actor=request.user,
             clinic=getattr(request, "clinic", None),
@@ -59,7 +68,11 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     tz = _clinic_tz(request)
     form = AuditSearchForm(request.GET, user=request.user, tz=tz)
     if not form.is_valid():
-        return render(request, PAGE, {"form": form, "tz": tz, "rows": [], "older_than": None})
+        return render(
+            request,
+            PAGE,
+            {"form": form, "tz": tz, "rows": [], "older_than": None, "newer_than": None},
+        )
     events = selectors.filter_audit_events(
         selectors.visible_audit_events(request.user), **form.filters()
     )

@@ -98,6 +98,8 @@ class GridRow:
     cells: list[Cell]
     # The row's cells as HTML, made by `link_grid` (the grid's template prints it as it is).
     cells_html: SafeString = field(default_factory=lambda: mark_safe(""))
+    # The row the clinic's clock is in (today only): the day view opens scrolled to it.
+    is_now: bool = False
 
 
 @dataclass
@@ -311,6 +313,20 @@ def build_grid(sources: Sequence[ColumnSource], *, clinic: Clinic, now: datetime
 
 # A sentinel id: the appointment's address is made once per grid, not reversed per link.
 _PK = 2_147_483_647
+
+
+def mark_now(grid: Grid, *, clinic: Clinic, day: date, now: datetime) -> GridRow | None:
+    """Mark the row that holds the clinic's current wall-clock time, when `day` is the clinic's
+    today (the last row once the day's rows are over; none before they begin)."""
+    local = now.astimezone(clinic.tz)
+    if local.date() != day or not grid.rows:
+        return None
+    minute = local.hour * 60 + local.minute
+    if minute < grid.rows[0].minute:
+        return None
+    row = next((r for r in grid.rows if r.minute <= minute < r.minute + grid.unit), grid.rows[-1])
+    row.is_now = True
+    return row
 
 
 def link_grid(grid: Grid, *, clinic: Clinic, can_book: bool) -> Grid:

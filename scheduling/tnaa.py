@@ -10,7 +10,9 @@ time it came into being and, for appointments, the time it stopped holding its s
   whichever is earlier) until it was cancelled or marked a no-show (the first event to that
   status). A no-show marked after T still held its slot at T; a cancellation before T did not.
   Rows without events (imports, fixtures) fall back to `cancelled_at` for a cancellation and
-  to the appointment's end for a no-show (it cannot be marked before it starts);
+  to the appointment's end for a no-show (it cannot be marked before it starts). A
+  cancellation taken back within seconds (undo) leaves the appointment live: it counts as
+  holding its slot throughout;
 - schedule templates count from their `created_at` (blocks are written with their template);
 - time off counts from its `created_at`.
 
@@ -67,6 +69,7 @@ _HISTORY_SQL = """
            ((a."end" - interval '1 microsecond') AT TIME ZONE %(tz)s)::date,
            extract(epoch FROM LEAST(a.created_at, ev.first_at))::bigint,
            extract(epoch FROM CASE
+               WHEN a.status NOT IN ('cancelled', 'no_show') THEN NULL
                WHEN ev.freed_at IS NOT NULL THEN ev.freed_at
                WHEN a.status = 'cancelled' THEN COALESCE(a.cancelled_at, a.created_at)
                WHEN a.status = 'no_show' THEN a."end"

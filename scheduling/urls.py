@@ -33,6 +33,11 @@ urlpatterns = [
     path(
         "appointments/<int:pk>/cancel/", appointment.appointment_cancel, name="appointment_cancel"
     ),
+    path(
+        "appointments/<int:pk>/undo-cancel/",
+        appointment.appointment_undo_cancel,
+        name="appointment_undo_cancel",
+    ),
     path("appointments/<int:pk>/notes/", appointment.appointment_notes, name="appointment_notes"),
     path("waitlist/", waitlist.waitlist, name="waitlist"),
     path("waitlist/offers/<int:pk>/", waitlist.offer_respond, name="offer_respond"),

@@ -380,6 +380,7 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         "scheduling:appointment": {"pk": upcoming.pk},
         "scheduling:appointment_status": {"pk": upcoming.pk},
         "scheduling:appointment_cancel": {"pk": upcoming.pk},
+        "scheduling:appointment_undo_cancel": {"pk": upcoming.pk},
         "scheduling:appointment_notes": {"pk": upcoming.pk},
         "scheduling:offer_respond": {"pk": offers[0].pk if offers else 1},
         "scheduling:waitlist_remove": {"pk": entry.pk},

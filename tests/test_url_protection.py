@@ -125,6 +125,7 @@ POST_URL_NAMES = {
     "patientflow:undo",
     "patientflow:walk_in",
     "scheduling:appointment_cancel",
+    "scheduling:appointment_undo_cancel",
     "scheduling:appointment_notes",
     "scheduling:appointment_status",
     "scheduling:book",

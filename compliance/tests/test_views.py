@@ -387,6 +387,48 @@ def test_older_pages_follow_without_gaps_or_repeats(
     assert "Older events" in first.content.decode()
 
 
+def test_newer_pages_walk_back_to_the_newest_without_gaps_or_repeats(
+    officer_client: Client, front_desk: User, patient: Patient
+) -> None:
+    # given two and a half pages of events, some sharing an instant across a page boundary
+    with at(datetime(2026, 3, 2, 12, 0, tzinfo=UTC)):
+        events = [view(front_desk, patient) for _ in range(selectors.PAGE_SIZE + 3)]
+    with at(datetime(2026, 3, 2, 12, 5, tzinfo=UTC)):
+        events += [view(front_desk, patient) for _ in range(selectors.PAGE_SIZE + 20)]
+    newest_first = [e.pk for e in reversed(events)]
+    size = selectors.PAGE_SIZE
+    # when the officer pages back twice, then forward twice
+    first = officer_client.get(URL, {"action": "view"})
+    second = officer_client.get(URL, {"action": "view", "before": first.context["older_than"]})
+    third = officer_client.get(URL, {"action": "view", "before": second.context["older_than"]})
+    assert first.context["newer_than"] is None
+    assert third.context["older_than"] is None
+    back = officer_client.get(URL, {"action": "view", "after": third.context["newer_than"]}, **HTMX)
+    front = officer_client.get(URL, {"action": "view", "after": back.context["newer_than"]})
+    # then each page going forward is the same page as going back, and the ends say so
+    assert shown_seqs(first) + shown_seqs(second) + shown_seqs(third) == newest_first
+    assert shown_seqs(back) == shown_seqs(second) == newest_first[size : 2 * size]
+    assert shown_seqs(front) == newest_first[:size]
+    assert front.context["newer_than"] is None
+    html = back.content.decode()
+    assert "Newer events" in html
+    assert "Older events" in html
+    assert "more are older and newer" in html
+    assert "Newer events" not in first.content.decode()
+    assert AuditEvent.objects.filter(
+        action=AuditEvent.Action.SEARCH, summary__contains="newer than event id"
+    ).exists()
+
+
+def test_a_newer_cursor_with_nothing_newer_shows_the_newest_page(
+    officer_client: Client, front_desk: User, patient: Patient
+) -> None:
+    events = [view(front_desk, patient) for _ in range(3)]
+    response = officer_client.get(URL, {"action": "view", "after": events[-1].pk})
+    assert shown_seqs(response) == [e.pk for e in reversed(events)]
+    assert response.context["newer_than"] is None
+
+
 # --- CSV export -----------------------------------------------------------------------------
 
 

@@ -61,6 +61,8 @@ class BookingResult:
 class CancelResult:
     appointment: Appointment
     offers: list[WaitlistOffer] = field(default_factory=list)
+    # True when the appointment was already cancelled for this reason (the same request twice).
+    replayed: bool = False
 
 
 @dataclass

@@ -221,6 +221,37 @@ def test_tnaa_is_the_mornings_figure_whatever_happens_later_that_day(
     assert (row.values, row.groups) == ([1.0], [provider.pk])
 
 
+def test_tnaa_counts_a_cancellation_undone_before_the_morning_as_never_freed(
+    clinic, provider, visit, template, front_desk, make_patient, monkeypatch
+) -> None:
+    """Monday 08:00-09:00 (three slots), all booked the week before: TNAA is 7 days. Their
+    cancellations, each taken back within seconds before the morning's measurement, leave the
+    slots held: still 7, not 0 (the cancel events alone would say the slots were freed)."""
+    from scheduling.services import booking, transitions
+
+    TemplateBlockFactory(template=template, weekday=0, start_time=dt.time(8), end_time=dt.time(9))
+    clock = {"now": local(MONDAY - dt.timedelta(days=7), 10)}
+    monkeypatch.setattr("django.utils.timezone.now", lambda: clock["now"])
+    booked = [
+        booking.book_appointment(
+            actor=front_desk,
+            clinic=clinic,
+            patient=make_patient(),
+            provider=provider,
+            appointment_type=visit,
+            start=local(MONDAY, 8) + dt.timedelta(minutes=m),
+        ).appointment
+        for m in (0, 20, 40)
+    ]
+    for appointment in booked:
+        clock["now"] = local(MONDAY - dt.timedelta(days=1), 18)
+        transitions.cancel_appointment(actor=front_desk, appointment=appointment, reason="patient")
+        clock["now"] += dt.timedelta(seconds=5)
+        transitions.undo_cancellation(actor=front_desk, appointment=appointment)
+    clock["now"] = local(MONDAY + dt.timedelta(days=1), 2)
+    assert kpis.tnaa_days_values(clinic, MONDAY) == [kpis.TnaaValue(provider.pk, visit.pk, 7)]
+
+
 def test_tnaa_is_measured_at_the_clinics_measurement_time(
     clinic, provider, visit, template, monkeypatch
 ) -> None:

@@ -409,7 +409,7 @@ def test_cancelling_needs_a_reason(desk_client: Client, booked: Appointment) -> 
     assert booked.status == Appointment.Status.CANCELLED
     assert booked.cancel_reason == "patient_ill"
     assert booked.cancel_note == "flu"
-    assert "Appointment cancelled." in response.content.decode()
+    assert "Appointment cancelled: Patient ill." in response.content.decode()
 
 
 def test_notes_are_saved_and_audited(desk_client: Client, booked: Appointment) -> None:

@@ -162,3 +162,58 @@ def test_a_block_at_eight_stays_at_eight_on_a_daylight_saving_day(clinic, provid
     assert first.kind == "open"
     assert first.start == dt.datetime(2027, 3, 14, 12, 0, tzinfo=dt.UTC)  # 08:00 EDT
     assert len(grid.rows) == 12
+
+
+# --- the day view opens at the clinic's current time ----------------------------------------
+
+
+def now_rows(grid) -> list[str]:
+    return [row.time for row in grid.rows if row.is_now]
+
+
+@pytest.mark.parametrize(
+    ("hour", "minute", "expected"),
+    [
+        (9, 0, "09:00"),
+        (9, 19, "09:00"),
+        (9, 20, "09:20"),
+        (11, 59, "11:40"),
+        (15, 0, "11:40"),  # after the day's rows: the last one
+    ],
+)
+def test_the_row_of_the_clinics_current_time_is_marked_today(
+    clinic, provider, monday_block, hour, minute, expected
+):
+    now = local(MONDAY, hour, minute)
+    grid = grid_for(clinic, provider, MONDAY, now=now)
+    row = screens.mark_now(grid, clinic=clinic, day=MONDAY, now=now)
+    assert row is not None
+    assert now_rows(grid) == [expected]
+
+
+def test_no_row_is_marked_on_another_day_or_before_the_day_begins(clinic, provider, monday_block):
+    tuesday_morning = local(MONDAY + dt.timedelta(days=1), 9)
+    grid = grid_for(clinic, provider, MONDAY, now=tuesday_morning)
+    assert screens.mark_now(grid, clinic=clinic, day=MONDAY, now=tuesday_morning) is None
+    early = local(MONDAY, 6, 30)
+    assert screens.mark_now(grid, clinic=clinic, day=MONDAY, now=early) is None
+    assert now_rows(grid) == []
+
+
+def test_the_clinics_time_zone_decides_today_and_the_row_at_midnight(
+    clinic, provider, monday_block
+):
+    """00:30 UTC Tuesday is still Monday 19:30 in New York: Monday's grid, its last row."""
+    now = dt.datetime.combine(MONDAY + dt.timedelta(days=1), dt.time(0, 30), tzinfo=dt.UTC)
+    grid = grid_for(clinic, provider, MONDAY, now=now)
+    assert screens.mark_now(grid, clinic=clinic, day=MONDAY, now=now) is not None
+    assert now_rows(grid) == ["11:40"]
+
+
+def test_the_row_on_the_spring_forward_day_is_by_the_wall_clock(clinic, provider, template):
+    """On 14 Mar 2027 New York skips 02:00-03:00: 10:05 EDT is the 10:00 row, as on the wall."""
+    TemplateBlockFactory(template=template, weekday=DST_SUNDAY.weekday())
+    now = local(DST_SUNDAY, 10, 5)
+    grid = grid_for(clinic, provider, DST_SUNDAY, now=now)
+    screens.mark_now(grid, clinic=clinic, day=DST_SUNDAY, now=now)
+    assert now_rows(grid) == ["10:00"]

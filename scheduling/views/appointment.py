@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from clinicops.audit import audit
 from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Patient
+from clinicops.core.templatetags import formats
 from clinicops.core.web import HtmxHttpRequest, is_fragment, render_page
 
 from .. import screens, selectors, services
@@ -35,7 +36,7 @@ def _detail_context(request: HtmxHttpRequest, appointment: Appointment) -> dict[
         Status.ARRIVED: appointment.start.astimezone(tz).date() != now.astimezone(tz).date(),
         Status.NO_SHOW: now < appointment.start,
     }
-    transitions = [
+    actions = [
         (status, label)
         for status, label in STATUS_ACTIONS.items()
         if appointment.can_become(status) and not too_early.get(status, False)
@@ -51,12 +52,18 @@ def _detail_context(request: HtmxHttpRequest, appointment: Appointment) -> dict[
             .filter(freed_by=appointment)
             .select_related("entry__patient")
         )
+    # Undo of a cancellation this user just made: the seconds left by the server's clock (the
+    # page counts down from them, so a wrong clock on the desk's computer does not matter).
+    undo_until = transitions.cancellation_undo_until(appointment, actor=user)
+    undo_seconds = int((undo_until - now).total_seconds()) if undo_until else 0
     return {
         "appointment": appointment,
+        "undo_seconds": max(0, undo_seconds),
+        "undo_until": undo_until if undo_seconds > 0 else None,
         "local_start": appointment.start.astimezone(appointment.clinic.tz),
         "local_end": appointment.end.astimezone(appointment.clinic.tz),
         "history": selectors.appointment_history(user=user, appointment=appointment),
-        "transitions": transitions,
+        "transitions": actions,
         "can_cancel": appointment.can_become(Status.CANCELLED),
         "can_reschedule": appointment.status in (Status.BOOKED, Status.CONFIRMED),
         "rescheduled_to": rescheduled_to,
@@ -141,12 +148,34 @@ def appointment_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         )
     except services.SchedulingError as error:
         return _after_change(request, pk, error.message, level=messages.ERROR)
-    notice = "Appointment cancelled" + (
-        " (late cancellation)." if result.appointment.late_cancel else "."
-    )
+    stored = result.appointment
+    notice = "Appointment cancelled" + (" (late cancellation)" if stored.late_cancel else "")
+    notice += f": {stored.get_cancel_reason_display()}."
+    if result.replayed:
+        notice = f"Already cancelled ({stored.get_cancel_reason_display()}); nothing changed."
     if result.offers:
         notice += f" The freed slot was offered to {len(result.offers)} patient(s) on the waitlist."
     return _after_change(request, pk, notice)
+
+
+@never_cache
+@require_POST
+@permission_required("scheduling.change_appointment", raise_exception=True)
+def appointment_undo_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Take back the cancellation just made (within a few seconds, by the server's clock)."""
+    appointment = get_object_or_404(_appointments(request), pk=pk)
+    try:
+        result = transitions.undo_cancellation(actor=request.user, appointment=appointment)
+    except services.SchedulingError as error:
+        return _after_change(request, pk, error.message, level=messages.ERROR)
+    stored = result.appointment
+    status = stored.get_status_display().lower()
+    if result.replayed:
+        return _after_change(request, pk, f"Already restored: the appointment is {status}.")
+    when = formats.moment(stored.start, stored.clinic.tz)
+    return _after_change(
+        request, pk, f"Cancellation undone: the appointment at {when} is {status} again."
+    )
 
 
 @never_cache

@@ -37,11 +37,13 @@ def day_view(request: HtmxHttpRequest) -> HttpResponse:
     form = DayForm(request.GET or None, clinic=clinic)
     day = form.chosen_day()
     provider = form.chosen_provider()
+    now = timezone.now()
     schedule = screens.day_schedule(
-        user=request.user, clinic=clinic, day=day, provider=provider, now=timezone.now()
+        user=request.user, clinic=clinic, day=day, provider=provider, now=now
     )
     can_book = request.user.has_perm("scheduling.add_appointment")
     screens.link_grid(schedule.grid, clinic=clinic, can_book=can_book)
+    screens.mark_now(schedule.grid, clinic=clinic, day=day, now=now)
     screens.record_list_view(
         actor=request.user,
         clinic=clinic,

@@ -70,6 +70,22 @@
     }
   });
 
+  /* Paging links (older / newer) are replaced by the page they load: keep the keyboard on
+   * the same link in the new page, or on the results summary when that link is gone. */
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var link = event.detail.requestConfig && event.detail.requestConfig.elt;
+    var which = link && link.getAttribute ? link.getAttribute("data-page-link") : null;
+    if (!which) {
+      return;
+    }
+    var same = document.querySelector('[data-page-link="' + which + '"]');
+    var summary = document.getElementById("audit-summary");
+    var target = same || summary;
+    if (target) {
+      target.focus();
+    }
+  });
+
   /* Errors htmx does not swap (4xx/5xx, network down) get a visible, announced toast
    * instead of a silent failure. */
   function toast(text) {
