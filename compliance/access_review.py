@@ -3,7 +3,7 @@
 A manager confirms or revokes each line. Revoking takes the clinic away from the user (and,
 when it was their last clinic, deactivates the account) and ends every session of theirs at
 once: sessions are rows in `django_session` (SESSION_ENGINE db), so their ids are found by
-decoding the unexpired rows (docs/decisions/XXXX-access-review-revocation.md).
+decoding the unexpired rows (docs/decisions/0035-access-review-revocation.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Break-glass: emergency access to another clinic's patient, time-boxed, flagged, reviewed.
 
-How it extends scoping (docs/decisions/XXXX-break-glass-scoping.md): the one place patient
+How it extends scoping (docs/decisions/0034-break-glass-scoping.md): the one place patient
 scoping is decided is `ClinicScopedQuerySet.for_user`; it asks `User.extra_patient_grants`,
 which asks the providers in `core.models.PATIENT_GRANT_PROVIDERS`. This module registers
 `active_grants` there (compliance/apps.py), and `flag_event` in the audit trail's annotators,

@@ -1,4 +1,4 @@
-"""Overtime arithmetic: pure functions over UTC work segments (docs/decisions XXXX-overtime).
+"""Overtime arithmetic: pure functions over UTC work segments (docs/decisions 0031-overtime).
 
 A clinic's rule (effective-dated, `OvertimeRule`) fixes when its work week starts (a weekday and
 an hour, local time); workdays start at the same hour each day. Boundaries are local wall-clock

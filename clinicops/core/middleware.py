@@ -72,7 +72,7 @@ class SessionTimeoutMiddleware:
                 request.session[SESSION_STARTED] = now
             # The last activity is written at most once per SESSION_ACTIVITY_RESOLUTION
             # seconds: writing it on every click cost every page a session UPDATE (three round
-            # trips). The idle logout can come that much early, never late (decision XXXX).
+            # trips). The idle logout can come that much early, never late (decision 0037).
             resolution = getattr(settings, "SESSION_ACTIVITY_RESOLUTION", 0)
             if last is None or (not is_background_poll(request) and now - last >= resolution):
                 request.session[SESSION_LAST_ACTIVITY] = now

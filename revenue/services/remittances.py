@@ -2,7 +2,7 @@
 payer + trace, match, and post append-only ledger rows, denials and exceptions in ONE
 transaction per file. A refused file posts nothing and says why.
 
-The ledger's rules (docs/decisions/XXXX-remittance-ledger.md):
+The ledger's rules (docs/decisions/0028-remittance-ledger.md):
 - a CAS amount is patient responsibility (group PR), a denial (CO/PI/OA with a CARC whose
   bucket is set, or a CARC not in the table: kept and flagged), a contractual adjustment (CO,
   other codes) or another adjustment (OA/PI, other codes);

@@ -4,7 +4,7 @@ Punches are append-only (a trigger refuses UPDATE and DELETE). Every punch write
 person's Staff row first, so one person's punches are decided one at a time whichever kiosk or
 browser they come from; a resend (double tap, a retry after a lost answer) carries the request
 key of the first attempt and gets the stored punch back instead of a second one
-(docs/decisions XXXX-punch-idempotency).
+(docs/decisions 0030-punch-idempotency).
 """
 
 from __future__ import annotations
