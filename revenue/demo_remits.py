@@ -60,11 +60,14 @@ def _remit_claim(claim: Claim, outcome: str, rng: random.Random, n: int) -> Remi
             paid.append(_line_denied(line, DENIAL_CODES[n % len(DENIAL_CODES)]))
         elif outcome == "partial" and len(lines) == 1:
             # One line: paid in part, the rest denied as bundled/non-covered.
+            # Each amount in whole cents, so the line balances as written (an odd cent of the
+            # adjustment goes to the second reason).
             allowed = (line.charge * Decimal("0.5")).quantize(CENT)
+            half = ((line.charge - allowed) / 2).quantize(CENT)
             paid.append(
                 RemitLine(line.procedure_code, line.charge, allowed,
-                          (Cas("CO", "45", (line.charge - allowed) / 2),
-                           Cas("CO", "97", line.charge - allowed - (line.charge - allowed) / 2)),
+                          (Cas("CO", "45", half),
+                           Cas("CO", "97", line.charge - allowed - half)),
                           line_id=line.line_id, service_date=line.service_date)
             )  # fmt: skip
         else:

@@ -18,6 +18,7 @@ import re
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -277,7 +278,7 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
     )
 
     Staff.objects.filter(pk=provider.pk).update(npi=revenue_factories.npi(77))
-    revenue_factories.BillingProfileFactory(clinic=clinic)
+    billing = revenue_factories.BillingProfileFactory(clinic=clinic)
     revenue_factories.standard_fees(clinic)
     billed = revenue_factories.billable_patient(clinic)
     billed_coverage = revenue_factories.coverage_for(billed, coverage.payer)
@@ -291,6 +292,29 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
     claim = revenue_charges.mark_ready(actor=biller, encounter=encounter)
     batch = revenue_export.export_batch(actor=biller, clinic=clinic)
     assert batch is not None, claim.edit_failures
+    # A remittance that denies the exported claim: a posted file and a denial work item.
+    from revenue.models import DenialItem, Remittance
+    from revenue.services import remittances as revenue_remits
+    from revenue.tests.remits import remit, remit_claim
+    from revenue.x12.writer_835 import Cas, RemitLine
+
+    claim.refresh_from_db()
+    denied_lines = tuple(
+        RemitLine(
+            line.procedure_code,
+            line.charge,
+            Decimal(0),
+            (Cas("CO", "197", line.charge),),
+            line_id=line.line_id,
+        )
+        for line in claim.lines.all()
+    )
+    revenue_remits.import_835(
+        actor=biller, content=remit([remit_claim(claim, denied_lines)], billing=billing)
+    )
+    remittance = Remittance.objects.get()
+    denial = DenialItem.objects.order_by("pk").first()
+    assert denial is not None
     drafting = revenue_charges.start_encounter(
         actor=biller,
         visit=revenue_factories.checked_out_visit(
@@ -372,6 +396,14 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         "revenue:claim_status": {"pk": claim.pk},
         "revenue:claim_replace": {"pk": claim.pk},
         "revenue:batch_download": {"pk": batch.batch.pk},
+        "revenue:remittance": {"pk": remittance.pk},
+        "revenue:denial": {"pk": denial.pk},
+        "revenue:denial_status": {"pk": denial.pk},
+        "revenue:denial_note": {"pk": denial.pk},
+        "revenue:denial_appeal": {"pk": denial.pk},
+        "revenue:denial_letter": {"pk": denial.pk},
+        "revenue:denial_resubmit": {"pk": denial.pk},
+        "revenue:denial_write_off": {"pk": denial.pk},
         "core:patient_detail": {"pk": patient.pk},
         "core:patient_edit": {"pk": patient.pk},
         "core:coverage_add": {"pk": patient.pk},
