@@ -422,15 +422,22 @@ def incident_move(request: HtmxHttpRequest, pk: int, move: str) -> HttpResponse:
     )
 
 
-@require_POST
-@permission_required("compliance.change_incident", raise_exception=True)
-def incident_close(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def _reason_move(
+    request: HtmxHttpRequest,
+    pk: int,
+    *,
+    prefix: str,
+    service: Callable[..., Any],
+    message: Callable[[Incident], str],
+) -> HttpResponse:
+    """Close or reopen: a move that takes a reason, its refusal shown on the move's own form
+    (`prefix` names both the form and the detail page's slot for it)."""
     incident = _incident(request, pk)
-    form = ReasonForm(request.POST, prefix="close")
+    form = ReasonForm(request.POST, prefix=prefix)
     if not form.is_valid():
-        return _detail(request, incident, close=form)
+        return _detail(request, incident, **{prefix: form})
     try:
-        outcome = incidents.close_incident(
+        outcome = service(
             actor=_user(request),
             incident=incident,
             reason=form.cleaned_data["reason"],
@@ -438,46 +445,43 @@ def incident_close(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         )
     except (incidents.Refused, states.IllegalMove) as refused:
         form.add_error("reason" if isinstance(refused, incidents.Refused) else None, str(refused))
-        return _detail(request, incident, close=form)
+        return _detail(request, incident, **{prefix: form})
     stored = outcome.obj
-    return _done(
+    return _done(request, stored.pk, message(stored), outcome.replayed)
+
+
+@require_POST
+@permission_required("compliance.change_incident", raise_exception=True)
+def incident_close(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    return _reason_move(
         request,
-        stored.pk,
-        f"Incident {stored.pk} closed"
-        + (
-            f" with the reason “{stored.close_reason}”."
-            if stored.close_reason
-            else ": every action verified effective."
+        pk,
+        prefix="close",
+        service=incidents.close_incident,
+        message=lambda stored: (
+            f"Incident {stored.pk} closed"
+            + (
+                f" with the reason “{stored.close_reason}”."
+                if stored.close_reason
+                else ": every action verified effective."
+            )
         ),
-        outcome.replayed,
     )
 
 
 @require_POST
 @permission_required("compliance.change_incident", raise_exception=True)
 def incident_reopen(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    incident = _incident(request, pk)
-    form = ReasonForm(request.POST, prefix="reopen")
-    if not form.is_valid():
-        return _detail(request, incident, reopen=form)
-    try:
-        outcome = incidents.reopen_incident(
-            actor=_user(request),
-            incident=incident,
-            reason=form.cleaned_data["reason"],
-            expected=form.cleaned_data["expected"],
-        )
-    except (incidents.Refused, states.IllegalMove) as refused:
-        form.add_error("reason" if isinstance(refused, incidents.Refused) else None, str(refused))
-        return _detail(request, incident, reopen=form)
-    stored = outcome.obj
-    return _done(
+    return _reason_move(
         request,
-        stored.pk,
-        f"Incident {stored.pk} reopened ({stored.reopen_count} time"
-        f"{'s' if stored.reopen_count != 1 else ''}); it is "
-        f"{stored.get_status_display().lower()} again.",
-        outcome.replayed,
+        pk,
+        prefix="reopen",
+        service=incidents.reopen_incident,
+        message=lambda stored: (
+            f"Incident {stored.pk} reopened ({stored.reopen_count} time"
+            f"{'s' if stored.reopen_count != 1 else ''}); it is "
+            f"{stored.get_status_display().lower()} again."
+        ),
     )
 
 
