@@ -694,7 +694,7 @@ class World:
         if outcome < 0.55:
             return paid(one) + paid(two), False
         if outcome < 0.75:  # the second line denied in full (no authorisation)
-            return paid(one) + [("denial", two.charge, "CO", "197", two)], True
+            return [*paid(one), ("denial", two.charge, "CO", "197", two)], True
         if outcome < 0.85:  # part of a paid line denied: paid, so not a denial of the claim
             allowed = (one.charge * Decimal("0.7")).quantize(cent)
             return [
@@ -707,7 +707,7 @@ class World:
         if outcome < 0.92:  # the whole claim denied at claim level
             return [("denial", one.charge + two.charge, "CO", "16", None)], True
         # a zero-paid line that is the patient's deductible (PR-1): not a denial
-        return paid(one) + [("patient", two.charge, "PR", "1", two)], False
+        return [*paid(one), ("patient", two.charge, "PR", "1", two)], False
 
     def bill(self, claim: Any, rng: random.Random) -> None:
         """Most scrubbed claims are submitted within hours; most of those are answered one to
