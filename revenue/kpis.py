@@ -194,8 +194,10 @@ def _window_claims(clinic: Clinic, day: date, end: datetime):  # type: ignore[no
 
 
 def days_in_ar_parts(clinic: Clinic, day: date) -> tuple[Decimal, Decimal]:
-    """(outstanding net A/R at the end of the local day, net charges of the 90 days ending
-    that day / 90). Net A/R: submitted claims' charges minus payments, contractual and other
+    """(90 x outstanding net A/R at the end of the local day, net charges of the 90 days
+    ending that day): A/R over the average daily net charges, kept exact (dividing the charges
+    by 90 and rounding them would make each day's denominator, and so every period's figure,
+    slightly off). Net A/R: submitted claims' charges minus payments, contractual and other
     adjustments and write-offs posted by then; net charges: the charges of claims with a date
     of service in the window minus the contractual adjustments posted on them by then."""
     end = day_bounds(clinic, day)[1]
@@ -209,7 +211,7 @@ def days_in_ar_parts(clinic: Clinic, day: date) -> tuple[Decimal, Decimal]:
     )
     outstanding = _money_sum(ar, "total_charge") - _money_sum(reductions, "amount")
     net_charges = _money_sum(window, "total_charge") - _money_sum(contractual, "amount")
-    return outstanding, (net_charges / 90).quantize(Decimal("0.0001"))
+    return outstanding * 90, net_charges
 
 
 def days_in_ar_drilldown(clinic: Clinic, first: date, last: date) -> Drilldown:

@@ -112,14 +112,15 @@ def test_days_in_ar_and_net_collection_rate_from_the_ledger(
 
     claim = submit(make_claim(visit))  # 125.00
     today = clinic.today()
-    outstanding, daily = days_in_ar_parts(clinic, today)
-    assert outstanding == Decimal("125.00")
-    assert daily == (Decimal("125.00") / 90).quantize(Decimal("0.0001"))
+    # (90 x A/R, net charges of the last 90 days): A/R over the average daily net charges
+    ar_90, net_charges = days_in_ar_parts(clinic, today)
+    assert ar_90 == Decimal("125.00") * 90
+    assert net_charges == Decimal("125.00")
     assert net_collection_rate_parts(clinic, claim.service_date) == (0, Decimal("125.00"))
     _post(biller, billing, claim)  # 100 paid, 25 contractual
-    outstanding, daily = days_in_ar_parts(clinic, today)
-    assert outstanding == 0
-    assert daily == (Decimal("100.00") / 90).quantize(Decimal("0.0001"))
+    ar_90, net_charges = days_in_ar_parts(clinic, today)
+    assert ar_90 == 0
+    assert net_charges == Decimal("100.00")
     assert net_collection_rate_parts(clinic, claim.service_date) == (
         Decimal("100.00"),
         Decimal("100.00"),
@@ -130,4 +131,4 @@ def test_days_in_ar_and_net_collection_rate_from_the_ledger(
         from revenue.models import Claim
 
         Claim.objects.filter(pk=claim.pk).update(submitted_at=claim.created_at.replace(year=2020))
-        assert days_in_ar_parts(clinic, yesterday)[0] == Decimal("125.00")
+        assert days_in_ar_parts(clinic, yesterday)[0] == Decimal("125.00") * 90

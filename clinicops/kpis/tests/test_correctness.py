@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps
+from django.db.models import F
 
 from clinicops.core.models import Clinic, Patient, Staff
 from clinicops.core.tests.factories import ClinicFactory, PatientFactory, StaffFactory
@@ -565,6 +566,7 @@ class World:
         Its own random numbers: the other metrics' world stays as it was."""
         Visit = apps.get_model("patientflow", "Visit")
         rng = random.Random(day.toordinal())
+        ledger_rng = random.Random(day.toordinal() * 31 + 7)
         start, end = local(day, 0), local(day + timedelta(days=1), 0)
         for visit in (
             Visit.objects.filter(
@@ -577,7 +579,169 @@ class World:
                 self.claim(visit, None, None)
                 continue
             at = local(day, 18) + timedelta(minutes=rng.randint(0, 60 * 48))
-            self.claim(visit, at, rng.random() < 0.8)
+            self.bill(self.claim(visit, at, rng.random() < 0.8), ledger_rng)
+
+    # -- remittances: the ledger --
+
+    def submit(self, claim: Any, at: datetime, charges: list[Decimal]) -> list[Any]:
+        """Claim lines with `charges`, and the claim submitted at `at` with their total."""
+        ClaimLine = apps.get_model("revenue", "ClaimLine")
+        Claim = apps.get_model("revenue", "Claim")
+        lines = [
+            ClaimLine.objects.create(
+                claim=claim,
+                position=position,
+                line_id=f"{claim.control_number}-{position}",
+                procedure_code="99213" if position == 1 else "36415",
+                pointers=[1],
+                charge=charge,
+                service_date=claim.service_date,
+            )
+            for position, charge in enumerate(charges, start=1)
+        ]
+        total = sum(charges, Decimal(0))
+        Claim.objects.filter(pk=claim.pk).update(
+            status="submitted", submitted_at=at, total_charge=total, balance=total
+        )
+        claim.submitted_at, claim.total_charge = at, total
+        return lines
+
+    def post(
+        self,
+        claim: Any,
+        at: datetime,
+        rows: list[tuple[str, Decimal, str, str, Any]],
+        *,
+        first_denied: bool | None = None,
+        reversal: bool = False,
+        via_835: bool = True,
+    ) -> None:
+        """Ledger rows (kind, amount, group, reason, line) on `claim` posted at `at`, as the
+        posting service writes them: from an 835 (a `Remittance`) or not (a write-off, a
+        patient's payment), the claim's running totals moved, and on the claim's first
+        remittance `first_denied` (what the payer said) recorded on the claim."""
+        Claim = apps.get_model("revenue", "Claim")
+        LedgerEntry = apps.get_model("revenue", "LedgerEntry")
+        Remittance = apps.get_model("revenue", "Remittance")
+        total: dict[str, Decimal] = defaultdict(Decimal)
+        for kind, amount, *_rest in rows:
+            total[kind] += amount
+        remittance = (
+            Remittance.objects.create(
+                clinic=claim.clinic,
+                payer_key="60054",
+                payer_name="Correctness Health",
+                trace_number=uuid.uuid4().hex,
+                payment_date=local_day(at),
+                total_paid=total["payment"],
+                content="ISA*seeded~",
+                sha256="0" * 64,
+                imported_at=at,
+                imported_by_label="correctness test",
+            )
+            if via_835
+            else None
+        )
+        LedgerEntry.objects.bulk_create(
+            LedgerEntry(
+                clinic=claim.clinic,
+                claim=claim,
+                claim_line=line,
+                patient_id=claim.patient_id,
+                remittance=remittance,
+                kind=kind,
+                amount=amount,
+                group_code=group,
+                reason_code=reason,
+                reversal=reversal,
+                posted_at=at,
+                posted_by_label="correctness test",
+            )
+            for kind, amount, group, reason, line in rows
+        )
+        reduces = sum(
+            (total[k] for k in ("payment", "contractual", "other", "write_off", "patient_payment")),
+            Decimal(0),
+        )
+        changes: dict[str, Any] = {
+            "paid_amount": F("paid_amount") + total["payment"],
+            "adjusted_amount": F("adjusted_amount") + total["contractual"] + total["other"],
+            "balance": F("balance") - reduces,
+            "patient_balance": F("patient_balance")
+            + total["patient"]
+            - total["transfer"]
+            - total["patient_payment"],
+        }
+        if first_denied is not None:
+            changes |= {"first_remitted_at": at, "first_remit_denied": first_denied}
+        Claim.objects.filter(pk=claim.pk).update(**changes)
+
+    def answer(self, lines: list[Any], outcome: float) -> tuple[list[Any], bool]:
+        """What a payer's first 835 says about a claim of two lines, and whether it denied the
+        claim in full or in part (a zero-paid line, or the claim, with a CO/PI/OA denial)."""
+        cent = Decimal("0.01")
+
+        def paid(line: Any) -> list[Any]:
+            allowed = (line.charge * Decimal("0.7")).quantize(cent)
+            patient = (allowed * Decimal("0.2")).quantize(cent)
+            return [
+                ("payment", allowed - patient, "", "", line),
+                ("contractual", line.charge - allowed, "CO", "45", line),
+                ("patient", patient, "PR", "2", line),
+            ]
+
+        one, two = lines
+        if outcome < 0.55:
+            return paid(one) + paid(two), False
+        if outcome < 0.75:  # the second line denied in full (no authorisation)
+            return [*paid(one), ("denial", two.charge, "CO", "197", two)], True
+        if outcome < 0.85:  # part of a paid line denied: paid, so not a denial of the claim
+            allowed = (one.charge * Decimal("0.7")).quantize(cent)
+            return [
+                ("payment", allowed - Decimal(12), "", "", one),
+                ("contractual", one.charge - allowed, "CO", "45", one),
+                ("denial", Decimal(10), "PI", "97", one),
+                ("other", Decimal(2), "OA", "23", one),
+                *paid(two),
+            ], False
+        if outcome < 0.92:  # the whole claim denied at claim level
+            return [("denial", one.charge + two.charge, "CO", "16", None)], True
+        # a zero-paid line that is the patient's deductible (PR-1): not a denial
+        return [*paid(one), ("patient", two.charge, "PR", "1", two)], False
+
+    def bill(self, claim: Any, rng: random.Random) -> None:
+        """Most scrubbed claims are submitted within hours; most of those are answered one to
+        three local days later at any hour (never in the zero week); then some denials are
+        written off, some payments reversed (and some posted again), some patients pay."""
+        if claim.first_scrubbed_at is None or rng.random() < 0.15:
+            return
+        submitted = claim.first_scrubbed_at + timedelta(hours=rng.randint(1, 12))
+        charges = [
+            rng.choice([Decimal("80.00"), Decimal("120.50"), Decimal("145.25")]),
+            rng.choice([Decimal("20.00"), Decimal("35.10"), Decimal("60.00")]),
+        ]
+        lines = self.submit(claim, submitted, charges)
+        if rng.random() < 0.15:
+            return  # no answer yet: all of it outstanding
+        hour, minute = rng.choice([(0, 5), (1, 30), (9, 0), (14, 0), (23, 50)])
+        first_at = local(local_day(submitted) + timedelta(days=rng.randint(1, 3)), hour, minute)
+        rows, denied = self.answer(lines, rng.random())
+        self.post(claim, first_at, rows, first_denied=denied)
+        later = first_at + timedelta(days=rng.randint(2, 20), hours=rng.randint(0, 12))
+        if denied and rng.random() < 0.4:
+            written = sum((r[1] for r in rows if r[0] == "denial"), Decimal(0))
+            self.post(claim, later, [("write_off", written, "", "", None)], via_835=False)
+        elif not denied and rng.random() < 0.2:
+            # CLP02 22: the payer takes it all back (negated amounts), then pays it again
+            back = [(k, -a, g, r, line) for k, a, g, r, line in rows]
+            self.post(claim, later, back, reversal=True)
+            if rng.random() < 0.7:
+                self.post(claim, later + timedelta(days=rng.randint(1, 5)), rows)
+        if rng.random() < 0.25:
+            owed = sum((r[1] for r in rows if r[0] == "patient"), Decimal(0))
+            if owed:
+                when = later + timedelta(days=1)
+                self.post(claim, when, [("patient_payment", owed, "", "", None)], via_835=False)
 
     # -- compliance --
 
@@ -719,7 +883,15 @@ class World:
             # The visit keeps the steps its events say (a raw checkout time that no event backs
             # would make the flow medians' reference and the visit's own times disagree).
             visit = self.visit(appointment)
-            self.claim(visit, local(LATE_DAY, 9), False)
+            self.late_remittance(self.claim(visit, local(LATE_DAY, 9), False), hour)
+
+    def late_remittance(self, claim: Any, hour: int) -> None:
+        """A late claim submitted and denied on its first remittance on LATE_DAY (one in full
+        at claim level, one a zero-paid line), posted after the night."""
+        lines = self.submit(claim, local(LATE_DAY, 10), [Decimal("120.50"), Decimal("35.10")])
+        outcome = 0.9 if hour == 20 else 0.6
+        rows, denied = self.answer(lines, outcome)
+        self.post(claim, local(LATE_DAY, hour - 5), rows, first_denied=denied)
 
     def late_visit_events(self) -> None:
         """A visit is checked out, and another's "with provider" undone, after the night."""
@@ -1124,6 +1296,84 @@ def clean_claim_rate(world: World, first: date, last: date) -> Decimal | None:
     return ratio(sum(1 for c in entered if c.first_pass_clean), len(entered), 100)
 
 
+def _ledger(world: World) -> list[Any]:
+    LedgerEntry = apps.get_model("revenue", "LedgerEntry")
+    return list(LedgerEntry.objects.filter(clinic=world.clinic, claim__isnull=False))
+
+
+def _submitted_claims(world: World) -> list[Any]:
+    Claim = apps.get_model("revenue", "Claim")
+    return [c for c in Claim.objects.filter(clinic=world.clinic) if c.submitted_at is not None]
+
+
+def initial_denial_rate(world: World, first: date, last: date) -> Decimal | None:
+    """Claims whose first remittance (the earliest 835 posting that is not a reversal) has a
+    zero-paid line, or pays nothing at all, with a CO/PI/OA denial on that line (or at claim
+    level) / claims first remitted, by the local day of that first remittance."""
+    postings: dict[int, list[Any]] = defaultdict(list)
+    for e in _ledger(world):
+        if e.remittance_id is not None and not e.reversal:
+            postings[e.claim_id].append(e)
+    denied = remitted = 0
+    for rows in postings.values():
+        earliest = min(rows, key=lambda e: (e.posted_at, e.pk))
+        if not first <= local_day(earliest.posted_at) <= last:
+            continue
+        remitted += 1
+        answer = [e for e in rows if e.remittance_id == earliest.remittance_id]
+        claim_paid = sum(e.amount for e in answer if e.kind == "payment")
+        paid: dict[int | None, Decimal] = defaultdict(Decimal)
+        for e in answer:
+            if e.kind == "payment":
+                paid[e.claim_line_id] += e.amount
+        denied += any(
+            e.kind == "denial"
+            and e.group_code in ("CO", "PI", "OA")
+            and e.amount > 0
+            and (claim_paid if e.claim_line_id is None else paid[e.claim_line_id]) == 0
+            for e in answer
+        )
+    return ratio(denied, remitted, 100)
+
+
+def days_in_ar(world: World, first: date, last: date) -> Decimal | None:
+    """Each day: outstanding A/R at the end of the local day (submitted claims' charges minus
+    payments, contractual and other adjustments and write-offs posted by then; denials and
+    patient responsibility stay) and the net charges (charges minus contractual adjustments
+    posted by then) of the claims submitted by then with a date of service in the 90 days
+    ending that day, over 90; the period's figure is the days' A/R over their daily charges."""
+    claims = _submitted_claims(world)
+    rows = _ledger(world)
+    reduce = ("payment", "contractual", "other", "write_off", "patient_payment")
+    outstanding = daily_charges = Decimal(0)
+    day = first
+    while day <= last:
+        end = local(day + timedelta(days=1), 0)
+        ar = {c.pk: c for c in claims if c.submitted_at < end}
+        window = {pk for pk, c in ar.items() if day - timedelta(days=90) < c.service_date <= day}
+        posted = [e for e in rows if e.claim_id in ar and e.posted_at < end]
+        outstanding += sum(c.total_charge for c in ar.values()) - sum(
+            e.amount for e in posted if e.kind in reduce
+        )
+        net = sum(ar[pk].total_charge for pk in window) - sum(
+            e.amount for e in posted if e.kind == "contractual" and e.claim_id in window
+        )
+        daily_charges += Decimal(net) / 90
+        day += timedelta(days=1)
+    return ratio(outstanding, daily_charges)
+
+
+def net_collection_rate(world: World, first: date, last: date) -> Decimal | None:
+    """(Payer and patient payments, reversals netted) / (charges - contractual adjustments)
+    of the submitted claims with a date of service in the period, whenever posted."""
+    cohort = {c.pk: c for c in _submitted_claims(world) if first <= c.service_date <= last}
+    rows = [e for e in _ledger(world) if e.claim_id in cohort]
+    paid = sum(e.amount for e in rows if e.kind in ("payment", "patient_payment"))
+    contractual = sum(e.amount for e in rows if e.kind == "contractual")
+    charges = sum(c.total_charge for c in cohort.values())
+    return ratio(paid, charges - contractual, 100)
+
+
 def incident_closure_days(world: World, first: date, last: date) -> Decimal | None:
     """Median clinic-local calendar days from report to close, of the incidents closed (on
     their local closing day) in the period."""
@@ -1213,6 +1463,9 @@ REFERENCES: dict[str, Reference] = {
     "door_to_provider_min": door_to_provider_min,
     "cycle_time_min": cycle_time_min,
     "clean_claim_rate": clean_claim_rate,
+    "initial_denial_rate": initial_denial_rate,
+    "days_in_ar": days_in_ar,
+    "net_collection_rate": net_collection_rate,
     "incident_closure_days": incident_closure_days,
     "overtime_pct": overtime_pct,
     "credential_currency": credential_currency,
@@ -1310,7 +1563,12 @@ def test_each_weeks_figure_equals_a_straightforward_computation_from_the_raw_row
         assert_same(found[monday], expected, f"{only.key}, {mode} week of {monday}")
     # (credentials are held, or not, whether or not anything is booked or worked: currency
     # has a denominator every day a contract exists, like stock on the shelves)
-    if only.kind == Kind.RATIO and only.key not in ("stockout_rate", "credential_currency"):
+    # (nor is A/R: the last 90 days' charges are outstanding, or were, in a quiet week)
+    if only.kind == Kind.RATIO and only.key not in (
+        "stockout_rate",
+        "credential_currency",
+        "days_in_ar",
+    ):
         # the week of zero denominators (nothing counted: all cancelled early, closed, no
         # completed visits) is "no data" on the tile, never 0 (stock is on the shelves, and
         # counted, every day once an item is stocked)
