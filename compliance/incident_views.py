@@ -137,7 +137,7 @@ def incident_create(request: HtmxHttpRequest) -> HttpResponse:
             flag=flag,
         )
     except incidents.Refused as refused:
-        form.add_error(refused.field if refused.field in form.fields else None, str(refused))
+        _refusal_on(form, refused)
         return _create_page(request, form, clinic, flag)
     incident = outcome.obj
     if outcome.replayed:
@@ -374,12 +374,7 @@ def incident_triage(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             expected=data["expected"],
         )
     except (incidents.Refused, states.IllegalMove) as refused:
-        form.add_error(
-            getattr(refused, "field", None)
-            if getattr(refused, "field", None) in form.fields
-            else None,
-            str(refused),
-        )
+        _refusal_on(form, refused)
         return _detail(request, incident, triage=form)
     stored = outcome.obj
     return _done(
@@ -420,6 +415,13 @@ def incident_move(request: HtmxHttpRequest, pk: int, move: str) -> HttpResponse:
         f"Incident {stored.pk} is now {stored.get_status_display().lower()}.",
         outcome.replayed,
     )
+
+
+def _refusal_on(form: forms.Form, refused: Exception) -> None:
+    """A refused move shown on the form: on the field it names when the form has that field
+    (an illegal state move names none), else as a form-wide error."""
+    field = getattr(refused, "field", None)
+    form.add_error(field if field in form.fields else None, str(refused))
 
 
 def _reason_move(
@@ -536,8 +538,7 @@ def action_add(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             submission_key=data["submission_key"],
         )
     except (incidents.Refused, states.IllegalMove) as refused:
-        field = getattr(refused, "field", None)
-        form.add_error(field if field in form.fields else None, str(refused))
+        _refusal_on(form, refused)
         return _detail(request, incident, action=form)
     action = outcome.obj
     return _done(
@@ -565,8 +566,7 @@ def _action_post(
     try:
         outcome = call(action, form.cleaned_data)
     except (incidents.Refused, states.IllegalMove) as refused:
-        field = getattr(refused, "field", None)
-        form.add_error(field if field in form.fields else None, str(refused))
+        _refusal_on(form, refused)
         return _detail(request, incident, **{f"{name}_{action.pk}": form})
     return _done(request, incident.pk, say(outcome.obj), outcome.replayed)
 
