@@ -34,12 +34,8 @@ from .common import (
     SlotTaken,
 )
 
-# pg_advisory_xact_lock(key1, key2) namespace for "this patient is being booked": an arbitrary
-# fixed number, so patient locks never collide with other advisory locks.
-PATIENT_LOCK_NAMESPACE = 0x5343  # "SC"
-
-
-# The same for "this form rendering (submission key) is being booked".
+# pg_advisory_xact_lock(key1, key2) namespace for "this form rendering (submission key) is being
+# booked"; the patient, provider and room namespaces are in common.
 SUBMISSION_LOCK_NAMESPACE = 0x5355  # "SU"
 
 
@@ -211,9 +207,7 @@ def book(
         raise SchedulingError("The provider is away (time off) at that time.", field="start")
 
     warnings: list[str] = []
-    # Serialise bookings of one patient, so two desks cannot both miss each other's booking.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [PATIENT_LOCK_NAMESPACE, patient.pk])
+    common.lock_patient(patient.pk)
     clash = (
         Appointment.objects.live()
         .filter(patient=patient)
@@ -256,8 +250,10 @@ def book(
     if room is not None:
         candidates = [room.pk]
     elif appointment_type.room_kind:
-        candidates = availability.free_rooms(
-            clinic=clinic, room_kind=appointment_type.room_kind, start=start, end=end
+        candidates = sorted(
+            availability.free_rooms(
+                clinic=clinic, room_kind=appointment_type.room_kind, start=start, end=end
+            )
         )
         if not candidates:
             raise RoomTaken(
@@ -288,9 +284,11 @@ def book(
 def _insert(
     appointment: Appointment, *, clinic: Clinic, provider: Staff, room_ids: list[int | None]
 ) -> None:
-    """Insert, trying each candidate room; the exclusion constraints decide who wins."""
+    """Insert, trying each candidate room (in ascending order, the lock order); the exclusion
+    constraints decide who wins, the time locks make a lost race their error, not a deadlock."""
     for index, room_id in enumerate(room_ids):
         appointment.room_id = room_id
+        common.lock_time(provider_id=provider.pk, room_id=room_id)
         try:
             with transaction.atomic():
                 appointment.save(force_insert=True)

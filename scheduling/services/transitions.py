@@ -223,7 +223,9 @@ def undo_cancellation(
                 "book the appointment again instead.",
                 field="status",
             )
+        common.lock_patient(appt.patient_id)
         _refuse_if_patient_busy(appt)
+        common.lock_time(provider_id=appt.provider_id, room_id=appt.room_id)
         before = audit.snapshot(appt, Appointment.AUDITED_FIELDS)
         appt.status = last.from_status
         appt.cancel_reason = ""
