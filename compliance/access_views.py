@@ -17,7 +17,6 @@ from clinicops.audit import audit
 from clinicops.audit.models import AuditEvent
 from clinicops.core.fields import clean_text, parse_id
 from clinicops.core.models import Patient, User
-from clinicops.core.templatetags.formats import clock as clock_text
 from clinicops.core.web import HtmxHttpRequest, current_clinic
 
 from . import access_review, anomalies, breakglass
@@ -75,11 +74,14 @@ def break_glass(request: HtmxHttpRequest) -> HttpResponse:
                 _add_errors(form, exc)
             else:
                 stored = BreakGlassAccess.objects.select_related("patient").get(pk=access.pk)
-                messages.warning(
+                # What was stored, not the banner again (the banner already says whose record
+                # and until when, on every page while the access lasts).
+                minutes = round((stored.expires_at - stored.started_at).total_seconds() / 60)
+                reason = stored.get_reason_display().split(":")[0].split(" (")[0]
+                messages.success(
                     request,
-                    f"Emergency access to {stored.patient.full_name} ({stored.patient.mrn}) "
-                    f"until {clock_text(stored.expires_at)}. Every record you open is flagged "
-                    "and reviewed.",
+                    f"Break-glass use {stored.pk} recorded ({reason.lower()}) for {minutes} "
+                    "minutes. The compliance officer reviews it.",
                 )
                 return redirect("core:patient_detail", pk=stored.patient_id)
     context = {"form": form, "minutes": breakglass.minutes()}
