@@ -111,3 +111,29 @@ def test_biller_codes_a_visit_and_exports_a_batch(
     assert validate_x12(saved.read_text()) == []
     assert console.errors == []
     assert console.csp_violations == []
+
+
+def test_every_billing_tab_is_in_sight_on_a_laptop_and_a_tablet(
+    page: Page, clinic: Clinic, make_user: Callable[..., User]
+) -> None:
+    """The billing screens have eight tabs; at 1280 px beside the sidebar they used to scroll
+    sideways, with "Fee schedules & codes" out of sight. They wrap onto a second row instead."""
+    make_user(roles.BILLER, username="boss")
+    page.goto("/login/")
+    page.get_by_label("Username").fill("boss")
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto("/billing/claims/")
+    tabs = page.get_by_role("navigation", name="Billing")
+    expect(tabs.get_by_role("link")).not_to_have_count(0)
+    for size in ({"width": 1280, "height": 800}, {"width": 768, "height": 1024}):
+        page.set_viewport_size(size)
+        nav = tabs.bounding_box()
+        assert nav is not None
+        for link in tabs.get_by_role("link").all():
+            box = link.bounding_box()
+            assert box is not None
+            where = f"{link.inner_text()} at {size['width']} px"
+            assert box["x"] >= nav["x"] - 1, where
+            assert box["x"] + box["width"] <= nav["x"] + nav["width"] + 1, where
+        assert tabs.locator("ul").evaluate("list => list.scrollWidth <= list.clientWidth")
