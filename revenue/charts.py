@@ -6,7 +6,7 @@ styles); a visually hidden table carries the same numbers."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from .selectors import ParetoBar
 
@@ -44,7 +44,12 @@ class ParetoChart:
 
 
 def _money(value: Decimal) -> str:
-    return f"${value:,.0f}"
+    """Whole dollars when the amount is whole, else with its cents: an axis tick at half of
+    $15.00 reads "$7.50", not "$8"."""
+    cents = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if cents == cents.to_integral_value():
+        return f"${cents:,.0f}"
+    return f"${cents:,.2f}"
 
 
 def pareto_chart(bars: list[ParetoBar], *, title: str, hrefs: list[str]) -> ParetoChart:
