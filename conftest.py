@@ -95,3 +95,33 @@ def pytest_configure(config: pytest.Config) -> None:
     if worker:
         for alias in settings.CACHES.values():
             alias["KEY_PREFIX"] = f"{alias.get('KEY_PREFIX', '')}-{worker}"
+    # A test database is thrown away: its commits (migrations, transactional and browser tests,
+    # the flush after each) need not wait for the disk. Commits stay atomic and visible to the
+    # other connections at once; only a crash of Postgres could lose the last of them.
+    options = settings.DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c synchronous_commit=off".strip()
+
+
+# The tests that take minutes, longest first. Run first, they are dealt out in turn to the
+# xdist workers (its first quarter of the items goes round-robin), so neither worker is left
+# with a long one at the end while the other idles. The correctness module stays in one piece
+# on each worker, so each builds its world once per seed (test_correctness.built_world).
+SLOW_FIRST = (
+    "scheduling/tests/test_seed_scheduling.py::test_seed_demo_brings_the_whole_demo_to_life_once",
+    "tests/test_hostile_inputs.py::test_every_parameter_of_every_view_survives_hostile_values",
+    "clinicops/kpis/tests/test_correctness.py::",
+    "clinicops/audit/tests/test_moved_from_compliance.py::",
+    "patientflow/tests/test_seed_flow.py::",
+    "clinicops/kpis/tests/test_dispatch_dst.py::",
+)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        for index, prefix in enumerate(SLOW_FIRST):
+            if item.nodeid.startswith(prefix):
+                return index
+        return len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: the order within each rank is pytest's

@@ -16,6 +16,7 @@ A registered metric with no reference here fails loudly: add its reference to RE
 
 from __future__ import annotations
 
+import copy
 import random
 import statistics
 import uuid
@@ -29,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps
+from django.db import transaction
 from django.db.models import F
 
 from clinicops.core.models import Clinic, Patient, Staff
@@ -937,14 +939,37 @@ class World:
         )
 
 
-@pytest.fixture
-def seed() -> int:
-    """The world's random seed (a test parametrizes it to check more than one world)."""
-    return SEED
+@pytest.fixture(scope="module")
+def seed(request: pytest.FixtureRequest) -> int:
+    """The world's random seed. Tests parametrize it (module-scoped, by value) so that pytest
+    groups them by seed and each world is built once per worker: [SEED, 4242] checks two
+    worlds, [SEED] reuses the first."""
+    return getattr(request, "param", SEED)
+
+
+@pytest.fixture(scope="module")
+def built_world(seed: int, django_db_setup: None, django_db_blocker: Any) -> Iterator[World]:
+    """The world, built once per seed (and xdist worker) instead of once per test: seeding every
+    module's rows takes seconds and this file has some sixty tests.
+
+    It is built inside a transaction that stays open while the module's tests run and is rolled
+    back after the last; pytest-django's `db` opens each test's transaction inside it (a
+    savepoint), so what a test writes (rollups, late data) is gone before the next test. Higher
+    scoped fixtures are set up first, so this transaction is always the outer one."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield _build_world(seed)
+        transaction.set_rollback(True)
 
 
 @pytest.fixture
-def world(db: None, seed: int) -> World:
+def world(db: None, built_world: World) -> World:
+    """This test's copy of the world: the rows are shared (rolled back after each test), the
+    Python side is copied, so a test that adds late data leaves the next one the world as
+    built."""
+    return copy.deepcopy(built_world)
+
+
+def _build_world(seed: int) -> World:
     rng = random.Random(seed)
     clinic = ClinicFactory(name="Correctness Clinic", time_zone="America/New_York")
     other = ClinicFactory(name="Neighbour Clinic", time_zone="America/New_York")
@@ -1548,7 +1573,7 @@ def only(request: pytest.FixtureRequest) -> Iterator[Metric]:
         yield metric
 
 
-@pytest.mark.parametrize("seed", [SEED, 4242])
+@pytest.mark.parametrize("seed", [SEED, 4242], indirect=True, scope="module")
 @pytest.mark.parametrize("only", keys_to_check(), indirect=True)
 def test_each_weeks_figure_equals_a_straightforward_computation_from_the_raw_rows(
     world: World, only: Metric
@@ -1583,6 +1608,7 @@ def test_each_weeks_figure_equals_a_straightforward_computation_from_the_raw_row
     )
 
 
+@pytest.mark.parametrize("seed", [SEED], indirect=True, scope="module")
 @pytest.mark.parametrize("only", keys_to_check(), indirect=True)
 def test_late_data_is_picked_up_by_the_nightly_re_roll(world: World, only: Metric) -> None:
     reference = REFERENCES[only.key]
@@ -1609,13 +1635,13 @@ def test_every_registered_metric_has_a_reference_computation() -> None:
     assert missing == [], f"add reference computations for {missing} to {__name__}.REFERENCES"
 
 
+@pytest.mark.parametrize("seed", [SEED], indirect=True, scope="module")
 @pytest.mark.parametrize("only", keys_to_check(), indirect=True)
 def test_a_range_function_gives_exactly_the_parts_of_the_per_day_function(
-    only: Metric, request: pytest.FixtureRequest
+    only: Metric, world: World
 ) -> None:
     if only.compute_range is None:
         pytest.skip(f"{only.key} has no range function: the rollup calls it day by day")
-    world: World = request.getfixturevalue("world")
     days = [day for monday in WEEKS for day in days_of(monday)]
 
     ranged = only.parts_for_days(world.clinic, days)
