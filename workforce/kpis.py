@@ -194,10 +194,9 @@ def _overtime_days(
     if not everyone:
         return {day: {} for day in plan}
     punches: dict[int, list[Punch]] = defaultdict(list)
-    for p in (
-        Punch.objects.filter(staff_id__in=everyone, at__gte=low, at__lt=high)
-        .select_related("clinic")
-        .order_by("at", "id")
+    # (no select_related: a punch's clinic is read only to word a refused punch)
+    for p in Punch.objects.filter(staff_id__in=everyone, at__gte=low, at__lt=high).order_by(
+        "at", "id"
     ):
         punches[p.staff_id].append(p)
     ats = {sid: [p.at for p in rows] for sid, rows in punches.items()}
