@@ -252,20 +252,20 @@ def days_in_ar_range(
             TruncDate("posted_at", tzinfo=tz), TruncDate("claim__submitted_at", tzinfo=tz)
         )
     )
-    for row in (
+    for reduction in (
         entries.filter(kind__in=LedgerEntry.REDUCES_BALANCE)
         .values("since")
         .annotate(amount=Sum("amount"))
         .order_by()
     ):
-        ar[row["since"]] -= row["amount"]
-    for row in (
+        ar[reduction["since"]] -= reduction["amount"]
+    for adjustment in (
         entries.filter(kind=LedgerEntry.Kind.CONTRACTUAL)
         .values("since", "claim__service_date")
         .annotate(amount=Sum("amount"))
         .order_by()
     ):
-        in_window(row["since"], row["claim__service_date"], -row["amount"])
+        in_window(adjustment["since"], adjustment["claim__service_date"], -adjustment["amount"])
     outstanding = sum((v for d, v in ar.items() if d < first), Decimal(0))
     net = sum((v for d, v in charges.items() if d < first), Decimal(0))
     found = {}
