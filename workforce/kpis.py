@@ -7,11 +7,12 @@ is rostered through the band in a published week. See shared/KPIS.md.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.utils import timezone
 
 from clinicops.core.models import Clinic, Staff
@@ -146,19 +147,44 @@ register(
 # Workforce II: overtime and credential currency.
 
 
-def _overtime_days(
-    clinic: Clinic, first: date, last: date
-) -> dict[date, dict[int, overtime.Split]]:
-    """Each person's split of each clinic-local workday first..last at this clinic (overtime
-    over their hours at every clinic in the clinic's work week).
+# The range reads the run's punches as plain tuples (no model instances) and replays them over
+# integer microseconds: a year is ~26,000 punches, and building Punch objects, converting
+# datetimes and going through the Segment/Split dataclasses cost seconds. The day function
+# stays the definition (the timesheet's own `worked_from` and `overtime.compute` over Punch
+# rows), so the correctness suite's range-vs-day test compares two computations.
 
-    A workday's people are those with a punch at the clinic from a day before it to a day
-    after it; each person's work week is computed once from their punches at every clinic
-    from a day before the week to a day after it, as the timesheet does. The punches of the
-    whole run are read in two queries."""
+# (punch id, clinic id, kind, at in microseconds since the epoch, id of the punch it replaces)
+PunchRow = tuple[int, int, str, int, int | None]
+WeekPlan = tuple[
+    dict[date, tuple[date, datetime, datetime]],  # day: (its work week, workday start, end)
+    dict[date, tuple[overtime.Rule, list[datetime]]],  # work week: (its rule, workday bounds)
+]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+_SECOND = 1_000_000  # microseconds
+_MARGIN = timedelta(days=1)  # punches read either side of a work week, as the timesheet does
+
+_PUNCH_ROWS_SQL = """
+    SELECT p.staff_id, p.id, p.clinic_id, p.kind,
+           (extract(epoch FROM p.at) * 1000000)::bigint, p.replaces_id
+    FROM workforce_punch p
+    WHERE p.at >= %(low)s AND p.at < %(high)s
+      AND p.staff_id IN (SELECT q.staff_id FROM workforce_punch q
+                         WHERE q.clinic_id = %(clinic)s AND q.at >= %(low)s AND q.at < %(high)s)
+    ORDER BY p.staff_id, p.at, p.id"""
+
+
+def _us(moment: datetime) -> int:
+    """A UTC moment as whole microseconds since the epoch (exact, unlike `timestamp()`)."""
+    return (moment - _EPOCH) // _MICRO
+
+
+def _work_weeks(clinic: Clinic, first: date, last: date) -> WeekPlan:
+    """Each local day's work week and workday bounds under the rule in force, and each work
+    week's own rule and bounds (a week's rule is the one in force on its first day)."""
     tz = clinic.tz
     rule_on = timesheets_mod.rule_lookup(clinic)
-    # (work week's first day, workday start, workday end) of each day
     plan: dict[date, tuple[date, datetime, datetime]] = {}
     weeks: dict[date, tuple[overtime.Rule, list[datetime]]] = {}
     day = first
@@ -174,61 +200,170 @@ def _overtime_days(
         index = (day - week).days
         plan[day] = (week, bounds[index], bounds[index + 1])
         day += timedelta(days=1)
-    margin = timedelta(days=1)
-    low = min(bounds[0] for _, bounds in weeks.values()) - margin
-    high = max(bounds[7] for _, bounds in weeks.values()) + margin
-    here = list(
-        Punch.objects.filter(clinic=clinic, at__gte=low, at__lt=high)
-        .order_by("at")
-        .values_list("at", "staff_id")
-    )
-    here_at = [at for at, _ in here]
+    return plan, weeks
 
-    def people(start: datetime, end: datetime) -> set[int]:
+
+def _replay(window: list[PunchRow], now: int) -> list[tuple[int, int, int]]:
+    """(start, end, clinic id) worked from one person's punches in time order: exactly
+    `timesheets.worked_from` (effective punches, the clock's state machine skipping a refused
+    punch, an open shift counted up to now while under 16 h), on tuples."""
+    replaced = {row[4] for row in window if row[4] is not None}
+    worked: list[tuple[int, int, int]] = []
+    status, mark, clinic_id, opened = "out", 0, 0, 0
+    for pk, cid, kind, at, _ in window:
+        if kind == Punch.Kind.VOID or pk in replaced:
+            continue
+        if status == "out":
+            if kind != Punch.Kind.IN:
+                continue  # refused: nothing to end
+            status, mark, clinic_id, opened = "in", at, cid, at
+        elif status == "in":
+            if kind == Punch.Kind.OUT or kind == Punch.Kind.BREAK_START:
+                worked.append((mark, at, clinic_id))
+                status, mark = ("out" if kind == Punch.Kind.OUT else "break"), at
+            # a second clock-in or a break end while working is refused
+        elif kind == Punch.Kind.OUT or kind == Punch.Kind.BREAK_END:
+            status, mark = ("out" if kind == Punch.Kind.OUT else "in"), at
+        # (a clock-in or a break start while on a break is refused)
+    if status == "in" and now - opened < timesheets_mod.OPEN_TOO_LONG // _MICRO:
+        worked.append((mark, now, clinic_id))
+    return worked
+
+
+def _split_at(
+    worked: list[tuple[int, int, int]], rule: overtime.Rule, bounds: list[int], clinic_id: int
+) -> dict[int, list[int]]:
+    """[regular, overtime, double] seconds at the clinic per workday index (0-6) of the work
+    week: `overtime.compute` on integers, for time worked in time order (as `_replay` gives
+    it), counting every clinic's hours towards the thresholds."""
+    infinity = overtime.INFINITY
+    daily = rule.daily_minutes * 60 if rule.daily_minutes else infinity
+    double = rule.double_minutes * 60 if rule.double_minutes else infinity
+    cap = min(daily, double)
+    weekly = rule.weekly_minutes * 60
+    day_total = [0] * 7
+    week_regular = 0
+    found: dict[int, list[int]] = {}
+    first, last = bounds[0], bounds[7]
+    for start, end, cid in worked:
+        if start < first:
+            start = first
+        if end > last:
+            end = last
+        if start >= end:
+            continue
+        i = bisect_right(bounds, start) - 1  # the workday the time starts in
+        while i < 7 and bounds[i] < end:
+            ps = bounds[i] if bounds[i] > start else start
+            pe = bounds[i + 1] if bounds[i + 1] < end else end
+            length = (pe - ps) // _SECOND
+            d0 = day_total[i]
+            d1 = d0 + length
+            day_total[i] = d1
+            under = max(0, min(d1, cap) - d0)
+            dbl = max(0, d1 - max(d0, double))
+            regular = max(0, min(week_regular + under, weekly) - week_regular)
+            week_regular += under
+            if cid == clinic_id:
+                parts = found.setdefault(i, [0, 0, 0])
+                parts[0] += regular
+                parts[1] += length - dbl - regular
+                parts[2] += dbl
+            i += 1
+    return found
+
+
+def _overtime_days(
+    clinic: Clinic, first: date, last: date
+) -> dict[date, dict[int, overtime.Split]]:
+    """Each person's split of each clinic-local workday first..last at this clinic (overtime
+    over their hours at every clinic in the clinic's work week).
+
+    A workday's people are those with a punch at the clinic from a day before it to a day
+    after it; each person's work week is computed once from their punches at every clinic
+    from a day before the week to a day after it, as the timesheet does. The punches of the
+    whole run are read in one query, as tuples."""
+    plan, weeks = _work_weeks(clinic, first, last)
+    low = min(bounds[0] for _, bounds in weeks.values()) - _MARGIN
+    high = max(bounds[7] for _, bounds in weeks.values()) + _MARGIN
+    rows: dict[int, list[PunchRow]] = defaultdict(list)
+    here: list[tuple[int, int]] = []  # (at, staff id) of the clinic's punches
+    with connection.cursor() as cursor:
+        cursor.execute(_PUNCH_ROWS_SQL, {"low": low, "high": high, "clinic": clinic.pk})
+        for sid, pk, cid, kind, at, replaces in cursor.fetchall():
+            rows[sid].append((pk, cid, kind, at, replaces))
+            if cid == clinic.pk:
+                here.append((at, sid))
+    if not here:
+        return {day: {} for day in plan}
+    here.sort()
+    here_at = [at for at, _ in here]
+    margin = _MARGIN // _MICRO
+
+    def people(start: int, end: int) -> set[int]:
         return {sid for _, sid in here[bisect_left(here_at, start) : bisect_left(here_at, end)]}
 
-    staff_of_day = {
-        day: people(start - margin, end + margin) for day, (_, start, end) in plan.items()
-    }
-    everyone = set().union(*staff_of_day.values())
-    if not everyone:
-        return {day: {} for day in plan}
-    punches: dict[int, list[Punch]] = defaultdict(list)
-    # (no select_related: a punch's clinic is read only to word a refused punch)
-    for p in Punch.objects.filter(staff_id__in=everyone, at__gte=low, at__lt=high).order_by(
-        "at", "id"
-    ):
-        punches[p.staff_id].append(p)
-    ats = {sid: [p.at for p in rows] for sid, rows in punches.items()}
-    now = timezone.now()
-    results: dict[tuple[date, int], overtime.WeekResult] = {}
+    ats = {sid: [row[3] for row in punches] for sid, punches in rows.items()}
+    week_us = {week: [_us(b) for b in bounds] for week, (_, bounds) in weeks.items()}
+    now = _us(timezone.now())
+    results: dict[tuple[date, int], dict[int, list[int]]] = {}
     found: dict[date, dict[int, overtime.Split]] = {}
-    for day, (week, _, _) in plan.items():
-        rule, bounds = weeks[week]
+    for day, (week, start, end) in plan.items():
+        rule, bounds = weeks[week][0], week_us[week]
+        index = (day - week).days
         splits = {}
-        for sid in staff_of_day[day]:
+        for sid in people(_us(start) - margin, _us(end) + margin):
             if (week, sid) not in results:
-                rows, at = punches[sid], ats[sid]
-                window = rows[
+                at = ats[sid]
+                window = rows[sid][
                     bisect_left(at, bounds[0] - margin) : bisect_left(at, bounds[7] + margin)
                 ]
-                results[(week, sid)] = overtime.compute(
-                    timesheets_mod.worked_from(window, now=now).segments, rule, tz, week
-                )
-            split = results[(week, sid)].by_clinic_day.get((clinic.pk, day))
-            if split is not None and split.worked:
-                splits[sid] = split
+                results[(week, sid)] = _split_at(_replay(window, now), rule, bounds, clinic.pk)
+            parts = results[(week, sid)].get(index)
+            if parts is not None and sum(parts):
+                splits[sid] = overtime.Split(*parts)
         found[day] = splits
     return found
 
 
+def _overtime_by_definition(clinic: Clinic, day: date) -> dict[int, overtime.Split]:
+    """Each person's split of one workday at the clinic, the timesheet's way: the Punch rows
+    of their work week (a day either side), `timesheets.worked_from`, `overtime.compute`."""
+    plan, weeks = _work_weeks(clinic, day, day)
+    week, start, end = plan[day]
+    rule, bounds = weeks[week]
+    present = set(
+        Punch.objects.filter(
+            clinic=clinic, at__gte=start - _MARGIN, at__lt=end + _MARGIN
+        ).values_list("staff_id", flat=True)
+    )
+    punches: dict[int, list[Punch]] = defaultdict(list)
+    for p in Punch.objects.filter(
+        staff_id__in=present, at__gte=bounds[0] - _MARGIN, at__lt=bounds[7] + _MARGIN
+    ).order_by("at", "id"):
+        punches[p.staff_id].append(p)
+    now = timezone.now()
+    splits = {}
+    for sid in present:
+        worked = timesheets_mod.worked_from(punches[sid], now=now)
+        split = overtime.compute(worked.segments, rule, clinic.tz, week).by_clinic_day.get(
+            (clinic.pk, day)
+        )
+        if split is not None and split.worked:
+            splits[sid] = split
+    return splits
+
+
 def overtime_pct_parts(clinic: Clinic, day: date) -> tuple[int, int]:
-    """(seconds of overtime and double time, seconds worked) at the clinic on a local day."""
-    return overtime_pct_range(clinic, day, day)[day]
+    """(seconds of overtime and double time, seconds worked) at the clinic on a local day: the
+    definition, from the timesheet's own computation."""
+    splits = _overtime_by_definition(clinic, day).values()
+    return sum(s.overtime + s.double for s in splits), sum(s.worked for s in splits)
 
 
 def overtime_pct_range(clinic: Clinic, first: date, last: date) -> dict[date, tuple[int, int]]:
-    """`overtime_pct_parts` of every local day first..last (each work week computed once)."""
+    """`overtime_pct_parts` of every local day first..last (each work week computed once, the
+    punches replayed as tuples)."""
     return {
         day: (
             sum(s.overtime + s.double for s in splits.values()),
