@@ -311,7 +311,7 @@ def _overtime_days(
     for day, (week, start, end) in plan.items():
         rule, bounds = weeks[week][0], week_us[week]
         index = (day - week).days
-        splits = {}
+        splits: dict[int, overtime.Split] = {}
         for sid in people(_us(start) - margin, _us(end) + margin):
             if (week, sid) not in results:
                 at = ats[sid]
@@ -320,7 +320,7 @@ def _overtime_days(
                 ]
                 results[(week, sid)] = _split_at(_replay(window, now), rule, bounds, clinic.pk)
             parts = results[(week, sid)].get(index)
-            if parts is not None and sum(parts):
+            if parts is not None and any(parts):  # (each part is >= 0)
                 splits[sid] = overtime.Split(*parts)
         found[day] = splits
     return found
