@@ -17,8 +17,11 @@ migrates, so the development database is never touched. It writes, for "KPI Benc
 Rows go in with COPY (the data is synthetic: the services' rules are not the point here, and
 the ledger's triggers still refuse updates). A second run finds the clinic and reuses it;
 --fresh deletes it first. Patient flow gets a checked-out visit with its five step events for
-each completed appointment. Only the apps' tables that exist are filled: revenue
-and workforce have no tables yet.
+each completed appointment. The metrics registered later get (added to an existing clinic-year
+on the next run): 30 rostered staff with contracts, coverage rules, a published roster of
+weekday shifts, four punches a worked shift (some long days, 1 % of clock-outs corrected),
+a daily-overtime rule from July and BLS / RN licences with some lapses; a claim per visit (5 %
+self-pay, the last days unsubmitted) with its remittance's ledger lines; 300 incidents.
 """
 
 from __future__ import annotations
@@ -456,12 +459,29 @@ def delete_clinic() -> None:
             "supplies_stockmovement",
             "patientflow_visitevent",
             "scheduling_appointmentevent",
+            "revenue_ledgerentry",
+            "workforce_punch",
         )
         for table in append_only:
             cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         try:
             statements = [
                 "DELETE FROM kpis_metricday WHERE clinic_id = %(c)s",
+                "DELETE FROM compliance_incident WHERE clinic_id = %(c)s",
+                "DELETE FROM revenue_ledgerentry WHERE clinic_id = %(c)s",
+                "DELETE FROM revenue_claim WHERE clinic_id = %(c)s",
+                "DELETE FROM revenue_encounter WHERE clinic_id = %(c)s",
+                "DELETE FROM workforce_punch WHERE clinic_id = %(c)s",
+                "DELETE FROM workforce_assignment a USING workforce_rosterweek w "
+                "WHERE a.week_id = w.id AND w.clinic_id = %(c)s",
+                "DELETE FROM workforce_rosterweek WHERE clinic_id = %(c)s",
+                "DELETE FROM workforce_shifttemplate WHERE clinic_id = %(c)s",
+                "DELETE FROM workforce_coveragerule WHERE clinic_id = %(c)s",
+                "DELETE FROM workforce_overtimerule WHERE clinic_id = %(c)s",
+                "DELETE FROM workforce_credential c USING core_staff_clinics sc "
+                "WHERE c.staff_id = sc.staff_id AND sc.clinic_id = %(c)s",
+                "DELETE FROM workforce_staffcontract c USING core_staff_clinics sc "
+                "WHERE c.staff_id = sc.staff_id AND sc.clinic_id = %(c)s",
                 "DELETE FROM supplies_stockmovement m USING supplies_locationitem li, "
                 "supplies_stocklocation l WHERE m.location_item_id = li.id "
                 "AND li.location_id = l.id AND l.clinic_id = %(c)s",
@@ -509,6 +529,7 @@ def ensure_clinic_year(
             f"reusing {CLINIC_NAME}: {found.appointments:,} appointments, "
             f"{found.movements:,} stock movements"
         )
+        _ensure_extras(found, seed)
         return found
     if found or fresh:
         delete_clinic()
@@ -517,7 +538,17 @@ def ensure_clinic_year(
         f"generated {CLINIC_NAME} {year}: {made.appointments:,} appointments, "
         f"{made.movements:,} stock movements in {made.seconds:.1f} s"
     )
+    _ensure_extras(made, seed)
     return made
+
+
+def _ensure_extras(made: Generated, seed: int) -> None:
+    if has_extras(made.clinic_id):
+        return
+    started = time.perf_counter()
+    counts = generate_extras(made.clinic_id, made.year, seed)
+    done = ", ".join(f"{n:,} {what}" for what, n in counts.items())
+    print(f"added {done} in {time.perf_counter() - started:.1f} s")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -542,6 +573,332 @@ def main() -> int:
         seed=args.seed,
     )
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The metrics registered since the first clinic-year: workforce (roster, time clock,
+# credentials), revenue (claims and their ledger) and compliance (incidents). Added to the
+# bench clinic when it has none yet, so an existing clinic-year is extended, not regenerated.
+
+STAFF_ROLES = (("rn", 8), ("ma", 12), ("front_desk", 10))
+SHIFTS = {"day": (clock(7, 30), clock(16)), "late": (clock(9), clock(17, 30))}
+BREAK_MINUTES = 30
+
+
+def has_extras(clinic_id: int) -> bool:
+    from revenue.models import Claim
+
+    return Claim.objects.filter(clinic_id=clinic_id).exists()
+
+
+def generate_extras(clinic_id: int, year: int, seed: int = 2026) -> dict[str, int]:
+    """Workforce, revenue and compliance rows for the bench clinic (see the section above)."""
+    from django.db import connection, transaction
+
+    from clinicops.core.models import Clinic
+
+    rng = random.Random(seed + 1)
+    clinic = Clinic.objects.get(pk=clinic_id)
+    with transaction.atomic():
+        counts = _workforce(clinic, year, rng)
+        counts |= _revenue(clinic, year, rng)
+        counts |= _incidents(clinic, year, rng)
+    with connection.cursor() as cursor:
+        for table in (
+            "workforce_assignment",
+            "workforce_punch",
+            "workforce_credential",
+            "revenue_claim",
+            "revenue_ledgerentry",
+            "compliance_incident",
+        ):
+            cursor.execute(f"ANALYZE {table}")
+    return counts
+
+
+def _workforce(clinic: Any, year: int, rng: random.Random) -> dict[str, int]:
+    from clinicops.core.models import Staff, User
+    from workforce.models import (
+        Assignment,
+        CoverageRule,
+        Credential,
+        CredentialType,
+        OvertimeRule,
+        Punch,
+        RosterWeek,
+        ShiftTemplate,
+        StaffContract,
+    )
+
+    tz = ZoneInfo(TIME_ZONE)
+    people: list[tuple[Staff, str]] = []
+    for role, count in STAFF_ROLES:
+        for n in range(count):
+            user = User(username=f"bench-{role}-{clinic.pk}-{n}", first_name=role, last_name=f"{n}")
+            user.set_unusable_password()
+            user.save()
+            staff = Staff.objects.create(user=user, title=role.upper())
+            staff.clinics.add(clinic)
+            also = ["front_desk"] if role == "ma" and n % 3 == 0 else []
+            StaffContract.objects.create(staff=staff, role=role, also_covers=also)
+            people.append((staff, role))
+    templates = {
+        (role, name): ShiftTemplate.objects.create(
+            clinic=clinic,
+            name=f"{name.title()} {role}",
+            role=role,
+            start_time=start,
+            end_time=end,
+            break_minutes=BREAK_MINUTES,
+            weekdays=[0, 1, 2, 3, 4],
+        )
+        for role, _ in STAFF_ROLES
+        for name, (start, end) in SHIFTS.items()
+    }
+    weekdays = [0, 1, 2, 3, 4]
+    CoverageRule.objects.bulk_create(
+        [
+            CoverageRule(clinic=clinic, role="front_desk", kind="fixed", weekdays=weekdays,
+                         start_time=clock(8), end_time=clock(17), count=2),
+            CoverageRule(clinic=clinic, role="ma", kind="per_provider", weekdays=weekdays,
+                         start_time=clock(8), end_time=clock(17), count=1),
+            CoverageRule(clinic=clinic, role="rn", kind="fixed", weekdays=weekdays,
+                         start_time=clock(8), end_time=clock(17), count=1),
+            CoverageRule(clinic=clinic, role="rn", kind="per_patients", weekdays=weekdays,
+                         start_time=clock(8), end_time=clock(17), patients_per_person=6),
+        ]
+    )  # fmt: skip
+    # from July the clinic pays daily overtime past 8 h, its work week from Sunday 00:00
+    OvertimeRule.objects.create(clinic=clinic, effective_from=date(year, 7, 1), daily_minutes=480)
+    monday = date(year, 1, 1) - timedelta(days=date(year, 1, 1).weekday())
+    weeks = {}
+    while monday <= date(year, 12, 31):
+        weeks[monday] = RosterWeek.objects.create(
+            clinic=clinic, week_start=monday, status="published", version=1
+        )
+        monday += timedelta(days=7)
+
+    def shifts() -> Iterable[tuple[Any, ...]]:
+        for day in working_days(year):
+            week = weeks[day - timedelta(days=day.weekday())]
+            for staff, role in people:
+                if rng.random() < 0.12:  # off (the fill rate shows the gap)
+                    continue
+                name = rng.choice(list(SHIFTS))
+                start_time, end_time = SHIFTS[name]
+                start = datetime.combine(day, start_time, tzinfo=tz).astimezone(UTC)
+                end = datetime.combine(day, end_time, tzinfo=tz).astimezone(UTC)
+                yield (week.pk, staff.pk, templates[(role, name)].pk, role, day, start, end,
+                       BREAK_MINUTES, start)  # fmt: skip
+
+    n_assignments = copy_rows(
+        Assignment,
+        ["week_id", "staff_id", "template_id", "role", "day", "start", "end", "break_minutes",
+         "created_at"],
+        list(shifts()),
+    )  # fmt: skip
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT a.id, a.staff_id, a.start, a."end" FROM workforce_assignment a '
+            "JOIN workforce_rosterweek w ON w.id = a.week_id WHERE w.clinic_id = %s "
+            "ORDER BY a.start, a.id",
+            [clinic.pk],
+        )
+        assignments = cursor.fetchall()
+
+    def punches() -> Iterable[tuple[Any, ...]]:
+        for assignment_id, staff_id, start, end in assignments:
+            if rng.random() < 0.04:  # missed
+                continue
+            clock_in = start + timedelta(minutes=rng.randint(-12, 8), seconds=rng.randint(0, 59))
+            lunch = start + timedelta(hours=4, minutes=rng.randint(-30, 30))
+            back = lunch + timedelta(minutes=rng.randint(25, 40))
+            stay = rng.randint(-10, 25) + (rng.randint(60, 240) if rng.random() < 0.1 else 0)
+            clock_out = end + timedelta(minutes=stay, seconds=rng.randint(0, 59))
+            for kind, at in (("in", clock_in), ("break_start", lunch), ("break_end", back),
+                             ("out", clock_out)):  # fmt: skip
+                yield (staff_id, clinic.pk, kind, at, "kiosk", assignment_id, uuid.uuid4(), at)
+
+    n_punches = copy_rows(
+        Punch,
+        ["staff_id", "clinic_id", "kind", "at", "source", "assignment_id", "request_key",
+         "recorded_at"],
+        list(punches()),
+    )  # fmt: skip
+    # a manager's corrections: 1 % of clock-outs replaced by one 20 minutes later
+    outs = list(
+        Punch.objects.filter(clinic=clinic, kind="out")
+        .order_by("at")
+        .values_list("pk", "staff_id", "at", "assignment_id")
+    )
+    n_punches += copy_rows(
+        Punch,
+        ["staff_id", "clinic_id", "kind", "at", "source", "assignment_id", "request_key",
+         "recorded_at", "replaces_id", "reason"],
+        [
+            (sid, clinic.pk, "out", at + timedelta(minutes=20), "manager", aid, uuid.uuid4(),
+             at + timedelta(days=1), pk, "forgot to clock out")
+            for pk, sid, at, aid in rng.sample(outs, len(outs) // 100)
+        ],
+    )  # fmt: skip
+    bls, _ = CredentialType.objects.get_or_create(
+        code="BLS", defaults={"name": "Basic Life Support", "required_for": ["rn", "ma"]}
+    )
+    licence, _ = CredentialType.objects.get_or_create(
+        code="RN-LIC", defaults={"name": "Registered nurse licence", "required_for": ["rn"]}
+    )
+    credentials = []
+    for staff, role in people:
+        for kind in [bls, licence] if role == "rn" else [bls] if role == "ma" else []:
+            issued = date(year - 2, 1, 1) + timedelta(days=rng.randrange(700))
+            while issued <= date(year, 12, 31):
+                expires = issued + timedelta(days=2 * 365)
+                credentials.append(
+                    Credential(staff=staff, type=kind, number=f"B{rng.randrange(10**8)}",
+                               issuer="Bench board", issued_on=issued, expires_on=expires)
+                )  # fmt: skip
+                # most renew on time; some lapse for a few weeks first
+                late = rng.randint(5, 40) if rng.random() < 0.25 else -rng.randint(0, 30)
+                issued = expires + timedelta(days=late)
+    Credential.objects.bulk_create(credentials)
+    return {"assignments": n_assignments, "punches": n_punches, "credentials": len(credentials)}
+
+
+def _revenue(clinic: Any, year: int, rng: random.Random) -> dict[str, int]:
+    from django.db import connection
+
+    from clinicops.core.models import Payer
+    from revenue.models import Claim, Encounter, LedgerEntry
+
+    tz = ZoneInfo(TIME_ZONE)
+    payers = [
+        Payer.objects.get_or_create(name=f"Bench payer {n}", defaults={"payer_id": f"BENCH{n}"})[0]
+        for n in range(3)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT v.id, v.patient_id, a.provider_id, a.start FROM patientflow_visit v "
+            "JOIN scheduling_appointment a ON a.id = v.appointment_id "
+            "WHERE v.clinic_id = %s ORDER BY a.start, v.id",
+            [clinic.pk],
+        )
+        visits = cursor.fetchall()
+    now = datetime(year + 1, 1, 31, tzinfo=UTC)
+    copy_rows(
+        Encounter,
+        ["visit_id", "clinic_id", "patient_id", "service_date", "rendering_provider_id",
+         "status", "created_at", "updated_at"],
+        [
+            (vid, clinic.pk, pid, start.astimezone(tz).date(), prov, "ready", start, start)
+            for vid, pid, prov, start in visits
+        ],
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, visit_id, patient_id, service_date, rendering_provider_id "
+            "FROM revenue_encounter WHERE clinic_id = %s ORDER BY id",
+            [clinic.pk],
+        )
+        encounters = cursor.fetchall()
+        cursor.execute("SELECT coalesce(max(id), 0) FROM revenue_claim")
+        next_id = cursor.fetchone()[0] + 1
+    claims, entries = [], []
+    for n, (eid, _, pid, service, prov) in enumerate(encounters):
+        claim_id = next_id + n
+        charge = Decimal(rng.randrange(8000, 40000)) / 100
+        seen = datetime.combine(service, clock(17), tzinfo=tz).astimezone(UTC)
+        self_pay = rng.random() < 0.05
+        scrubbed = None if self_pay else seen + timedelta(hours=rng.randint(14, 60))
+        clean = None if self_pay else rng.random() < 0.92
+        submitted = None
+        if not self_pay and scrubbed + timedelta(days=2) < datetime(year, 12, 29, tzinfo=UTC):
+            submitted = scrubbed + timedelta(hours=rng.randint(1, 50))
+        remitted, denied = None, False
+        if submitted is not None:
+            remitted = submitted + timedelta(days=rng.randint(12, 40), hours=rng.randint(0, 8))
+            denied = rng.random() < 0.07
+        claims.append(
+            (claim_id, clinic.pk, eid, pid, None if self_pay else rng.choice(payers).pk,
+             f"B{claim_id:010d}", "1", "submitted" if submitted else "draft", service, prov,
+             charge, "[]", scrubbed, scrubbed, clean, submitted, seen, seen, remitted, denied)
+        )  # fmt: skip
+
+        def post(kind: str, amount: Decimal, at: datetime) -> None:
+            entries.append((clinic.pk, claim_id, pid, kind, amount, at, "bench"))  # noqa: B023
+
+        if remitted is None:
+            continue
+        if denied:
+            post("denial", charge, remitted)
+            later = remitted + timedelta(days=rng.randint(20, 70))
+            if rng.random() < 0.5:
+                post("write_off", charge, later)
+            else:  # appealed and paid
+                post("payment", (charge * Decimal("0.6")).quantize(Decimal("0.01")), later)
+                post("contractual", charge - (charge * Decimal("0.6")).quantize(Decimal("0.01")),
+                     later)  # fmt: skip
+            continue
+        paid = (charge * Decimal(rng.randint(55, 80)) / 100).quantize(Decimal("0.01"))
+        patient = Decimal(rng.choice([0, 0, 20, 30, 40]))
+        post("payment", paid, remitted)
+        post("contractual", charge - paid - patient, remitted)
+        if patient:
+            post("patient", patient, remitted)
+            if rng.random() < 0.7:
+                post("patient_payment", patient, remitted + timedelta(days=rng.randint(5, 60)))
+        if rng.random() < 0.02:  # a takeback and its repost
+            post("payment", -paid, remitted + timedelta(days=10))
+            post("payment", paid, remitted + timedelta(days=11))
+    n_claims = copy_rows(
+        Claim,
+        ["id", "clinic_id", "encounter_id", "patient_id", "payer_id", "control_number",
+         "frequency", "status", "service_date", "rendering_provider_id", "total_charge",
+         "edit_failures", "first_scrubbed_at", "last_scrubbed_at", "first_pass_clean",
+         "submitted_at", "created_at", "status_changed_at", "first_remitted_at",
+         "first_remit_denied"],
+        claims,
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('revenue_claim', 'id'), "
+            "(SELECT max(id) FROM revenue_claim))"
+        )
+    n_entries = copy_rows(
+        LedgerEntry,
+        ["clinic_id", "claim_id", "patient_id", "kind", "amount", "posted_at",
+         "posted_by_label"],
+        [e for e in entries if e[5] < now],
+    )  # fmt: skip
+    return {"claims": n_claims, "ledger entries": n_entries}
+
+
+def _incidents(clinic: Any, year: int, rng: random.Random) -> dict[str, int]:
+    from clinicops.core.models import Staff
+    from compliance.models import Incident
+
+    reporter = Staff.objects.filter(clinics=clinic).select_related("user").first()
+    assert reporter is not None  # noqa: S101 - the clinic's staff were made first
+    tz = ZoneInfo(TIME_ZONE)
+    rows = []
+    for n in range(300):
+        day = date(year, 1, 1) + timedelta(days=rng.randrange(365))
+        reported = datetime.combine(day, clock(rng.randint(8, 17)), tzinfo=tz).astimezone(UTC)
+        closed = reported + timedelta(days=rng.randint(0, 60), hours=rng.randint(0, 8))
+        is_closed = rng.random() < 0.85 and closed < datetime(year + 1, 1, 1, tzinfo=UTC)
+        rows.append(
+            (clinic.pk, f"Bench incident {n}", "Synthetic.", "Exam room", reported,
+             rng.choice(["medication", "device"]), "no_harm", reporter.user_id, reported,
+             "closed" if is_closed else "investigating", closed if is_closed else None, "{}")
+        )  # fmt: skip
+    n = copy_rows(
+        Incident,
+        ["clinic_id", "title", "description", "location", "occurred_at", "category", "harm",
+         "reported_by_id", "reported_at", "status", "closed_at", "fishbone"],
+        rows,
+    )  # fmt: skip
+    return {"incidents": n}
 
 
 if __name__ == "__main__":

@@ -9,11 +9,12 @@ Self-pay claims never enter the scrubber, so they are in neither.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, DecimalField, Q, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest, TruncDate
 
 from clinicops.core.models import Clinic
 from clinicops.kpis.registry import (
@@ -214,6 +215,69 @@ def days_in_ar_parts(clinic: Clinic, day: date) -> tuple[Decimal, Decimal]:
     return outstanding * 90, net_charges
 
 
+def days_in_ar_range(
+    clinic: Clinic, first: date, last: date
+) -> dict[date, tuple[Decimal, Decimal]]:
+    """`days_in_ar_parts` of every local day first..last: three GROUP BYs and running sums.
+
+    Each amount counts from a day on: a claim's charges from the local day it was submitted;
+    a reduction from the later of its posting day and its claim's submission day; a claim's
+    charges in the 90-day window, and the contractual adjustments on it, from the later of
+    those days and its date of service, until 90 days after the date of service."""
+    tz = clinic.tz
+    end = day_bounds(clinic, last)[1]
+    submitted = TruncDate("submitted_at", tzinfo=tz)
+    ar: dict[date, Decimal] = defaultdict(Decimal)  # outstanding A/R, change from a day on
+    charges: dict[date, Decimal] = defaultdict(Decimal)  # 90-day net charges, change
+    window = timedelta(days=90)
+
+    def in_window(since: date, service: date, amount: Decimal) -> None:
+        if since < service + window:
+            charges[max(since, service)] += amount
+            charges[service + window] -= amount
+
+    for row in (
+        Claim.objects.filter(clinic=clinic, submitted_at__lt=end)
+        .annotate(since=submitted)
+        .values("since", "service_date")
+        .annotate(charge=Sum("total_charge"))
+        .order_by()
+    ):
+        ar[row["since"]] += row["charge"]
+        in_window(row["since"], row["service_date"], row["charge"])
+    entries = LedgerEntry.objects.filter(
+        claim__clinic=clinic, claim__submitted_at__lt=end, posted_at__lt=end
+    ).annotate(
+        since=Greatest(
+            TruncDate("posted_at", tzinfo=tz), TruncDate("claim__submitted_at", tzinfo=tz)
+        )
+    )
+    for reduction in (
+        entries.filter(kind__in=LedgerEntry.REDUCES_BALANCE)
+        .values("since")
+        .annotate(amount=Sum("amount"))
+        .order_by()
+    ):
+        ar[reduction["since"]] -= reduction["amount"]
+    for adjustment in (
+        entries.filter(kind=LedgerEntry.Kind.CONTRACTUAL)
+        .values("since", "claim__service_date")
+        .annotate(amount=Sum("amount"))
+        .order_by()
+    ):
+        in_window(adjustment["since"], adjustment["claim__service_date"], -adjustment["amount"])
+    outstanding = sum((v for d, v in ar.items() if d < first), Decimal(0))
+    net = sum((v for d, v in charges.items() if d < first), Decimal(0))
+    found = {}
+    day = first
+    while day <= last:
+        outstanding += ar.get(day, Decimal(0))
+        net += charges.get(day, Decimal(0))
+        found[day] = (outstanding * 90, net)
+        day += timedelta(days=1)
+    return found
+
+
 def days_in_ar_drilldown(clinic: Clinic, first: date, last: date) -> Drilldown:
     """The claims outstanding at the end of the period, oldest date of service first."""
     end = day_bounds(clinic, last)[1]
@@ -259,6 +323,34 @@ def net_collection_rate_parts(clinic: Clinic, day: date) -> tuple[Decimal, Decim
         _money_sum(paid, "amount"),
         _money_sum(cohort, "total_charge") - _money_sum(contractual, "amount"),
     )
+
+
+def net_collection_rate_range(
+    clinic: Clinic, first: date, last: date
+) -> dict[date, tuple[Decimal, Decimal]]:
+    """`net_collection_rate_parts` of every date of service first..last: one GROUP BY of the
+    cohorts' charges and one of their ledger."""
+    cohort = _cohort(clinic, first, last)
+    found: dict[date, tuple[Decimal, Decimal]] = {
+        row["service_date"]: (Decimal(0), row["charge"])
+        for row in cohort.values("service_date").annotate(charge=Sum("total_charge")).order_by()
+    }
+    for row in (
+        LedgerEntry.objects.filter(claim__in=cohort)
+        .values("claim__service_date")
+        .annotate(
+            paid=Sum(
+                "amount",
+                filter=Q(kind__in=(LedgerEntry.Kind.PAYMENT, LedgerEntry.Kind.PATIENT_PAYMENT)),
+                default=_ZERO,
+            ),
+            contractual=Sum("amount", filter=Q(kind=LedgerEntry.Kind.CONTRACTUAL), default=_ZERO),
+        )
+        .order_by()
+    ):
+        paid, charge = found[row["claim__service_date"]]
+        found[row["claim__service_date"]] = (paid + row["paid"], charge - row["contractual"])
+    return found
 
 
 def net_collection_drilldown(clinic: Clinic, first: date, last: date) -> Drilldown:
@@ -324,6 +416,7 @@ register(
         label="Net days in A/R",
         unit=Unit.DAYS,
         compute=days_in_ar_parts,
+        compute_range=days_in_ar_range,
         drilldown=days_in_ar_drilldown,
         sources=(
             Source("revenue.Claim", clinic="clinic", day="service_date", onward=True),
@@ -352,6 +445,7 @@ register(
         label="Net collection rate",
         unit=Unit.PERCENT,
         compute=net_collection_rate_parts,
+        compute_range=net_collection_rate_range,
         drilldown=net_collection_drilldown,
         sources=(
             Source("revenue.Claim", clinic="clinic", day="service_date"),

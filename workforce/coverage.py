@@ -162,7 +162,9 @@ def load_sessions(clinic_id: int, days: Sequence[date], tz: tzinfo) -> list[Sess
     )
     span_start = datetime.combine(days[0], time(0), tzinfo=tz).astimezone(UTC)
     span_end = datetime.combine(days[-1] + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
-    offs = list(ProviderTimeOff._default_manager.filter(start__lt=span_end, end__gt=span_start))
+    offs: dict[int, list[ProviderTimeOff]] = defaultdict(list)
+    for off in ProviderTimeOff._default_manager.filter(start__lt=span_end, end__gt=span_start):
+        offs[off.provider_id].append(off)  # by provider: a year's span holds many
     sessions: list[Session] = []
     for day in days:
         seen: set[int] = set()
@@ -176,9 +178,7 @@ def load_sessions(clinic_id: int, days: Sequence[date], tz: tzinfo) -> list[Sess
                 start = datetime.combine(day, block.start_time, tzinfo=tz).astimezone(UTC)
                 end = datetime.combine(day, block.end_time, tzinfo=tz).astimezone(UTC)
                 pieces = [(start, end)]
-                for off in offs:
-                    if off.provider_id != template.provider_id:
-                        continue
+                for off in offs.get(template.provider_id, ()):
                     pieces = [
                         part
                         for a, b in pieces

@@ -9,6 +9,7 @@ Against the roster: the person's assignments at the clinic starting in the week.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -35,6 +36,22 @@ def rule_for(clinic: Clinic | int, day: date) -> Rule:
         .order_by("-effective_from")
         .first()
     )
+    return _as_rule(row)
+
+
+def rule_lookup(clinic: Clinic | int) -> Callable[[date], Rule]:
+    """`rule_for` of any day from one query: the clinic's rules, latest first (the KPI's range
+    asks for two rules a day over a year)."""
+    clinic_id = clinic if isinstance(clinic, int) else clinic.pk
+    rows = list(OvertimeRule.objects.filter(clinic_id=clinic_id).order_by("-effective_from"))
+
+    def rule_on(day: date) -> Rule:
+        return _as_rule(next((row for row in rows if row.effective_from <= day), None))
+
+    return rule_on
+
+
+def _as_rule(row: OvertimeRule | None) -> Rule:
     if row is None:
         return Rule()
     return Rule(

@@ -63,8 +63,9 @@ def effective(punches: list[Punch]) -> list[Punch]:
 
 def next_state(state: ClockState, punch: Punch) -> ClockState | str:
     """The state after `punch`, or why the punch cannot follow `state` (plain words)."""
-    when = moment(punch.at, punch.clinic.tz if punch.clinic_id else None)
     if punch.kind not in state.allowed:
+        # formatted only for a refusal: a year's overtime replays tens of thousands of punches
+        when = moment(punch.at, punch.clinic.tz if punch.clinic_id else None)
         if punch.kind == Punch.Kind.IN:
             since = moment(state.since) if state.since else "earlier"
             return f"Already clocked in (since {since}) when clocking in at {when}."
