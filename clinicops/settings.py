@@ -405,6 +405,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "revenue.tasks.send_denial_digest",
         "schedule": crontab(day_of_week="mon", hour=7, minute=30),
     },
+    # Every 10 minutes: queue pyx12's check of each 837P batch whose check was never queued
+    # (the broker was down when it was exported) or was lost (revenue.services.batch_check).
+    "revenue-batch-check-sweep": {
+        "task": "revenue.tasks.requeue_unchecked_batches",
+        "schedule": timedelta(minutes=10),
+        "options": {"expires": 600},
+    },
 }
 # Break-glass: the roles that may open another clinic's patient with a stated reason, and for
 # how long each use lasts.

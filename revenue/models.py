@@ -520,8 +520,17 @@ class ClaimEvent(models.Model):
         return f"{self.claim}: {self.from_status or '-'} -> {self.to_status}"
 
 
+class CheckStatus(models.TextChoices):
+    """pyx12's verdict on a stored 837P batch."""
+
+    PENDING = "pending", "Not yet checked"
+    VALID = "valid", "No findings"
+    FINDINGS = "findings", "Findings"
+
+
 class ExportBatch(models.Model):
-    """One 837P interchange as written: the bytes, and the control numbers in its envelopes."""
+    """One 837P interchange as written: the bytes, the control numbers in its envelopes, and
+    what pyx12 found in them."""
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="claim_batches")
     payer = models.ForeignKey(
@@ -542,12 +551,33 @@ class ExportBatch(models.Model):
     line_count = models.PositiveIntegerField()
     content = models.BinaryField()
     sha256 = models.CharField(max_length=64)
+    # pyx12's check of the stored bytes, done by a Celery task after the export commits (it
+    # takes about a minute for 5,000 claims, too long for the export request): see
+    # revenue.services.batch_check and docs/decisions/0045-pyx12-check-of-every-batch.md.
+    check_status = models.CharField(
+        max_length=8, choices=CheckStatus.choices, default=CheckStatus.PENDING
+    )
+    check_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a check was last queued; empty: never queued."
+    )
+    checked_at = models.DateTimeField(null=True, blank=True)
+    finding_count = models.PositiveIntegerField(default=0)
+    findings = models.JSONField(
+        default=list, blank=True, help_text="pyx12's first findings: segment, element, message."
+    )
 
     objects = ClinicScopedQuerySet["ExportBatch"].as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         verbose_name_plural = "export batches"
+        indexes = [
+            models.Index(
+                fields=["check_requested_at"],
+                condition=Q(check_status="pending"),
+                name="exportbatch_check_pending",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"837P batch {self.interchange_control_number:09d}"

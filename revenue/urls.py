@@ -27,6 +27,8 @@ urlpatterns = [
     # Batches.
     path("batches/", batches.batches, name="batches"),
     path("batches/export/", batches.export_now, name="export"),
+    path("batches/<int:pk>/", batches.batch_detail, name="batch"),
+    path("batches/<int:pk>/check/", batches.check_now, name="batch_check"),
     path("batches/<int:pk>/download/", batches.download, name="batch_download"),
     # Remittances (835).
     path("remittances/", remits.remittance_list, name="remittances"),

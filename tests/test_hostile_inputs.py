@@ -395,6 +395,8 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         "revenue:claim_update": {"pk": claim.pk},
         "revenue:claim_status": {"pk": claim.pk},
         "revenue:claim_replace": {"pk": claim.pk},
+        "revenue:batch": {"pk": batch.batch.pk},
+        "revenue:batch_check": {"pk": batch.batch.pk},
         "revenue:batch_download": {"pk": batch.batch.pk},
         "revenue:remittance": {"pk": remittance.pk},
         "revenue:denial": {"pk": denial.pk},

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time as clock
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta, tzinfo
 
@@ -92,6 +92,12 @@ class Outcome:
 
     @property
     def gap_text(self) -> str:
+        if not self.objective:
+            stage = self.stage_stopped or 0
+            return (
+                f"no roster found: the time limit stopped stage {stage + 1} "
+                f"({OBJECTIVES[stage]}) before its first solution"
+            )
         if self.optimal or self.stage_stopped is None:
             return "proven optimal"
         stage = self.stage_stopped
@@ -224,7 +230,14 @@ def solve(
     time_limit: float = 10.0,
     progress: Progress | None = None,
     workers: int = 2,
+    parameters: Mapping[str, object] | None = None,
 ) -> Outcome:
+    """Solve the four stages in turn within `time_limit` seconds (wall clock) in all.
+
+    `parameters` are more CP-SAT parameters for every stage, e.g. a limit that does not depend
+    on the machine's speed (`max_deterministic_time`, `stop_after_first_solution`): with one
+    worker they make a stop before optimality repeatable, which a wall-clock limit is not.
+    """
     started = clock.perf_counter()
     model = cp_model.CpModel()
     cands = problem.candidates
@@ -348,6 +361,8 @@ def solve(
 
     solver = cp_model.CpSolver()
     solver.parameters.num_search_workers = workers
+    for name, value in (parameters or {}).items():
+        setattr(solver.parameters, name, value)
     values: list[int] = []
     bounds: list[int] = []
     optimal = True
@@ -377,6 +392,7 @@ def solve(
                     objective=(),
                     optimal=False,
                     status="no solution",
+                    stage_stopped=stage,
                     seconds=clock.perf_counter() - started,
                 )
             optimal = False

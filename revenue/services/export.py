@@ -4,7 +4,8 @@ This module is the one place our models are mapped to the writer's dataclasses
 (`revenue.x12.claim_data`). `export_batch` locks the clinic's scrubbed claims (for one payer,
 or all of them: one functional group per payer), takes envelope control numbers from a Postgres
 sequence (unique and increasing under concurrent exports), writes the file, stores it byte for
-byte with the batch, and marks the claims submitted, all in one transaction.
+byte with the batch, and marks the claims submitted, all in one transaction. pyx12 then
+checks the stored batch in the background (`batch_check`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ..models import (
 )
 from ..x12 import claim_data as x12
 from ..x12.writer_837p import build_837p
+from . import batch_check
 from . import claims as claim_service
 from .common import RevenueError, record
 
@@ -308,10 +310,12 @@ def export_batch(
     payer: Payer | None = None,
     now: datetime | None = None,
     through: date | None = None,
+    queue_check: bool = True,
 ) -> ExportResult | None:
     """Write every scrubbed, unsubmitted claim of the clinic (for `payer`, or all payers) into
     one interchange (with `through`, only dates of service up to it); None when there is
-    nothing to export (and nothing is written)."""
+    nothing to export (and nothing is written). Once stored, pyx12 checks the batch in a
+    Celery task (`queue_check=False`: the caller checks it, as the command does)."""
     now = now or timezone.now()
     if not servicekit.works_at(actor, clinic.pk):
         raise RevenueError("You do not work at this clinic.", field="clinic")
@@ -360,6 +364,8 @@ def export_batch(
             f"Exported an 837P batch: {len(claims)} claims, {line_count} lines",
             action=AuditEvent.Action.EXPORT,
         )
+        if queue_check:
+            batch_check.check_after_commit(batch.pk)
         return ExportResult(batch=batch, claims=len(claims), lines=line_count)
 
 

@@ -1,4 +1,5 @@
-"""Batch export: the scrubbed claims waiting, export (one payer or all), past batches, download."""
+"""Batch export: the scrubbed claims waiting, export (one payer or all), past batches with
+pyx12's verdict on each, a batch's page (the verdict and its findings, "Check now"), download."""
 
 from __future__ import annotations
 
@@ -9,21 +10,24 @@ from django.contrib.auth.decorators import permission_required
 from django.db.models import Count, Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from clinicops.audit import audit
 from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Clinic, Payer
-from clinicops.core.web import HtmxHttpRequest, current_clinic
+from clinicops.core.web import HtmxHttpRequest, current_clinic, render_page
 
 from .. import selectors
 from ..forms import ExportForm
-from ..models import ExportBatch
-from ..services import RevenueError, export
+from ..models import CheckStatus, ExportBatch
+from ..services import RevenueError, batch_check, export
 from .common import id_or_404
 
 BATCHES = "revenue/batches.html"
+BATCH = "revenue/batch.html"
+SHOWN_FINDINGS = 10
 
 
 def _waiting(clinic: Clinic) -> list[dict[str, Any]]:
@@ -35,27 +39,94 @@ def _waiting(clinic: Clinic) -> list[dict[str, Any]]:
     )
 
 
-def _render(
-    request: HtmxHttpRequest, clinic: Clinic, form: ExportForm | None = None
-) -> HttpResponse:
+def _context(request: HtmxHttpRequest, clinic: Clinic, form: ExportForm | None) -> dict[str, Any]:
     waiting = _waiting(clinic)
     payers = Payer.objects.filter(pk__in=[w["payer_id"] for w in waiting])
-    context = {
+    now = timezone.now()
+    listed = list(selectors.batches_for(request.user, clinic)[:50])  # type: ignore[arg-type]
+    stale = {b.pk: batch_check.is_stale(b, now) for b in listed}
+    return {
         "clinic": clinic,
         "waiting": waiting,
         "waiting_claims": sum(w["claims"] for w in waiting),
         "form": form or ExportForm(payers=payers),
-        "batches": list(selectors.batches_for(request.user, clinic)[:50]),  # type: ignore[arg-type]
+        "batches": [{"b": b, "stale": stale[b.pk]} for b in listed],
+        # The table polls while a check is queued (it ends within a minute or two).
+        "checking": any(b.check_status == CheckStatus.PENDING and not stale[b.pk] for b in listed),
         "tab": "batches",
     }
-    return render(request, BATCHES, context)
+
+
+def _render(
+    request: HtmxHttpRequest, clinic: Clinic, form: ExportForm | None = None
+) -> HttpResponse:
+    return render(request, BATCHES, _context(request, clinic, form))
 
 
 @never_cache
 @require_GET
 @permission_required("revenue.view_exportbatch", raise_exception=True)
 def batches(request: HtmxHttpRequest) -> HttpResponse:
-    return _render(request, current_clinic(request))
+    clinic = current_clinic(request)
+    return render_page(request, BATCHES, "batch-table", _context(request, clinic, None))
+
+
+def _batch_or_404(request: HtmxHttpRequest, pk: int) -> ExportBatch:
+    found = (
+        ExportBatch.objects.for_user(request.user)
+        .select_related("payer", "clinic")
+        .defer("content")
+        .filter(pk=id_or_404(pk))
+        .first()
+    )
+    if found is None:
+        raise Http404
+    return found
+
+
+@never_cache
+@require_GET
+@permission_required("revenue.view_exportbatch", raise_exception=True)
+def batch_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    batch = _batch_or_404(request, pk)
+    if batch.check_status == CheckStatus.FINDINGS:
+        # pyx12's messages can quote the file's values (names, member ids): a read of PHI.
+        audit.record_view(
+            request,
+            batch,
+            summary=f"Viewed pyx12 findings of 837P batch {batch.interchange_control_number:09d}",
+        )
+    context = {
+        "batch": batch,
+        "stale": batch_check.is_stale(batch),
+        "shown": batch.findings[:SHOWN_FINDINGS],
+        "more": max(0, batch.finding_count - SHOWN_FINDINGS),
+        "tab": "batches",
+    }
+    return render_page(request, BATCH, "batch-check", context)
+
+
+@never_cache
+@require_POST
+@permission_required("revenue.submit_claim", raise_exception=True)
+def check_now(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Queue pyx12's check of a batch nobody is checking (the broker was down at export)."""
+    batch = _batch_or_404(request, pk)
+    if not batch_check.is_stale(batch):
+        messages.info(
+            request,
+            "This batch is already checked."
+            if batch.check_status != CheckStatus.PENDING
+            else "This batch is being checked.",
+        )
+    elif batch_check.request_check(batch.pk):
+        messages.success(request, "The check is queued: pyx12 takes about a minute a 5,000 claims.")
+    else:
+        messages.error(
+            request,
+            "The background worker cannot be reached; the batch is checked once it is back.",
+        )
+    return redirect("revenue:batch", pk=batch.pk)
 
 
 @never_cache

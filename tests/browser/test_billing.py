@@ -14,6 +14,7 @@ from clinicops.core import roles
 from clinicops.core.models import Clinic, User
 from clinicops.core.tests.factories import DEMO_PASSWORD
 from revenue.models import Claim, ClaimStatus, ExportBatch
+from revenue.tasks import check_export_batch
 from revenue.tests.factories import (
     BillingProfileFactory,
     PayerBillingSettingsFactory,
@@ -25,7 +26,7 @@ from revenue.tests.factories import (
 )
 from revenue.x12.validate import validate_x12
 
-from .conftest import ConsoleLog, htmx_settled
+from .conftest import ConsoleLog, axe_violations, htmx_settled
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -109,6 +110,16 @@ def test_biller_codes_a_visit_and_exports_a_batch(
     saved = Path(download.value.path())
     assert saved.read_bytes() == bytes(batch.content)
     assert validate_x12(saved.read_text()) == []
+    # pyx12's check runs in a Celery task (no worker here: run it in-process); the list, which
+    # polls while it waits, then shows the verdict, and so does the batch page.
+    expect(page.get_by_text("Being checked…")).to_be_visible()
+    assert check_export_batch(batch.pk) == "valid"
+    expect(page.get_by_text("Checked by pyx12: no findings")).to_be_visible(timeout=15_000)
+    page.get_by_role("link", name=f"{batch.interchange_control_number:09d}").click()
+    expect(page.get_by_role("heading", name="pyx12 check")).to_be_visible()
+    expect(page.get_by_text("Checked by pyx12: no findings")).to_be_visible()
+    screenshot(page, "billing-batch")
+    assert axe_violations(page) == []
     assert console.errors == []
     assert console.csp_violations == []
 

@@ -1,10 +1,14 @@
-"""Auto-fill against brute force on small hand-made and random cases (no database)."""
+"""Auto-fill against brute force on small hand-made and random cases (no database), and a
+stop before optimality (repeatable: a deterministic limit) as the result, command and page say."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 import zoneinfo
+from io import StringIO
+from typing import Any
 
 import pytest
 
@@ -217,3 +221,110 @@ def test_spring_forward_overnight_shift_is_seven_hours_in_the_solver_too() -> No
     assert len(outcome.chosen) == 1
     assert rules.check([c.shift for c in outcome.chosen], people=people, limits=limits, tz=NY) == []
     assert outcome.objective == brute_force(p)
+
+
+# A stop before optimality, made repeatable: one worker and a limit CP-SAT counts in its own
+# work, not in seconds (the wall-clock limit would stop at a different point on every run).
+FIRST_SOLUTION_ONLY = {"stop_after_first_solution": True}
+
+
+def eight_people_two_days() -> Problem:
+    people = [
+        Person(i, f"P{i}", frozenset({"front_desk", "ma"}), (8 + 8 * (i % 3)) * 60)
+        for i in range(1, 9)
+    ]
+    return problem(
+        people, [rule("front_desk", 7, 22, 2), rule("ma", 8, 16, 2)], [EARLY, LATE, MA_DAY]
+    )
+
+
+def test_a_stage_stopped_before_optimal_names_the_stage_and_its_gap() -> None:
+    # given a case whose later stages take more than one solution to prove
+    p = eight_people_two_days()
+    # when every stage may only find its first solution
+    outcome = autofill.solve(p, time_limit=30, workers=1, parameters=FIRST_SOLUTION_ONLY)
+    # then the first stage is still proven (every band covered: its bound 0 is met), the second
+    # stops short of its bound, and the result says so, as the run page and the command print it
+    assert not outcome.optimal
+    assert outcome.status == "feasible (time limit)"
+    assert outcome.stage_stopped == 1
+    assert outcome.objective[0] == outcome.bound[0] == 0
+    value, bound = outcome.objective[1], outcome.bound[1]
+    assert value > bound
+    assert outcome.gap_text == (
+        f"not proven optimal: minutes over contract is {value}, the best bound {bound} "
+        f"(gap {value - bound})"
+    )
+    # The proposal still keeps every hard rule, and the run is repeatable.
+    shifts = [c.shift for c in outcome.chosen]
+    assert rules.check(shifts, people=p.people, limits=p.limits, week_days=p.days, tz=NY) == []
+    again = autofill.solve(p, time_limit=30, workers=1, parameters=FIRST_SOLUTION_ONLY)
+    assert (again.stage_stopped, again.objective, again.bound) == (
+        outcome.stage_stopped,
+        outcome.objective,
+        outcome.bound,
+    )
+    # The gap was real: solved to the end, the over-contract minutes come down.
+    full = autofill.solve(p, time_limit=30, workers=1)
+    assert full.optimal, full.gap_text
+    assert full.objective[1] < value
+
+
+def test_no_solution_within_the_limit_says_so_not_proven_optimal() -> None:
+    outcome = autofill.solve(
+        eight_people_two_days(), time_limit=30, workers=1, parameters={"max_number_of_conflicts": 0}
+    )
+    assert (outcome.status, outcome.chosen, outcome.stage_stopped) == ("no solution", [], 0)
+    assert outcome.gap_text == (
+        "no roster found: the time limit stopped stage 1 (uncovered demand) before its first "
+        "solution"
+    )
+
+
+@pytest.mark.django_db
+def test_the_command_and_the_run_page_show_the_stage_stopped_and_the_gap(
+    monkeypatch: pytest.MonkeyPatch,
+    clinic: Any,
+    manager: Any,
+    desk: list[Any],
+    early: Any,
+    late: Any,
+) -> None:
+    from django.core.management import call_command
+    from django.test import Client
+
+    from workforce.models import AutofillRun, CoverageRule
+
+    CoverageRule.objects.create(
+        clinic=clinic,
+        role="front_desk",
+        kind="fixed",
+        weekdays=list(range(7)),
+        start_time=dt.time(7),
+        end_time=dt.time(22),
+        count=2,
+    )
+    # The runs the command and the screen start solve with the repeatable early stop.
+    monkeypatch.setattr(
+        autofill,
+        "solve",
+        functools.partial(autofill.solve, workers=1, parameters=FIRST_SOLUTION_ONLY),
+    )
+    out = StringIO()
+    call_command(
+        "autofill_roster", "--clinic", clinic.short_name, "--week", "2027-03-01", stdout=out
+    )
+    run = AutofillRun.objects.get()
+    stage = run.progress["stage"]
+    value, bound = run.progress["value"], run.progress["bound"]
+    assert value > bound
+    gap = (
+        f"not proven optimal: {autofill.OBJECTIVES[stage]} is {value}, the best bound {bound} "
+        f"(gap {value - bound})"
+    )
+    assert f"solver: feasible (time limit) ({gap}) in " in out.getvalue()
+    client = Client()
+    client.force_login(manager)
+    page = client.get(f"/roster/autofill/{run.pk}/").content.decode()
+    assert "Result: feasible (time limit)" in page
+    assert f"Solver: {gap}, " in page

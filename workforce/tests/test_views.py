@@ -255,3 +255,39 @@ def test_nav_has_roster_for_managers_and_my_shifts_for_everyone(
     home = client_for(nurse).get("/").content.decode()
     assert "My shifts" in home
     assert ">Roster<" not in home
+
+
+def test_a_change_after_publishing_is_shown_to_the_person_it_affects_only(
+    clinic: Clinic, manager: User, desk: list[Staff], early: ShiftTemplate
+) -> None:
+    # given a published week: Adams works Monday, Baker Tuesday
+    adams, baker = desk
+    week = weeks.week_for(clinic, MONDAY)
+    monday = weeks.add_assignment(actor=manager, week=week, staff=adams, template=early, day=MONDAY)
+    weeks.add_assignment(
+        actor=manager, week=week, staff=baker, template=early, day=MONDAY + dt.timedelta(days=1)
+    )
+    weeks.publish(actor=manager, week=week)
+    assert (
+        "Changed after publishing"
+        not in client_for(adams.user).get("/roster/mine/").content.decode()
+    )
+    # when the manager moves Adams from Monday to Wednesday on the grid
+    m = client_for(manager)
+    assert m.post(f"/roster/shifts/{monday.pk}/remove/", {"week": WEEK}).status_code in (200, 302)
+    added = m.post(
+        "/roster/assign/",
+        {"staff": adams.pk, "template": early.pk, "day": "2027-03-03", "week": WEEK},
+    )
+    assert added.status_code in (200, 302)
+    assert Assignment.objects.filter(staff=adams, day=dt.date(2027, 3, 3)).exists()
+    # then Adams's My shifts says what changed, on the page and in its htmx fragment
+    for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+        mine = client_for(adams.user).get("/roster/mine/", **headers).content.decode()
+        assert "Changed after publishing" in mine
+        assert "Removed: Sam Adams: Desk early Mon 01 Mar 07:00-15:00" in mine
+        assert "Added: Desk early Wed 03 Mar 07:00-15:00" in mine
+    # and Baker, whose shift did not change, sees no callout
+    theirs = client_for(baker.user).get("/roster/mine/").content.decode()
+    assert "Changed after publishing" not in theirs
+    assert "Desk early Mon 01 Mar" not in theirs
