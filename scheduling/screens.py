@@ -43,7 +43,7 @@ class Cell:
     rows: int = 1
     start: datetime | None = None
     end: datetime | None = None
-    appointments: list[Appointment] = field(default_factory=list)
+    appointments: list[ScheduledAppointment] = field(default_factory=list)
     label: str = ""
     provider_id: int | None = None
     type_id: int | None = None  # the block's only accepted type, to preselect when booking
@@ -75,7 +75,7 @@ class ColumnSource:
     label: str
     day: date
     provider: Staff
-    appointments: list[Appointment]
+    appointments: list[ScheduledAppointment]
     template: Any  # availability's template in effect that day, or None
     time_off: list[tuple[datetime, datetime]]
     closure: str | None = None
@@ -351,8 +351,8 @@ def link_grid(grid: Grid, *, clinic: Clinic, can_book: bool) -> Grid:
                 AppointmentLink(
                     url=appointment_url.replace(str(_PK), str(a.pk)),
                     time=f"{a.start.astimezone(tz):%H:%M}",
-                    patient=f"{a.patient.last_name}, {a.patient.first_name}",
-                    type_name=a.appointment_type.name,
+                    patient=a.patient_name,
+                    type_name=a.type_name,
                     css=f"appt appt-type-{a.appointment_type_id} appt--{a.status}",
                     status=a.get_status_display(),
                     is_overbook=a.is_overbook,
@@ -472,26 +472,108 @@ def day_reference(*, user: User, clinic: Clinic, day: date) -> DayReference:
     return refcache.cached(f"day:{clinic.pk}:{day.isoformat()}", compute)  # type: ignore[no-any-return]
 
 
-# The columns the day view shows of a day's appointments (the grid, the cancelled list, the
-# audit entry): a busy day's rows carried every column of five tables. A field read that is not
-# here costs a query per row; tests/test_page_queries.py counts the day view's queries.
-DAY_VIEW_FIELDS = (
-    *("id", "clinic", "patient", "provider", "room", "appointment_type", "start", "end"),
+# The columns the day and week views read of an appointment (the grid, the cancelled list,
+# the audit entry), as plain values: a busy day's 60 appointments were 300 model instances
+# (the appointment, its patient, provider, provider's user and type), most of the day view's
+# Python time. A value the views show must be read here.
+_ROW_COLUMNS = (
+    *("pk", "patient_id", "provider_id", "appointment_type_id", "start", "end"),
     *("status", "cancel_reason", "late_cancel", "is_overbook"),
-    *("patient__id", "patient__clinic_id", "patient__first_name", "patient__last_name"),
-    *("provider__id", "provider__title", "provider__user"),
-    *("provider__user__id", "provider__user__username"),
+    *("patient__first_name", "patient__last_name", "appointment_type__name"),
+    *("provider__title", "provider__user_id", "provider__user__username"),
     *("provider__user__first_name", "provider__user__last_name"),
-    *("appointment_type__id", "appointment_type__clinic_id", "appointment_type__name"),
-    *("room__id", "room__clinic_id", "room__name"),
 )
+_STATUS_LABELS = dict(Appointment.Status.choices)
+_CANCEL_LABELS = dict(Appointment.CancelReason.choices)
+
+
+@dataclass(slots=True)
+class ScheduledAppointment:
+    """An appointment as the day and week views show it: flat values, no model instances."""
+
+    pk: int
+    patient_id: int
+    provider_id: int
+    appointment_type_id: int
+    start: datetime
+    end: datetime
+    status: str
+    cancel_reason: str
+    late_cancel: bool
+    is_overbook: bool
+    patient_name: str  # "Last, First", as str(Patient)
+    type_name: str
+    provider_name: str  # as str(Staff)
+
+    def get_status_display(self) -> str:
+        return _STATUS_LABELS.get(self.status, self.status)
+
+    def get_cancel_reason_display(self) -> str:
+        return _CANCEL_LABELS.get(self.cancel_reason, self.cancel_reason)
+
+
+def scheduled_appointments(
+    queryset: QuerySet[Appointment],
+) -> tuple[list[ScheduledAppointment], dict[int, Staff]]:
+    """The rows of `queryset` (already scoped), and each provider they name as a Staff row
+    with its user (a column's heading: only the fields read here are loaded, others defer)."""
+    rows: list[ScheduledAppointment] = []
+    providers: dict[int, Staff] = {}
+    db = queryset.db
+    for (
+        pk,
+        patient_id,
+        provider_id,
+        type_id,
+        start,
+        end,
+        status,
+        cancel_reason,
+        late_cancel,
+        is_overbook,
+        first,
+        last,
+        type_name,
+        title,
+        user_id,
+        username,
+        p_first,
+        p_last,
+    ) in queryset.values_list(*_ROW_COLUMNS):
+        provider_name = f"{p_first} {p_last}".strip() or username
+        rows.append(
+            ScheduledAppointment(
+                pk,
+                patient_id,
+                provider_id,
+                type_id,
+                start,
+                end,
+                status,
+                cancel_reason,
+                late_cancel,
+                is_overbook,
+                f"{last}, {first}",
+                type_name,
+                provider_name,
+            )
+        )
+        if provider_id not in providers:
+            staff = Staff.from_db(db, ["id", "user_id", "title"], [provider_id, user_id, title])
+            staff.user = User.from_db(
+                db,
+                ["id", "username", "first_name", "last_name"],
+                [user_id, username, p_first, p_last],
+            )
+            providers[provider_id] = staff
+    return rows, providers
 
 
 @dataclass
 class DaySchedule:
     grid: Grid
-    appointments: list[Appointment]
-    cancelled: list[Appointment]
+    appointments: list[ScheduledAppointment]
+    cancelled: list[ScheduledAppointment]
     closure: ClinicClosure | None
 
 
@@ -499,15 +581,13 @@ def day_schedule(
     *, user: User, clinic: Clinic, day: date, provider: Staff | None, now: datetime
 ) -> DaySchedule:
     """The clinic's day: one column per provider scheduled (or booked) that day."""
-    appointments = list(
-        selectors.appointments_for_day(user=user, clinic=clinic, day=day, provider=provider).only(
-            *DAY_VIEW_FIELDS
-        )
+    appointments, booked_with = scheduled_appointments(
+        selectors.appointments_for_day(user=user, clinic=clinic, day=day, provider=provider)
     )
     reference = day_reference(user=user, clinic=clinic, day=day)
     providers = {p.pk: p for p in reference.providers}
-    for appointment in appointments:
-        providers.setdefault(appointment.provider_id, appointment.provider)
+    for pk, staff in booked_with.items():
+        providers.setdefault(pk, staff)
     if provider is not None:
         providers = {provider.pk: provider}
     ordered = sorted(providers.values(), key=lambda s: (s.user.last_name, s.user.first_name, s.pk))
@@ -540,7 +620,7 @@ def week_schedule(
 ) -> DaySchedule:
     """One provider's week: a column per day (weekend days only when something is on them)."""
     week_end = week_start + timedelta(days=6)
-    appointments = list(
+    appointments, _ = scheduled_appointments(
         selectors.appointments_for_provider_week(
             user=user, clinic=clinic, provider=provider, week_start=week_start
         )
@@ -590,7 +670,11 @@ def week_start_of(day: date) -> date:
 
 
 def record_list_view(
-    *, actor: User, clinic: Clinic, appointments: Sequence[Appointment], summary: str
+    *,
+    actor: User,
+    clinic: Clinic,
+    appointments: Sequence[Appointment | ScheduledAppointment],
+    summary: str,
 ) -> AuditEvent | None:
     """One audit entry for a screen that listed appointments (names, times, visit types).
 
