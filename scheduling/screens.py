@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from html import escape
 from typing import Any
-from urllib.parse import urlencode
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from clinicops.audit import audit
@@ -52,20 +51,7 @@ class Cell:
     # hundreds of them).
     time: str = ""
     url: str = ""
-    links: list[AppointmentLink] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class AppointmentLink:
-    """An appointment as the grid draws it."""
-
-    url: str
-    time: str
-    patient: str
-    type_name: str
-    css: str
-    status: str
-    is_overbook: bool
+    links_html: str = ""  # the appointments' links, escaped
 
 
 @dataclass
@@ -111,6 +97,28 @@ class Grid:
     @property
     def is_empty(self) -> bool:
         return not self.rows
+
+    @property
+    def body_html(self) -> SafeString:
+        """The table's rows (the template's loop over them was a fifth of the day view's
+        time); read by the template, after `link_grid` and `mark_now`."""
+        html = []
+        for row in self.rows:
+            if row.is_now:
+                css = (
+                    ' class="is-now is-hour" data-now'
+                    if row.is_hour
+                    else ' class="is-now" data-now'
+                )
+            else:
+                css = ' class="is-hour"' if row.is_hour else ""
+            hidden = "" if row.label else ' class="visually-hidden"'
+            html.append(
+                f'<tr{css}><th scope="row" class="sched-grid__time"><span{hidden}>'
+                f"{escape(row.time)}</span></th>{row.cells_html}</tr>"
+            )
+        # Every value went through escape() (cells_html by cell_html); the rest is markup.
+        return mark_safe("\n".join(html))  # noqa: S308
 
 
 @dataclass
@@ -341,52 +349,56 @@ def link_grid(grid: Grid, *, clinic: Clinic, can_book: bool) -> Grid:
         for cell in row.cells:
             if cell.start is not None:
                 local = cell.start.astimezone(tz)
-                cell.time = f"{local:%H:%M}"
+                cell.time = f"{local.hour:02d}:{local.minute:02d}"
                 if can_book and cell.kind == "open":
-                    query = {"provider": cell.provider_id, "start": f"{local:%Y-%m-%dT%H:%M}"}
+                    # As urlencode(..., safe=":") writes it: every value is digits, - or :.
+                    cell.url = (
+                        f"{book}?provider={cell.provider_id}"
+                        f"&start={local.date().isoformat()}T{cell.time}"
+                    )
                     if cell.type_id is not None:
-                        query["appointment_type"] = cell.type_id
-                    cell.url = f"{book}?{urlencode(query, safe=':')}"
-            cell.links = [
-                AppointmentLink(
-                    url=appointment_url.replace(str(_PK), str(a.pk)),
-                    time=f"{a.start.astimezone(tz):%H:%M}",
-                    patient=a.patient_name,
-                    type_name=a.type_name,
-                    css=f"appt appt-type-{a.appointment_type_id} appt--{a.status}",
-                    status=a.get_status_display(),
-                    is_overbook=a.is_overbook,
+                        cell.url += f"&appointment_type={cell.type_id}"
+            if cell.appointments:
+                cell.links_html = "".join(
+                    _link_html(a, appointment_url.replace(str(_PK), str(a.pk)), tz)
+                    for a in cell.appointments
                 )
-                for a in cell.appointments
-            ]
         row.cells_html = mark_safe("\n".join(cell_html(cell) for cell in row.cells))  # noqa: S308
     return grid
 
 
+def _link_html(a: ScheduledAppointment, url: str, tz: Any) -> str:
+    """One appointment's link in its cell; every value from the database is escaped."""
+    local = a.start.astimezone(tz)
+    time = f"{local.hour:02d}:{local.minute:02d}"
+    patient, type_name = escape(a.patient_name), escape(a.type_name)
+    status = escape(a.get_status_display())
+    overbook = (
+        ' <span class="appt__status appt__status--overbook">Overbook</span>'
+        if a.is_overbook
+        else ""
+    )
+    return (
+        f'<a class="appt appt-type-{a.appointment_type_id} appt--{escape(a.status)}" '
+        f'href="{escape(url)}" title="{time} {patient} · {type_name} · {status}">'
+        f'<span class="appt__time">{time}</span> '
+        f'<span class="appt__patient">{patient}</span>'
+        f'<span class="appt__meta">{type_name} · <span class="appt__status">{status}</span>'
+        f"{overbook}</span></a>"
+    )
+
+
 def cell_html(cell: Cell) -> str:
-    """One grid cell as a table cell; every value from the database is escaped."""
+    """One grid cell as a table cell; every value from the database is escaped (the standard
+    library's html.escape, the same characters Django's escape replaces, without its lazy-
+    string wrapper: the grid escapes hundreds of values)."""
     kind = cell.kind
     if kind == "empty":
         return '<td class="sched-cell--empty"></td>'
     rows = int(cell.rows)
     if kind == "appointments":
-        single = " sched-cell--single" if len(cell.links) == 1 else ""
-        links = "".join(
-            f'<a class="{escape(a.css)}" href="{escape(a.url)}" title="{escape(a.time)} '
-            f'{escape(a.patient)} · {escape(a.type_name)} · {escape(a.status)}">'
-            f'<span class="appt__time">{escape(a.time)}</span> '
-            f'<span class="appt__patient">{escape(a.patient)}</span>'
-            f'<span class="appt__meta">{escape(a.type_name)} · '
-            f'<span class="appt__status">{escape(a.status)}</span>'
-            + (
-                ' <span class="appt__status appt__status--overbook">Overbook</span>'
-                if a.is_overbook
-                else ""
-            )
-            + "</span></a>"
-            for a in cell.links
-        )
-        return f'<td rowspan="{rows}" class="sched-cell--appts{single}">{links}</td>'
+        single = " sched-cell--single" if len(cell.appointments) == 1 else ""
+        return f'<td rowspan="{rows}" class="sched-cell--appts{single}">{cell.links_html}</td>'
     time = escape(cell.time)
     if kind == "open":
         if cell.url:
@@ -450,11 +462,11 @@ def day_reference(*, user: User, clinic: Clinic, day: date) -> DayReference:
     user of the clinic, so it is cached per clinic and day (checked: the user works there)."""
     from . import refcache
 
-    providers_qs = selectors.providers_for_clinic(user=user, clinic=clinic, day=day)
     if clinic.pk not in user.clinic_ids and not user.is_superuser:
         return DayReference(providers=[], templates={}, time_off={}, closure=None)
 
     def compute() -> DayReference:
+        providers_qs = selectors.providers_for_clinic(user=user, clinic=clinic, day=day)
         day_start, day_end = availability.day_bounds_utc(day, clinic.tz)
         time_off: dict[int, list[tuple[datetime, datetime]]] = {}
         # Every provider's (a column can be a provider with an appointment but no template).
