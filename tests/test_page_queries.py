@@ -46,7 +46,7 @@ BUDGET = {
     "find a slot": 3,
     "patient search": 5,
     "patient page": 6,
-    "check-in": 8,  # 7, and the patient's balance from the revenue ledger (issue 14)
+    "check-in": 6,  # the visit and the patient's balance (issue 14) read with the appointment
     "flow board": 7,
     "flow board poll": 6,
     "supply tablet": 8,
