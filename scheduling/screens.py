@@ -24,7 +24,7 @@ from clinicops.core import roles
 from clinicops.core.models import Clinic, Staff, User
 
 from . import availability, selectors
-from .models import Appointment, ClinicClosure, ProviderTimeOff, TemplateBlock
+from .models import Appointment, AppointmentType, ClinicClosure, ProviderTimeOff, TemplateBlock
 
 # Row heights the stylesheet knows, largest first: a grid uses the largest that every time on
 # it is a multiple of, so a day of 20-minute slots gets 20-minute rows.
@@ -449,12 +449,16 @@ def _time_off(provider_ids: list[int], start: datetime, end: datetime) -> dict[i
 
 @dataclass
 class DayReference:
-    """What a day's grid needs besides its appointments (cached: scheduling.refcache)."""
+    """What a day's grid needs besides its appointments (cached: scheduling.refcache), and
+    what the day view shows around it: the legend's types and the filter's providers (one
+    cache round trip for the page, not three)."""
 
     providers: list[Staff]  # with a template in effect that day
     templates: dict[int, list[Any]]  # provider id -> templates covering the day, with blocks
     time_off: dict[int, list[tuple[datetime, datetime]]]  # every provider's, that day
     closure: ClinicClosure | None
+    types: list[AppointmentType] | None = None  # the clinic's active types
+    clinic_providers: list[Staff] | None = None  # as `clinic_providers(clinic)` lists them
 
 
 def day_reference(*, user: User, clinic: Clinic, day: date) -> DayReference:
@@ -479,6 +483,8 @@ def day_reference(*, user: User, clinic: Clinic, day: date) -> DayReference:
             templates=availability.load_templates(clinic=clinic, start=day, end=day),
             time_off=time_off,
             closure=ClinicClosure.objects.filter(clinic=clinic, day=day).first(),
+            types=list(AppointmentType.objects.filter(clinic=clinic, is_active=True)),
+            clinic_providers=list(clinic_providers(clinic)),
         )
 
     return refcache.cached(f"day:{clinic.pk}:{day.isoformat()}", compute)  # type: ignore[no-any-return]
@@ -587,6 +593,7 @@ class DaySchedule:
     appointments: list[ScheduledAppointment]
     cancelled: list[ScheduledAppointment]
     closure: ClinicClosure | None
+    reference: DayReference | None = None
 
 
 def day_schedule(
@@ -624,6 +631,7 @@ def day_schedule(
         appointments=appointments,
         cancelled=[a for a in appointments if a.status == Appointment.Status.CANCELLED],
         closure=closure,
+        reference=reference,
     )
 
 
