@@ -1,9 +1,9 @@
 """Patient-flow reads, scoped to the clinics the user works in.
 
 The boards are polled every few seconds by every desk and nurse station, so each is a fixed
-handful of queries however many patients are in the clinic: one for the visits (with their
-patient, appointment, provider and room joined), one for the thresholds, one for the
-arrivals still expected, and two for the rooms.
+handful of queries however many patients are in the clinic. The flow board reads its visits
+(with their patient, appointment, provider and room joined), the arrivals still expected and
+the free rooms in one round trip (`_board_reads`); the thresholds are cached.
 """
 
 from __future__ import annotations
@@ -14,10 +14,21 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    CharField,
+    DateTimeField,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    Window,
+)
+from django.db.models.functions import Cast, RowNumber
 
 from clinicops.core.models import Clinic, Room, Staff, User
 from clinicops.core.refcache import Reference
@@ -168,68 +179,158 @@ def clock(moment: datetime, tz: tzinfo, *, seconds: bool = False) -> str:
 
 _STEP_LABELS = {step: Step(step).label for step in Step.values}
 _NEXT = {step: (to, _STEP_LABELS[to]) for step, to in FORWARD.items()}
-_BOARD_COLUMNS = (
-    "pk",
-    "patient_id",
-    "patient__first_name",
-    "patient__last_name",
-    "is_walk_in",
-    "appointment__start",
-    "appointment__room_id",
-    "appointment__provider_id",
-    "appointment__provider__user__first_name",
-    "appointment__provider__user__last_name",
-    "appointment__provider__user__username",
-    "step",
-    "step_since",
-    "room__name",
-)
 
 
-def _board_rows(
-    *, user: User | AnonymousUser, clinic: Clinic, day: date, now: datetime
-) -> list[BoardRow]:
+def _null(field: Any) -> Cast:
+    return Cast(Value(None), output_field=field)
+
+
+_INT, _TEXT, _BOOL, _TIME = IntegerField(), CharField(), BooleanField(), DateTimeField()
+# The three reads of the board as the columns of one UNION ALL (one round trip instead of
+# three; each part keeps its own filter and scoping). Which part a row is from is its first
+# column; the parts' columns line up as in _BoardRead.
+_VISIT, _ARRIVAL, _ROOM = 1, 2, 3
+
+
+class _BoardRead(NamedTuple):
+    part: int
+    pk: int
+    patient_id: int | None
+    first: str | None
+    last: str | None
+    walk_in: bool | None
+    start: datetime | None  # the appointment's start
+    number: int | None  # a visit's booked room id; a free room's place in the name order
+    provider_id: int | None
+    provider_first: str | None
+    provider_last: str | None
+    provider_username: str | None
+    text: str | None  # a visit's step, an arrival's visit type, a room's name
+    step_since: datetime | None
+    room: str | None  # a visit's room's name
+
+
+def _board_reads(
+    *, user: User | AnonymousUser, clinic: Clinic, day: date
+) -> tuple[list[_BoardRead], list[_BoardRead], list[tuple[int, str]]]:
+    """Today's visits, the appointments still expected, and the free rooms (by name)."""
     start, end = availability.day_bounds_utc(day, clinic.tz)
-    tz = clinic.tz
-    rows = []
-    for (
-        pk,
-        patient_id,
-        first,
-        last,
-        walk_in,
-        appt_start,
-        booked_room_id,
-        provider_id,
-        provider_first,
-        provider_last,
-        provider_username,
-        step,
-        step_since,
-        room,
-    ) in (
+    visits = (
         Visit.objects.for_user(user)
         .filter(clinic=clinic, checked_in_at__gte=start, checked_in_at__lt=end)
-        .values_list(*_BOARD_COLUMNS)
-    ):
+        .order_by()
+        .annotate(part_=Value(_VISIT))
+        .values_list(
+            "part_",
+            "pk",
+            "patient_id",
+            "patient__first_name",
+            "patient__last_name",
+            "is_walk_in",
+            "appointment__start",
+            "appointment__room_id",
+            "appointment__provider_id",
+            "appointment__provider__user__first_name",
+            "appointment__provider__user__last_name",
+            "appointment__provider__user__username",
+            "step",
+            "step_since",
+            "room__name",
+        )
+    )
+    arrivals = (
+        expected_arrivals(user=user, clinic=clinic, day=day)
+        .order_by()
+        .annotate(
+            part_=Value(_ARRIVAL),
+            walk_in_=_null(_BOOL),
+            number_=_null(_INT),
+            since_=_null(_TIME),
+            room_=_null(_TEXT),
+        )
+        .values_list(
+            "part_",
+            "pk",
+            "patient_id",
+            "patient__first_name",
+            "patient__last_name",
+            "walk_in_",
+            "start",
+            "number_",
+            "provider_id",
+            "provider__user__first_name",
+            "provider__user__last_name",
+            "provider__user__username",
+            "appointment_type__name",
+            "since_",
+            "room_",
+        )
+    )
+    busy = RoomTurn.objects.filter(room__clinic=clinic, cleaned_at__isnull=True).values("room_id")
+    rooms = (
+        Room.objects.filter(clinic=clinic, is_active=True)
+        .exclude(pk__in=busy)
+        .order_by()
+        .annotate(
+            part_=Value(_ROOM),
+            # The database's order of the names (its collation), as the select lists them.
+            number_=Window(RowNumber(), order_by=[F("name").asc(), F("pk").asc()]),
+            **{name: _null(_INT) for name in ("patient_", "provider_")},
+            **{name: _null(_TEXT) for name in ("first_", "last_", "pf_", "pl_", "pu_", "room_")},
+            walk_in_=_null(_BOOL),
+            **{name: _null(_TIME) for name in ("start_", "since_")},
+        )
+        .values_list(
+            "part_",
+            "pk",
+            "patient_",
+            "first_",
+            "last_",
+            "walk_in_",
+            "start_",
+            "number_",
+            "provider_",
+            "pf_",
+            "pl_",
+            "pu_",
+            "name",
+            "since_",
+            "room_",
+        )
+    )
+    read: dict[int, list[_BoardRead]] = {_VISIT: [], _ARRIVAL: [], _ROOM: []}
+    for row in visits.union(arrivals, rooms, all=True).order_by():
+        read[row[0]].append(_BoardRead(*row))
+    read[_ARRIVAL].sort(key=lambda r: (r.start, r.pk))
+    read[_ROOM].sort(key=lambda r: r.number or 0)
+    return read[_VISIT], read[_ARRIVAL], [(r.pk, r.text or "") for r in read[_ROOM]]
+
+
+def _board_rows(reads: list[_BoardRead], *, tz: tzinfo, now: datetime) -> list[BoardRow]:
+    rows = []
+    for read in reads:
+        step = read.text or ""
+        # A visit's part: its appointment's start and its step's time are never NULL.
+        appt_start, step_since = cast(datetime, read.start), cast(datetime, read.step_since)
         next_step, next_label = _NEXT.get(step, ("", ""))
         rows.append(
             BoardRow(
-                visit_id=pk,
-                patient_id=patient_id,
-                name=f"{last}, {first}",
-                full_name=f"{first} {last}",
-                walk_in=walk_in,
+                visit_id=read.pk,
+                patient_id=read.patient_id or 0,
+                name=f"{read.last}, {read.first}",
+                full_name=f"{read.first} {read.last}",
+                walk_in=bool(read.walk_in),
                 start=appt_start,
                 appt_time=clock(appt_start, tz),
-                provider_id=provider_id,
-                provider=f"{provider_first} {provider_last}".strip() or provider_username,
+                provider_id=read.provider_id or 0,
+                provider=f"{read.provider_first} {read.provider_last}".strip()
+                or (read.provider_username or ""),
                 step=step,
                 step_label=_STEP_LABELS[step],
                 step_since=step_since,
                 since_time=clock(step_since, tz),
-                room=room or "—",
-                booked_room_id=booked_room_id,
+                room=read.room or "—",
+                booked_room_id=read.number,
                 minutes=max(0, int((now - step_since) / timedelta(minutes=1))),
                 next_step=next_step,
                 next_label=next_label,
@@ -259,9 +360,10 @@ def flow_board(
     sort = sort if sort in SORTS else "time"
     day = now.astimezone(clinic.tz).date()
     thresholds = thresholds_for(clinic)
+    visit_reads, arrival_reads, rooms = _board_reads(user=user, clinic=clinic, day=day)
     active: list[BoardRow] = []
     finished: list[BoardRow] = []
-    for row in _board_rows(user=user, clinic=clinic, day=day, now=now):
+    for row in _board_rows(visit_reads, tz=clinic.tz, now=now):
         if row.step in ACTIVE_STEPS:
             row.level = alert_level(row.step, row.minutes, thresholds)
             if row.level:
@@ -300,45 +402,19 @@ def flow_board(
     tz = clinic.tz
     arrivals = [
         ArrivalRow(
-            appointment_id=pk,
-            patient_id=patient_id,
-            name=f"{last}, {first}",
-            full_name=f"{first} {last}",
-            appt_time=clock(start, tz),
-            type_name=type_name,
-            provider=f"{p_first} {p_last}".strip() or p_username,
-            minutes_late=int((now - start) / timedelta(minutes=1)),
+            appointment_id=read.pk,
+            patient_id=read.patient_id or 0,
+            name=f"{read.last}, {read.first}",
+            full_name=f"{read.first} {read.last}",
+            appt_time=clock(read.start, tz) if read.start else "",
+            type_name=read.text or "",
+            provider=f"{read.provider_first} {read.provider_last}".strip()
+            or (read.provider_username or ""),
+            minutes_late=int((now - read.start) / timedelta(minutes=1)) if read.start else 0,
         )
-        for (
-            pk,
-            patient_id,
-            first,
-            last,
-            start,
-            type_name,
-            p_first,
-            p_last,
-            p_username,
-        ) in expected_arrivals(user=user, clinic=clinic, day=day).values_list(
-            "pk",
-            "patient_id",
-            "patient__first_name",
-            "patient__last_name",
-            "start",
-            "appointment_type__name",
-            "provider__user__first_name",
-            "provider__user__last_name",
-            "provider__user__username",
-        )
+        for read in arrival_reads
     ]
     patient_ids = [r.patient_id for r in (*active, *finished)] + [a.patient_id for a in arrivals]
-    busy = RoomTurn.objects.filter(room__clinic=clinic, cleaned_at__isnull=True).values("room_id")
-    rooms = list(
-        Room.objects.filter(clinic=clinic, is_active=True)
-        .exclude(pk__in=busy)
-        .order_by("name")
-        .values_list("pk", "name")
-    )
     return FlowBoard(
         clinic=clinic,
         day=day,

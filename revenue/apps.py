@@ -14,6 +14,6 @@ class RevenueConfig(AppConfig):
         # below revenue in the import layers, so revenue hands it the reader.
         from patientflow import balances as desk
 
-        from .services.balances import patient_balance
+        from .services.balances import patient_balance, patient_balance_expression
 
-        desk.register(patient_balance)
+        desk.register(patient_balance, expression=patient_balance_expression)

@@ -52,7 +52,10 @@ class CachedChoiceIterator(forms.models.ModelChoiceIterator):
         if self.field.empty_label is not None:
             yield ("", self.field.empty_label)
         cache_key = getattr(self.field, "cache_key", "")
-        if cache_key:
+        if self.field.preloaded is not None:
+            # Read by the view together with its other reference data (the day view).
+            objs = self.field.preloaded
+        elif cache_key:
             # Reference data (the clinic's providers): cached, replaced when it changes.
             objs = refcache.cached(cache_key, lambda: list(self.queryset.all()))
         else:
@@ -66,6 +69,7 @@ class CachedModelChoiceField(forms.ModelChoiceField):
 
     iterator = CachedChoiceIterator
     cache_key = ""
+    preloaded: list[Any] | None = None  # the choices, when the view has read them already
 
 
 class ProviderChoiceField(CachedModelChoiceField):

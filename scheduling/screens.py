@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from html import escape
 from typing import Any
-from urllib.parse import urlencode
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from clinicops.audit import audit
@@ -25,7 +24,7 @@ from clinicops.core import roles
 from clinicops.core.models import Clinic, Staff, User
 
 from . import availability, selectors
-from .models import Appointment, ClinicClosure, ProviderTimeOff, TemplateBlock
+from .models import Appointment, AppointmentType, ClinicClosure, ProviderTimeOff, TemplateBlock
 
 # Row heights the stylesheet knows, largest first: a grid uses the largest that every time on
 # it is a multiple of, so a day of 20-minute slots gets 20-minute rows.
@@ -43,7 +42,7 @@ class Cell:
     rows: int = 1
     start: datetime | None = None
     end: datetime | None = None
-    appointments: list[Appointment] = field(default_factory=list)
+    appointments: list[ScheduledAppointment] = field(default_factory=list)
     label: str = ""
     provider_id: int | None = None
     type_id: int | None = None  # the block's only accepted type, to preselect when booking
@@ -52,20 +51,7 @@ class Cell:
     # hundreds of them).
     time: str = ""
     url: str = ""
-    links: list[AppointmentLink] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class AppointmentLink:
-    """An appointment as the grid draws it."""
-
-    url: str
-    time: str
-    patient: str
-    type_name: str
-    css: str
-    status: str
-    is_overbook: bool
+    links_html: str = ""  # the appointments' links, escaped
 
 
 @dataclass
@@ -75,7 +61,7 @@ class ColumnSource:
     label: str
     day: date
     provider: Staff
-    appointments: list[Appointment]
+    appointments: list[ScheduledAppointment]
     template: Any  # availability's template in effect that day, or None
     time_off: list[tuple[datetime, datetime]]
     closure: str | None = None
@@ -111,6 +97,28 @@ class Grid:
     @property
     def is_empty(self) -> bool:
         return not self.rows
+
+    @property
+    def body_html(self) -> SafeString:
+        """The table's rows (the template's loop over them was a fifth of the day view's
+        time); read by the template, after `link_grid` and `mark_now`."""
+        html = []
+        for row in self.rows:
+            if row.is_now:
+                css = (
+                    ' class="is-now is-hour" data-now'
+                    if row.is_hour
+                    else ' class="is-now" data-now'
+                )
+            else:
+                css = ' class="is-hour"' if row.is_hour else ""
+            hidden = "" if row.label else ' class="visually-hidden"'
+            html.append(
+                f'<tr{css}><th scope="row" class="sched-grid__time"><span{hidden}>'
+                f"{escape(row.time)}</span></th>{row.cells_html}</tr>"
+            )
+        # Every value went through escape() (cells_html by cell_html); the rest is markup.
+        return mark_safe("\n".join(html))  # noqa: S308
 
 
 @dataclass
@@ -341,52 +349,56 @@ def link_grid(grid: Grid, *, clinic: Clinic, can_book: bool) -> Grid:
         for cell in row.cells:
             if cell.start is not None:
                 local = cell.start.astimezone(tz)
-                cell.time = f"{local:%H:%M}"
+                cell.time = f"{local.hour:02d}:{local.minute:02d}"
                 if can_book and cell.kind == "open":
-                    query = {"provider": cell.provider_id, "start": f"{local:%Y-%m-%dT%H:%M}"}
+                    # As urlencode(..., safe=":") writes it: every value is digits, - or :.
+                    cell.url = (
+                        f"{book}?provider={cell.provider_id}"
+                        f"&start={local.date().isoformat()}T{cell.time}"
+                    )
                     if cell.type_id is not None:
-                        query["appointment_type"] = cell.type_id
-                    cell.url = f"{book}?{urlencode(query, safe=':')}"
-            cell.links = [
-                AppointmentLink(
-                    url=appointment_url.replace(str(_PK), str(a.pk)),
-                    time=f"{a.start.astimezone(tz):%H:%M}",
-                    patient=f"{a.patient.last_name}, {a.patient.first_name}",
-                    type_name=a.appointment_type.name,
-                    css=f"appt appt-type-{a.appointment_type_id} appt--{a.status}",
-                    status=a.get_status_display(),
-                    is_overbook=a.is_overbook,
+                        cell.url += f"&appointment_type={cell.type_id}"
+            if cell.appointments:
+                cell.links_html = "".join(
+                    _link_html(a, appointment_url.replace(str(_PK), str(a.pk)), tz)
+                    for a in cell.appointments
                 )
-                for a in cell.appointments
-            ]
         row.cells_html = mark_safe("\n".join(cell_html(cell) for cell in row.cells))  # noqa: S308
     return grid
 
 
+def _link_html(a: ScheduledAppointment, url: str, tz: Any) -> str:
+    """One appointment's link in its cell; every value from the database is escaped."""
+    local = a.start.astimezone(tz)
+    time = f"{local.hour:02d}:{local.minute:02d}"
+    patient, type_name = escape(a.patient_name), escape(a.type_name)
+    status = escape(a.get_status_display())
+    overbook = (
+        ' <span class="appt__status appt__status--overbook">Overbook</span>'
+        if a.is_overbook
+        else ""
+    )
+    return (
+        f'<a class="appt appt-type-{a.appointment_type_id} appt--{escape(a.status)}" '
+        f'href="{escape(url)}" title="{time} {patient} · {type_name} · {status}">'
+        f'<span class="appt__time">{time}</span> '
+        f'<span class="appt__patient">{patient}</span>'
+        f'<span class="appt__meta">{type_name} · <span class="appt__status">{status}</span>'
+        f"{overbook}</span></a>"
+    )
+
+
 def cell_html(cell: Cell) -> str:
-    """One grid cell as a table cell; every value from the database is escaped."""
+    """One grid cell as a table cell; every value from the database is escaped (the standard
+    library's html.escape, the same characters Django's escape replaces, without its lazy-
+    string wrapper: the grid escapes hundreds of values)."""
     kind = cell.kind
     if kind == "empty":
         return '<td class="sched-cell--empty"></td>'
     rows = int(cell.rows)
     if kind == "appointments":
-        single = " sched-cell--single" if len(cell.links) == 1 else ""
-        links = "".join(
-            f'<a class="{escape(a.css)}" href="{escape(a.url)}" title="{escape(a.time)} '
-            f'{escape(a.patient)} · {escape(a.type_name)} · {escape(a.status)}">'
-            f'<span class="appt__time">{escape(a.time)}</span> '
-            f'<span class="appt__patient">{escape(a.patient)}</span>'
-            f'<span class="appt__meta">{escape(a.type_name)} · '
-            f'<span class="appt__status">{escape(a.status)}</span>'
-            + (
-                ' <span class="appt__status appt__status--overbook">Overbook</span>'
-                if a.is_overbook
-                else ""
-            )
-            + "</span></a>"
-            for a in cell.links
-        )
-        return f'<td rowspan="{rows}" class="sched-cell--appts{single}">{links}</td>'
+        single = " sched-cell--single" if len(cell.appointments) == 1 else ""
+        return f'<td rowspan="{rows}" class="sched-cell--appts{single}">{cell.links_html}</td>'
     time = escape(cell.time)
     if kind == "open":
         if cell.url:
@@ -437,12 +449,16 @@ def _time_off(provider_ids: list[int], start: datetime, end: datetime) -> dict[i
 
 @dataclass
 class DayReference:
-    """What a day's grid needs besides its appointments (cached: scheduling.refcache)."""
+    """What a day's grid needs besides its appointments (cached: scheduling.refcache), and
+    what the day view shows around it: the legend's types and the filter's providers (one
+    cache round trip for the page, not three)."""
 
     providers: list[Staff]  # with a template in effect that day
     templates: dict[int, list[Any]]  # provider id -> templates covering the day, with blocks
     time_off: dict[int, list[tuple[datetime, datetime]]]  # every provider's, that day
     closure: ClinicClosure | None
+    types: list[AppointmentType] | None = None  # the clinic's active types
+    clinic_providers: list[Staff] | None = None  # as `clinic_providers(clinic)` lists them
 
 
 def day_reference(*, user: User, clinic: Clinic, day: date) -> DayReference:
@@ -450,11 +466,11 @@ def day_reference(*, user: User, clinic: Clinic, day: date) -> DayReference:
     user of the clinic, so it is cached per clinic and day (checked: the user works there)."""
     from . import refcache
 
-    providers_qs = selectors.providers_for_clinic(user=user, clinic=clinic, day=day)
     if clinic.pk not in user.clinic_ids and not user.is_superuser:
         return DayReference(providers=[], templates={}, time_off={}, closure=None)
 
     def compute() -> DayReference:
+        providers_qs = selectors.providers_for_clinic(user=user, clinic=clinic, day=day)
         day_start, day_end = availability.day_bounds_utc(day, clinic.tz)
         time_off: dict[int, list[tuple[datetime, datetime]]] = {}
         # Every provider's (a column can be a provider with an appointment but no template).
@@ -467,47 +483,130 @@ def day_reference(*, user: User, clinic: Clinic, day: date) -> DayReference:
             templates=availability.load_templates(clinic=clinic, start=day, end=day),
             time_off=time_off,
             closure=ClinicClosure.objects.filter(clinic=clinic, day=day).first(),
+            types=list(AppointmentType.objects.filter(clinic=clinic, is_active=True)),
+            clinic_providers=list(clinic_providers(clinic)),
         )
 
     return refcache.cached(f"day:{clinic.pk}:{day.isoformat()}", compute)  # type: ignore[no-any-return]
 
 
-# The columns the day view shows of a day's appointments (the grid, the cancelled list, the
-# audit entry): a busy day's rows carried every column of five tables. A field read that is not
-# here costs a query per row; tests/test_page_queries.py counts the day view's queries.
-DAY_VIEW_FIELDS = (
-    *("id", "clinic", "patient", "provider", "room", "appointment_type", "start", "end"),
+# The columns the day and week views read of an appointment (the grid, the cancelled list,
+# the audit entry), as plain values: a busy day's 60 appointments were 300 model instances
+# (the appointment, its patient, provider, provider's user and type), most of the day view's
+# Python time. A value the views show must be read here.
+_ROW_COLUMNS = (
+    *("pk", "patient_id", "provider_id", "appointment_type_id", "start", "end"),
     *("status", "cancel_reason", "late_cancel", "is_overbook"),
-    *("patient__id", "patient__clinic_id", "patient__first_name", "patient__last_name"),
-    *("provider__id", "provider__title", "provider__user"),
-    *("provider__user__id", "provider__user__username"),
+    *("patient__first_name", "patient__last_name", "appointment_type__name"),
+    *("provider__title", "provider__user_id", "provider__user__username"),
     *("provider__user__first_name", "provider__user__last_name"),
-    *("appointment_type__id", "appointment_type__clinic_id", "appointment_type__name"),
-    *("room__id", "room__clinic_id", "room__name"),
 )
+_STATUS_LABELS = dict(Appointment.Status.choices)
+_CANCEL_LABELS = dict(Appointment.CancelReason.choices)
+
+
+@dataclass(slots=True)
+class ScheduledAppointment:
+    """An appointment as the day and week views show it: flat values, no model instances."""
+
+    pk: int
+    patient_id: int
+    provider_id: int
+    appointment_type_id: int
+    start: datetime
+    end: datetime
+    status: str
+    cancel_reason: str
+    late_cancel: bool
+    is_overbook: bool
+    patient_name: str  # "Last, First", as str(Patient)
+    type_name: str
+    provider_name: str  # as str(Staff)
+
+    def get_status_display(self) -> str:
+        return _STATUS_LABELS.get(self.status, self.status)
+
+    def get_cancel_reason_display(self) -> str:
+        return _CANCEL_LABELS.get(self.cancel_reason, self.cancel_reason)
+
+
+def scheduled_appointments(
+    queryset: QuerySet[Appointment],
+) -> tuple[list[ScheduledAppointment], dict[int, Staff]]:
+    """The rows of `queryset` (already scoped), and each provider they name as a Staff row
+    with its user (a column's heading: only the fields read here are loaded, others defer)."""
+    rows: list[ScheduledAppointment] = []
+    providers: dict[int, Staff] = {}
+    db = queryset.db
+    for (
+        pk,
+        patient_id,
+        provider_id,
+        type_id,
+        start,
+        end,
+        status,
+        cancel_reason,
+        late_cancel,
+        is_overbook,
+        first,
+        last,
+        type_name,
+        title,
+        user_id,
+        username,
+        p_first,
+        p_last,
+    ) in queryset.values_list(*_ROW_COLUMNS):
+        provider_name = f"{p_first} {p_last}".strip() or username
+        rows.append(
+            ScheduledAppointment(
+                pk,
+                patient_id,
+                provider_id,
+                type_id,
+                start,
+                end,
+                status,
+                cancel_reason,
+                late_cancel,
+                is_overbook,
+                f"{last}, {first}",
+                type_name,
+                provider_name,
+            )
+        )
+        if provider_id not in providers:
+            staff = Staff.from_db(db, ["id", "user_id", "title"], [provider_id, user_id, title])
+            staff.user = User.from_db(
+                db,
+                ["id", "username", "first_name", "last_name"],
+                [user_id, username, p_first, p_last],
+            )
+            providers[provider_id] = staff
+    return rows, providers
 
 
 @dataclass
 class DaySchedule:
     grid: Grid
-    appointments: list[Appointment]
-    cancelled: list[Appointment]
+    appointments: list[ScheduledAppointment]
+    cancelled: list[ScheduledAppointment]
     closure: ClinicClosure | None
+    reference: DayReference | None = None
 
 
 def day_schedule(
     *, user: User, clinic: Clinic, day: date, provider: Staff | None, now: datetime
 ) -> DaySchedule:
     """The clinic's day: one column per provider scheduled (or booked) that day."""
-    appointments = list(
-        selectors.appointments_for_day(user=user, clinic=clinic, day=day, provider=provider).only(
-            *DAY_VIEW_FIELDS
-        )
+    appointments, booked_with = scheduled_appointments(
+        selectors.appointments_for_day(user=user, clinic=clinic, day=day, provider=provider)
     )
     reference = day_reference(user=user, clinic=clinic, day=day)
     providers = {p.pk: p for p in reference.providers}
-    for appointment in appointments:
-        providers.setdefault(appointment.provider_id, appointment.provider)
+    for pk, staff in booked_with.items():
+        providers.setdefault(pk, staff)
     if provider is not None:
         providers = {provider.pk: provider}
     ordered = sorted(providers.values(), key=lambda s: (s.user.last_name, s.user.first_name, s.pk))
@@ -532,6 +631,7 @@ def day_schedule(
         appointments=appointments,
         cancelled=[a for a in appointments if a.status == Appointment.Status.CANCELLED],
         closure=closure,
+        reference=reference,
     )
 
 
@@ -540,7 +640,7 @@ def week_schedule(
 ) -> DaySchedule:
     """One provider's week: a column per day (weekend days only when something is on them)."""
     week_end = week_start + timedelta(days=6)
-    appointments = list(
+    appointments, _ = scheduled_appointments(
         selectors.appointments_for_provider_week(
             user=user, clinic=clinic, provider=provider, week_start=week_start
         )
@@ -590,7 +690,11 @@ def week_start_of(day: date) -> date:
 
 
 def record_list_view(
-    *, actor: User, clinic: Clinic, appointments: Sequence[Appointment], summary: str
+    *,
+    actor: User,
+    clinic: Clinic,
+    appointments: Sequence[Appointment | ScheduledAppointment],
+    summary: str,
 ) -> AuditEvent | None:
     """One audit entry for a screen that listed appointments (names, times, visit types).
 

@@ -46,9 +46,9 @@ BUDGET = {
     "find a slot": 3,
     "patient search": 5,
     "patient page": 6,
-    "check-in": 8,  # 7, and the patient's balance from the revenue ledger (issue 14)
-    "flow board": 7,
-    "flow board poll": 6,
+    "check-in": 6,  # the visit and the patient's balance (issue 14) read with the appointment
+    "flow board": 5,  # visits, arrivals and free rooms in one UNION ALL; the audit entry
+    "flow board poll": 4,
     "supply tablet": 8,
     "log": 11,
     "dashboard": 5,

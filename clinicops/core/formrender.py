@@ -3,7 +3,8 @@
 Django renders every widget through the template language: an `<input>` is three templates
 (the type's, `input.html`, `attrs.html`) and a `<select>` one more per option. On the main pages
 that was a fifth to a third of the page's time (docs/benchmarks.md, issue 18). This renderer
-writes the same markup for Django's own input, select, option, checkbox and textarea templates
+writes the same markup for Django's own input, select, option, checkbox (and a checkbox list's
+option, `{{ option.tag }}`) and textarea templates
 directly, with the same escaping (`conditional_escape`, values through `stringformat:'s'`,
 labels localized as `{{ }}` would); any other template (radio lists, the form layouts, a
 widget with its own template) goes to Django's template renderer as before.
@@ -109,6 +110,18 @@ def textarea_html(widget: Mapping[str, Any]) -> str:
     )
 
 
+def checkbox_option_html(widget: Mapping[str, Any]) -> str:
+    """django/forms/widgets/checkbox_option.html (input_option.html): one box of a checkbox
+    list, as `{{ option.tag }}` renders it (each was three templates)."""
+    box = input_html(widget)
+    if not widget.get("wrap_label"):
+        return box
+    attrs = widget["attrs"]
+    target = f' for="{_text(attrs["id"])}"' if attrs.get("id") else ""
+    # The included input template's trailing newline stays inside the label.
+    return f"<label{target}>{box}\n {_text(widget['label'])}</label>"
+
+
 class _Fallback(Exception):
     """A widget this module does not write: the template renderer does it."""
 
@@ -117,6 +130,7 @@ FAST: dict[str, Callable[[Mapping[str, Any]], str]] = {
     **{f"{WIDGETS}{kind}.html": input_html for kind in INPUT_TYPES},
     f"{WIDGETS}select.html": select_html,
     f"{WIDGETS}select_option.html": option_html,
+    f"{WIDGETS}checkbox_option.html": checkbox_option_html,
     f"{WIDGETS}textarea.html": textarea_html,
 }
 

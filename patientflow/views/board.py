@@ -23,7 +23,7 @@ from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, ren
 from .. import selectors, services
 from ..forms import ChangeRoomForm, MoveForm, UndoForm
 from ..models import NEXT_STEPS, Step, Visit
-from ..rows import board_rows, finished_rows
+from ..rows import arrival_rows, board_rows, finished_rows
 from ..services import housekeeping, moves
 from .common import _LEVELS, _first_error, _is_refresh, _record_view, _visit_for
 
@@ -111,14 +111,18 @@ def _render_board(
         )
     query = QueryDict(mutable=True)
     query.update({k: v for k, v in params.items() if v})
+    can_check_in = request.user.has_perm("patientflow.add_visit")
+    wall = params["wall"] == "1"
     context = {
         "board": board,
-        "can_check_in": request.user.has_perm("patientflow.add_visit"),
+        "can_check_in": can_check_in,
         "actions": actions,
-        "finished_html": finished_rows(board.finished),
+        # The wall screen shows no arrivals (nor anything finished).
+        "arrivals_html": "" if wall else arrival_rows(board.arrivals, can_check_in=can_check_in),
+        "finished_html": "" if wall else finished_rows(board.finished),
         "updated": selectors.clock(now, clinic.tz, seconds=True),
         "params": params,
-        "wall": params["wall"] == "1",
+        "wall": wall,
         "poll_url": f"{reverse('patientflow:board')}?{query.urlencode()}",
         "groups": selectors.GROUPS,
         "sorts": selectors.SORTS,

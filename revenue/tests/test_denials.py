@@ -313,6 +313,49 @@ def test_patient_balance_hook_for_the_front_desk(claim, billing, biller):
     assert desk.patient_balance(PatientFactory(clinic=claim.clinic).pk) == D("0")
 
 
+def test_check_in_shows_the_balance_read_with_the_appointment(
+    claim, billing, biller, front_desk, client
+):
+    """The check-in page reads the balance as a subquery of its appointment query (one round
+    trip); it must be the ledger's figure, and none for a patient who owes nothing."""
+    from django.utils import timezone
+
+    from patientflow import balances as desk
+    from patientflow.tests.clock import midday_zone
+    from scheduling.models import Appointment
+    from scheduling.tests.factories import AppointmentFactory
+
+    lines = paid_in_full_line(claim, contractual=D("5"), patient=D("10"))
+    remittances.import_835(actor=biller, content=remit([remit_claim(claim, lines)],
+                                                        billing=billing))  # fmt: skip
+    LedgerEntry.objects.create(  # paid part of it at the desk: 20.00 - 7.50
+        clinic=claim.clinic,
+        claim=claim,
+        patient=claim.patient,
+        kind=LedgerEntry.Kind.PATIENT_PAYMENT,
+        amount=D("7.50"),
+        posted_at=timezone.now(),
+        posted_by_label="desk",
+    )
+    clinic = claim.clinic
+    clinic.time_zone = midday_zone()  # the appointments are today, so the form is shown
+    clinic.save()
+    soon = timezone.now() + dt.timedelta(minutes=5)
+    owing = AppointmentFactory(clinic=clinic, patient=claim.patient, start=soon)
+    clear = AppointmentFactory(clinic=clinic, start=soon + dt.timedelta(minutes=30))
+    annotated = Appointment.objects.annotate(
+        owed=desk.patient_balance_expression("patient_id")
+    ).in_bulk([owing.pk, clear.pk])
+    assert annotated[owing.pk].owed == balances.patient_balance(claim.patient_id) == D("12.50")
+    assert annotated[clear.pk].owed == D("0")
+
+    client.force_login(front_desk)
+    page = client.get(reverse("patientflow:check_in", args=[owing.pk])).content.decode()
+    assert "Open balance from past visits: <strong>$12.50</strong>" in page
+    page = client.get(reverse("patientflow:check_in", args=[clear.pk])).content.decode()
+    assert "data-open-balance" not in page
+
+
 @pytest.mark.parametrize("dst_day", [dt.date(2026, 3, 8), dt.date(2026, 11, 1)])
 def test_aging_and_first_remittance_day_follow_the_clinic_day_across_dst(
     clinic, provider, patient, coverage, billing, fees, make_claim, biller, dst_day

@@ -53,6 +53,15 @@ def day_view(request: HtmxHttpRequest) -> HttpResponse:
     offers = 0
     if request.user.has_perm("scheduling.view_waitlistoffer"):
         offers = selectors.open_waitlist_offers(user=request.user, clinic=clinic).count()
+    reference = schedule.reference
+    types = reference.types if reference is not None else None
+    if types is None:
+        types = refcache.cached(
+            f"active-types:{clinic.pk}",
+            lambda: list(AppointmentType.objects.filter(clinic=clinic, is_active=True)),
+        )
+    if reference is not None and reference.clinic_providers is not None:
+        form.fields["provider"].preloaded = reference.clinic_providers  # type: ignore[attr-defined]
     context = {
         "form": form,
         "day": day,
@@ -63,10 +72,7 @@ def day_view(request: HtmxHttpRequest) -> HttpResponse:
         "previous_day": day - timedelta(days=1),
         "next_day": day + timedelta(days=1),
         "open_offers": offers,
-        "types": refcache.cached(
-            f"active-types:{clinic.pk}",
-            lambda: list(AppointmentType.objects.filter(clinic=clinic, is_active=True)),
-        ),
+        "types": types,
     }
     return render_page(request, "scheduling/day.html", "day-view", context)
 

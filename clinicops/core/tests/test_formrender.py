@@ -38,6 +38,11 @@ class Everything(forms.Form):
         required=False,
     )
     many = forms.MultipleChoiceField(choices=[("1", "One"), ("2", mark_safe("<b>Two</b>"))])
+    ticks = forms.MultipleChoiceField(
+        choices=[("a", "Alpha"), ("s", HOSTILE), (3, 3)],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
     search = forms.CharField(
         required=False,
         widget=forms.TextInput(attrs={"type": "search", "autofocus": True, "data-x": False}),
@@ -60,6 +65,7 @@ DATA: list[dict[str, Any]] = [
         "kind": "s",
         "grouped": "pear",
         "many": ["1", "2"],
+        "ticks": ["s", "3"],
         "search": "<q>",
     },
     {"number": "not a number", "day": "31/02/2026", "kind": "nope", "many": ["9"]},
@@ -76,11 +82,17 @@ def test_every_widget_matches_django_templates(data: dict[str, Any]) -> None:
         slow.is_valid()
     for name in Everything.base_fields:
         assert str(fast[name]) == str(slow[name]), name
+    # A checkbox list's boxes one by one, as templates print them (`{{ option.tag }}`).
+    for wrap in (False, True):
+        fast_boxes = [box.tag(wrap_label=wrap) for box in fast["ticks"]]
+        assert fast_boxes == [box.tag(wrap_label=wrap) for box in slow["ticks"]]
 
 
 def test_it_is_the_project_renderer_and_covers_the_everyday_widgets() -> None:
     assert settings.FORM_RENDERER == "clinicops.core.formrender.FastWidgetRenderer"
     for kind in ("text", "number", "select", "select_option", "textarea", "checkbox", "hidden"):
+        assert f"django/forms/widgets/{kind}.html" in FAST
+    for kind in ("checkbox_option",):
         assert f"django/forms/widgets/{kind}.html" in FAST
 
 
