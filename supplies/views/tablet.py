@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import permission_required
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef
-from django.http import HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -35,7 +35,7 @@ from ..forms import LogUseForm, QuickCountForm, new_key, quantity_name
 from ..models import ItemBarcode, LocationItem, StockLocation, UsageSubmission
 from ..services import counts as count_services
 from ..services import ledger, usage
-from .common import SESSION_LOCATION, _error_text, _location, _location_item, _remembered_location
+from .common import SESSION_LOCATION, _error_text, _location_item, _remembered_location
 
 TABLET = "supplies/tablet.html"
 CHOOSE = "supplies/choose_location.html"
@@ -116,23 +116,16 @@ def _undo_until(submission: UsageSubmission) -> datetime:
     return submission.created_at + timedelta(seconds=settings.SUPPLIES_UNDO_SECONDS)
 
 
-def _last_entry(request: HtmxHttpRequest, location: StockLocation) -> Feedback | None:
-    """The user's last log here, while it can still be undone."""
-    now = timezone.now()
-    since = now - timedelta(seconds=settings.SUPPLIES_UNDO_SECONDS)
-    last = (
-        selectors.recent_submissions(request.user, location, since=since)  # type: ignore[arg-type]
-        .filter(undone_at__isnull=True)
-        .first()
-    )
+def _last_entry(last: selectors.LastEntry | None) -> Feedback | None:
+    """The user's last log here, while it can still be undone (read with the screen)."""
     if last is None:
         return None
     return Feedback(
         kind="info",
         title="Your last entry here",
-        lines=selectors.submission_lines(last),
-        undo=last,
-        undo_until=_undo_until(last),
+        lines=last.lines,
+        undo=last.submission,
+        undo_until=_undo_until(last.submission),
     )
 
 
@@ -225,6 +218,7 @@ def _tablet_context(
     *,
     focus_scan: bool = False,
     refused: dict[int, str] | None = None,
+    recent_logs: list[selectors.RecentLog] | None = None,
 ) -> dict[str, Any]:
     codes = _tile_codes(items)
     refused = refused or {}
@@ -255,12 +249,14 @@ def _tablet_context(
     if form.is_bound:
         visit_value = str(form.data.get("visit", ""))
     clinic = location.clinic
-    since = datetime.combine(clinic.today(), time.min, tzinfo=clinic.tz)
+    if recent_logs is None:
+        since = datetime.combine(clinic.today(), time.min, tzinfo=clinic.tz)
+        recent_logs = selectors.recent_logs(location, since=since, limit=RECENT_LOGS_SHOWN)
     return {
         "clinic": clinic,
         "location": location,
         # What is stored, so a nurse who is unsure whether a tap went through can see it did.
-        "recent_logs": selectors.recent_logs(location, since=since, limit=RECENT_LOGS_SHOWN),
+        "recent_logs": recent_logs,
         "form": form,
         "tiles": tiles,
         "selected": selected,
@@ -301,12 +297,23 @@ def _render_tablet(
     *,
     focus_scan: bool = False,
     refused: dict[int, str] | None = None,
+    recent_logs: list[selectors.RecentLog] | None = None,
 ) -> HttpResponse:
+    """The tablet, or its log panel for htmx; `recent_logs` when already read since the last
+    change (else they are read here)."""
     if items and not hasattr(items[0], "codes"):
         # A "Log" read the plain list (below); the screen shows the tiles in their order.
         items = _tablet_items(location)
     context = _tablet_context(
-        request, location, items, visits, form, feedback, focus_scan=focus_scan, refused=refused
+        request,
+        location,
+        items,
+        visits,
+        form,
+        feedback,
+        focus_scan=focus_scan,
+        refused=refused,
+        recent_logs=recent_logs,
     )
     if not is_fragment(request):
         _audit_patients_shown(request, location, visits)
@@ -339,18 +346,22 @@ def _adjust(data: QueryDict, name: str, delta: int, cap: int | None) -> None:
 def log(request: HtmxHttpRequest, location_id: int) -> HttpResponse:
     """The tablet at one location: GET shows it; POST logs, or adds a scanned/tapped item."""
     clinic = current_clinic(request)
-    location = _location(request, clinic, location_id)
+    logging = request.method == "POST" and request.POST.get("action") == "log"
+    # The location, its tiles, today's last logs and the user's undoable entry in one query.
+    # A "Log" needs the location's items, not their order by use or their barcodes: a stored
+    # log answers with what changed (a screen shown again reads the tiles then).
+    screen = selectors.tablet_screen(
+        request.user,  # type: ignore[arg-type]
+        clinic,
+        location_id,
+        now=timezone.now(),
+        ordered=not logging,
+        recent=RECENT_LOGS_SHOWN,
+    )
+    if screen is None:
+        raise Http404("No such stock location here.")
+    location, items = screen.location, screen.items
     _remember(request, clinic, location)
-    if request.method == "POST" and request.POST.get("action") == "log":
-        # A "Log" needs the location's items, not their order by use or their barcodes: a
-        # stored log answers with what changed (a screen shown again reads the tiles then).
-        items = list(
-            LocationItem.objects.filter(location=location, is_active=True, item__is_active=True)
-            .select_related("item")
-            .order_by("pk")
-        )
-    else:
-        items = _tablet_items(location)
     if request.method == "POST" and is_fragment(request) and not request.POST.get("visit"):
         # The answer to htmx has no patient picker, and no patient was chosen to check.
         visits: list[Any] = []
@@ -359,14 +370,20 @@ def log(request: HtmxHttpRequest, location_id: int) -> HttpResponse:
     if request.method == "GET":
         form = _fresh_form(items, visits)
         return _render_tablet(
-            request, location, items, visits, form, _last_entry(request, location)
+            request,
+            location,
+            items,
+            visits,
+            form,
+            _last_entry(screen.last_entry),
+            recent_logs=screen.recent_logs,
         )
     data = request.POST.copy()
     if parse_id(data.get("add")) or parse_id(data.get("remove")):
-        return _tap(request, location, items, visits, data)
+        return _tap(request, location, items, visits, data, screen.recent_logs)
     if data.get("action") != "log":
-        return _scan(request, location, items, visits, data)
-    return _log_use(request, location, items, visits, data)
+        return _scan(request, location, items, visits, data, screen.recent_logs)
+    return _log_use(request, location, items, visits, data, screen.recent_logs)
 
 
 def _tap(
@@ -375,6 +392,7 @@ def _tap(
     items: list[LocationItem],
     visits: list[Any],
     data: QueryDict,
+    recent_logs: list[selectors.RecentLog],
 ) -> HttpResponse:
     """A tile or stepper tap without JavaScript (the page does this in the browser otherwise)."""
     adding = parse_id(data.get("add"))
@@ -383,7 +401,7 @@ def _tap(
         cap = min(li.item.use_cap, ledger.MAX_BULK_QUANTITY)
         _adjust(data, quantity_name(li.pk), 1 if adding else -1, cap)
     form = LogUseForm(data, location_items=items, visits=visits)
-    return _render_tablet(request, location, items, visits, form, None)
+    return _render_tablet(request, location, items, visits, form, None, recent_logs=recent_logs)
 
 
 def _scan(
@@ -392,6 +410,7 @@ def _scan(
     items: list[LocationItem],
     visits: list[Any],
     data: QueryDict,
+    recent_logs: list[selectors.RecentLog],
 ) -> HttpResponse:
     """A scanned (or typed) code and Enter: one more of that item, nothing logged yet."""
     code = str(data.get("barcode", "")).strip()[:64]
@@ -410,7 +429,16 @@ def _scan(
             )
     data["barcode"] = ""
     form = LogUseForm(data, location_items=items, visits=visits)
-    return _render_tablet(request, location, items, visits, form, feedback, focus_scan=True)
+    return _render_tablet(
+        request,
+        location,
+        items,
+        visits,
+        form,
+        feedback,
+        focus_scan=True,
+        recent_logs=recent_logs,
+    )
 
 
 def _log_use(
@@ -419,8 +447,12 @@ def _log_use(
     items: list[LocationItem],
     visits: list[Any],
     data: QueryDict,
+    recent_logs: list[selectors.RecentLog],
 ) -> HttpResponse:
-    """The "Log" tap: everything on the tiles in one service call, once per key."""
+    """The "Log" tap: everything on the tiles in one service call, once per key.
+
+    `recent_logs` were read before the log: a refusal shows them as they are (nothing was
+    stored), a stored log puts itself at their head (`_with_stored`)."""
     by_pk = {li.pk: li for li in items}
     data["barcode"] = ""  # a half-typed code does not stop a log
     form = LogUseForm(data, location_items=items, visits=visits)
@@ -436,11 +468,11 @@ def _log_use(
             "reload the screen and log again.",
         )
     if not form.is_valid():
-        return _render_tablet(request, location, items, visits, form, None)
+        return _render_tablet(request, location, items, visits, form, None, recent_logs=recent_logs)
     quantities = form.quantities()
     if not quantities:
         form.add_error(None, "Tap at least one item, then Log.")
-        return _render_tablet(request, location, items, visits, form, None)
+        return _render_tablet(request, location, items, visits, form, None, recent_logs=recent_logs)
     visit = form.cleaned_data["visit"]
     try:
         result = usage.log_usage(
@@ -449,6 +481,7 @@ def _log_use(
             lines=[usage.UsageLine(by_pk[pk].item_id, qty) for pk, qty in quantities.items()],
             visit=visit,
             idempotency_key=form.cleaned_data["idempotency_key"],
+            location_items=items,
         )
     except services.InsufficientStock as refused:
         li = by_pk.get(refused.location_item.pk) or refused.location_item
@@ -460,11 +493,18 @@ def _log_use(
             count_form=QuickCountForm(),
         )
         return _render_tablet(
-            request, location, items, visits, form, feedback, refused={li.pk: feedback.note}
+            request,
+            location,
+            items,
+            visits,
+            form,
+            feedback,
+            refused={li.pk: feedback.note},
+            recent_logs=recent_logs,
         )
     except services.SupplyError as refused:
         form.add_error("visit" if refused.field == "patient" else None, _error_text(refused))
-        return _render_tablet(request, location, items, visits, form, None)
+        return _render_tablet(request, location, items, visits, form, None, recent_logs=recent_logs)
 
     who = f" for {visit.patient.first_name} {visit.patient.last_name}" if visit else ""
     notes = []
@@ -501,10 +541,48 @@ def _log_use(
             by_pk[line.location_item_id].on_hand = line.on_hand
             changed.append(by_pk[line.location_item_id])
     if is_fragment(request):
-        return _render_logged(request, location, items, visits, data, feedback, changed)
+        recent_logs = _with_stored(request, location, recent_logs, result)
+        return _render_logged(
+            request, location, items, visits, data, feedback, changed, recent_logs
+        )
     return _render_tablet(
         request, location, items, visits, _fresh_form(items, visits, keep=data), feedback
     )
+
+
+def _with_stored(
+    request: HtmxHttpRequest,
+    location: StockLocation,
+    recent_logs: list[selectors.RecentLog],
+    result: usage.UsageResult,
+) -> list[selectors.RecentLog]:
+    """Today's last logs as read before this log, with this log (as the service stored it) in
+    its place: the screen's query ran before the log, and reading them again after it would
+    cost the answer another round trip. A log by someone else that committed in between shows
+    on the next screen."""
+    submission = result.submission
+    clinic = location.clinic
+    if submission.created_at < datetime.combine(clinic.today(), time.min, tzinfo=clinic.tz):
+        return recent_logs  # a replay of a log from before today
+    lines: dict[str, list[int]] = {}
+    for line in sorted(result.lines, key=lambda line: line.item_name):
+        figures = lines.setdefault(line.item_name, [0, 0])
+        figures[0] += line.quantity
+        figures[1] += line.found
+    stored = selectors.RecentLog(
+        submission_id=submission.pk,
+        created_at=submission.created_at,
+        user_id=request.user.pk,
+        user_name=request.user.get_full_name() or request.user.get_username(),
+        lines=tuple(
+            selectors.RecentLogLine(item_name=name, quantity=q, found=f)
+            for name, (q, f) in lines.items()
+        ),
+        undone=submission.undone_at is not None,
+    )
+    logs = [stored, *(log for log in recent_logs if log.submission_id != submission.pk)]
+    logs.sort(key=lambda log: (log.created_at, log.submission_id), reverse=True)
+    return logs[:RECENT_LOGS_SHOWN]
 
 
 def _render_logged(
@@ -515,17 +593,16 @@ def _render_logged(
     data: QueryDict,
     feedback: Feedback,
     changed: list[LocationItem],
+    recent_logs: list[selectors.RecentLog],
 ) -> HttpResponse:
     """A stored log, answered to the tablet's htmx form: only what changed (the feedback, the
     new key, the last logs, the stock of the logged tiles), not the whole screen again."""
-    clinic = location.clinic
-    since = datetime.combine(clinic.today(), time.min, tzinfo=clinic.tz)
     context = {
-        "clinic": clinic,
+        "clinic": location.clinic,
         "location": location,
         "feedback": feedback,
         "form": _fresh_form(items, visits, keep=data),
-        "recent_logs": selectors.recent_logs(location, since=since, limit=RECENT_LOGS_SHOWN),
+        "recent_logs": recent_logs,
         "changed": changed,
     }
     response = render(request, "supplies/_logged.html", context)
