@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -499,28 +499,68 @@ def ledger_mismatches(*, clinic: Clinic | None = None) -> list[LedgerMismatch]:
 IN_ROOM_STEPS = ("roomed", "with_provider")
 
 
-def visits_for_logging(user: User, location: StockLocation) -> list[Any]:
-    """Today's visits at the location's clinic that are in a room, the location's own room
-    first: the patients a nurse may log use for. Empty without patientflow."""
+def _visits_in_rooms(user: User, clinic: Clinic) -> QuerySet[Any] | None:
+    """Today's visits at `clinic` that are in a room, as `user` may see them (None without
+    patientflow)."""
     try:
         visit_model = apps.get_model("patientflow", "Visit")
     except LookupError:
-        return []
-    clinic = location.clinic
+        return None
     start, end = local_day_bounds(clinic, clinic.today(), clinic.today())
+    visits: QuerySet[Any] = visit_model.objects.for_user(user).filter(
+        clinic=clinic,
+        step__in=IN_ROOM_STEPS,
+        checked_in_at__gte=start,
+        checked_in_at__lt=end,
+    )
+    return visits
+
+
+def visits_for_logging(user: User, location: StockLocation) -> list[Any]:
+    """Today's visits at the location's clinic that are in a room, the location's own room
+    first: the patients a nurse may log use for. Empty without patientflow."""
+    in_rooms = _visits_in_rooms(user, location.clinic)
+    if in_rooms is None:
+        return []
     visits = list(
-        visit_model.objects.for_user(user)
-        .filter(
-            clinic=clinic,
-            step__in=IN_ROOM_STEPS,
-            checked_in_at__gte=start,
-            checked_in_at__lt=end,
-        )
-        .select_related("patient", "room")
-        .order_by("room__name", "checked_in_at")
+        in_rooms.select_related("patient", "room").order_by("room__name", "checked_in_at")
     )
     visits.sort(key=lambda v: v.room_id is None or v.room_id != location.room_id)
     return visits
+
+
+@dataclass(frozen=True)
+class VisitChip:
+    """A patient in a room as the tablet's picker shows them (no more than it shows)."""
+
+    pk: int
+    patient_id: int
+    first_name: str
+    last_name: str
+    room_id: int | None
+    room_name: str
+    step_label: str
+
+
+def _step_labels() -> dict[str, str]:
+    visit_model = apps.get_model("patientflow", "Visit")
+    return {str(k): str(v) for k, v in visit_model._meta.get_field("step").flatchoices}
+
+
+def visit_chips(visits: list[Any]) -> list[VisitChip]:
+    """The picker's chips for visits read as rows (`visits_for_logging`)."""
+    return [
+        VisitChip(
+            pk=v.pk,
+            patient_id=v.patient_id,
+            first_name=v.patient.first_name,
+            last_name=v.patient.last_name,
+            room_id=v.room_id,
+            room_name=v.room.name if v.room is not None else "",
+            step_label=str(v.get_step_display()),
+        )
+        for v in visits
+    ]
 
 
 @dataclass(frozen=True)
@@ -679,6 +719,8 @@ class TabletScreen:
     items: list[LocationItem]
     recent_logs: list[RecentLog]
     last_entry: LastEntry | None
+    # The patient picker's chips (`visits_for_logging`'s visits), when asked for.
+    visits: list[VisitChip] = field(default_factory=list)
 
 
 def tablet_screen(
@@ -689,6 +731,7 @@ def tablet_screen(
     now: datetime,
     ordered: bool = True,
     recent: int = 5,
+    with_visits: bool = False,
 ) -> TabletScreen | None:
     """The location (None if the user may not see it in `clinic`, or it is inactive), its
     tiles, the last `recent` logs there today, and the user's own log still within the undo
@@ -696,9 +739,10 @@ def tablet_screen(
 
     The tablet is the nurse's hot screen and a shared machine pays for every round trip and
     every ORM query built (docs/decisions/0044): the location, its tiles, the last logs and
-    the undoable entry were five queries. The SQL reads only supplies' own tables; the names
-    of the users who logged come from core's User model through the ORM (its SQL embedded as
-    a subquery), as the other apps' tables are only ever read through their models.
+    the undoable entry were five queries, and the patients in rooms (`with_visits`) a sixth.
+    The SQL reads only supplies' own tables; the names of the users who logged and the
+    patients in rooms come from core's and patientflow's models through the ORM (their SQL
+    embedded as subqueries), as other apps' tables are only ever read through their models.
     """
     from django.contrib.auth import get_user_model
     from django.db import connection
@@ -734,6 +778,27 @@ def tablet_screen(
         .values("id", "first_name", "last_name", "username")
     )
     users_sql, users_params = users.query.sql_with_params()
+    in_rooms = _visits_in_rooms(user, clinic) if with_visits else None
+    if in_rooms is not None:
+        chips = in_rooms.values(
+            "id",
+            "patient_id",
+            "room_id",
+            "step",
+            "checked_in_at",
+            "patient__first_name",
+            "patient__last_name",
+            "room__name",
+        )
+        chips_sql, chips_params = chips.query.sql_with_params()
+        # In visits_for_logging's order: by room name (no room last), then check-in time.
+        visits_sql = (
+            "(SELECT coalesce(json_agg(json_build_array(v.id, v.patient_id, "  # noqa: S608
+            "v.patient__first_name, v.patient__last_name, v.room_id, v.room__name, v.step) "
+            "ORDER BY v.room__name, v.checked_in_at), '[]') FROM (" + chips_sql + ") v)"
+        )
+    else:
+        visits_sql, chips_params = "'[]'::json", ()
     # Only constant text is joined in (column lists, the ORM's SQL); every value is a parameter.
     sql = (
         "WITH loc AS (SELECT " + _LOCATION_COLUMNS + " FROM supplies_stocklocation l "  # noqa: S608
@@ -764,8 +829,7 @@ def tablet_screen(
         "ORDER BY s.created_at DESC, s.id DESC), '[]') "
         "FROM supplies_usagesubmission s WHERE s.id IN (SELECT id FROM shown)), "
         "(SELECT coalesce(json_agg(json_build_array(n.id, n.first_name, n.last_name, "
-        "n.username)), '[]') FROM (" + users_sql + ") n) "
-        "FROM loc"
+        "n.username)), '[]') FROM (" + users_sql + ") n), " + visits_sql + " FROM loc"
     )
     params = [
         location_id,
@@ -780,6 +844,7 @@ def tablet_screen(
         undo_since,
         *use_params,
         *users_params,
+        *chips_params,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -789,8 +854,24 @@ def tablet_screen(
     width = len(_LOCATION_COLUMNS.split(", "))
     location = StockLocation.from_db("default", None, row[:width])
     location.clinic = clinic
-    tiles_json, logs_json, names_json = row[width:]
+    tiles_json, logs_json, names_json, visits_json = row[width:]
+    labels = _step_labels() if visits_json else {}
+    visits = [
+        VisitChip(
+            pk=pk,
+            patient_id=patient_id,
+            first_name=first,
+            last_name=last,
+            room_id=room_id,
+            room_name=room_name or "",
+            step_label=labels.get(step, step),
+        )
+        for pk, patient_id, first, last, room_id, room_name, step in visits_json
+    ]
+    # The location's own room first, as visits_for_logging sorts them.
+    visits.sort(key=lambda v: v.room_id is None or v.room_id != location.room_id)
     return TabletScreen(
+        visits=visits,
         location=location,
         items=[_tile(location, values, ordered=ordered) for values in tiles_json],
         **_logs(

@@ -4,6 +4,7 @@ quick count of one item.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -28,6 +29,7 @@ from clinicops.audit import audit
 from clinicops.audit.models import AuditEvent
 from clinicops.core.fields import parse_id
 from clinicops.core.models import Clinic
+from clinicops.core.templatetags.formats import clock
 from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, render_page
 
 from .. import selectors, services
@@ -141,6 +143,13 @@ def _tile_codes(items: list[LocationItem]) -> dict[int, list[str]]:
 
 def _text(value: Any) -> str:
     """`{{ value }}` in a template: localized unless text, escaped unless marked safe."""
+    # The two kinds a tile writes most, without the formats machinery: plain text is what
+    # conditional_escape escapes with html.escape, and a whole number is what localize gives
+    # when numbers are not grouped.
+    if type(value) is str:
+        return html.escape(value)
+    if type(value) is int and not settings.USE_THOUSAND_SEPARATOR:
+        return str(value)
     if not isinstance(value, str | Promise):
         value = localize(value)
     return str(conditional_escape(value))
@@ -201,6 +210,53 @@ def tile_html(tile: dict[str, Any]) -> str:
     )
 
 
+def chip_html(chip: selectors.VisitChip, *, checked: bool) -> str:
+    """One patient chip of the picker, as the chip loop of supplies/tablet.html wrote it."""
+    pk = _text(chip.pk)
+    meta = f"{_text(chip.room_name)} · " if chip.room_id else ""
+    return (
+        f'<span class="chip"><input class="chip__input" type="radio" id="visit-{pk}" '
+        f'name="visit" value="{pk}" form="log-form"{" checked" if checked else ""}><label '
+        f'class="chip__label" for="visit-{pk}">{_text(chip.last_name)}, '
+        f'{_text(chip.first_name)} <span class="chip__meta">{meta}{_text(chip.step_label)}'
+        "</span></label></span>"
+    )
+
+
+def last_logs_html(
+    recent_logs: list[selectors.RecentLog], *, user_id: int, oob: bool = False
+) -> str:
+    """The "Last logged here today" box, as supplies/_last_logs.html wrote it: on the screen
+    and in every Log's answer, and in the template language it cost a millisecond a time.
+    Times are the clinic's (the current time zone, which CurrentClinicMiddleware sets)."""
+    if recent_logs:
+        entries = []
+        for entry in recent_logs:
+            what = ", ".join(
+                f"{_text(line.quantity)} \u00d7 {_text(line.item_name)}" for line in entry.lines
+            )
+            who = "you" if entry.user_id == user_id else _text(entry.user_name)
+            undone = " last-logs__entry--undone" if entry.undone else ""
+            entries.append(
+                f'    <li class="last-logs__entry{undone}">\n'
+                f'      <span class="last-logs__what">{what or "nothing"}</span>\n'
+                f'      <span class="last-logs__when">{_text(clock(entry.created_at))} · by '
+                f"{who}{' · undone' if entry.undone else ''}</span>\n"
+                "    </li>\n"
+            )
+        body = '  <ol class="last-logs__list">\n' + "".join(entries) + "  </ol>\n"
+    else:
+        body = '  <p class="last-logs__none">Nothing logged here yet today.</p>\n'
+    swap = ' hx-swap-oob="true"' if oob else ""
+    return (
+        f'<section class="last-logs" id="last-logs"{swap} '
+        'aria-labelledby="last-logs-title" data-last-logs>\n'
+        '  <h2 class="last-logs__title" id="last-logs-title">Last logged here today</h2>\n'
+        + body
+        + "</section>"
+    )
+
+
 def _matches(li: LocationItem, query: str) -> bool:
     query = query.casefold()
     return any(
@@ -248,6 +304,12 @@ def _tablet_context(
     visit_value = ""
     if form.is_bound:
         visit_value = str(form.data.get("visit", ""))
+    # The picker's chips (a GET read them so; the POSTs read the visits themselves).
+    chips = (
+        visits
+        if not visits or isinstance(visits[0], selectors.VisitChip)
+        else selectors.visit_chips(visits)
+    )
     clinic = location.clinic
     if recent_logs is None:
         since = datetime.combine(clinic.today(), time.min, tzinfo=clinic.tz)
@@ -256,12 +318,17 @@ def _tablet_context(
         "clinic": clinic,
         "location": location,
         # What is stored, so a nurse who is unsure whether a tap went through can see it did.
-        "recent_logs": recent_logs,
+        "last_logs_html": mark_safe(  # noqa: S308 - escaped in last_logs_html
+            last_logs_html(recent_logs, user_id=request.user.pk)
+        ),
         "form": form,
         "tiles": tiles,
         "selected": selected,
         "query": query,
         "visits": visits,
+        "chips_html": mark_safe(  # noqa: S308 - escaped in chip_html
+            "\n      ".join(chip_html(c, checked=visit_value == str(c.pk)) for c in chips)
+        ),
         "visit_value": visit_value,
         "feedback": feedback,
         "focus_scan": focus_scan,
@@ -357,14 +424,20 @@ def log(request: HtmxHttpRequest, location_id: int) -> HttpResponse:
         now=timezone.now(),
         ordered=not logging,
         recent=RECENT_LOGS_SHOWN,
+        # The screen's patient picker shows the patients in rooms; a POST that names one needs
+        # the visit itself (for the log and its audit entry), read below.
+        with_visits=request.method == "GET",
     )
     if screen is None:
         raise Http404("No such stock location here.")
     location, items = screen.location, screen.items
     _remember(request, clinic, location)
-    if request.method == "POST" and is_fragment(request) and not request.POST.get("visit"):
+    visits: list[Any]
+    if request.method == "GET":
+        visits = screen.visits
+    elif is_fragment(request) and not request.POST.get("visit"):
         # The answer to htmx has no patient picker, and no patient was chosen to check.
-        visits: list[Any] = []
+        visits = []
     else:
         visits = selectors.visits_for_logging(request.user, location)  # type: ignore[arg-type]
     if request.method == "GET":
@@ -602,7 +675,9 @@ def _render_logged(
         "location": location,
         "feedback": feedback,
         "form": _fresh_form(items, visits, keep=data),
-        "recent_logs": recent_logs,
+        "last_logs_html": mark_safe(  # noqa: S308 - escaped in last_logs_html
+            last_logs_html(recent_logs, user_id=request.user.pk, oob=True)
+        ),
         "changed": changed,
     }
     response = render(request, "supplies/_logged.html", context)
