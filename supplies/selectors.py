@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -542,7 +543,9 @@ class VisitChip:
     step_label: str
 
 
+@functools.cache
 def _step_labels() -> dict[str, str]:
+    """The visit steps' labels (choices in patientflow's code: read once)."""
     visit_model = apps.get_model("patientflow", "Visit")
     return {str(k): str(v) for k, v in visit_model._meta.get_field("step").flatchoices}
 
@@ -780,7 +783,7 @@ def tablet_screen(
     users_sql, users_params = users.query.sql_with_params()
     in_rooms = _visits_in_rooms(user, clinic) if with_visits else None
     if in_rooms is not None:
-        chips = in_rooms.values(
+        chips = in_rooms.order_by().values(
             "id",
             "patient_id",
             "room_id",

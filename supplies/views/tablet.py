@@ -11,11 +11,14 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.context_processors import PermWrapper
 from django.contrib.auth.decorators import permission_required
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef
 from django.http import Http404, HttpResponse, QueryDict
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import get_template
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.formats import localize
@@ -41,6 +44,7 @@ from .common import SESSION_LOCATION, _error_text, _location_item, _remembered_l
 
 TABLET = "supplies/tablet.html"
 CHOOSE = "supplies/choose_location.html"
+LOGGED = "supplies/_logged.html"
 QTY_FIELD = re.compile(r"^qty_(\d{1,18})$")
 # The tablet shows this many of today's last logs at its location.
 RECENT_LOGS_SHOWN = 3
@@ -301,9 +305,9 @@ def _tablet_context(
         tiles[-1]["html"] = mark_safe(tile_html(tiles[-1]))  # noqa: S308 - escaped above
         if (number := parse_id(raw)) is not None and number > 0:
             selected.append((li, number))
-    visit_value = ""
-    if form.is_bound:
-        visit_value = str(form.data.get("visit", ""))
+    visit_value = str(
+        form.data.get("visit", "") if form.is_bound else form.initial.get("visit", "")
+    )
     # The picker's chips (a GET read them so; the POSTs read the visits themselves).
     chips = (
         visits
@@ -390,12 +394,14 @@ def _render_tablet(
 def _fresh_form(
     items: list[LocationItem], visits: list[Any], *, keep: QueryDict | None = None
 ) -> LogUseForm:
-    """An empty log form with a new key (the visit kept, so the next log is for them too)."""
-    data = QueryDict(mutable=True)
-    data["idempotency_key"] = new_key()
+    """An empty log form with a new key (the visit kept, so the next log is for them too).
+
+    Unbound, with the key and visit as initial values: nothing was submitted to it, so there
+    is nothing to validate (a bound form would clean every tile's field to show no error)."""
+    initial = {"idempotency_key": new_key()}
     if keep is not None:
-        data["visit"] = keep.get("visit", "")
-    return LogUseForm(data, location_items=items, visits=visits)
+        initial["visit"] = str(keep.get("visit", ""))
+    return LogUseForm(initial=initial, location_items=items, visits=visits)
 
 
 def _adjust(data: QueryDict, name: str, delta: int, cap: int | None) -> None:
@@ -680,7 +686,13 @@ def _render_logged(
         ),
         "changed": changed,
     }
-    response = render(request, "supplies/_logged.html", context)
+    # The answer has none of the page's frame (navigation, clinic switcher, break-glass
+    # banner), so the context processors that fill it are not run (one is a cache round
+    # trip): only what the fragment uses, the user, their permissions and the CSRF token.
+    context.update(
+        user=request.user, perms=PermWrapper(request.user), csrf_token=get_token(request)
+    )
+    response = HttpResponse(get_template(LOGGED).render(context))
     response["HX-Retarget"] = "#log-feedback"
     response["HX-Reswap"] = "outerHTML"
     patch_vary_headers(response, ["HX-Request"])
