@@ -77,7 +77,8 @@ def _hold_time_then(provider_id: int, room_id: int | None, call: Callable[[], ob
         holder.set_autocommit(False)
         with holder.cursor() as cursor:
             cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [common.PROVIDER_LOCK_NAMESPACE, provider_id]
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [common.PROVIDER_LOCK_NAMESPACE, provider_id],
             )
             if room_id is not None:
                 cursor.execute(
@@ -153,7 +154,8 @@ def test_an_undo_waits_for_the_time_lock_and_then_meets_the_winner_as_slot_taken
         holder.set_autocommit(False)
         with holder.cursor() as cursor:
             cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [common.PROVIDER_LOCK_NAMESPACE, provider.pk]
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [common.PROVIDER_LOCK_NAMESPACE, provider.pk],
             )
         thread, outcome = _in_thread(
             lambda: transitions.undo_cancellation(
