@@ -49,8 +49,8 @@ BUDGET = {
     "check-in": 8,  # 7, and the patient's balance from the revenue ledger (issue 14)
     "flow board": 7,
     "flow board poll": 6,
-    "supply tablet": 8,
-    "log": 11,
+    "supply tablet": 4,  # the location, tiles, last logs and patients in rooms in one query
+    "log": 7,  # 5, and the savepoint pair the test's own transaction puts around the log
     "dashboard": 5,
 }
 N = 4
