@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
+from django.conf import settings
 from django.db.models import (
     ExpressionWrapper,
     F,
@@ -35,6 +37,7 @@ from .models import (
     PurchaseOrderLine,
     StockLocation,
     StockMovement,
+    SupplyItem,
     UsageSubmission,
 )
 
@@ -497,28 +500,70 @@ def ledger_mismatches(*, clinic: Clinic | None = None) -> list[LedgerMismatch]:
 IN_ROOM_STEPS = ("roomed", "with_provider")
 
 
-def visits_for_logging(user: User, location: StockLocation) -> list[Any]:
-    """Today's visits at the location's clinic that are in a room, the location's own room
-    first: the patients a nurse may log use for. Empty without patientflow."""
+def _visits_in_rooms(user: User, clinic: Clinic) -> QuerySet[Any] | None:
+    """Today's visits at `clinic` that are in a room, as `user` may see them (None without
+    patientflow)."""
     try:
         visit_model = apps.get_model("patientflow", "Visit")
     except LookupError:
-        return []
-    clinic = location.clinic
+        return None
     start, end = local_day_bounds(clinic, clinic.today(), clinic.today())
+    visits: QuerySet[Any] = visit_model.objects.for_user(user).filter(
+        clinic=clinic,
+        step__in=IN_ROOM_STEPS,
+        checked_in_at__gte=start,
+        checked_in_at__lt=end,
+    )
+    return visits
+
+
+def visits_for_logging(user: User, location: StockLocation) -> list[Any]:
+    """Today's visits at the location's clinic that are in a room, the location's own room
+    first: the patients a nurse may log use for. Empty without patientflow."""
+    in_rooms = _visits_in_rooms(user, location.clinic)
+    if in_rooms is None:
+        return []
     visits = list(
-        visit_model.objects.for_user(user)
-        .filter(
-            clinic=clinic,
-            step__in=IN_ROOM_STEPS,
-            checked_in_at__gte=start,
-            checked_in_at__lt=end,
-        )
-        .select_related("patient", "room")
-        .order_by("room__name", "checked_in_at")
+        in_rooms.select_related("patient", "room").order_by("room__name", "checked_in_at")
     )
     visits.sort(key=lambda v: v.room_id is None or v.room_id != location.room_id)
     return visits
+
+
+@dataclass(frozen=True)
+class VisitChip:
+    """A patient in a room as the tablet's picker shows them (no more than it shows)."""
+
+    pk: int
+    patient_id: int
+    first_name: str
+    last_name: str
+    room_id: int | None
+    room_name: str
+    step_label: str
+
+
+@functools.cache
+def _step_labels() -> dict[str, str]:
+    """The visit steps' labels (choices in patientflow's code: read once)."""
+    visit_model = apps.get_model("patientflow", "Visit")
+    return {str(k): str(v) for k, v in visit_model._meta.get_field("step").flatchoices}
+
+
+def visit_chips(visits: list[Any]) -> list[VisitChip]:
+    """The picker's chips for visits read as rows (`visits_for_logging`)."""
+    return [
+        VisitChip(
+            pk=v.pk,
+            patient_id=v.patient_id,
+            first_name=v.patient.first_name,
+            last_name=v.patient.last_name,
+            room_id=v.room_id,
+            room_name=v.room.name if v.room is not None else "",
+            step_label=str(v.get_step_display()),
+        )
+        for v in visits
+    ]
 
 
 @dataclass(frozen=True)
@@ -639,3 +684,267 @@ def recent_logs(location: StockLocation, *, since: datetime, limit: int = 5) -> 
         )
         for r in ordered
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The tablet's screen in one round trip
+
+# Columns in the order of each model's concrete fields, so rows become instances by from_db.
+_LOCATION_COLUMNS = ", ".join(f"l.{f.column}" for f in StockLocation._meta.concrete_fields)
+_TILE_COLUMNS = ", ".join(
+    [f"li.{f.column}" for f in LocationItem._meta.concrete_fields]
+    # unit_cost as text: JSON numbers would come back as floats, and money is Decimal.
+    + [
+        f"i.{f.column}::text" if f.name == "unit_cost" else f"i.{f.column}"
+        for f in SupplyItem._meta.concrete_fields
+    ]
+)
+_LI_FIELDS = [f.attname for f in LocationItem._meta.concrete_fields]
+_ITEM_FIELDS = [f.attname for f in SupplyItem._meta.concrete_fields]
+_UNIT_COST = _ITEM_FIELDS.index("unit_cost")
+
+
+@dataclass(frozen=True)
+class LastEntry:
+    """The user's own last log at a location, while it can still be undone."""
+
+    submission: UsageSubmission
+    lines: list[SubmissionLine]
+
+
+@dataclass(frozen=True)
+class TabletScreen:
+    """What the tablet shows at a location, read together (see `tablet_screen`)."""
+
+    location: StockLocation
+    # Active items of active location-items, each with its item; for the screen (`ordered`)
+    # most used first with `codes` (the item's barcodes), otherwise in id order without.
+    items: list[LocationItem]
+    recent_logs: list[RecentLog]
+    last_entry: LastEntry | None
+    # The patient picker's chips (`visits_for_logging`'s visits), when asked for.
+    visits: list[VisitChip] = field(default_factory=list)
+
+
+def tablet_screen(
+    user: User,
+    clinic: Clinic,
+    location_id: int,
+    *,
+    now: datetime,
+    ordered: bool = True,
+    recent: int = 5,
+    with_visits: bool = False,
+) -> TabletScreen | None:
+    """The location (None if the user may not see it in `clinic`, or it is inactive), its
+    tiles, the last `recent` logs there today, and the user's own log still within the undo
+    window, in one query.
+
+    The tablet is the nurse's hot screen and a shared machine pays for every round trip and
+    every ORM query built (docs/decisions/0044): the location, its tiles, the last logs and
+    the undoable entry were five queries, and the patients in rooms (`with_visits`) a sixth.
+    The SQL reads only supplies' own tables; the names of the users who logged and the
+    patients in rooms come from core's and patientflow's models through the ORM (their SQL
+    embedded as subqueries), as other apps' tables are only ever read through their models.
+    """
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.db.models.expressions import RawSQL
+
+    if not user.is_authenticated:
+        return None
+    today = datetime.combine(clinic.today(), time.min, tzinfo=clinic.tz)
+    undo_since = now - timedelta(seconds=settings.SUPPLIES_UNDO_SECONDS)
+    if ordered:
+        # Each tile's barcodes, and its four weeks of use (read through movement_item_time).
+        extra = (
+            ", ARRAY(SELECT b.code FROM supplies_itembarcode b WHERE b.item_id = li.item_id "
+            "ORDER BY b.code), u.recent_use"
+        )
+        use = (
+            " CROSS JOIN LATERAL (SELECT coalesce(-sum(m.quantity), 0) AS recent_use "
+            "FROM supplies_stockmovement m WHERE m.location_item_id = li.id AND m.kind = 'use' "
+            "AND m.occurred_at >= %s) u"
+        )
+        use_params: list[Any] = [now - timedelta(days=TILE_HISTORY_DAYS)]
+        order = "u.recent_use DESC, i.name"
+    else:
+        extra, use, use_params, order = "", "", [], "li.id"
+    users = (
+        get_user_model()
+        .objects.filter(
+            pk__in=RawSQL(
+                "SELECT user_id FROM supplies_usagesubmission WHERE id IN (SELECT id FROM shown)",
+                (),
+            )
+        )
+        .values("id", "first_name", "last_name", "username")
+    )
+    users_sql, users_params = users.query.sql_with_params()
+    in_rooms = _visits_in_rooms(user, clinic) if with_visits else None
+    if in_rooms is not None:
+        chips = in_rooms.order_by().values(
+            "id",
+            "patient_id",
+            "room_id",
+            "step",
+            "checked_in_at",
+            "patient__first_name",
+            "patient__last_name",
+            "room__name",
+        )
+        chips_sql, chips_params = chips.query.sql_with_params()
+        # In visits_for_logging's order: by room name (no room last), then check-in time.
+        visits_sql = (
+            "(SELECT coalesce(json_agg(json_build_array(v.id, v.patient_id, "  # noqa: S608
+            "v.patient__first_name, v.patient__last_name, v.room_id, v.room__name, v.step) "
+            "ORDER BY v.room__name, v.checked_in_at), '[]') FROM (" + chips_sql + ") v)"
+        )
+    else:
+        visits_sql, chips_params = "'[]'::json", ()
+    # Only constant text is joined in (column lists, the ORM's SQL); every value is a parameter.
+    sql = (
+        "WITH loc AS (SELECT " + _LOCATION_COLUMNS + " FROM supplies_stocklocation l "  # noqa: S608
+        "WHERE l.id = %s AND l.clinic_id = %s AND l.is_active AND (%s OR l.clinic_id = ANY(%s))), "
+        # Today's last logs here, and the user's own last one that can still be undone.
+        "shown AS ((SELECT id FROM supplies_usagesubmission "
+        "WHERE location_id = %s AND kind = 'use' AND created_at >= %s "
+        "ORDER BY created_at DESC, id DESC LIMIT %s) UNION "
+        "(SELECT id FROM supplies_usagesubmission WHERE location_id = %s AND kind = 'use' "
+        "AND user_id = %s AND created_at >= %s AND undone_at IS NULL "
+        "ORDER BY created_at DESC, id DESC LIMIT 1)) "
+        "SELECT loc.*, "
+        "(SELECT coalesce(json_agg(json_build_array("
+        + _TILE_COLUMNS
+        + extra
+        + ") ORDER BY "
+        + order
+        + "), '[]') FROM supplies_locationitem li JOIN supplies_supplyitem i ON i.id = li.item_id"
+        + use
+        + " WHERE li.location_id = loc.id AND li.is_active AND i.is_active), "
+        "(SELECT coalesce(json_agg(json_build_array(s.id, s.created_at, s.user_id, "
+        "s.undone_at IS NOT NULL, (SELECT coalesce(json_agg(json_build_array(i.name, "
+        "i.unit_of_use, m.kind, m.total) ORDER BY i.name, m.kind), '[]') FROM (SELECT "
+        "location_item_id, kind, sum(quantity) AS total FROM supplies_stockmovement WHERE "
+        "submission_id = s.id AND kind IN ('use', 'found') GROUP BY 1, 2) m "
+        "JOIN supplies_locationitem li ON li.id = m.location_item_id "
+        "JOIN supplies_supplyitem i ON i.id = li.item_id)) "
+        "ORDER BY s.created_at DESC, s.id DESC), '[]') "
+        "FROM supplies_usagesubmission s WHERE s.id IN (SELECT id FROM shown)), "
+        "(SELECT coalesce(json_agg(json_build_array(n.id, n.first_name, n.last_name, "
+        "n.username)), '[]') FROM (" + users_sql + ") n), " + visits_sql + " FROM loc"
+    )
+    params = [
+        location_id,
+        clinic.pk,
+        user.is_superuser,
+        list(getattr(user, "clinic_ids", ())),
+        location_id,
+        today,
+        recent,
+        location_id,
+        user.pk,
+        undo_since,
+        *use_params,
+        *users_params,
+        *chips_params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    width = len(_LOCATION_COLUMNS.split(", "))
+    location = StockLocation.from_db("default", None, row[:width])
+    location.clinic = clinic
+    tiles_json, logs_json, names_json, visits_json = row[width:]
+    labels = _step_labels() if visits_json else {}
+    visits = [
+        VisitChip(
+            pk=pk,
+            patient_id=patient_id,
+            first_name=first,
+            last_name=last,
+            room_id=room_id,
+            room_name=room_name or "",
+            step_label=labels.get(step, step),
+        )
+        for pk, patient_id, first, last, room_id, room_name, step in visits_json
+    ]
+    # The location's own room first, as visits_for_logging sorts them.
+    visits.sort(key=lambda v: v.room_id is None or v.room_id != location.room_id)
+    return TabletScreen(
+        visits=visits,
+        location=location,
+        items=[_tile(location, values, ordered=ordered) for values in tiles_json],
+        **_logs(
+            logs_json, names_json, user=user, today=today, undo_since=undo_since, recent=recent
+        ),
+    )
+
+
+def _tile(location: StockLocation, values: list[Any], *, ordered: bool) -> LocationItem:
+    width = len(_LI_FIELDS)
+    item_values = list(values[width : width + len(_ITEM_FIELDS)])
+    item_values[_UNIT_COST] = Decimal(item_values[_UNIT_COST])
+    li = LocationItem.from_db("default", None, values[:width])
+    li.item = SupplyItem.from_db("default", None, item_values)
+    li.location = location
+    if ordered:
+        li.codes = values[width + len(_ITEM_FIELDS)]  # type: ignore[attr-defined]
+    return li
+
+
+def _logs(
+    logs: list[list[Any]],
+    names: list[list[Any]],
+    *,
+    user: User,
+    today: datetime,
+    undo_since: datetime,
+    recent: int,
+) -> dict[str, Any]:
+    """recent_logs and last_entry from the screen query's logs (newest first)."""
+    by_id = {pk: f"{first} {last}".strip() or username for pk, first, last, username in names}
+    recent_logs: list[RecentLog] = []
+    last_entry: LastEntry | None = None
+    for pk, created, user_id, undone, lines in logs:
+        created_at = datetime.fromisoformat(created)
+        used: dict[str, list[int]] = {}
+        units: dict[str, str] = {}
+        for name, unit, kind, total in lines:
+            figures = used.setdefault(name, [0, 0])
+            if kind == StockMovement.Kind.USE:
+                figures[0] += -total
+                units.setdefault(name, unit)
+            else:
+                figures[1] += total
+        if last_entry is None and user_id == user.pk and not undone and created_at >= undo_since:
+            last_entry = LastEntry(
+                submission=UsageSubmission(
+                    pk=pk,
+                    user_id=user_id,
+                    created_at=created_at,
+                    kind=UsageSubmission.Kind.USE,
+                ),
+                lines=[
+                    SubmissionLine(item_name=name, unit_of_use=units[name], quantity=q)
+                    for name, (q, _) in used.items()
+                    if name in units
+                ],
+            )
+        if lines and created_at >= today and len(recent_logs) < recent:
+            recent_logs.append(
+                RecentLog(
+                    submission_id=pk,
+                    created_at=created_at,
+                    user_id=user_id,
+                    user_name=by_id.get(user_id, ""),
+                    lines=tuple(
+                        RecentLogLine(item_name=name, quantity=q, found=f)
+                        for name, (q, f) in used.items()
+                    ),
+                    undone=undone,
+                )
+            )
+    return {"recent_logs": recent_logs, "last_entry": last_entry}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,6 +32,8 @@ from . import ledger
 from .ledger import MAX_BULK_QUANTITY, SupplyError, UndoRefused
 
 Kind = StockMovement.Kind
+# Postgres's SQLSTATE for a NULL in a NOT NULL column.
+NOT_NULL_VIOLATION = "23502"
 Reason = StockMovement.Reason
 
 
@@ -195,6 +198,121 @@ def _found_movement(
     )
 
 
+def _checked_lines(
+    location: StockLocation,
+    wanted: dict[tuple[int, int | None], int],
+    by_item: dict[int, LocationItem],
+) -> dict[int, list[tuple[int | None, int]]]:
+    """{location-item id: [(lot id, quantity)]} for the wanted lines, or the refusal."""
+    per_li: dict[int, list[tuple[int | None, int]]] = defaultdict(list)
+    for (item_id, lot_id), quantity in wanted.items():
+        li = by_item.get(item_id)
+        if li is None or not li.is_active or not li.item.is_active:
+            raise SupplyError(f"That item is not stocked at {location.name}.", field="item")
+        li.location = location
+        cap = min(li.item.use_cap, MAX_BULK_QUANTITY)
+        total = sum(q for (i, _), q in wanted.items() if i == item_id)
+        if total > cap:
+            raise SupplyError(
+                f"{total} {li.item.unit_of_use} of {li.item.name} is over the limit of {cap} "
+                "for one log; check the quantity.",
+                field="quantity",
+            )
+        if lot_id is not None and not li.item.is_lot_tracked:
+            raise SupplyError(f"{li.item.name} is not lot-tracked; do not pick a lot.", field="lot")
+        per_li[li.pk].append((lot_id, quantity))
+    return per_li
+
+
+def _log_in_one_statement(
+    *,
+    actor: Any,
+    location: StockLocation,
+    wanted: dict[tuple[int, int | None], int],
+    by_item: dict[int, LocationItem],
+    key: str,
+    fingerprint: str,
+    now: datetime,
+) -> UsageResult | None:
+    """The common log (no patient, no lots, enough on the books) as one statement, so one
+    round trip and no BEGIN or COMMIT; None when it is not that log (the caller takes the
+    transaction's path, which refuses, replays or posts found stock as before).
+
+    The statement claims the submission first (ON CONFLICT DO NOTHING waits for a concurrent
+    twin, as `ledger.claim_submission` does), then takes each location-item in ascending id
+    (each UPDATE runs only once the previous one returned its row: the lock order of 0004),
+    then writes the ledger lines with the quantities the takes returned. A take that finds
+    too few returns no row, so its ledger line has no quantity and the NOT NULL constraint
+    fails the statement: nothing of it is kept, the claim included, and the log goes the
+    transaction's way. A claim that finds the key taken takes nothing: a replay.
+    """
+    try:
+        per_li = _checked_lines(location, wanted, by_item)
+    except SupplyError:
+        return None  # a replay of this key would still be answered: the transaction decides
+    lis = {li.pk: li for li in by_item.values()}
+    if any(lis[li_id].item.is_lot_tracked or lot for li_id in per_li for lot, _ in per_li[li_id]):
+        return None
+    totals = {li_id: sum(q for _, q in per_li[li_id]) for li_id in sorted(per_li)}
+    operation = uuid.uuid4()
+    takes, values = [], []
+    params: list[Any] = [actor.pk, key, UsageSubmission.Kind.USE, location.pk, fingerprint, now]
+    take_params: list[Any] = []
+    value_params: list[Any] = []
+    previous = "claim"
+    # Only generated names (t0, t1, ...) are joined in; every value is a parameter.
+    for n, (li_id, total) in enumerate(totals.items()):
+        takes.append(
+            f"t{n} AS (UPDATE supplies_locationitem SET on_hand = on_hand - %s WHERE id = %s "  # noqa: S608
+            f"AND on_hand >= %s AND EXISTS (SELECT FROM {previous}) RETURNING on_hand)"
+        )
+        take_params += [total, li_id, total]
+        values.append(f"(%s::bigint, (SELECT -%s::integer FROM t{n}), %s::numeric)")  # noqa: S608
+        value_params += [li_id, total, lis[li_id].item.unit_cost]
+        previous = f"t{n}"
+    sql = (
+        "WITH claim AS (INSERT INTO supplies_usagesubmission (user_id, idempotency_key, kind, "  # noqa: S608
+        "location_id, fingerprint, created_at) VALUES (%s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING id), "
+        + ", ".join(takes)
+        + ", logged AS (INSERT INTO supplies_stockmovement (location_item_id, kind, quantity, "
+        "unit_cost, user_id, occurred_at, reason, note, operation_id, submission_id) "
+        "SELECT v.li, %s, v.q, v.cost, %s, %s, '', '', %s, claim.id FROM claim, (VALUES "
+        + ", ".join(values)
+        + ") AS v (li, q, cost)) "
+        "SELECT (SELECT id FROM claim), "
+        + ", ".join(f"(SELECT on_hand FROM t{n})" for n in range(len(totals)))  # noqa: S608
+    )
+    params += [*take_params, Kind.USE, actor.pk, now, operation, *value_params]
+    try:
+        # Inside a caller's transaction a failed statement would abort it: a savepoint there.
+        savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
+        with savepoint, connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    except IntegrityError as error:
+        if getattr(error.__cause__, "sqlstate", None) != NOT_NULL_VIOLATION:
+            raise
+        return None  # fewer on the books than were used: found stock, in the transaction
+    submission_id, on_hands = row[0], row[1:]
+    if submission_id is None:
+        return _replay(actor=actor, key=key, fingerprint=fingerprint)
+    submission = UsageSubmission(
+        pk=submission_id,
+        user=actor,
+        idempotency_key=key,
+        kind=UsageSubmission.Kind.USE,
+        location=location,
+        fingerprint=fingerprint,
+        created_at=now,
+    )
+    lines = tuple(
+        _logged_line(lis[li_id], total, on_hand)
+        for (li_id, total), on_hand in zip(totals.items(), on_hands, strict=True)
+    )
+    return UsageResult(submission=submission, lines=lines)
+
+
 def log_usage(
     *,
     actor: Any,
@@ -204,8 +322,13 @@ def log_usage(
     patient: Patient | None = None,
     idempotency_key: str,
     now: datetime | None = None,
+    location_items: Iterable[LocationItem] | None = None,
 ) -> UsageResult:
-    """Log supplies used at a location, once per idempotency key, never below zero."""
+    """Log supplies used at a location, once per idempotency key, never below zero.
+
+    `location_items`: the location's items as the caller has just read them (each with its
+    item), so they are not read again; the tablet reads them for its form anyway.
+    """
     key = ledger.check_key(idempotency_key)
     wanted = _merge_lines(lines)
     visit_id, visit_patient = _visit_ref(visit)
@@ -216,6 +339,21 @@ def log_usage(
     fingerprint = ledger.fingerprint(
         [location.pk, getattr(patient, "pk", None), visit_id, sorted(wanted.items(), key=str)]
     )
+    given = None
+    if location_items is not None:
+        given = {li.item_id: li for li in location_items if li.location_id == location.pk}
+        if patient is None and visit_id is None:
+            result = _log_in_one_statement(
+                actor=actor,
+                location=location,
+                wanted=wanted,
+                by_item=given,
+                key=key,
+                fingerprint=fingerprint,
+                now=now,
+            )
+            if result is not None:
+                return result
 
     with transaction.atomic():
         submission_id = ledger.claim_submission(
@@ -231,27 +369,12 @@ def log_usage(
         if submission_id is None:
             return _replay(actor=actor, key=key, fingerprint=fingerprint)
 
-        by_item = _stocked_items(location, {item_id for item_id, _ in wanted})
-        per_li: dict[int, list[tuple[int | None, int]]] = defaultdict(list)
-        for (item_id, lot_id), quantity in wanted.items():
-            li = by_item.get(item_id)
-            if li is None or not li.is_active or not li.item.is_active:
-                raise SupplyError(f"That item is not stocked at {location.name}.", field="item")
-            li.location = location
-            cap = min(li.item.use_cap, MAX_BULK_QUANTITY)
-            total = sum(q for (i, _), q in wanted.items() if i == item_id)
-            if total > cap:
-                raise SupplyError(
-                    f"{total} {li.item.unit_of_use} of {li.item.name} is over the limit of {cap} "
-                    "for one log; check the quantity.",
-                    field="quantity",
-                )
-            if lot_id is not None and not li.item.is_lot_tracked:
-                raise SupplyError(
-                    f"{li.item.name} is not lot-tracked; do not pick a lot.", field="lot"
-                )
-            per_li[li.pk].append((lot_id, quantity))
-
+        by_item = (
+            given
+            if given is not None
+            else _stocked_items(location, {item_id for item_id, _ in wanted})
+        )
+        per_li = _checked_lines(location, wanted, by_item)
         lis = {li.pk: li for li in by_item.values()}
         today = (
             timezone.localdate(now, timezone=location.clinic.tz)

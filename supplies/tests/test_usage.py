@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, connection
-from django.test.utils import override_settings
+from django.test.utils import CaptureQueriesContext, override_settings
 
 from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Clinic, User
@@ -16,7 +16,12 @@ from supplies import selectors, services
 from supplies.models import LocationItem, LotStock, StockLocation, StockMovement, UsageSubmission
 from supplies.services import usage
 from supplies.services.usage import UsageLine
-from supplies.tests.factories import LocationItemFactory, LotFactory, SupplyItemFactory
+from supplies.tests.factories import (
+    LocationItemFactory,
+    LotFactory,
+    StockLocationFactory,
+    SupplyItemFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -359,6 +364,131 @@ def saline(cart: StockLocation, stock: Stock, clinic: Clinic) -> LocationItem:
 
 def lot_levels(li: LocationItem) -> dict[str, int]:
     return dict(LotStock.objects.filter(location_item=li).values_list("lot__lot_number", "on_hand"))
+
+
+# ---------------------------------------------------------------------------------------------
+# A log with the caller's items (the tablet): one statement, the same rules
+
+
+def given(location: StockLocation) -> list[LocationItem]:
+    """The location's items as the tablet reads them for its form."""
+    return list(
+        LocationItem.objects.filter(location=location, is_active=True).select_related("item")
+    )
+
+
+def statements(captured: CaptureQueriesContext) -> list[str]:
+    """The SQL sent, without the savepoint the test's own transaction needs around it."""
+    return [
+        q["sql"]
+        for q in captured.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+
+
+def test_a_plain_log_with_the_callers_items_is_one_statement(
+    nurse: User, cart: StockLocation, gauze: LocationItem
+) -> None:
+    items = given(cart)
+
+    with CaptureQueriesContext(connection) as captured:
+        result = log(nurse, cart, UsageLine(gauze.item_id, 3), location_items=items)
+
+    # the claim, the take and the ledger line in one round trip
+    assert len(statements(captured)) == 1
+    gauze.refresh_from_db()
+    assert gauze.on_hand == 7
+    assert [(line.quantity, line.on_hand, line.found) for line in result.lines] == [(3, 7, 0)]
+    movement = StockMovement.objects.get(kind=StockMovement.Kind.USE)
+    assert (movement.quantity, movement.user, movement.submission_id, movement.unit_cost) == (
+        -3,
+        nurse,
+        result.submission.pk,
+        gauze.item.unit_cost,
+    )
+    stored = UsageSubmission.objects.get(pk=result.submission.pk)
+    assert (stored.fingerprint, stored.created_at) == (
+        result.submission.fingerprint,
+        result.submission.created_at,
+    )
+    assert_ledger_consistent()
+
+
+def test_a_shortfall_in_the_one_statement_keeps_none_of_it_and_the_log_finds_stock_as_before(
+    nurse: User, cart: StockLocation, gauze: LocationItem, stock: Stock
+) -> None:
+    tape = stock(LocationItemFactory(location=cart, item=SupplyItemFactory(name="Tape")), 2)
+    assert gauze.pk < tape.pk  # the statement takes gauze first, then finds too little tape
+
+    result = log(
+        nurse,
+        cart,
+        UsageLine(gauze.item_id, 3),
+        UsageLine(tape.item_id, 5),
+        location_items=given(cart),
+    )
+
+    # gauze taken once (the failed statement's take was not kept), tape's shortfall found
+    gauze.refresh_from_db()
+    tape.refresh_from_db()
+    assert (gauze.on_hand, tape.on_hand) == (7, 0)
+    assert {line.location_item_id: line.found for line in result.lines} == {gauze.pk: 0, tape.pk: 3}
+    assert UsageSubmission.objects.count() == 1
+    assert StockMovement.objects.filter(kind=StockMovement.Kind.USE).count() == 2
+    assert StockMovement.objects.get(kind=StockMovement.Kind.FOUND).quantity == 3
+    assert AuditEvent.objects.filter(object_type="supplies.stockmovement", actor=nurse).count() == 1
+    assert_ledger_consistent()
+
+
+def test_the_same_key_twice_with_the_callers_items_logs_once(
+    nurse: User, cart: StockLocation, gauze: LocationItem
+) -> None:
+    first = log(nurse, cart, UsageLine(gauze.item_id, 2), location_items=given(cart))
+    again = log(nurse, cart, UsageLine(gauze.item_id, 2), location_items=given(cart))
+
+    assert again.replayed
+    assert again.submission.pk == first.submission.pk
+    assert [(line.item_name, line.quantity) for line in again.lines] == [("Gauze 4x4", 2)]
+    gauze.refresh_from_db()
+    assert gauze.on_hand == 8
+    assert StockMovement.objects.filter(kind=StockMovement.Kind.USE).count() == 1
+
+
+def test_a_key_reused_for_a_different_log_with_the_callers_items_is_refused(
+    nurse: User, cart: StockLocation, gauze: LocationItem
+) -> None:
+    log(nurse, cart, UsageLine(gauze.item_id, 2), location_items=given(cart))
+
+    with pytest.raises(services.SupplyError, match="already used for a different log"):
+        log(nurse, cart, UsageLine(gauze.item_id, 3), location_items=given(cart))
+
+    gauze.refresh_from_db()
+    assert gauze.on_hand == 8
+
+
+def test_items_of_another_location_are_not_taken_as_this_ones(
+    nurse: User, clinic: Clinic, cart: StockLocation, gauze: LocationItem
+) -> None:
+    other = StockLocationFactory(clinic=clinic, name="Exam 9")
+
+    # the cart's items handed in for a log at another location
+    with pytest.raises(services.SupplyError, match="not stocked at Exam 9"):
+        log(nurse, other, UsageLine(gauze.item_id, 1), location_items=given(cart))
+
+    gauze.refresh_from_db()
+    assert gauze.on_hand == 10
+    assert not UsageSubmission.objects.exists()
+
+
+def test_an_over_cap_log_with_the_callers_items_is_refused_and_keeps_nothing(
+    nurse: User, cart: StockLocation, gauze: LocationItem
+) -> None:
+    with pytest.raises(services.SupplyError, match="over the limit"):
+        log(nurse, cart, UsageLine(gauze.item_id, 51), location_items=given(cart))
+
+    gauze.refresh_from_db()
+    assert gauze.on_hand == 10
+    assert not UsageSubmission.objects.exists()
 
 
 def test_use_takes_the_earliest_expiring_lot_first(

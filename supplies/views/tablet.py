@@ -4,17 +4,21 @@ quick count of one item.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.context_processors import PermWrapper
 from django.contrib.auth.decorators import permission_required
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef
-from django.http import HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, QueryDict
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import get_template
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.formats import localize
@@ -28,6 +32,7 @@ from clinicops.audit import audit
 from clinicops.audit.models import AuditEvent
 from clinicops.core.fields import parse_id
 from clinicops.core.models import Clinic
+from clinicops.core.templatetags.formats import clock
 from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, render_page
 
 from .. import selectors, services
@@ -35,10 +40,11 @@ from ..forms import LogUseForm, QuickCountForm, new_key, quantity_name
 from ..models import ItemBarcode, LocationItem, StockLocation, UsageSubmission
 from ..services import counts as count_services
 from ..services import ledger, usage
-from .common import SESSION_LOCATION, _error_text, _location, _location_item, _remembered_location
+from .common import SESSION_LOCATION, _error_text, _location_item, _remembered_location
 
 TABLET = "supplies/tablet.html"
 CHOOSE = "supplies/choose_location.html"
+LOGGED = "supplies/_logged.html"
 QTY_FIELD = re.compile(r"^qty_(\d{1,18})$")
 # The tablet shows this many of today's last logs at its location.
 RECENT_LOGS_SHOWN = 3
@@ -116,23 +122,16 @@ def _undo_until(submission: UsageSubmission) -> datetime:
     return submission.created_at + timedelta(seconds=settings.SUPPLIES_UNDO_SECONDS)
 
 
-def _last_entry(request: HtmxHttpRequest, location: StockLocation) -> Feedback | None:
-    """The user's last log here, while it can still be undone."""
-    now = timezone.now()
-    since = now - timedelta(seconds=settings.SUPPLIES_UNDO_SECONDS)
-    last = (
-        selectors.recent_submissions(request.user, location, since=since)  # type: ignore[arg-type]
-        .filter(undone_at__isnull=True)
-        .first()
-    )
+def _last_entry(last: selectors.LastEntry | None) -> Feedback | None:
+    """The user's last log here, while it can still be undone (read with the screen)."""
     if last is None:
         return None
     return Feedback(
         kind="info",
         title="Your last entry here",
-        lines=selectors.submission_lines(last),
-        undo=last,
-        undo_until=_undo_until(last),
+        lines=last.lines,
+        undo=last.submission,
+        undo_until=_undo_until(last.submission),
     )
 
 
@@ -148,6 +147,13 @@ def _tile_codes(items: list[LocationItem]) -> dict[int, list[str]]:
 
 def _text(value: Any) -> str:
     """`{{ value }}` in a template: localized unless text, escaped unless marked safe."""
+    # The two kinds a tile writes most, without the formats machinery: plain text is what
+    # conditional_escape escapes with html.escape, and a whole number is what localize gives
+    # when numbers are not grouped.
+    if type(value) is str:
+        return html.escape(value)
+    if type(value) is int and not settings.USE_THOUSAND_SEPARATOR:
+        return str(value)
     if not isinstance(value, str | Promise):
         value = localize(value)
     return str(conditional_escape(value))
@@ -208,6 +214,53 @@ def tile_html(tile: dict[str, Any]) -> str:
     )
 
 
+def chip_html(chip: selectors.VisitChip, *, checked: bool) -> str:
+    """One patient chip of the picker, as the chip loop of supplies/tablet.html wrote it."""
+    pk = _text(chip.pk)
+    meta = f"{_text(chip.room_name)} · " if chip.room_id else ""
+    return (
+        f'<span class="chip"><input class="chip__input" type="radio" id="visit-{pk}" '
+        f'name="visit" value="{pk}" form="log-form"{" checked" if checked else ""}><label '
+        f'class="chip__label" for="visit-{pk}">{_text(chip.last_name)}, '
+        f'{_text(chip.first_name)} <span class="chip__meta">{meta}{_text(chip.step_label)}'
+        "</span></label></span>"
+    )
+
+
+def last_logs_html(
+    recent_logs: list[selectors.RecentLog], *, user_id: int, oob: bool = False
+) -> str:
+    """The "Last logged here today" box, as supplies/_last_logs.html wrote it: on the screen
+    and in every Log's answer, and in the template language it cost a millisecond a time.
+    Times are the clinic's (the current time zone, which CurrentClinicMiddleware sets)."""
+    if recent_logs:
+        entries = []
+        for entry in recent_logs:
+            what = ", ".join(
+                f"{_text(line.quantity)} \u00d7 {_text(line.item_name)}" for line in entry.lines
+            )
+            who = "you" if entry.user_id == user_id else _text(entry.user_name)
+            undone = " last-logs__entry--undone" if entry.undone else ""
+            entries.append(
+                f'    <li class="last-logs__entry{undone}">\n'
+                f'      <span class="last-logs__what">{what or "nothing"}</span>\n'
+                f'      <span class="last-logs__when">{_text(clock(entry.created_at))} · by '
+                f"{who}{' · undone' if entry.undone else ''}</span>\n"
+                "    </li>\n"
+            )
+        body = '  <ol class="last-logs__list">\n' + "".join(entries) + "  </ol>\n"
+    else:
+        body = '  <p class="last-logs__none">Nothing logged here yet today.</p>\n'
+    swap = ' hx-swap-oob="true"' if oob else ""
+    return (
+        f'<section class="last-logs" id="last-logs"{swap} '
+        'aria-labelledby="last-logs-title" data-last-logs>\n'
+        '  <h2 class="last-logs__title" id="last-logs-title">Last logged here today</h2>\n'
+        + body
+        + "</section>"
+    )
+
+
 def _matches(li: LocationItem, query: str) -> bool:
     query = query.casefold()
     return any(
@@ -225,6 +278,7 @@ def _tablet_context(
     *,
     focus_scan: bool = False,
     refused: dict[int, str] | None = None,
+    recent_logs: list[selectors.RecentLog] | None = None,
 ) -> dict[str, Any]:
     codes = _tile_codes(items)
     refused = refused or {}
@@ -251,21 +305,34 @@ def _tablet_context(
         tiles[-1]["html"] = mark_safe(tile_html(tiles[-1]))  # noqa: S308 - escaped above
         if (number := parse_id(raw)) is not None and number > 0:
             selected.append((li, number))
-    visit_value = ""
-    if form.is_bound:
-        visit_value = str(form.data.get("visit", ""))
+    visit_value = str(
+        form.data.get("visit", "") if form.is_bound else form.initial.get("visit", "")
+    )
+    # The picker's chips (a GET read them so; the POSTs read the visits themselves).
+    chips = (
+        visits
+        if not visits or isinstance(visits[0], selectors.VisitChip)
+        else selectors.visit_chips(visits)
+    )
     clinic = location.clinic
-    since = datetime.combine(clinic.today(), time.min, tzinfo=clinic.tz)
+    if recent_logs is None:
+        since = datetime.combine(clinic.today(), time.min, tzinfo=clinic.tz)
+        recent_logs = selectors.recent_logs(location, since=since, limit=RECENT_LOGS_SHOWN)
     return {
         "clinic": clinic,
         "location": location,
         # What is stored, so a nurse who is unsure whether a tap went through can see it did.
-        "recent_logs": selectors.recent_logs(location, since=since, limit=RECENT_LOGS_SHOWN),
+        "last_logs_html": mark_safe(  # noqa: S308 - escaped in last_logs_html
+            last_logs_html(recent_logs, user_id=request.user.pk)
+        ),
         "form": form,
         "tiles": tiles,
         "selected": selected,
         "query": query,
         "visits": visits,
+        "chips_html": mark_safe(  # noqa: S308 - escaped in chip_html
+            "\n      ".join(chip_html(c, checked=visit_value == str(c.pk)) for c in chips)
+        ),
         "visit_value": visit_value,
         "feedback": feedback,
         "focus_scan": focus_scan,
@@ -301,12 +368,23 @@ def _render_tablet(
     *,
     focus_scan: bool = False,
     refused: dict[int, str] | None = None,
+    recent_logs: list[selectors.RecentLog] | None = None,
 ) -> HttpResponse:
+    """The tablet, or its log panel for htmx; `recent_logs` when already read since the last
+    change (else they are read here)."""
     if items and not hasattr(items[0], "codes"):
         # A "Log" read the plain list (below); the screen shows the tiles in their order.
         items = _tablet_items(location)
     context = _tablet_context(
-        request, location, items, visits, form, feedback, focus_scan=focus_scan, refused=refused
+        request,
+        location,
+        items,
+        visits,
+        form,
+        feedback,
+        focus_scan=focus_scan,
+        refused=refused,
+        recent_logs=recent_logs,
     )
     if not is_fragment(request):
         _audit_patients_shown(request, location, visits)
@@ -316,12 +394,14 @@ def _render_tablet(
 def _fresh_form(
     items: list[LocationItem], visits: list[Any], *, keep: QueryDict | None = None
 ) -> LogUseForm:
-    """An empty log form with a new key (the visit kept, so the next log is for them too)."""
-    data = QueryDict(mutable=True)
-    data["idempotency_key"] = new_key()
+    """An empty log form with a new key (the visit kept, so the next log is for them too).
+
+    Unbound, with the key and visit as initial values: nothing was submitted to it, so there
+    is nothing to validate (a bound form would clean every tile's field to show no error)."""
+    initial = {"idempotency_key": new_key()}
     if keep is not None:
-        data["visit"] = keep.get("visit", "")
-    return LogUseForm(data, location_items=items, visits=visits)
+        initial["visit"] = str(keep.get("visit", ""))
+    return LogUseForm(initial=initial, location_items=items, visits=visits)
 
 
 def _adjust(data: QueryDict, name: str, delta: int, cap: int | None) -> None:
@@ -339,34 +419,50 @@ def _adjust(data: QueryDict, name: str, delta: int, cap: int | None) -> None:
 def log(request: HtmxHttpRequest, location_id: int) -> HttpResponse:
     """The tablet at one location: GET shows it; POST logs, or adds a scanned/tapped item."""
     clinic = current_clinic(request)
-    location = _location(request, clinic, location_id)
+    logging = request.method == "POST" and request.POST.get("action") == "log"
+    # The location, its tiles, today's last logs and the user's undoable entry in one query.
+    # A "Log" needs the location's items, not their order by use or their barcodes: a stored
+    # log answers with what changed (a screen shown again reads the tiles then).
+    screen = selectors.tablet_screen(
+        request.user,  # type: ignore[arg-type]
+        clinic,
+        location_id,
+        now=timezone.now(),
+        ordered=not logging,
+        recent=RECENT_LOGS_SHOWN,
+        # The screen's patient picker shows the patients in rooms; a POST that names one needs
+        # the visit itself (for the log and its audit entry), read below.
+        with_visits=request.method == "GET",
+    )
+    if screen is None:
+        raise Http404("No such stock location here.")
+    location, items = screen.location, screen.items
     _remember(request, clinic, location)
-    if request.method == "POST" and request.POST.get("action") == "log":
-        # A "Log" needs the location's items, not their order by use or their barcodes: a
-        # stored log answers with what changed (a screen shown again reads the tiles then).
-        items = list(
-            LocationItem.objects.filter(location=location, is_active=True, item__is_active=True)
-            .select_related("item")
-            .order_by("pk")
-        )
-    else:
-        items = _tablet_items(location)
-    if request.method == "POST" and is_fragment(request) and not request.POST.get("visit"):
+    visits: list[Any]
+    if request.method == "GET":
+        visits = screen.visits
+    elif is_fragment(request) and not request.POST.get("visit"):
         # The answer to htmx has no patient picker, and no patient was chosen to check.
-        visits: list[Any] = []
+        visits = []
     else:
         visits = selectors.visits_for_logging(request.user, location)  # type: ignore[arg-type]
     if request.method == "GET":
         form = _fresh_form(items, visits)
         return _render_tablet(
-            request, location, items, visits, form, _last_entry(request, location)
+            request,
+            location,
+            items,
+            visits,
+            form,
+            _last_entry(screen.last_entry),
+            recent_logs=screen.recent_logs,
         )
     data = request.POST.copy()
     if parse_id(data.get("add")) or parse_id(data.get("remove")):
-        return _tap(request, location, items, visits, data)
+        return _tap(request, location, items, visits, data, screen.recent_logs)
     if data.get("action") != "log":
-        return _scan(request, location, items, visits, data)
-    return _log_use(request, location, items, visits, data)
+        return _scan(request, location, items, visits, data, screen.recent_logs)
+    return _log_use(request, location, items, visits, data, screen.recent_logs)
 
 
 def _tap(
@@ -375,6 +471,7 @@ def _tap(
     items: list[LocationItem],
     visits: list[Any],
     data: QueryDict,
+    recent_logs: list[selectors.RecentLog],
 ) -> HttpResponse:
     """A tile or stepper tap without JavaScript (the page does this in the browser otherwise)."""
     adding = parse_id(data.get("add"))
@@ -383,7 +480,7 @@ def _tap(
         cap = min(li.item.use_cap, ledger.MAX_BULK_QUANTITY)
         _adjust(data, quantity_name(li.pk), 1 if adding else -1, cap)
     form = LogUseForm(data, location_items=items, visits=visits)
-    return _render_tablet(request, location, items, visits, form, None)
+    return _render_tablet(request, location, items, visits, form, None, recent_logs=recent_logs)
 
 
 def _scan(
@@ -392,6 +489,7 @@ def _scan(
     items: list[LocationItem],
     visits: list[Any],
     data: QueryDict,
+    recent_logs: list[selectors.RecentLog],
 ) -> HttpResponse:
     """A scanned (or typed) code and Enter: one more of that item, nothing logged yet."""
     code = str(data.get("barcode", "")).strip()[:64]
@@ -410,7 +508,16 @@ def _scan(
             )
     data["barcode"] = ""
     form = LogUseForm(data, location_items=items, visits=visits)
-    return _render_tablet(request, location, items, visits, form, feedback, focus_scan=True)
+    return _render_tablet(
+        request,
+        location,
+        items,
+        visits,
+        form,
+        feedback,
+        focus_scan=True,
+        recent_logs=recent_logs,
+    )
 
 
 def _log_use(
@@ -419,8 +526,12 @@ def _log_use(
     items: list[LocationItem],
     visits: list[Any],
     data: QueryDict,
+    recent_logs: list[selectors.RecentLog],
 ) -> HttpResponse:
-    """The "Log" tap: everything on the tiles in one service call, once per key."""
+    """The "Log" tap: everything on the tiles in one service call, once per key.
+
+    `recent_logs` were read before the log: a refusal shows them as they are (nothing was
+    stored), a stored log puts itself at their head (`_with_stored`)."""
     by_pk = {li.pk: li for li in items}
     data["barcode"] = ""  # a half-typed code does not stop a log
     form = LogUseForm(data, location_items=items, visits=visits)
@@ -436,11 +547,11 @@ def _log_use(
             "reload the screen and log again.",
         )
     if not form.is_valid():
-        return _render_tablet(request, location, items, visits, form, None)
+        return _render_tablet(request, location, items, visits, form, None, recent_logs=recent_logs)
     quantities = form.quantities()
     if not quantities:
         form.add_error(None, "Tap at least one item, then Log.")
-        return _render_tablet(request, location, items, visits, form, None)
+        return _render_tablet(request, location, items, visits, form, None, recent_logs=recent_logs)
     visit = form.cleaned_data["visit"]
     try:
         result = usage.log_usage(
@@ -449,6 +560,7 @@ def _log_use(
             lines=[usage.UsageLine(by_pk[pk].item_id, qty) for pk, qty in quantities.items()],
             visit=visit,
             idempotency_key=form.cleaned_data["idempotency_key"],
+            location_items=items,
         )
     except services.InsufficientStock as refused:
         li = by_pk.get(refused.location_item.pk) or refused.location_item
@@ -460,11 +572,18 @@ def _log_use(
             count_form=QuickCountForm(),
         )
         return _render_tablet(
-            request, location, items, visits, form, feedback, refused={li.pk: feedback.note}
+            request,
+            location,
+            items,
+            visits,
+            form,
+            feedback,
+            refused={li.pk: feedback.note},
+            recent_logs=recent_logs,
         )
     except services.SupplyError as refused:
         form.add_error("visit" if refused.field == "patient" else None, _error_text(refused))
-        return _render_tablet(request, location, items, visits, form, None)
+        return _render_tablet(request, location, items, visits, form, None, recent_logs=recent_logs)
 
     who = f" for {visit.patient.first_name} {visit.patient.last_name}" if visit else ""
     notes = []
@@ -501,10 +620,48 @@ def _log_use(
             by_pk[line.location_item_id].on_hand = line.on_hand
             changed.append(by_pk[line.location_item_id])
     if is_fragment(request):
-        return _render_logged(request, location, items, visits, data, feedback, changed)
+        recent_logs = _with_stored(request, location, recent_logs, result)
+        return _render_logged(
+            request, location, items, visits, data, feedback, changed, recent_logs
+        )
     return _render_tablet(
         request, location, items, visits, _fresh_form(items, visits, keep=data), feedback
     )
+
+
+def _with_stored(
+    request: HtmxHttpRequest,
+    location: StockLocation,
+    recent_logs: list[selectors.RecentLog],
+    result: usage.UsageResult,
+) -> list[selectors.RecentLog]:
+    """Today's last logs as read before this log, with this log (as the service stored it) in
+    its place: the screen's query ran before the log, and reading them again after it would
+    cost the answer another round trip. A log by someone else that committed in between shows
+    on the next screen."""
+    submission = result.submission
+    clinic = location.clinic
+    if submission.created_at < datetime.combine(clinic.today(), time.min, tzinfo=clinic.tz):
+        return recent_logs  # a replay of a log from before today
+    lines: dict[str, list[int]] = {}
+    for line in sorted(result.lines, key=lambda line: line.item_name):
+        figures = lines.setdefault(line.item_name, [0, 0])
+        figures[0] += line.quantity
+        figures[1] += line.found
+    stored = selectors.RecentLog(
+        submission_id=submission.pk,
+        created_at=submission.created_at,
+        user_id=request.user.pk,
+        user_name=request.user.get_full_name() or request.user.get_username(),
+        lines=tuple(
+            selectors.RecentLogLine(item_name=name, quantity=q, found=f)
+            for name, (q, f) in lines.items()
+        ),
+        undone=submission.undone_at is not None,
+    )
+    logs = [stored, *(log for log in recent_logs if log.submission_id != submission.pk)]
+    logs.sort(key=lambda log: (log.created_at, log.submission_id), reverse=True)
+    return logs[:RECENT_LOGS_SHOWN]
 
 
 def _render_logged(
@@ -515,20 +672,27 @@ def _render_logged(
     data: QueryDict,
     feedback: Feedback,
     changed: list[LocationItem],
+    recent_logs: list[selectors.RecentLog],
 ) -> HttpResponse:
     """A stored log, answered to the tablet's htmx form: only what changed (the feedback, the
     new key, the last logs, the stock of the logged tiles), not the whole screen again."""
-    clinic = location.clinic
-    since = datetime.combine(clinic.today(), time.min, tzinfo=clinic.tz)
     context = {
-        "clinic": clinic,
+        "clinic": location.clinic,
         "location": location,
         "feedback": feedback,
         "form": _fresh_form(items, visits, keep=data),
-        "recent_logs": selectors.recent_logs(location, since=since, limit=RECENT_LOGS_SHOWN),
+        "last_logs_html": mark_safe(  # noqa: S308 - escaped in last_logs_html
+            last_logs_html(recent_logs, user_id=request.user.pk, oob=True)
+        ),
         "changed": changed,
     }
-    response = render(request, "supplies/_logged.html", context)
+    # The answer has none of the page's frame (navigation, clinic switcher, break-glass
+    # banner), so the context processors that fill it are not run (one is a cache round
+    # trip): only what the fragment uses, the user, their permissions and the CSRF token.
+    context.update(
+        user=request.user, perms=PermWrapper(request.user), csrf_token=get_token(request)
+    )
+    response = HttpResponse(get_template(LOGGED).render(context))
     response["HX-Retarget"] = "#log-feedback"
     response["HX-Reswap"] = "outerHTML"
     patch_vary_headers(response, ["HX-Request"])

@@ -20,7 +20,7 @@ from clinicops.core import roles
 from clinicops.core.models import User
 from clinicops.core.tests.factories import ClinicFactory, StaffFactory
 from supplies import selectors, services
-from supplies.models import LocationItem, StockMovement, UsageSubmission
+from supplies.models import LocationItem, StockLocation, StockMovement, UsageSubmission
 from supplies.services import counts, orders, transfers, usage, waste
 from supplies.services.usage import UsageLine
 from supplies.tests.factories import (
@@ -53,6 +53,18 @@ def run_at_once(count: int, work: Callable[[int], Any]) -> list[Any]:
         return list(pool.map(worker, range(count)))
 
 
+def stocked(location: StockLocation, given: bool) -> list[LocationItem] | None:
+    """The location's items as the tablet reads them before a log (the one-statement log), or
+    None (the service reads them in its transaction)."""
+    if not given:
+        return None
+    return list(LocationItem.objects.filter(location=location).select_related("item"))
+
+
+# Both ways a log comes in: read by the service, or with the caller's items in one statement.
+BOTH_PATHS = pytest.mark.parametrize("given", [False, True], ids=["read", "given"])
+
+
 @pytest.fixture
 def nurses() -> list[User]:
     clinic = ClinicFactory(name="Concurrency Clinic")
@@ -62,7 +74,10 @@ def nurses() -> list[User]:
     ]
 
 
-def test_twenty_nurses_logging_the_same_item_never_lose_a_unit(nurses: list[User]) -> None:
+@BOTH_PATHS
+def test_twenty_nurses_logging_the_same_item_never_lose_a_unit(
+    nurses: list[User], given: bool
+) -> None:
     clinic = nurses[0].staff.clinics.get()
     cart = StockLocationFactory(clinic=clinic, name="Exam 2")
     li = LocationItemFactory(
@@ -92,6 +107,7 @@ def test_twenty_nurses_logging_the_same_item_never_lose_a_unit(nurses: list[User
                 location=cart,
                 lines=[UsageLine(item_id=li.item_id, quantity=wanted[index])],
                 idempotency_key=f"r{round_number}-n{index}",
+                location_items=stocked(cart, given),
             )
 
         outcomes = run_at_once(THREADS, log)
@@ -115,8 +131,9 @@ def test_twenty_nurses_logging_the_same_item_never_lose_a_unit(nurses: list[User
     assert found_rounds > 0
 
 
+@BOTH_PATHS
 def test_twenty_nurses_logging_an_item_at_zero_find_exactly_what_they_use(
-    nurses: list[User],
+    nurses: list[User], given: bool
 ) -> None:
     clinic = nurses[0].staff.clinics.get()
     cart = StockLocationFactory(clinic=clinic, name="Exam 4")
@@ -132,6 +149,7 @@ def test_twenty_nurses_logging_an_item_at_zero_find_exactly_what_they_use(
                 location=cart,
                 lines=[UsageLine(item_id=li.item_id, quantity=wanted[index])],
                 idempotency_key=f"z{round_number}-n{index}",
+                location_items=stocked(cart, given),
             )
 
         outcomes = run_at_once(THREADS, log)
@@ -159,7 +177,10 @@ def test_twenty_nurses_logging_an_item_at_zero_find_exactly_what_they_use(
     assert selectors.found_to_review(clinic).count() == THREADS * ROUNDS
 
 
-def test_the_same_submission_sent_twenty_times_at_once_logs_once(nurses: list[User]) -> None:
+@BOTH_PATHS
+def test_the_same_submission_sent_twenty_times_at_once_logs_once(
+    nurses: list[User], given: bool
+) -> None:
     nurse = nurses[0]
     clinic = nurse.staff.clinics.get()
     cart = StockLocationFactory(clinic=clinic, name="Exam 3")
@@ -174,6 +195,7 @@ def test_the_same_submission_sent_twenty_times_at_once_logs_once(nurses: list[Us
                 location=cart,
                 lines=[UsageLine(item_id=li.item_id, quantity=1)],
                 idempotency_key=f"double-tap-{round_number}",
+                location_items=stocked(cart, given),
             )
 
         outcomes = run_at_once(THREADS, resend)
