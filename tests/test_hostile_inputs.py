@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from clinicops.core import roles
 from clinicops.core.models import Clinic, User
 from clinicops.core.tests.factories import CoverageFactory, PatientFactory, RoomFactory
+from clinicops.kpis import registry
 from patientflow.services import checkin
 from patientflow.tests.clock import midday_zone
 from scheduling.services import reminders as scheduling_reminders
@@ -648,8 +649,17 @@ def representatives(params: dict[str, str]) -> list[str]:
     ...): the same field of another row goes through the same code."""
     chosen: dict[str, str] = {}
     for key in sorted(params):
-        chosen.setdefault(re.sub(r"\d+", "#", key), key)
+        chosen.setdefault(_family(key), key)
     return sorted(chosen.values())
+
+
+def _family(key: str) -> str:
+    # Choose metrics has one row per registered metric, the same form under the metric's key as
+    # prefix (no_show_rate-target, tnaa_days-target ...): one row stands for all fifteen.
+    prefix, dash, name = key.partition("-")
+    if dash and registry.is_registered(prefix):
+        return f"<metric>-{name}"
+    return re.sub(r"\d+", "#", key)
 
 
 # The URL namespaces swept together ("" is the site's own: home, login, clinic switch).
