@@ -190,6 +190,7 @@ POST_URL_NAMES = {
     "revenue:denial_appeal",
     "revenue:denial_resubmit",
     "revenue:denial_write_off",
+    "revenue:batch_check",
     "compliance:flag_create",
     "compliance:flag_detail",
     "compliance:flag_link",
