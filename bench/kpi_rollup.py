@@ -59,6 +59,35 @@ Parts = dict[str, dict[date, tuple[Decimal, Decimal]]]
 # minutes by day; bookable minutes of the template in effect, net of closures and time off,
 # time off assumed not to overlap itself) and the two patient-flow medians (their raw values
 # by day, from the visits' effective step events).
+# Overtime's rule in force per day and work week, and each workday's bounds: the first
+# CTEs of both overtime floors below.
+_OVERTIME_WORKDAYS_CTES = """
+        WITH days AS (
+            SELECT d::date AS day, d::date - ((extract(isodow FROM d)::int - 1
+                   - coalesce(r.week_start_day, 6) + 7) %% 7) AS week
+            FROM generate_series(%(first)s::date, %(last)s::date, interval '1 day') d
+            LEFT JOIN LATERAL (
+                SELECT week_start_day FROM workforce_overtimerule o
+                WHERE o.clinic_id = %(clinic)s AND o.effective_from <= d::date
+                ORDER BY o.effective_from DESC LIMIT 1) r ON true),
+        weeks AS (
+            SELECT w.week, coalesce(r.week_start_hour, 0) AS hour,
+                   coalesce(r.weekly_minutes, 2400) * 60 AS weekly,
+                   coalesce(r.daily_minutes * 60, 1000000000000) AS daily,
+                   coalesce(r.double_minutes * 60, 1000000000000) AS dbl
+            FROM (SELECT DISTINCT week FROM days) w
+            LEFT JOIN LATERAL (
+                SELECT * FROM workforce_overtimerule o
+                WHERE o.clinic_id = %(clinic)s AND o.effective_from <= w.week
+                ORDER BY o.effective_from DESC LIMIT 1) r ON true),
+        workdays AS (
+            SELECT weeks.*, i,
+                   (weeks.week + i + make_interval(hours => hour)) AT TIME ZONE %(tz)s AS ws,
+                   (weeks.week + i + 1 + make_interval(hours => hour)) AT TIME ZONE %(tz)s AS we
+            FROM weeks CROSS JOIN generate_series(0, 6) i),
+        """
+
+
 FLOOR_SQL = {
     "template_utilization": """
         WITH days AS (
@@ -301,31 +330,8 @@ FLOOR_SQL |= {
     # time past the daily and double thresholds, the rest chronologically against the weekly
     # one, for the people with a punch at the clinic from a day before the workday to a day
     # after it. Overtime + double = worked - regular.
-    "overtime_pct": """
-        WITH days AS (
-            SELECT d::date AS day, d::date - ((extract(isodow FROM d)::int - 1
-                   - coalesce(r.week_start_day, 6) + 7) %% 7) AS week
-            FROM generate_series(%(first)s::date, %(last)s::date, interval '1 day') d
-            LEFT JOIN LATERAL (
-                SELECT week_start_day FROM workforce_overtimerule o
-                WHERE o.clinic_id = %(clinic)s AND o.effective_from <= d::date
-                ORDER BY o.effective_from DESC LIMIT 1) r ON true),
-        weeks AS (
-            SELECT w.week, coalesce(r.week_start_hour, 0) AS hour,
-                   coalesce(r.weekly_minutes, 2400) * 60 AS weekly,
-                   coalesce(r.daily_minutes * 60, 1000000000000) AS daily,
-                   coalesce(r.double_minutes * 60, 1000000000000) AS dbl
-            FROM (SELECT DISTINCT week FROM days) w
-            LEFT JOIN LATERAL (
-                SELECT * FROM workforce_overtimerule o
-                WHERE o.clinic_id = %(clinic)s AND o.effective_from <= w.week
-                ORDER BY o.effective_from DESC LIMIT 1) r ON true),
-        workdays AS (
-            SELECT weeks.*, i,
-                   (weeks.week + i + make_interval(hours => hour)) AT TIME ZONE %(tz)s AS ws,
-                   (weeks.week + i + 1 + make_interval(hours => hour)) AT TIME ZONE %(tz)s AS we
-            FROM weeks CROSS JOIN generate_series(0, 6) i),
-        windows AS (
+    "overtime_pct": _OVERTIME_WORKDAYS_CTES  # noqa: S608 (constants only)
+    + """windows AS (
             SELECT week, min(ws) - interval '1 day' AS lo, max(we) + interval '1 day' AS hi
             FROM workdays GROUP BY week),
         staff AS (
@@ -428,31 +434,8 @@ VISIT_TIMES_FLOOR_SQL = {
 # next break start or clock-out), right only when no punch was refused and no shift is open
 # (the bench's punches are so); printed beside the table, no target.
 WELL_FORMED_FLOOR_SQL = {
-    "overtime_pct": """
-        WITH days AS (
-            SELECT d::date AS day, d::date - ((extract(isodow FROM d)::int - 1
-                   - coalesce(r.week_start_day, 6) + 7) %% 7) AS week
-            FROM generate_series(%(first)s::date, %(last)s::date, interval '1 day') d
-            LEFT JOIN LATERAL (
-                SELECT week_start_day FROM workforce_overtimerule o
-                WHERE o.clinic_id = %(clinic)s AND o.effective_from <= d::date
-                ORDER BY o.effective_from DESC LIMIT 1) r ON true),
-        weeks AS (
-            SELECT w.week, coalesce(r.week_start_hour, 0) AS hour,
-                   coalesce(r.weekly_minutes, 2400) * 60 AS weekly,
-                   coalesce(r.daily_minutes * 60, 1000000000000) AS daily,
-                   coalesce(r.double_minutes * 60, 1000000000000) AS dbl
-            FROM (SELECT DISTINCT week FROM days) w
-            LEFT JOIN LATERAL (
-                SELECT * FROM workforce_overtimerule o
-                WHERE o.clinic_id = %(clinic)s AND o.effective_from <= w.week
-                ORDER BY o.effective_from DESC LIMIT 1) r ON true),
-        workdays AS (
-            SELECT weeks.*, i,
-                   (weeks.week + i + make_interval(hours => hour)) AT TIME ZONE %(tz)s AS ws,
-                   (weeks.week + i + 1 + make_interval(hours => hour)) AT TIME ZONE %(tz)s AS we
-            FROM weeks CROSS JOIN generate_series(0, 6) i),
-        span AS (SELECT min(ws) - interval '2 days' AS lo, max(we) + interval '2 days' AS hi
+    "overtime_pct": _OVERTIME_WORKDAYS_CTES  # noqa: S608 (constants only)
+    + """span AS (SELECT min(ws) - interval '2 days' AS lo, max(we) + interval '2 days' AS hi
                  FROM workdays),
         staff AS (
             SELECT DISTINCT q.staff_id FROM workforce_punch q, span

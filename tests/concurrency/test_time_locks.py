@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db import connection, connections, transaction
@@ -69,9 +70,15 @@ def _in_thread(call: Callable[[], object]) -> tuple[threading.Thread, list[objec
     return thread, outcome
 
 
-def _hold_time_then(provider_id: int, room_id: int | None, call: Callable[[], object]) -> object:
-    """Hold the time lock on another connection, start `call` in a thread, check it waits, then
-    let the holder book the time (through the real service) and commit; return call's outcome."""
+def _hold_time_then(
+    provider_id: int,
+    room_id: int | None,
+    call: Callable[[], object],
+    meanwhile: Callable[[Any], None] | None = None,
+) -> object:
+    """Hold the time lock on another connection, start `call` in a thread and check that it
+    waits; then run `meanwhile` on the holder's cursor and commit (or, without it, roll back),
+    and return call's outcome."""
     holder = connections.create_connection("default")
     try:
         holder.set_autocommit(False)
@@ -87,7 +94,12 @@ def _hold_time_then(provider_id: int, room_id: int | None, call: Callable[[], ob
         thread, outcome = _in_thread(call)
         thread.join(timeout=WAIT)
         assert thread.is_alive(), f"the write did not wait for the time lock: {outcome}"
-        holder.rollback()
+        if meanwhile is None:
+            holder.rollback()
+        else:
+            with holder.cursor() as cursor:
+                meanwhile(cursor)
+            holder.commit()
         thread.join(timeout=30)
         assert not thread.is_alive()
         return outcome[0]
@@ -149,41 +161,30 @@ def test_an_undo_waits_for_the_time_lock_and_then_meets_the_winner_as_slot_taken
     ).appointment
     transitions.cancel_appointment(actor=desk, appointment=appt, reason="patient", now=NOW)
 
-    holder = connections.create_connection("default")
-    try:
-        holder.set_autocommit(False)
-        with holder.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)",
-                [common.PROVIDER_LOCK_NAMESPACE, provider.pk],
-            )
-        thread, outcome = _in_thread(
-            lambda: transitions.undo_cancellation(
-                actor=desk, appointment=appt.pk, now=NOW + dt.timedelta(seconds=3)
-            )
+    def book_the_freed_slot(cursor: Any) -> None:
+        """Meanwhile the lock holder's desk books the freed slot."""
+        cursor.execute(
+            """
+            INSERT INTO scheduling_appointment
+                (clinic_id, patient_id, provider_id, appointment_type_id, start, "end", status,
+                 notes, is_overbook, overbook_reason, cancel_reason, cancel_note, late_cancel,
+                 submission_key, created_at, updated_at)
+            SELECT clinic_id, %s, provider_id, appointment_type_id, start, "end", 'booked',
+                   '', false, '', '', '', false, '', now(), now()
+            FROM scheduling_appointment WHERE id = %s
+            """,
+            [setting["patients"][1].pk, appt.pk],
         )
-        thread.join(timeout=WAIT)
-        assert thread.is_alive(), f"the undo did not wait for the time lock: {outcome}"
-        # Meanwhile the lock holder's desk books the freed slot and commits.
-        with holder.cursor() as cursor:
-            cursor.execute(
-                """
-                INSERT INTO scheduling_appointment
-                    (clinic_id, patient_id, provider_id, appointment_type_id, start, "end", status,
-                     notes, is_overbook, overbook_reason, cancel_reason, cancel_note, late_cancel,
-                     submission_key, created_at, updated_at)
-                SELECT clinic_id, %s, provider_id, appointment_type_id, start, "end", 'booked',
-                       '', false, '', '', '', false, '', now(), now()
-                FROM scheduling_appointment WHERE id = %s
-                """,
-                [setting["patients"][1].pk, appt.pk],
-            )
-        holder.commit()
-        thread.join(timeout=30)
-        assert not thread.is_alive()
-    finally:
-        holder.close()
-    assert isinstance(outcome[0], services.SlotTaken), outcome
+
+    outcome = _hold_time_then(
+        provider.pk,
+        None,
+        lambda: transitions.undo_cancellation(
+            actor=desk, appointment=appt.pk, now=NOW + dt.timedelta(seconds=3)
+        ),
+        book_the_freed_slot,
+    )
+    assert isinstance(outcome, services.SlotTaken), outcome
     with transaction.atomic():
         appt.refresh_from_db()
     assert appt.status == "cancelled"
