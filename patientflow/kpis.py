@@ -96,7 +96,8 @@ def visit_times(clinic: Clinic, day: date) -> list[VisitTimes]:
 # `checked_out_at` (written with the checkout event, in the same transaction, same instant).
 # Reading the event log instead hashed the whole event table once per chunk.
 #
-# One row per local day: the minutes of its visits (in no particular order), as `minutes_between`
+# One row per local day: the minutes of its visits in check-in order (the per-day functions'
+# order, so the stored parts are the same whichever path computed them), as `minutes_between`
 # gives them: never negative, to the hundredth, ties to even as Python's Decimal.quantize
 # rounds (Postgres's round() takes ties away from zero). Integer arithmetic on the span in
 # microseconds (timestamps are exact to the microsecond): q hundredths of a minute (600,000
@@ -104,9 +105,9 @@ def visit_times(clinic: Clinic, day: date) -> list[VisitTimes]:
 _DOOR_TO_PROVIDER_SQL = """
     SELECT day,
            array_agg((q + CASE WHEN r > 300000 OR (r = 300000 AND q %% 2 = 1) THEN 1 ELSE 0 END)
-                     / 100.0)::float8[]
-    FROM (SELECT day, us / 600000 AS q, us %% 600000 AS r
-          FROM (SELECT (v.checked_in_at AT TIME ZONE %(tz)s)::date AS day,
+                     / 100.0 ORDER BY checked_in_at, id)::float8[]
+    FROM (SELECT day, checked_in_at, id, us / 600000 AS q, us %% 600000 AS r
+          FROM (SELECT (v.checked_in_at AT TIME ZONE %(tz)s)::date AS day, v.checked_in_at, v.id,
                        greatest(0, (extract(epoch FROM v.with_provider_at - v.checked_in_at)
                                     * 1000000)::bigint) AS us
                 FROM patientflow_visit v
@@ -120,9 +121,9 @@ _DOOR_TO_PROVIDER_SQL = """
 _CYCLE_TIME_SQL = """
     SELECT day,
            array_agg((q + CASE WHEN r > 300000 OR (r = 300000 AND q %% 2 = 1) THEN 1 ELSE 0 END)
-                     / 100.0)::float8[]
-    FROM (SELECT day, us / 600000 AS q, us %% 600000 AS r
-          FROM (SELECT (v.checked_in_at AT TIME ZONE %(tz)s)::date AS day,
+                     / 100.0 ORDER BY checked_in_at, id)::float8[]
+    FROM (SELECT day, checked_in_at, id, us / 600000 AS q, us %% 600000 AS r
+          FROM (SELECT (v.checked_in_at AT TIME ZONE %(tz)s)::date AS day, v.checked_in_at, v.id,
                        greatest(0, (extract(epoch FROM v.checked_out_at - CASE
                            WHEN NOT v.is_walk_in AND a.start > v.checked_in_at THEN a.start
                            ELSE v.checked_in_at END) * 1000000)::bigint) AS us
