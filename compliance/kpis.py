@@ -14,6 +14,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db.models import QuerySet
+from django.db.models.functions import TruncDate
 
 from clinicops.core.models import Clinic
 from clinicops.kpis.registry import Drilldown, Kind, Metric, Source, Unit, day_bounds, register
@@ -49,11 +50,13 @@ def incident_closure_range(clinic: Clinic, first: date, last: date) -> dict[date
     """`incident_closure_days` of every local day first..last, in one query."""
     found: dict[date, list[int]] = {}
     tz = clinic.tz
-    for incident in _closed(clinic, first, last).only("reported_at", "closed_at").order_by("pk"):
-        assert incident.closed_at is not None  # noqa: S101 - filtered on status closed
-        found.setdefault(incident.closed_at.astimezone(tz).date(), []).append(
-            closure_days(incident, clinic)
-        )
+    # The local dates come from the database as plain values: no model instance per incident.
+    for closed, reported in (
+        _closed(clinic, first, last)
+        .order_by("pk")
+        .values_list(TruncDate("closed_at", tzinfo=tz), TruncDate("reported_at", tzinfo=tz))
+    ):
+        found.setdefault(closed, []).append((closed - reported).days)
     return found
 
 

@@ -26,7 +26,9 @@ MAX_CHOSEN = 5
 # An upsert on the unique (clinic, key, day): every row of a rollup in one statement, from
 # parallel arrays (the values and groups of a row as array literals). One statement rather
 # than an executemany of one INSERT per row: for a year of a cheap metric the row-by-row
-# upsert cost as much as computing the parts (docs/benchmarks.md).
+# upsert cost as much as computing the parts (docs/benchmarks.md). Each array goes as one text
+# literal that the server parses: adapting a year's dates and decimals one by one on the client
+# cost more than the statement itself.
 _UPSERT = """
 INSERT INTO kpis_metricday
     (clinic_id, key, day, numerator, denominator, "values", groups, computed_at)
@@ -47,6 +49,15 @@ ON CONFLICT (clinic_id, key, day) DO UPDATE SET
 
 def _array_literal(numbers: Sequence[Any]) -> str:
     return "{" + ",".join(repr(n) for n in numbers) + "}"
+
+
+def _text_array(items: Iterable[Any]) -> str:
+    """A Postgres array literal of `items`' text forms, each quoted (so an element may itself
+    be an array literal)."""
+    texts = [str(item) for item in items]
+    if any('"' in text or "\\" in text for text in texts):
+        texts = [text.replace("\\", "\\\\").replace('"', '\\"') for text in texts]
+    return '{"' + '","'.join(texts) + '"}' if texts else "{}"
 
 
 def rollup_clinic_days(*, clinic: Clinic, days: Iterable[date], force: bool = False) -> int:
@@ -85,7 +96,7 @@ def rollup_clinic_days(*, clinic: Clinic, days: Iterable[date], force: bool = Fa
     with transaction.atomic(), connection.cursor() as cursor:
         if rows:
             keys, row_days, numerators, denominators, values, groups = map(
-                list, zip(*rows, strict=True)
+                _text_array, zip(*rows, strict=True)
             )
             cursor.execute(
                 _UPSERT,
