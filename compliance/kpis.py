@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import QuerySet
-from django.db.models.functions import TruncDate
 
 from clinicops.core.models import Clinic
 from clinicops.kpis.registry import Drilldown, Kind, Metric, Source, Unit, day_bounds, register
@@ -46,17 +46,33 @@ def incident_closure_days(clinic: Clinic, day: date) -> list[int]:
     ]
 
 
+# The range version's one statement: each closed incident's local closing day and its days
+# from report to close, as `closure_days` counts them (local calendar dates, so a DST day is
+# a day like any other).
+_CLOSURE_SQL = """
+    SELECT day, (day - (reported_at AT TIME ZONE %(tz)s)::date)
+    FROM (SELECT id, reported_at, (closed_at AT TIME ZONE %(tz)s)::date AS day
+          FROM compliance_incident
+          WHERE clinic_id = %(clinic)s AND status = %(closed)s
+            AND closed_at >= %(start)s AND closed_at < %(end)s) closed
+    ORDER BY id
+"""
+
+
 def incident_closure_range(clinic: Clinic, first: date, last: date) -> dict[date, list[int]]:
     """`incident_closure_days` of every local day first..last, in one query."""
     found: dict[date, list[int]] = {}
-    tz = clinic.tz
-    # The local dates come from the database as plain values: no model instance per incident.
-    for closed, reported in (
-        _closed(clinic, first, last)
-        .order_by("pk")
-        .values_list(TruncDate("closed_at", tzinfo=tz), TruncDate("reported_at", tzinfo=tz))
-    ):
-        found.setdefault(closed, []).append((closed - reported).days)
+    params = {
+        "tz": clinic.time_zone,
+        "clinic": clinic.pk,
+        "closed": Incident.Status.CLOSED.value,
+        "start": day_bounds(clinic, first)[0],
+        "end": day_bounds(clinic, last)[1],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_CLOSURE_SQL, params)
+        for day, days in cursor.fetchall():
+            found.setdefault(day, []).append(days)
     return found
 
 

@@ -161,7 +161,16 @@ class ChangedDay(models.Model):
 
     class Meta:
         ordering = ["clinic", "day"]
-        indexes = [models.Index(fields=["clinic", "day"], name="kpis_changed_clinic_day")]
+        indexes = [
+            models.Index(fields=["clinic", "day"], name="kpis_changed_clinic_day"),
+            # A rollup's own marks (`changes.marks_for`): the single-day ones of its days,
+            # without visiting the onward marks the nightly run has not spread yet.
+            models.Index(
+                fields=["clinic", "day"],
+                condition=models.Q(onward=False),
+                name="kpis_changed_single_day",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"changed {self.day}{'+' if self.onward else ''} ({self.clinic_id})"

@@ -94,10 +94,10 @@ class Parts:
 
     @classmethod
     def of_values(cls, values: Iterable[Number], groups: Iterable[int] = ()) -> Parts:
-        floats = tuple(float(v) for v in values)
-        if not all(math.isfinite(v) for v in floats):
+        floats = tuple(map(float, values))
+        if not all(map(math.isfinite, floats)):
             raise ValueError("metric values must be finite numbers")
-        group_ids = tuple(int(g) for g in groups)
+        group_ids = tuple(map(int, groups))
         if group_ids and len(group_ids) != len(floats):
             raise ValueError("a metric's groups must pair one to one with its values")
         return cls(_decimal(math.fsum(floats)), Decimal(len(floats)), floats, group_ids)
@@ -261,11 +261,12 @@ class Metric:
         if self.compute_range is None:
             return {day: self.parts(clinic, day) for day in days}
         parts: dict[date, Parts] = {}
+        empty = Parts()  # frozen: one "no data" for every day without any
         for first, last in consecutive_runs(days):
             found = self.compute_range(clinic, first, last)
             day = first
             while day <= last:
-                parts[day] = self.as_parts(found[day]) if day in found else Parts()
+                parts[day] = self.as_parts(found[day]) if day in found else empty
                 day += timedelta(days=1)
         return parts
 
