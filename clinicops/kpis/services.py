@@ -18,7 +18,7 @@ from clinicops.audit.models import AuditEvent
 from clinicops.core.models import Clinic, Staff
 
 from . import changes, registry
-from .models import ChangedDay, ClinicMetricChoice, MetricDay
+from .models import ClinicMetricChoice, MetricDay
 from .registry import Direction, Metric, Unit
 
 MIN_CHOSEN = 3
@@ -28,8 +28,11 @@ MAX_CHOSEN = 5
 # than an executemany of one INSERT per row: for a year of a cheap metric the row-by-row
 # upsert cost as much as computing the parts (docs/benchmarks.md). Each array goes as one text
 # literal that the server parses: adapting a year's dates and decimals one by one on the client
-# cost more than the statement itself.
+# cost more than the statement itself. The late-change marks the rows answer are deleted by
+# the same statement, so rows and marks commit together without a transaction around them
+# (no BEGIN and COMMIT round trips: one statement is atomic on its own).
 _UPSERT = """
+WITH answered AS (DELETE FROM kpis_changedday WHERE id = ANY(%(marks)s::bigint[]))
 INSERT INTO kpis_metricday
     (clinic_id, key, day, numerator, denominator, "values", groups, computed_at)
 SELECT %(clinic)s, r.key, r.day, r.numerator, r.denominator, r.vals::float8[],
@@ -93,14 +96,17 @@ def rollup_clinic_days(*, clinic: Clinic, days: Iterable[date], force: bool = Fa
     ]
     # One order for every writer, so concurrent upserts of overlapping days cannot deadlock.
     rows.sort(key=lambda row: (row[0], row[1]))
-    with transaction.atomic(), connection.cursor() as cursor:
-        if rows:
-            keys, row_days, numerators, denominators, values, groups = map(
-                _text_array, zip(*rows, strict=True)
-            )
+    # The marks go with the rows that answer them, and also when there is nothing to write
+    # (e.g. a point-in-time metric's kept day).
+    if rows or marks:
+        keys, row_days, numerators, denominators, values, groups = (
+            map(_text_array, zip(*rows, strict=True)) if rows else ["{}"] * 6
+        )
+        with connection.cursor() as cursor:
             cursor.execute(
                 _UPSERT,
                 {
+                    "marks": _text_array(marks),
                     "clinic": clinic.pk,
                     "at": started,
                     "keys": keys,
@@ -111,10 +117,6 @@ def rollup_clinic_days(*, clinic: Clinic, days: Iterable[date], force: bool = Fa
                     "groups": groups,
                 },
             )
-        # The marks go in the same transaction as the rows that answer them, and also when
-        # there is nothing to write (e.g. a point-in-time metric's kept day).
-        if marks:
-            ChangedDay.objects.filter(pk__in=marks).delete()
     return len(rows)
 
 

@@ -150,6 +150,20 @@ def test_a_rollup_with_nothing_to_write_still_clears_the_marks_it_saw(clinic: Cl
     assert marks(clinic) == set()
 
 
+def test_a_rollup_clears_only_the_single_day_marks_of_its_own_days(clinic: Clinic) -> None:
+    """Its marks are read between its first and last day: a mark on a day in between that it
+    did not compute, and an onward mark the nightly run has not spread yet, stay."""
+    first = clinic.today() - timedelta(days=300)
+    between, last = first + timedelta(days=5), first + timedelta(days=10)
+    for day in (first, between, last):
+        ChangedDay.objects.create(clinic=clinic, day=day)
+    ChangedDay.objects.create(clinic=clinic, day=first, onward=True)
+
+    services.rollup_clinic_days(clinic=clinic, days=[first, last])
+
+    assert marks(clinic) == {(between, False), (first, True)}
+
+
 @pytest.fixture
 def manager(make_user: Callable[..., User]) -> User:
     return make_user(roles.MANAGER, username="manager")
