@@ -764,6 +764,12 @@ _STORE_SHAPES = {
     },
 }
 
+# TNAA's floor rows, (day, provider, days), as each day's values by group
+_TNAA_BY_DAY = """
+    SELECT day, array_agg(days ORDER BY provider), array_agg(provider ORDER BY provider)
+    FROM ({}) t(day, provider, days) GROUP BY day
+"""
+
 
 def ensure_floor_table() -> None:
     from django.db import connection
@@ -810,10 +816,7 @@ def floor_store(key: str, clinic: Any, first: date, last: date) -> int | None:
             "measure_time": KpiSettings.measure_time_of(clinic),
         }
         *before, last_statement = TNAA_SQL
-        rows = (
-            "SELECT day, array_agg(days ORDER BY provider), array_agg(provider ORDER BY provider)"
-            f" FROM ({last_statement}) t(day, provider, days) GROUP BY day"
-        )
+        rows = _TNAA_BY_DAY.format(last_statement)
         shape = "grouped"
     else:
         rows = STOCKOUT_SQL if key == "stockout_rate" else HAND_SQL.get(key) or FLOOR_SQL.get(key)
@@ -1346,8 +1349,8 @@ def print_per_metric(table: list[tuple[Any, ...]]) -> None:
     )
     print()
     print(
-        "| metric | rollup s | SQL floor s (compute) | × compute | SQL floor s (compute + store) "
-        f"| × compute + store (target ≤ {RATIO_TARGET:.0f}) |"
+        "| metric | rollup s | SQL floor s (compute) | x compute | SQL floor s (compute + store) "
+        f"| x compute + store (target <= {RATIO_TARGET:.0f}) |"
     )
     print("|---|--:|--:|--:|--:|--:|")
     for key, rollup_s, floor_s, store_s, ratio, _ in table:
