@@ -894,9 +894,10 @@ def per_metric(clinic: Any, days: list[date], runs: int) -> tuple[list[tuple[Any
                 failures.append(f"{metric.key}: the rollup's parts differ from its SQL floor's")
         if store_s:
             written = floor_store(metric.key, clinic, first, last)
-            if written != len(days) or written != MetricDay.objects.filter(
-                clinic=clinic, key=metric.key
-            ).count():
+            if (
+                written != len(days)
+                or written != MetricDay.objects.filter(clinic=clinic, key=metric.key).count()
+            ):
                 failures.append(f"{metric.key}: the storing floor wrote {written} rows")
         best_rollup = min(rollup_s)
         best_floor = min(floor_s) if floor_s else None
