@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -62,7 +63,7 @@ _CLOSURE_SQL = """
 def incident_closure_range(clinic: Clinic, first: date, last: date) -> dict[date, list[int]]:
     """`incident_closure_days` of every local day first..last, in one query."""
     found: dict[date, list[int]] = {}
-    params = {
+    params: dict[str, Any] = {
         "tz": clinic.time_zone,
         "clinic": clinic.pk,
         "closed": Incident.Status.CLOSED.value,
