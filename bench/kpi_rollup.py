@@ -673,21 +673,25 @@ TNAA_SQL = [
 ]
 
 
-def tnaa_floor(clinic: Any, first: date, last: date) -> list[tuple[Any, ...]]:
-    """(day, provider, days) for each provider and type measured each day, by TNAA_SQL."""
-    from django.db import connection, transaction
-
+def _tnaa_params(clinic: Any, first: date, last: date) -> dict[str, Any]:
     from clinicops.kpis.models import KpiSettings
     from clinicops.kpis.registry import day_bounds
     from scheduling.availability import DEFAULT_HORIZON_DAYS
 
     horizon_last = last + timedelta(days=DEFAULT_HORIZON_DAYS)
-    params = _params(clinic, first, last) | {
+    return _params(clinic, first, last) | {
         "horizon": DEFAULT_HORIZON_DAYS,
         "horizon_last": horizon_last,
         "horizon_end": day_bounds(clinic, horizon_last)[1],
         "measure_time": KpiSettings.measure_time_of(clinic),
     }
+
+
+def tnaa_floor(clinic: Any, first: date, last: date) -> list[tuple[Any, ...]]:
+    """(day, provider, days) for each provider and type measured each day, by TNAA_SQL."""
+    from django.db import connection, transaction
+
+    params = _tnaa_params(clinic, first, last)
     with transaction.atomic(), connection.cursor() as cursor:
         for statement in TNAA_SQL:
             cursor.execute(statement, params)
@@ -704,17 +708,20 @@ def visit_times_floor(key: str, clinic: Any, first: date, last: date) -> list[tu
         return cursor.fetchall()
 
 
+def _floor_sql(key: str) -> str | None:
+    """The metric's one-statement floor (TNAA's is `TNAA_SQL`; None: no floor written)."""
+    from supplies.kpis import STOCKOUT_SQL
+
+    return STOCKOUT_SQL if key == "stockout_rate" else HAND_SQL.get(key) or FLOOR_SQL.get(key)
+
+
 def floor_rows(key: str, clinic: Any, first: date, last: date) -> list[tuple[Any, ...]] | None:
     """The metric's per-day parts from its hand-written SQL (None: it has no SQL floor)."""
     from django.db import connection
 
     if key == "tnaa_days":
         return tnaa_floor(clinic, first, last)
-    from supplies.kpis import STOCKOUT_SQL
-
-    sql = HAND_SQL.get(key) or FLOOR_SQL.get(key)
-    if key == "stockout_rate":
-        sql = STOCKOUT_SQL
+    sql = _floor_sql(key)
     if sql is None:
         return None
     with connection.cursor() as cursor:
@@ -799,29 +806,19 @@ def floor_store(key: str, clinic: Any, first: date, last: date) -> int | None:
 
     from clinicops.kpis import registry
     from clinicops.kpis.registry import Kind
-    from supplies.kpis import STOCKOUT_SQL
 
     params = _params(clinic, first, last) | {"key": key}
     before: list[str] = []
     if key == "tnaa_days":
-        from clinicops.kpis.models import KpiSettings
-        from clinicops.kpis.registry import day_bounds
-        from scheduling.availability import DEFAULT_HORIZON_DAYS
-
-        horizon_last = last + timedelta(days=DEFAULT_HORIZON_DAYS)
-        params |= {
-            "horizon": DEFAULT_HORIZON_DAYS,
-            "horizon_last": horizon_last,
-            "horizon_end": day_bounds(clinic, horizon_last)[1],
-            "measure_time": KpiSettings.measure_time_of(clinic),
-        }
+        params = _tnaa_params(clinic, first, last) | {"key": key}
         *before, last_statement = TNAA_SQL
         rows = _TNAA_BY_DAY.format(last_statement)
         shape = "grouped"
     else:
-        rows = STOCKOUT_SQL if key == "stockout_rate" else HAND_SQL.get(key) or FLOOR_SQL.get(key)
-        if rows is None:
+        found = _floor_sql(key)
+        if found is None:
             return None
+        rows = found
         shape = "median" if registry.get(key).kind == Kind.MEDIAN else "ratio"
     statement = _FLOOR_STORE.format(rows=rows, **_STORE_SHAPES[shape])
     # One statement commits on its own; TNAA's temporary tables need a transaction around it.
