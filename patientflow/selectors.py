@@ -108,7 +108,6 @@ class BoardGroup:
     key: str
     label: str
     rows: list[BoardRow]
-    html: str = ""  # the rows, rendered by the view (see rows.py)
 
 
 @dataclass(slots=True)
