@@ -241,7 +241,7 @@ def _board_reads(
 ) -> tuple[list[_BoardRead], list[_BoardRead], list[tuple[int, str]]]:
     """Today's visits, the appointments still expected, and the free rooms (by name)."""
     start, end = availability.day_bounds_utc(day, clinic.tz)
-    params = {
+    params: dict[str, Any] = {
         "clinic": clinic.pk,
         "all_clinics": user.is_authenticated and user.is_superuser,
         # Nobody's clinics for an anonymous user: no visit, no appointment (for_user's none()).
