@@ -801,7 +801,8 @@ def tablet_screen(
     the undoable entry were five queries, and the patients in rooms (`with_visits`) a sixth.
     The SQL reads only supplies' own tables; the names of the users who logged and the
     patients in rooms come from core's and patientflow's models through the ORM (their SQL
-    embedded as subqueries), as other apps' tables are only ever read through their models.
+    embedded as subqueries), as other apps' tables are only ever read through their models;
+    that SQL does not depend on the request, so it is compiled once per process.
     """
     from django.db import connection
 
