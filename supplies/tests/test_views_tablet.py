@@ -444,7 +444,10 @@ def test_bad_quantities_are_refused_and_nothing_is_saved(
 
 def test_the_item_cap_applies(nurse_client: Client, cart: StockLocation, stock) -> None:
     li = stock(LocationItemFactory(location=cart, item=SupplyItemFactory(max_use_quantity=4)), 10)
-    key = key_of(nurse_client.get(log_url(cart)))
+    screen = nurse_client.get(log_url(cart))
+    key = key_of(screen)
+    # the tile's stepper stops there too
+    assert f'max="4" step="1" id="id_qty_{li.pk}"' in screen.content.decode()
 
     response = nurse_client.post(
         log_url(cart), {"idempotency_key": key, f"qty_{li.pk}": "5", "action": "log"}
