@@ -619,9 +619,7 @@ def _log_use(
             changed.append(by_pk[line.location_item_id])
     if is_fragment(request):
         recent_logs = _with_stored(request, location, recent_logs, result)
-        return _render_logged(
-            request, location, items, visits, data, feedback, changed, recent_logs
-        )
+        return _render_logged(request, location, visits, data, feedback, changed, recent_logs)
     return _render_tablet(
         request, location, items, visits, _fresh_form(visits, keep=data), feedback
     )
@@ -665,7 +663,6 @@ def _with_stored(
 def _render_logged(
     request: HtmxHttpRequest,
     location: StockLocation,
-    items: list[LocationItem],
     visits: list[Any],
     data: QueryDict,
     feedback: Feedback,
