@@ -4,8 +4,9 @@ Every desk and nurse station re-renders the board every 10 seconds, and with 150
 Django template engine spent most of a poll's budget (30 ms) on the rows alone: about 30
 variable look-ups, localisations and escapes per row. The rows are simple and all alike, so
 they are built here from the flat `BoardRow`s of the selector, every value passed through
-`html.escape` (the same five characters Django escapes, without its lazy-string wrapper);
-the board's structure (groups, headings, counts, panels) stays in the template.
+`html.escape` (the same five characters Django escapes, without its lazy-string wrapper).
+So are the step counts and each group's table around its rows, which every poll repeats too;
+the rest of the board (the flash, the panels, the page around it) stays in the template.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from .models import Step
-from .selectors import ArrivalRow, BoardRow
+from .selectors import ArrivalRow, BoardGroup, BoardRow, StepCount
 
 _BADGE = {
     "red": ' <span class="badge badge--danger">Over {}</span>',
@@ -176,3 +177,66 @@ def arrival_rows(rows: list[ArrivalRow], *, can_check_in: bool) -> SafeString:
     ]
     # Every value above went through escape() (minutes_late is an int); the rest is markup.
     return mark_safe("".join(html))  # noqa: S308
+
+
+_COUNT = (
+    '<li class="flow-count flow-count--{step}{alert_class}">\n'
+    '<span class="flow-count__n">{count}</span>\n'
+    '<span class="flow-count__label">{label}</span>\n'
+    "{alerts}</li>\n"
+)
+
+
+def counts_html(counts: list[StepCount]) -> SafeString:
+    """The <li>s of the patients per step, above the groups."""
+    html = [
+        _COUNT.format(
+            step=escape(count.step),
+            alert_class=" flow-count--alert" if count.alerts else "",
+            count=count.count,
+            label=escape(count.label),
+            alerts=(
+                f'<span class="badge badge--danger">{count.alerts} over time</span>\n'
+                if count.alerts
+                else ""
+            ),
+        )
+        for count in counts
+    ]
+    # Every value above went through escape() (count and alerts are ints); the rest is markup.
+    return mark_safe("".join(html))  # noqa: S308
+
+
+_GROUP = (
+    '<section class="flow-group" aria-labelledby="group-{key}">\n'
+    '<h2 id="group-{key}" class="flow-group__title">{label} '
+    '<span class="flow-group__count">{count}</span></h2>\n'
+    '<div class="table-wrap" tabindex="0" role="region" aria-labelledby="group-{key}">\n'
+    '<table class="table flow-table">\n'
+    '<caption class="visually-hidden">{label}: patients, their appointment, provider, step, '
+    "room and minutes in the step</caption>\n"
+    "<thead>\n<tr>\n"
+    '<th scope="col">Patient</th>\n'
+    '<th scope="col">Appt</th>\n'
+    '<th scope="col">Provider</th>\n'
+    '<th scope="col">Step</th>\n'
+    '<th scope="col">Room</th>\n'
+    '<th scope="col">In step</th>\n'
+    "{next}</tr>\n</thead>\n"
+    "<tbody>{rows}</tbody>\n"
+    "</table>\n</div>\n</section>\n"
+)
+
+
+def group_html(group: BoardGroup, *, actions: bool, rows: str) -> SafeString:
+    """One group of the board (a step, a provider, or everyone) around its rows' <tr>s."""
+    key = escape(group.key)
+    return mark_safe(  # noqa: S308 - every value escaped; `rows` is board_rows' markup
+        _GROUP.format(
+            key=key,
+            label=escape(group.label),
+            count=len(group.rows),
+            next='<th scope="col">Next</th>\n' if actions else "",
+            rows=rows,
+        )
+    )

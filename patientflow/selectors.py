@@ -17,18 +17,8 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple, cast
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import (
-    BooleanField,
-    CharField,
-    DateTimeField,
-    F,
-    IntegerField,
-    Q,
-    QuerySet,
-    Value,
-    Window,
-)
-from django.db.models.functions import Cast, RowNumber
+from django.db import connection
+from django.db.models import Q, QuerySet
 
 from clinicops.core.models import Clinic, Room, Staff, User
 from clinicops.core.refcache import Reference
@@ -118,7 +108,6 @@ class BoardGroup:
     key: str
     label: str
     rows: list[BoardRow]
-    html: str = ""  # the rows, rendered by the view (see rows.py)
 
 
 @dataclass(slots=True)
@@ -181,14 +170,9 @@ _STEP_LABELS = {step: Step(step).label for step in Step.values}
 _NEXT = {step: (to, _STEP_LABELS[to]) for step, to in FORWARD.items()}
 
 
-def _null(field: Any) -> Cast:
-    return Cast(Value(None), output_field=field)
-
-
-_INT, _TEXT, _BOOL, _TIME = IntegerField(), CharField(), BooleanField(), DateTimeField()
-# The three reads of the board as the columns of one UNION ALL (one round trip instead of
-# three; each part keeps its own filter and scoping). Which part a row is from is its first
-# column; the parts' columns line up as in _BoardRead.
+# The three reads of the board as the parts of one UNION ALL (one round trip instead of three;
+# each part keeps its own filter and scoping). Which part a row is from is its first column
+# (1, 2, 3 in _BOARD_SQL); the parts' columns line up as in _BoardRead.
 _VISIT, _ARRIVAL, _ROOM = 1, 2, 3
 
 
@@ -210,97 +194,67 @@ class _BoardRead(NamedTuple):
     room: str | None  # a visit's room's name
 
 
+# Every desk and nurse station polls the board every 10 seconds, and building and compiling
+# this union with the ORM was half of a poll's CPU: it is one constant statement
+# (docs/decisions/0043). The visits and the arrivals are scoped as `for_user` scopes them (the
+# user's clinics, every clinic for a superuser) on top of the current clinic; the free rooms
+# are the clinic's, as `free_rooms` reads them. test_board_reads holds each part to the same
+# rows as the models' querysets.
+_BOARD_SQL = """
+SELECT 1, v.id, v.patient_id, p.first_name, p.last_name, v.is_walk_in, a.start,
+       a.room_id, a.provider_id, pu.first_name, pu.last_name, pu.username, v.step,
+       v.step_since, r.name
+FROM patientflow_visit v
+JOIN core_patient p ON p.id = v.patient_id
+JOIN scheduling_appointment a ON a.id = v.appointment_id
+JOIN core_staff s ON s.id = a.provider_id
+JOIN core_user pu ON pu.id = s.user_id
+LEFT JOIN core_room r ON r.id = v.room_id
+WHERE v.clinic_id = %(clinic)s AND (%(all_clinics)s OR v.clinic_id = ANY(%(clinics)s))
+  AND v.checked_in_at >= %(start)s AND v.checked_in_at < %(end)s
+UNION ALL
+SELECT 2, a.id, a.patient_id, p.first_name, p.last_name, NULL, a.start, NULL,
+       a.provider_id, pu.first_name, pu.last_name, pu.username, t.name, NULL, NULL
+FROM scheduling_appointment a
+JOIN core_patient p ON p.id = a.patient_id
+JOIN core_staff s ON s.id = a.provider_id
+JOIN core_user pu ON pu.id = s.user_id
+JOIN scheduling_appointmenttype t ON t.id = a.appointment_type_id
+WHERE a.clinic_id = %(clinic)s AND (%(all_clinics)s OR a.clinic_id = ANY(%(clinics)s))
+  AND a.start >= %(start)s AND a.start < %(end)s AND a.status = ANY(%(expected)s)
+UNION ALL
+SELECT 3, r.id, NULL, NULL, NULL, NULL, NULL, ROW_NUMBER() OVER (ORDER BY r.name, r.id),
+       NULL, NULL, NULL, NULL, r.name, NULL, NULL
+FROM core_room r
+WHERE r.clinic_id = %(clinic)s AND r.is_active
+  AND r.id NOT IN (
+    SELECT rt.room_id FROM patientflow_roomturn rt JOIN core_room busy ON busy.id = rt.room_id
+    WHERE rt.cleaned_at IS NULL AND busy.clinic_id = %(clinic)s
+  )
+"""
+# Still expected: booked or confirmed (an arrived appointment has its visit).
+_EXPECTED = [Appointment.Status.BOOKED.value, Appointment.Status.CONFIRMED.value]
+
+
 def _board_reads(
     *, user: User | AnonymousUser, clinic: Clinic, day: date
 ) -> tuple[list[_BoardRead], list[_BoardRead], list[tuple[int, str]]]:
     """Today's visits, the appointments still expected, and the free rooms (by name)."""
     start, end = availability.day_bounds_utc(day, clinic.tz)
-    visits = (
-        Visit.objects.for_user(user)
-        .filter(clinic=clinic, checked_in_at__gte=start, checked_in_at__lt=end)
-        .order_by()
-        .annotate(part_=Value(_VISIT))
-        .values_list(
-            "part_",
-            "pk",
-            "patient_id",
-            "patient__first_name",
-            "patient__last_name",
-            "is_walk_in",
-            "appointment__start",
-            "appointment__room_id",
-            "appointment__provider_id",
-            "appointment__provider__user__first_name",
-            "appointment__provider__user__last_name",
-            "appointment__provider__user__username",
-            "step",
-            "step_since",
-            "room__name",
-        )
-    )
-    arrivals = (
-        expected_arrivals(user=user, clinic=clinic, day=day)
-        .order_by()
-        .annotate(
-            part_=Value(_ARRIVAL),
-            walk_in_=_null(_BOOL),
-            number_=_null(_INT),
-            since_=_null(_TIME),
-            room_=_null(_TEXT),
-        )
-        .values_list(
-            "part_",
-            "pk",
-            "patient_id",
-            "patient__first_name",
-            "patient__last_name",
-            "walk_in_",
-            "start",
-            "number_",
-            "provider_id",
-            "provider__user__first_name",
-            "provider__user__last_name",
-            "provider__user__username",
-            "appointment_type__name",
-            "since_",
-            "room_",
-        )
-    )
-    busy = RoomTurn.objects.filter(room__clinic=clinic, cleaned_at__isnull=True).values("room_id")
-    rooms = (
-        Room.objects.filter(clinic=clinic, is_active=True)
-        .exclude(pk__in=busy)
-        .order_by()
-        .annotate(
-            part_=Value(_ROOM),
-            # The database's order of the names (its collation), as the select lists them.
-            number_=Window(RowNumber(), order_by=[F("name").asc(), F("pk").asc()]),
-            **{name: _null(_INT) for name in ("patient_", "provider_")},
-            **{name: _null(_TEXT) for name in ("first_", "last_", "pf_", "pl_", "pu_", "room_")},
-            walk_in_=_null(_BOOL),
-            **{name: _null(_TIME) for name in ("start_", "since_")},
-        )
-        .values_list(
-            "part_",
-            "pk",
-            "patient_",
-            "first_",
-            "last_",
-            "walk_in_",
-            "start_",
-            "number_",
-            "provider_",
-            "pf_",
-            "pl_",
-            "pu_",
-            "name",
-            "since_",
-            "room_",
-        )
-    )
+    params: dict[str, Any] = {
+        "clinic": clinic.pk,
+        "all_clinics": user.is_authenticated and user.is_superuser,
+        # Nobody's clinics for an anonymous user: no visit, no appointment (for_user's none()).
+        "clinics": list(getattr(user, "clinic_ids", ())) if user.is_authenticated else [],
+        "start": start,
+        "end": end,
+        "expected": _EXPECTED,
+    }
     read: dict[int, list[_BoardRead]] = {_VISIT: [], _ARRIVAL: [], _ROOM: []}
-    for row in visits.union(arrivals, rooms, all=True).order_by():
-        read[row[0]].append(_BoardRead(*row))
+    with connection.cursor() as cursor:
+        cursor.execute(_BOARD_SQL, params)
+        for row in cursor.fetchall():
+            read[row[0]].append(_BoardRead(*row))
     read[_ARRIVAL].sort(key=lambda r: (r.start, r.pk))
     read[_ROOM].sort(key=lambda r: r.number or 0)
     return read[_VISIT], read[_ARRIVAL], [(r.pk, r.text or "") for r in read[_ROOM]]
@@ -428,24 +382,6 @@ def flow_board(
         free_rooms=rooms,
         thresholds=thresholds,
         patient_ids=patient_ids,
-    )
-
-
-def expected_arrivals(
-    *, user: User | AnonymousUser, clinic: Clinic, day: date
-) -> QuerySet[Appointment]:
-    """Today's appointments not checked in yet (booked or confirmed), earliest first."""
-    start, end = availability.day_bounds_utc(day, clinic.tz)
-    return (
-        Appointment.objects.for_user(user)
-        .filter(
-            clinic=clinic,
-            start__gte=start,
-            start__lt=end,
-            status__in=(Appointment.Status.BOOKED, Appointment.Status.CONFIRMED),
-        )
-        .select_related("patient", "provider__user", "appointment_type")
-        .order_by("start", "pk")
     )
 
 

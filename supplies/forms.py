@@ -67,6 +67,12 @@ def quantity_name(location_item_id: int) -> str:
     return f"qty_{location_item_id}"
 
 
+def quantity_cap(li: LocationItem) -> int:
+    """The most of a tile's item one log may take: the item's cap per use, within the
+    ledger's limit for one movement."""
+    return min(li.item.use_cap, MAX_BULK_QUANTITY)
+
+
 class LogUseForm(forms.Form):
     """One tap of "Log": the quantities on the tiles, the optional visit, the key.
 
@@ -95,7 +101,7 @@ class LogUseForm(forms.Form):
         self.location_items = list(location_items)
         self.visits = {str(v.pk): v for v in visits}
         for li in self.location_items:
-            cap = min(li.item.use_cap, MAX_BULK_QUANTITY)
+            cap = quantity_cap(li)
             self.fields[quantity_name(li.pk)] = _quantity_field(
                 f"Quantity of {li.item.name}",
                 cap=cap,

@@ -500,6 +500,13 @@ def ledger_mismatches(*, clinic: Clinic | None = None) -> list[LedgerMismatch]:
 IN_ROOM_STEPS = ("roomed", "with_provider")
 
 
+def _in_rooms(visits: QuerySet[Any], *, clinic: Any, since: Any, until: Any) -> QuerySet[Any]:
+    """The visits of `clinic` checked in within [since, until) that are in a room."""
+    return visits.filter(
+        clinic=clinic, step__in=IN_ROOM_STEPS, checked_in_at__gte=since, checked_in_at__lt=until
+    )
+
+
 def _visits_in_rooms(user: User, clinic: Clinic) -> QuerySet[Any] | None:
     """Today's visits at `clinic` that are in a room, as `user` may see them (None without
     patientflow)."""
@@ -508,13 +515,7 @@ def _visits_in_rooms(user: User, clinic: Clinic) -> QuerySet[Any] | None:
     except LookupError:
         return None
     start, end = local_day_bounds(clinic, clinic.today(), clinic.today())
-    visits: QuerySet[Any] = visit_model.objects.for_user(user).filter(
-        clinic=clinic,
-        step__in=IN_ROOM_STEPS,
-        checked_in_at__gte=start,
-        checked_in_at__lt=end,
-    )
-    return visits
+    return _in_rooms(visit_model.objects.for_user(user), clinic=clinic, since=start, until=end)
 
 
 def visits_for_logging(user: User, location: StockLocation) -> list[Any]:
@@ -726,6 +727,61 @@ class TabletScreen:
     visits: list[VisitChip] = field(default_factory=list)
 
 
+@functools.cache
+def _log_user_names_sql() -> tuple[str, tuple[Any, ...]]:
+    """The names of who made the logs `tablet_screen` shows (its `shown`), as core's User
+    model reads them: compiled once, as nothing in it changes from one screen to the next."""
+    from django.contrib.auth import get_user_model
+    from django.db.models.expressions import RawSQL
+
+    users = (
+        get_user_model()
+        .objects.filter(
+            pk__in=RawSQL(
+                "SELECT user_id FROM supplies_usagesubmission WHERE id IN (SELECT id FROM shown)",
+                (),
+            )
+        )
+        .values("id", "first_name", "last_name", "username")
+    )
+    return users.query.sql_with_params()
+
+
+@functools.cache
+def _in_rooms_sql() -> tuple[str, tuple[Any, ...]] | None:
+    """The patients in rooms for `tablet_screen`, as patientflow's Visit model reads them
+    (None without patientflow), compiled once: the clinic is the screen's location's (its
+    `loc`, which is already within the user's clinics, as `for_user` would scope the visits)
+    and the day is the statement's `day`, so nothing in it changes from one screen to the next.
+    """
+    from django.db.models.expressions import RawSQL
+
+    try:
+        visit_model = apps.get_model("patientflow", "Visit")
+    except LookupError:
+        return None
+    chips = (
+        _in_rooms(
+            visit_model.objects.all(),
+            clinic=RawSQL("SELECT clinic_id FROM loc", ()),
+            since=RawSQL("SELECT since FROM day", ()),
+            until=RawSQL("SELECT until FROM day", ()),
+        )
+        .order_by()
+        .values(
+            "id",
+            "patient_id",
+            "room_id",
+            "step",
+            "checked_in_at",
+            "patient__first_name",
+            "patient__last_name",
+            "room__name",
+        )
+    )
+    return chips.query.sql_with_params()
+
+
 def tablet_screen(
     user: User,
     clinic: Clinic,
@@ -745,11 +801,10 @@ def tablet_screen(
     the undoable entry were five queries, and the patients in rooms (`with_visits`) a sixth.
     The SQL reads only supplies' own tables; the names of the users who logged and the
     patients in rooms come from core's and patientflow's models through the ORM (their SQL
-    embedded as subqueries), as other apps' tables are only ever read through their models.
+    embedded as subqueries), as other apps' tables are only ever read through their models;
+    that SQL does not depend on the request, so it is compiled once per process.
     """
-    from django.contrib.auth import get_user_model
     from django.db import connection
-    from django.db.models.expressions import RawSQL
 
     if not user.is_authenticated:
         return None
@@ -770,42 +825,25 @@ def tablet_screen(
         order = "u.recent_use DESC, i.name"
     else:
         extra, use, use_params, order = "", "", [], "li.id"
-    users = (
-        get_user_model()
-        .objects.filter(
-            pk__in=RawSQL(
-                "SELECT user_id FROM supplies_usagesubmission WHERE id IN (SELECT id FROM shown)",
-                (),
-            )
-        )
-        .values("id", "first_name", "last_name", "username")
-    )
-    users_sql, users_params = users.query.sql_with_params()
-    in_rooms = _visits_in_rooms(user, clinic) if with_visits else None
-    if in_rooms is not None:
-        chips = in_rooms.order_by().values(
-            "id",
-            "patient_id",
-            "room_id",
-            "step",
-            "checked_in_at",
-            "patient__first_name",
-            "patient__last_name",
-            "room__name",
-        )
-        chips_sql, chips_params = chips.query.sql_with_params()
+    users_sql, users_params = _log_user_names_sql()
+    if with_visits and (in_rooms := _in_rooms_sql()) is not None:
+        chips_sql, chips_params = in_rooms
         # In visits_for_logging's order: by room name (no room last), then check-in time.
         visits_sql = (
             "(SELECT coalesce(json_agg(json_build_array(v.id, v.patient_id, "  # noqa: S608
             "v.patient__first_name, v.patient__last_name, v.room_id, v.room__name, v.step) "
             "ORDER BY v.room__name, v.checked_in_at), '[]') FROM (" + chips_sql + ") v)"
         )
+        day_start, day_end = local_day_bounds(clinic, clinic.today(), clinic.today())
     else:
         visits_sql, chips_params = "'[]'::json", ()
+        day_start = day_end = None
     # Only constant text is joined in (column lists, the ORM's SQL); every value is a parameter.
     sql = (
         "WITH loc AS (SELECT " + _LOCATION_COLUMNS + " FROM supplies_stocklocation l "  # noqa: S608
         "WHERE l.id = %s AND l.clinic_id = %s AND l.is_active AND (%s OR l.clinic_id = ANY(%s))), "
+        # The clinic's day, for the patients in rooms (_in_rooms_sql).
+        "day AS (SELECT %s::timestamptz AS since, %s::timestamptz AS until), "
         # Today's last logs here, and the user's own last one that can still be undone.
         "shown AS ((SELECT id FROM supplies_usagesubmission "
         "WHERE location_id = %s AND kind = 'use' AND created_at >= %s "
@@ -839,6 +877,8 @@ def tablet_screen(
         clinic.pk,
         user.is_superuser,
         list(getattr(user, "clinic_ids", ())),
+        day_start,
+        day_end,
         location_id,
         today,
         recent,

@@ -174,6 +174,24 @@ def test_board_grouping_and_sorting_and_wall_mode(client: Client, front_desk, vi
     assert client.get("/flow/?group=%00&sort=zzz").status_code == 200
 
 
+def test_the_boards_group_titles_and_counts_are_escaped(
+    client: Client, front_desk, provider, visit
+) -> None:
+    # given a provider whose name is markup
+    provider.user.first_name = "<b>Ada</b>"
+    provider.user.save(update_fields=["first_name"])
+    client.force_login(front_desk)
+
+    # when the board is grouped by provider
+    html = client.get("/flow/?group=provider").content.decode()
+
+    # then the group's title and caption show it as text
+    assert "<b>Ada</b>" not in html
+    assert html.count("&lt;b&gt;Ada&lt;/b&gt; Osler") >= 3  # title, caption, row
+    assert '<span class="flow-count__n">1</span>' in html
+    assert '<span class="flow-count__label">Checked in</span>' in html
+
+
 def test_one_tap_rooms_the_patient_from_the_board(client: Client, nurse, visit, rooms) -> None:
     client.force_login(nurse)
     board = client.get("/flow/").content.decode()

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -23,7 +24,7 @@ from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, ren
 from .. import selectors, services
 from ..forms import ChangeRoomForm, MoveForm, UndoForm
 from ..models import NEXT_STEPS, Step, Visit
-from ..rows import arrival_rows, board_rows, finished_rows
+from ..rows import arrival_rows, board_rows, counts_html, finished_rows, group_html
 from ..services import housekeeping, moves
 from .common import _LEVELS, _first_error, _is_refresh, _record_view, _visit_for
 
@@ -101,14 +102,20 @@ def _render_board(
     actions = params["wall"] != "1" and request.user.has_perm("patientflow.change_visit")
     can_check_out = request.user.has_perm("patientflow.checkout_visit")
     csrf_token = get_token(request)
-    for group in board.groups:
-        group.html = board_rows(
-            group.rows,
+    groups_html = "".join(
+        group_html(
+            group,
             actions=actions,
-            can_check_out=can_check_out,
-            csrf_token=csrf_token,
-            has_rooms=bool(board.free_rooms),
+            rows=board_rows(
+                group.rows,
+                actions=actions,
+                can_check_out=can_check_out,
+                csrf_token=csrf_token,
+                has_rooms=bool(board.free_rooms),
+            ),
         )
+        for group in board.groups
+    )
     query = QueryDict(mutable=True)
     query.update({k: v for k, v in params.items() if v})
     can_check_in = request.user.has_perm("patientflow.add_visit")
@@ -117,6 +124,9 @@ def _render_board(
         "board": board,
         "can_check_in": can_check_in,
         "actions": actions,
+        "counts_html": counts_html(board.counts),
+        # Every group's markup is escaped by group_html and board_rows.
+        "groups_html": mark_safe(groups_html),  # noqa: S308
         # The wall screen shows no arrivals (nor anything finished).
         "arrivals_html": "" if wall else arrival_rows(board.arrivals, can_check_in=can_check_in),
         "finished_html": "" if wall else finished_rows(board.finished),

@@ -18,6 +18,7 @@ from clinicops.core.middleware import SESSION_CLINIC
 from clinicops.core.models import Clinic, User
 from clinicops.core.tests.factories import PatientFactory, RoomFactory, StaffFactory
 from clinicops.core.tests.test_layout import assert_layout
+from scheduling.tests.factories import AppointmentFactory
 from supplies.models import LocationItem, StockLocation, StockMovement, UsageSubmission
 from supplies.services import usage
 from supplies.tests.factories import (
@@ -443,7 +444,10 @@ def test_bad_quantities_are_refused_and_nothing_is_saved(
 
 def test_the_item_cap_applies(nurse_client: Client, cart: StockLocation, stock) -> None:
     li = stock(LocationItemFactory(location=cart, item=SupplyItemFactory(max_use_quantity=4)), 10)
-    key = key_of(nurse_client.get(log_url(cart)))
+    screen = nurse_client.get(log_url(cart))
+    key = key_of(screen)
+    # the tile's stepper stops there too
+    assert f'max="4" step="1" id="id_qty_{li.pk}"' in screen.content.decode()
 
     response = nurse_client.post(
         log_url(cart), {"idempotency_key": key, f"qty_{li.pk}": "5", "action": "log"}
@@ -709,7 +713,6 @@ def test_counting_another_clinics_item_is_not_found(
 @pytest.fixture
 def roomed_visit(clinic: Clinic, cart: StockLocation):
     from patientflow.models import Visit
-    from scheduling.tests.factories import AppointmentFactory
 
     room = RoomFactory(clinic=clinic, name="Exam 2")
     StockLocation.objects.filter(pk=cart.pk).update(room=room)
@@ -742,6 +745,48 @@ def test_roomed_patients_are_offered_and_the_showing_is_audited(
     assert f'value="{roomed_visit.pk}" form="log-form"' in html
     event = AuditEvent.objects.get(object_type="supplies.tablet")
     assert event.actor == nurse
+    assert event.changes["patient_ids"] == [roomed_visit.patient_id]
+
+
+def test_the_picker_offers_only_todays_patients_in_a_room_at_this_clinic(
+    client: Client, other_clinic: Clinic, cart: StockLocation, gauze: LocationItem, roomed_visit
+) -> None:
+    # given, besides Harriet Quimby roomed here today: a patient checked in but not roomed, one
+    # roomed yesterday, and one roomed at the other clinic (the nurse works in both)
+    from patientflow.models import Visit
+
+    def visit(clinic: Clinic, name: str, step: str, at: datetime) -> None:
+        patient = PatientFactory(clinic=clinic, last_name=name)
+        in_room = step == "roomed"
+        Visit.objects.create(
+            clinic=clinic,
+            appointment=AppointmentFactory(clinic=clinic, patient=patient, start=at),
+            patient=patient,
+            step=step,
+            step_since=at,
+            room=RoomFactory(clinic=clinic, name=f"Room {name}") if in_room else None,
+            checked_in_at=at,
+        )
+
+    now = timezone.now()
+    visit(cart.clinic, "Waiting", "checked_in", now)
+    visit(cart.clinic, "Yesterday", "roomed", now - timedelta(days=1))
+    visit(other_clinic, "Elsewhere", "roomed", now)
+    nurse = StaffFactory(roles=[roles.NURSE], clinics=[cart.clinic, other_clinic]).user
+    client.force_login(nurse)
+    session = client.session
+    session[SESSION_CLINIC] = cart.clinic_id
+    session.save()
+
+    # when
+    html = client.get(log_url(cart)).content.decode()
+
+    # then only she is offered, and only she is audited as shown
+    assert "Quimby, Harriet" in html
+    assert html.count('class="chip__input"') == 2  # "No patient" and her
+    for name in ("Waiting", "Yesterday", "Elsewhere"):
+        assert name not in html
+    event = AuditEvent.objects.get(object_type="supplies.tablet")
     assert event.changes["patient_ids"] == [roomed_visit.patient_id]
 
 

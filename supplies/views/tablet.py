@@ -36,10 +36,10 @@ from clinicops.core.templatetags.formats import clock
 from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, render_page
 
 from .. import selectors, services
-from ..forms import LogUseForm, QuickCountForm, new_key, quantity_name
+from ..forms import LogUseForm, QuickCountForm, new_key, quantity_cap, quantity_name
 from ..models import ItemBarcode, LocationItem, StockLocation, UsageSubmission
 from ..services import counts as count_services
-from ..services import ledger, usage
+from ..services import usage
 from .common import SESSION_LOCATION, _error_text, _location_item, _remembered_location
 
 TABLET = "supplies/tablet.html"
@@ -299,7 +299,7 @@ def _tablet_context(
                 "value": raw,
                 "codes": " ".join([*codes.get(li.item_id, []), li.item.sku]),
                 "hidden": bool(query) and not _matches(li, query),
-                "cap": form.fields[name].max_value,
+                "cap": quantity_cap(li),
             }
         )
         tiles[-1]["html"] = mark_safe(tile_html(tiles[-1]))  # noqa: S308 - escaped above
@@ -391,17 +391,17 @@ def _render_tablet(
     return render_page(request, TABLET, "log-panel", context)
 
 
-def _fresh_form(
-    items: list[LocationItem], visits: list[Any], *, keep: QueryDict | None = None
-) -> LogUseForm:
+def _fresh_form(visits: list[Any], *, keep: QueryDict | None = None) -> LogUseForm:
     """An empty log form with a new key (the visit kept, so the next log is for them too).
 
     Unbound, with the key and visit as initial values: nothing was submitted to it, so there
-    is nothing to validate (a bound form would clean every tile's field to show no error)."""
+    is nothing to validate (a bound form would clean every tile's field to show no error), and
+    it has no field per tile either: those validate a submission, and the tiles are written by
+    tile_html (the screen shows this form's key, search and scan fields)."""
     initial = {"idempotency_key": new_key()}
     if keep is not None:
         initial["visit"] = str(keep.get("visit", ""))
-    return LogUseForm(initial=initial, location_items=items, visits=visits)
+    return LogUseForm(initial=initial, location_items=(), visits=visits)
 
 
 def _adjust(data: QueryDict, name: str, delta: int, cap: int | None) -> None:
@@ -447,7 +447,7 @@ def log(request: HtmxHttpRequest, location_id: int) -> HttpResponse:
     else:
         visits = selectors.visits_for_logging(request.user, location)  # type: ignore[arg-type]
     if request.method == "GET":
-        form = _fresh_form(items, visits)
+        form = _fresh_form(visits)
         return _render_tablet(
             request,
             location,
@@ -477,8 +477,7 @@ def _tap(
     adding = parse_id(data.get("add"))
     li = next((li for li in items if li.pk == (adding or parse_id(data.get("remove")))), None)
     if li is not None:
-        cap = min(li.item.use_cap, ledger.MAX_BULK_QUANTITY)
-        _adjust(data, quantity_name(li.pk), 1 if adding else -1, cap)
+        _adjust(data, quantity_name(li.pk), 1 if adding else -1, quantity_cap(li))
     form = LogUseForm(data, location_items=items, visits=visits)
     return _render_tablet(request, location, items, visits, form, None, recent_logs=recent_logs)
 
@@ -497,8 +496,7 @@ def _scan(
     if code:
         li = selectors.item_by_barcode(location, code)
         if li is not None and any(li.pk == tile.pk for tile in items):
-            cap = min(li.item.use_cap, ledger.MAX_BULK_QUANTITY)
-            _adjust(data, quantity_name(li.pk), 1, cap)
+            _adjust(data, quantity_name(li.pk), 1, quantity_cap(li))
             feedback = Feedback(kind="info", title=f"Added {li.item.name}")
         else:
             feedback = Feedback(
@@ -621,11 +619,9 @@ def _log_use(
             changed.append(by_pk[line.location_item_id])
     if is_fragment(request):
         recent_logs = _with_stored(request, location, recent_logs, result)
-        return _render_logged(
-            request, location, items, visits, data, feedback, changed, recent_logs
-        )
+        return _render_logged(request, location, visits, data, feedback, changed, recent_logs)
     return _render_tablet(
-        request, location, items, visits, _fresh_form(items, visits, keep=data), feedback
+        request, location, items, visits, _fresh_form(visits, keep=data), feedback
     )
 
 
@@ -667,7 +663,6 @@ def _with_stored(
 def _render_logged(
     request: HtmxHttpRequest,
     location: StockLocation,
-    items: list[LocationItem],
     visits: list[Any],
     data: QueryDict,
     feedback: Feedback,
@@ -680,7 +675,7 @@ def _render_logged(
         "clinic": location.clinic,
         "location": location,
         "feedback": feedback,
-        "form": _fresh_form(items, visits, keep=data),
+        "form": _fresh_form(visits, keep=data),
         "last_logs_html": mark_safe(  # noqa: S308 - escaped in last_logs_html
             last_logs_html(recent_logs, user_id=request.user.pk, oob=True)
         ),
@@ -707,7 +702,7 @@ def _keep_form(
         data = request.POST.copy()
         data["barcode"] = ""
         return LogUseForm(data, location_items=items, visits=visits)
-    return _fresh_form(items, visits)
+    return _fresh_form(visits)
 
 
 @never_cache
