@@ -183,13 +183,11 @@ def field_html(field: BoundField, *, wide: bool = False) -> str:
     label = _text(field.label)
     if kind == "checkbox":
         body = (
-            f"\n    {field_errors_html(field)}\n    <div class=\"checkbox\">\n      {field}\n"
+            f'\n    {field_errors_html(field)}\n    <div class="checkbox">\n      {field}\n'
             f'      <label for="{label_for}">{label}</label>\n    </div>\n    {help_html}\n  '
         )
     else:
-        optional = (
-            "" if field.field.required else '<span class="field__optional">optional</span>'
-        )
+        optional = "" if field.field.required else '<span class="field__optional">optional</span>'
         body = (
             f'\n    <div class="field__label-row">\n      <label class="field__label" '
             f'for="{label_for}">{label}</label>\n      {optional}\n    </div>\n'

@@ -74,12 +74,17 @@ class CoverageRow:
 # CPU time on a page the desk opens for every patient (docs/benchmarks.md, issue 18).
 _COVERAGE_FIELDS = [f.attname for f in Coverage._meta.concrete_fields]
 _PAYER_FIELDS = [f.attname for f in Payer._meta.concrete_fields]
-_COVERAGE_SQL = "SELECT {}, {} FROM {} c JOIN {} p ON p.id = c.payer_id".format(  # noqa: S608
-    ", ".join(f"c.{f.column}" for f in Coverage._meta.concrete_fields),
-    ", ".join(f"p.{f.column}" for f in Payer._meta.concrete_fields),
-    Coverage._meta.db_table,
-    Payer._meta.db_table,
-) + " WHERE c.patient_id = %s ORDER BY c.priority, c.effective_from DESC"
+_COVERAGE_COLUMNS = ", ".join(
+    [f"c.{f.column}" for f in Coverage._meta.concrete_fields]
+    + [f"p.{f.column}" for f in Payer._meta.concrete_fields]
+)
+# Column names from the models, the patient's id a parameter.
+_COVERAGE_SQL = f"""
+    SELECT {_COVERAGE_COLUMNS}
+      FROM core_coverage c JOIN core_payer p ON p.id = c.payer_id
+     WHERE c.patient_id = %s
+     ORDER BY c.priority, c.effective_from DESC
+"""  # noqa: S608
 
 
 def coverage_rows(*, patient: Patient, today: date) -> list[CoverageRow]:
