@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from html import escape
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
@@ -24,7 +24,14 @@ from clinicops.core import roles
 from clinicops.core.models import Clinic, Staff, User
 
 from . import availability, selectors
-from .models import Appointment, AppointmentType, ClinicClosure, ProviderTimeOff, TemplateBlock
+from .models import (
+    Appointment,
+    AppointmentType,
+    ClinicClosure,
+    ProviderTimeOff,
+    TemplateBlock,
+    WaitlistOffer,
+)
 
 # Row heights the stylesheet knows, largest first: a grid uses the largest that every time on
 # it is a multiple of, so a day of 20-minute slots gets 20-minute rows.
@@ -535,9 +542,15 @@ def scheduled_appointments(
 ) -> tuple[list[ScheduledAppointment], dict[int, Staff]]:
     """The rows of `queryset` (already scoped), and each provider they name as a Staff row
     with its user (a column's heading: only the fields read here are loaded, others defer)."""
-    rows: list[ScheduledAppointment] = []
+    return _scheduled_rows(queryset.values_list(*_ROW_COLUMNS), db=queryset.db)
+
+
+def _scheduled_rows(
+    rows: Iterable[Sequence[Any]], *, db: str
+) -> tuple[list[ScheduledAppointment], dict[int, Staff]]:
+    """`scheduled_appointments` of rows read as `_ROW_COLUMNS` lists them."""
+    appointments: list[ScheduledAppointment] = []
     providers: dict[int, Staff] = {}
-    db = queryset.db
     for (
         pk,
         patient_id,
@@ -557,9 +570,9 @@ def scheduled_appointments(
         username,
         p_first,
         p_last,
-    ) in queryset.values_list(*_ROW_COLUMNS):
+    ) in rows:
         provider_name = f"{p_first} {p_last}".strip() or username
-        rows.append(
+        appointments.append(
             ScheduledAppointment(
                 pk,
                 patient_id,
@@ -584,7 +597,72 @@ def scheduled_appointments(
                 [user_id, username, p_first, p_last],
             )
             providers[provider_id] = staff
-    return rows, providers
+    return appointments, providers
+
+
+# The day view's read as one constant statement: the clinic's appointments starting in
+# [start, end) (one provider's, when given) as `_ROW_COLUMNS` lists them, by start and
+# provider (as `selectors.appointments_for_day`), and the clinic's open waitlist offers still
+# ahead (as `selectors.open_waitlist_offers`) when the user may see them. The day view is
+# reloaded all day long: building and compiling the same ORM query on every request was the
+# largest part of its own CPU time (docs/benchmarks.md, issue 18). The count rides on the
+# appointments' rows (a day without appointments is one row of NULLs), a round trip less.
+# Scoped by the clinic's id: `day_schedule` checks that the user works there.
+_DAY_SQL = """
+    SELECT w.offers,
+           a.id, a.patient_id, a.provider_id, a.appointment_type_id, a.start, a."end",
+           a.status, a.cancel_reason, a.late_cancel, a.is_overbook,
+           p.first_name, p.last_name, t.name,
+           s.title, s.user_id, u.username, u.first_name, u.last_name
+      FROM (SELECT CASE WHEN %(count_offers)s THEN (
+                SELECT count(*)
+                  FROM scheduling_waitlistoffer o
+                  JOIN scheduling_waitlistentry e ON e.id = o.entry_id
+                 WHERE e.clinic_id = %(clinic)s AND o.status = %(open)s AND o.start > %(now)s
+            ) END AS offers) w
+      LEFT JOIN (scheduling_appointment a
+                 JOIN core_patient p ON p.id = a.patient_id
+                 JOIN scheduling_appointmenttype t ON t.id = a.appointment_type_id
+                 JOIN core_staff s ON s.id = a.provider_id
+                 JOIN core_user u ON u.id = s.user_id)
+        ON a.clinic_id = %(clinic)s AND a.start >= %(start)s AND a.start < %(end)s
+           AND (%(provider)s::bigint IS NULL OR a.provider_id = %(provider)s::bigint)
+     ORDER BY a.start, a.provider_id
+"""
+
+
+def _day_rows(
+    *,
+    user: User,
+    clinic: Clinic,
+    day: date,
+    provider: Staff | None,
+    now: datetime,
+    count_offers: bool,
+) -> tuple[list[ScheduledAppointment], dict[int, Staff], int]:
+    """The day's appointments and their providers (`scheduled_appointments` of
+    `selectors.appointments_for_day`), and the number of open waitlist offers (0 unless
+    `count_offers`): one statement."""
+    if clinic.pk not in user.clinic_ids and not user.is_superuser:
+        return [], {}, 0
+    start, end = availability.day_bounds_utc(day, clinic.tz)
+    params = {
+        "count_offers": count_offers,
+        "clinic": clinic.pk,
+        "open": WaitlistOffer.Status.OPEN,
+        "now": now,
+        "start": start,
+        "end": end,
+        "provider": provider.pk if provider is not None else None,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_DAY_SQL, params)
+        rows = cursor.fetchall()
+    offers = rows[0][0] or 0
+    appointments, providers = _scheduled_rows(
+        (row[1:] for row in rows if row[1] is not None), db=connection.alias
+    )
+    return appointments, providers, offers
 
 
 @dataclass
@@ -594,14 +672,27 @@ class DaySchedule:
     cancelled: list[ScheduledAppointment]
     closure: ClinicClosure | None
     reference: DayReference | None = None
+    open_offers: int = 0  # the clinic's open waitlist offers (the day view, when asked)
 
 
 def day_schedule(
-    *, user: User, clinic: Clinic, day: date, provider: Staff | None, now: datetime
+    *,
+    user: User,
+    clinic: Clinic,
+    day: date,
+    provider: Staff | None,
+    now: datetime,
+    count_offers: bool = False,
 ) -> DaySchedule:
-    """The clinic's day: one column per provider scheduled (or booked) that day."""
-    appointments, booked_with = scheduled_appointments(
-        selectors.appointments_for_day(user=user, clinic=clinic, day=day, provider=provider)
+    """The clinic's day: one column per provider scheduled (or booked) that day; with
+    `count_offers`, also the number of open waitlist offers (read with the appointments)."""
+    appointments, booked_with, offers = _day_rows(
+        user=user,
+        clinic=clinic,
+        day=day,
+        provider=provider,
+        now=now,
+        count_offers=count_offers,
     )
     reference = day_reference(user=user, clinic=clinic, day=day)
     providers = {p.pk: p for p in reference.providers}
@@ -632,6 +723,7 @@ def day_schedule(
         cancelled=[a for a in appointments if a.status == Appointment.Status.CANCELLED],
         closure=closure,
         reference=reference,
+        open_offers=offers,
     )
 
 

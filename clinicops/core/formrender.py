@@ -8,6 +8,10 @@ option, `{{ option.tag }}`) and textarea templates
 directly, with the same escaping (`conditional_escape`, values through `stringformat:'s'`,
 labels localized as `{{ }}` would); any other template (radio lists, the form layouts, a
 widget with its own template) goes to Django's template renderer as before.
+
+`field_html` writes what `_partials/form_field.html` writes around a widget (label, "optional",
+help text, errors), for the pages where those includes were a large part of the page's time
+(`{% form_field %}`, clinicops/core/templatetags/ui.py).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.forms import BoundField
 from django.forms.renderers import DjangoTemplates
 from django.utils.formats import localize
 from django.utils.functional import Promise
@@ -147,3 +152,45 @@ class FastWidgetRenderer(DjangoTemplates):
             except _Fallback:
                 pass
         return str(super().render(template_name, context, request))
+
+
+def field_errors_html(field: BoundField) -> str:
+    """_partials/field_errors.html: a field's errors, with the id aria-describedby names."""
+    errors = field.errors
+    if not errors:
+        return "\n\n"
+    items = "".join(
+        f'<li><span class="visually-hidden">Error: </span>{_text(error)}</li>' for error in errors
+    )
+    return f'\n\n<ul class="field__errors" id="{_text(field.auto_id)}_error">\n  {items}\n</ul>\n\n'
+
+
+def field_html(field: BoundField, *, wide: bool = False) -> str:
+    """_partials/form_field.html, byte for byte: one field with its label, "optional" hint,
+    help text and errors (the widget itself through the form's renderer, as `{{ field }}`)."""
+    kind = _text(field.widget_type)
+    css = f"field field--{kind}"
+    if field.errors:
+        css += " field--error"
+    if wide:
+        css += " field--wide"
+    help_html = (
+        f'<p class="field__help" id="{_text(field.auto_id)}_helptext">{_text(field.help_text)}</p>'
+        if field.help_text
+        else ""
+    )
+    label_for = _text(field.id_for_label)
+    label = _text(field.label)
+    if kind == "checkbox":
+        body = (
+            f'\n    {field_errors_html(field)}\n    <div class="checkbox">\n      {field}\n'
+            f'      <label for="{label_for}">{label}</label>\n    </div>\n    {help_html}\n  '
+        )
+    else:
+        optional = "" if field.field.required else '<span class="field__optional">optional</span>'
+        body = (
+            f'\n    <div class="field__label-row">\n      <label class="field__label" '
+            f'for="{label_for}">{label}</label>\n      {optional}\n    </div>\n'
+            f"    {help_html}\n    {field_errors_html(field)}\n    {field}\n  "
+        )
+    return f'\n\n<div class="{css}">\n  {body}\n</div>\n\n'

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
 from django.db.models import QuerySet
 
 from .fields import clean_text
@@ -68,12 +69,35 @@ class CoverageRow:
         return self.status == "active"
 
 
+# The check-in screen's coverage read as one constant statement, the columns of both models
+# taken from their fields once: building and compiling the ORM query was most of this read's
+# CPU time on a page the desk opens for every patient (docs/benchmarks.md, issue 18).
+_COVERAGE_FIELDS = [f.attname for f in Coverage._meta.concrete_fields]
+_PAYER_FIELDS = [f.attname for f in Payer._meta.concrete_fields]
+_COVERAGE_COLUMNS = ", ".join(
+    [f"c.{f.column}" for f in Coverage._meta.concrete_fields]
+    + [f"p.{f.column}" for f in Payer._meta.concrete_fields]
+)
+# Column names from the models, the patient's id a parameter.
+_COVERAGE_SQL = f"""
+    SELECT {_COVERAGE_COLUMNS}
+      FROM core_coverage c JOIN core_payer p ON p.id = c.payer_id
+     WHERE c.patient_id = %s
+     ORDER BY c.priority, c.effective_from DESC
+"""  # noqa: S608
+
+
 def coverage_rows(*, patient: Patient, today: date) -> list[CoverageRow]:
     """The patient's coverages, primary first, each with its standing on `today`."""
+    with connection.cursor() as cursor:
+        cursor.execute(_COVERAGE_SQL, [patient.pk])
+        found = cursor.fetchall()
+    split = len(_COVERAGE_FIELDS)
     rows = []
-    for coverage in patient.coverages.select_related("payer").order_by(
-        "priority", "-effective_from"
-    ):
+    for values in found:
+        coverage = Coverage.from_db(connection.alias, _COVERAGE_FIELDS, values[:split])
+        coverage.payer = Payer.from_db(connection.alias, _PAYER_FIELDS, values[split:])
+        coverage.patient = patient
         if coverage.effective_from > today:
             status = "future"
         elif coverage.is_active_on(today):

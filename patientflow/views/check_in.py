@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import functools
 from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -32,17 +34,28 @@ from .common import _form_error, _pk
 CHECK_IN = "patientflow/check_in.html"
 
 
-def _appointment_for(request: HtmxHttpRequest, appointment_id: int) -> Appointment:
-    """The appointment with what the check-in screen shows of it: its visit if it has one, and
-    the patient's open balance where billing answers (one query, not three). Its clinic is one
-    of the user's, which the middleware has read already (the join cost planning time)."""
-    appointments = Appointment.objects.for_user(request.user).select_related(
+@functools.cache
+def _check_in_appointments() -> QuerySet[Appointment]:
+    """Appointments with what the check-in screen shows of them: the visit, if there is one,
+    and the patient's open balance where billing answers (one query, not three). Built once
+    per process (after every app is ready, so billing has registered its balance): building
+    its joins and the balance's subquery cost about a millisecond of CPU on every request
+    (docs/benchmarks.md, issue 18). Each request scopes and filters a copy."""
+    appointments = Appointment.objects.select_related(
         "patient__demographics_confirmed_by", "provider__user", "appointment_type", "visit"
     )
     balance = balances.patient_balance_expression("patient_id")
     if balance is not None:
         appointments = appointments.annotate(open_balance=balance)
-    appointment = get_object_or_404(appointments, pk=appointment_id)
+    return appointments
+
+
+def _appointment_for(request: HtmxHttpRequest, appointment_id: int) -> Appointment:
+    """The appointment, as `_check_in_appointments` reads it, among the user's. Its clinic is
+    one of the user's, which the middleware has read already (the join cost planning time)."""
+    appointment = get_object_or_404(
+        _check_in_appointments().for_user(request.user), pk=appointment_id
+    )
     clinics = getattr(request, "user_clinics", [])
     clinic = next((c for c in clinics if c.pk == appointment.clinic_id), None)
     if clinic is not None:

@@ -15,6 +15,7 @@ from django.test import Client
 
 from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
+from clinicops.core.middleware import SESSION_CLINIC
 from clinicops.core.models import Clinic, Patient, Staff, User
 from clinicops.core.tests.factories import PatientFactory, StaffFactory
 from clinicops.core.tests.test_layout import assert_layout
@@ -227,6 +228,84 @@ def test_day_view_mentions_open_waitlist_offers(
     html = desk_client.get("/scheduling/day/").content.decode()
 
     assert "1 waitlist offer" in html
+
+
+def _offer(clinic: Clinic, provider: Staff, start: dt.datetime, **fields: object) -> WaitlistOffer:
+    freed = AppointmentFactory(
+        clinic=clinic,
+        provider=provider,
+        start=start,
+        status=Appointment.Status.CANCELLED,
+        cancel_reason=Appointment.CancelReason.PATIENT_REQUEST,
+    )
+    return WaitlistOffer.objects.create(
+        entry=WaitlistEntryFactory(clinic=clinic, appointment_type=freed.appointment_type),
+        freed_by=freed,
+        provider=provider,
+        start=start,
+        end=start + dt.timedelta(minutes=20),
+        **fields,
+    )
+
+
+def test_day_view_counts_the_clinics_open_offers_still_ahead_even_on_an_empty_day(
+    client: Client,
+    desk_client: Client,
+    clinic: Clinic,
+    other_clinic: Clinic,
+    provider: Staff,
+    monday: dt.date,
+    make_user: Callable[..., User],
+) -> None:
+    # given: two open offers ahead here, and offers that do not count
+    ahead = local(monday, 9)
+    _offer(clinic, provider, ahead)
+    _offer(clinic, provider, ahead + dt.timedelta(hours=1))
+    _offer(clinic, provider, ahead, status=WaitlistOffer.Status.DECLINED)
+    _offer(clinic, provider, local(clinic.today() - dt.timedelta(days=1), 9))  # gone by
+    _offer(other_clinic, StaffFactory(clinics=[other_clinic]), ahead)
+
+    # when: a day with nothing booked on it (a Sunday ahead)
+    sunday = monday + dt.timedelta(days=6)
+    html = desk_client.get("/scheduling/day/", {"date": sunday.isoformat()}).content.decode()
+
+    # then
+    assert "<strong>2 waitlist offers</strong>" in html
+    nurse = make_user(roles.NURSE)
+    client.force_login(nurse)
+    html = client.get("/scheduling/day/", {"date": sunday.isoformat()}).content.decode()
+    assert "waitlist offer" not in html  # not theirs to see
+
+
+def test_day_view_shows_only_the_current_clinics_appointments(
+    desk_client: Client,
+    booked: Appointment,
+    clinic: Clinic,
+    other_clinic: Clinic,
+    provider: Staff,
+    monday: dt.date,
+    desk: User,
+) -> None:
+    # given: the desk works at both clinics, now at this one; the same provider has a patient
+    # at the other
+    desk.staff.clinics.add(other_clinic)
+    session = desk_client.session
+    session[SESSION_CLINIC] = clinic.pk
+    session.save()
+    elsewhere = AppointmentFactory(
+        clinic=other_clinic,
+        provider=provider,
+        patient=PatientFactory(clinic=other_clinic, last_name="Elsewhere"),
+        start=local(monday, 10),
+    )
+
+    html = desk_client.get("/scheduling/day/", {"date": monday.isoformat()}).content.decode()
+
+    assert "Quimby, Harriet" in html
+    assert "Elsewhere" not in html
+    assert f"/scheduling/appointments/{elsewhere.pk}/" not in html
+    [event] = audit_views("scheduling.appointment")
+    assert event.changes["appointment_ids"] == [booked.pk]
 
 
 @pytest.mark.parametrize(

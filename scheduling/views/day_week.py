@@ -39,7 +39,12 @@ def day_view(request: HtmxHttpRequest) -> HttpResponse:
     provider = form.chosen_provider()
     now = timezone.now()
     schedule = screens.day_schedule(
-        user=request.user, clinic=clinic, day=day, provider=provider, now=now
+        user=request.user,
+        clinic=clinic,
+        day=day,
+        provider=provider,
+        now=now,
+        count_offers=request.user.has_perm("scheduling.view_waitlistoffer"),
     )
     can_book = request.user.has_perm("scheduling.add_appointment")
     screens.link_grid(schedule.grid, clinic=clinic, can_book=can_book)
@@ -50,9 +55,6 @@ def day_view(request: HtmxHttpRequest) -> HttpResponse:
         appointments=schedule.appointments,
         summary=f"Day view {day:%Y-%m-%d}",
     )
-    offers = 0
-    if request.user.has_perm("scheduling.view_waitlistoffer"):
-        offers = selectors.open_waitlist_offers(user=request.user, clinic=clinic).count()
     reference = schedule.reference
     types = reference.types if reference is not None else None
     if types is None:
@@ -71,7 +73,7 @@ def day_view(request: HtmxHttpRequest) -> HttpResponse:
         "today": clinic.today(),
         "previous_day": day - timedelta(days=1),
         "next_day": day + timedelta(days=1),
-        "open_offers": offers,
+        "open_offers": schedule.open_offers,
         "types": types,
     }
     return render_page(request, "scheduling/day.html", "day-view", context)

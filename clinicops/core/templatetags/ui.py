@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django import template
-from django.utils.safestring import mark_safe
+from django.forms import BoundField
+from django.utils.safestring import SafeString, mark_safe
 
+from ..formrender import field_errors_html, field_html
 from ..models import Patient, User
 
 register = template.Library()
@@ -62,3 +64,18 @@ def capture(parser: template.base.Parser, token: template.base.Token) -> Capture
     nodelist = parser.parse(("endcapture",))
     parser.delete_first_token()
     return CaptureNode(nodelist, bits[2])
+
+
+@register.simple_tag
+def form_field(field: BoundField, *, wide: bool = False) -> SafeString:
+    """{% form_field form.name wide=True %}: what `{% include "_partials/form_field.html" with
+    field=form.name wide=True %}` writes, in Python (a page's includes of it cost more than
+    the rest of its form)."""
+    # Every value went through escape in field_html; the widget is the renderer's safe HTML.
+    return mark_safe(field_html(field, wide=wide))  # noqa: S308
+
+
+@register.simple_tag
+def field_errors(field: BoundField) -> SafeString:
+    """{% field_errors form.name %}: `_partials/field_errors.html`, in Python."""
+    return mark_safe(field_errors_html(field))  # noqa: S308

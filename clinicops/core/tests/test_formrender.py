@@ -10,10 +10,12 @@ import pytest
 from django import forms
 from django.conf import settings
 from django.forms.renderers import DjangoTemplates
+from django.template import Context, Template
+from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy
 
-from clinicops.core.formrender import FAST, FastWidgetRenderer
+from clinicops.core.formrender import FAST, FastWidgetRenderer, field_errors_html, field_html
 
 HOSTILE = "<script>\"x\" & 'y'</script>"
 
@@ -104,3 +106,26 @@ def test_other_templates_still_go_to_django() -> None:
     slow.fields["r"] = field
     assert str(form["r"]) == str(slow["r"])
     assert 'type="radio"' in str(form["r"])
+
+
+@pytest.mark.parametrize("data", DATA, ids=["unbound-ish", "filled", "invalid"])
+@pytest.mark.parametrize("wide", [False, True])
+def test_form_field_tag_writes_what_the_form_field_partial_writes(
+    data: dict[str, Any], wide: bool
+) -> None:
+    form = Everything(data or None)
+    form.fields["text"].label = HOSTILE  # labels and help text are escaped like {{ }}
+    form.fields["number"].help_text = HOSTILE
+    form.fields["optional"].help_text = mark_safe("<em>as given</em>")
+    if data:
+        form.is_valid()
+    for name in Everything.base_fields:
+        field = form[name]
+        partial = render_to_string("_partials/form_field.html", {"field": field, "wide": wide})
+        assert field_html(field, wide=wide) == partial, name
+        errors = render_to_string("_partials/field_errors.html", {"field": field})
+        assert field_errors_html(field) == errors, name
+    tags = Template(
+        "{% load ui %}{% form_field form.text wide=True %}{% field_errors form.number %}"
+    ).render(Context({"form": form}))
+    assert tags == field_html(form["text"], wide=True) + field_errors_html(form["number"])

@@ -315,3 +315,28 @@ def test_coverage_rows_flag_expired_and_future_coverage(clinic) -> None:
     }
 
     assert statuses == {1: "expired", 2: "future", 3: "active"}
+
+
+def test_coverage_rows_are_primary_first_then_newest_with_their_payer_in_one_query(
+    clinic, django_assert_num_queries
+) -> None:
+    # given: a patient's lapsed and current primary and a secondary; another patient's
+    patient = PatientFactory(clinic=clinic)
+    lapsed = CoverageFactory(
+        patient=patient, effective_from=date(2023, 1, 1), effective_to=date(2023, 12, 31)
+    )
+    current = CoverageFactory(patient=patient, effective_from=date(2025, 1, 1))
+    secondary = CoverageFactory(patient=patient, effective_from=date(2024, 1, 1), priority=2)
+    CoverageFactory(patient=PatientFactory(clinic=clinic))
+
+    # when
+    with django_assert_num_queries(1):
+        rows = selectors.coverage_rows(patient=patient, today=date(2025, 6, 1))
+        payers = [row.coverage.payer.name for row in rows]
+        patients = {row.coverage.patient for row in rows}
+
+    # then
+    assert [row.coverage for row in rows] == [current, lapsed, secondary]
+    assert [row.status for row in rows] == ["active", "expired", "active"]
+    assert payers == [c.payer.name for c in (current, lapsed, secondary)]
+    assert patients == {patient}
