@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django import template
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 
 from ..models import Patient, User
 
@@ -62,3 +62,11 @@ def capture(parser: template.base.Parser, token: template.base.Token) -> Capture
     nodelist = parser.parse(("endcapture",))
     parser.delete_first_token()
     return CaptureNode(nodelist, bits[2])
+
+
+@register.simple_tag(takes_context=True)
+def app_header(context: template.Context) -> SafeString:
+    """The base layout's header (clinicops.core.layout: written in Python for speed)."""
+    from ..layout import header_html  # the layout imports this library's filters
+
+    return header_html(context)
