@@ -147,3 +147,48 @@ class FastWidgetRenderer(DjangoTemplates):
             except _Fallback:
                 pass
         return str(super().render(template_name, context, request))
+
+
+# -- The form field partials (templates/_partials/form_field.html, field_errors.html) --------
+# Every form on every page includes them once per field: in the template language they cost
+# about 50 µs a field on top of the widget (a {% with %}, two includes, a dozen lookups). The
+# partials now call these (same markup, same escaping as `{{ }}`).
+
+
+def field_errors_html(field: Any) -> str:
+    """A field's errors, with the id Django's aria-describedby points at."""
+    if not field.errors:
+        return ""
+    items = "".join(
+        f'<li><span class="visually-hidden">Error: </span>{_text(error)}</li>'
+        for error in field.errors
+    )
+    return f'\n<ul class="field__errors" id="{_text(field.auto_id)}_error">\n{items}\n</ul>\n'
+
+
+def field_html(field: Any, *, wide: bool = False) -> str:
+    """One form field: label, "optional" hint, help text, errors, widget."""
+    kind = field.widget_type
+    classes = f"field field--{_text(kind)}"
+    if field.errors:
+        classes += " field--error"
+    if wide:
+        classes += " field--wide"
+    label = f'for="{_text(field.id_for_label)}">{_text(field.label)}</label>'
+    help_text = (
+        f'<p class="field__help" id="{_text(field.auto_id)}_helptext">{_text(field.help_text)}</p>'
+        if field.help_text
+        else ""
+    )
+    if kind == "checkbox":
+        body = (
+            f"{field_errors_html(field)}\n"
+            f'<div class="checkbox">\n{_text(field)}\n<label {label}\n</div>\n{help_text}'
+        )
+    else:
+        optional = "" if field.field.required else '<span class="field__optional">optional</span>'
+        body = (
+            f'<div class="field__label-row">\n<label class="field__label" {label}\n{optional}\n'
+            f"</div>\n{help_text}\n{field_errors_html(field)}\n{_text(field)}"
+        )
+    return f'<div class="{classes}">\n{body}\n</div>\n'

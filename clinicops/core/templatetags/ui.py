@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django import template
+from django.forms import BoundField
 from django.utils.safestring import SafeString, mark_safe
 
+from ..formrender import field_errors_html, field_html
 from ..models import Patient, User
 
 register = template.Library()
@@ -70,3 +72,15 @@ def app_header(context: template.Context) -> SafeString:
     from ..layout import header_html  # the layout imports this library's filters
 
     return header_html(context)
+
+
+@register.simple_tag
+def form_field(field: BoundField, wide: bool = False) -> SafeString:
+    """_partials/form_field.html's markup, written in Python (clinicops.core.formrender)."""
+    return mark_safe(field_html(field, wide=bool(wide)))  # noqa: S308 - escaped inside
+
+
+@register.simple_tag
+def field_errors(field: BoundField) -> SafeString:
+    """_partials/field_errors.html's markup, written in Python (clinicops.core.formrender)."""
+    return mark_safe(field_errors_html(field) if field else "")  # noqa: S308 - escaped inside
