@@ -19,6 +19,8 @@ class ComplianceConfig(AppConfig):
         # Break-glass extends patient scoping at its one place (core's for_user asks the grant
         # providers) and flags every audit event about a patient opened that way.
 
+        if breakglass.USER_READ not in core_models.USER_READS:
+            core_models.USER_READS.append(breakglass.USER_READ)
         if breakglass.active_grants not in core_models.PATIENT_GRANT_PROVIDERS:
             core_models.PATIENT_GRANT_PROVIDERS.append(breakglass.active_grants)
         if breakglass.flag_event not in audit.EVENT_ANNOTATORS:

@@ -9,6 +9,7 @@ so every event the user causes on that patient while the access runs carries its
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,13 +17,13 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
 from django.utils import timezone
 
 from clinicops.audit import audit
 from clinicops.audit.models import AuditEvent
 from clinicops.core import softcache
-from clinicops.core.models import Clinic, Patient, User
+from clinicops.core.models import Clinic, Patient, User, UserRead
 
 from .models import BreakGlassAccess
 
@@ -70,13 +71,58 @@ def _load(user_id: int, now: datetime) -> list[Grant]:
     return [Grant(pk, patient_id, expires_at) for pk, patient_id, expires_at in rows]
 
 
+# Read on every page with the user's clinics, so neither the banner nor patient scoping asks
+# the cache (a round trip) or the database (another) on their own.
+READ_WITH_CLINICS = "_break_glass_grants"  # on the user object, for the request
+
+
+def running_grants_sql() -> str:
+    """The user's running accesses as JSON text ([[access id, patient id, expires at], ...]),
+    a scalar SQL expression with the user id as its parameter: CurrentClinicMiddleware reads it
+    in the same query as the user's clinics (USER_READ)."""
+    column = {f.name: f.column for f in BreakGlassAccess._meta.concrete_fields}
+    return f"""(
+        SELECT COALESCE(json_agg(json_build_array({column["id"]},
+                                                  {column["patient"]},
+                                                  {column["expires_at"]})
+                                 ORDER BY {column["expires_at"]}), '[]')::text
+          FROM {BreakGlassAccess._meta.db_table}
+         WHERE {column["user"]} = %s
+           AND {column["started_at"]} <= statement_timestamp()
+           AND {column["expires_at"]} > statement_timestamp())"""  # noqa: S608 - names from the model's metadata, the user id a parameter
+
+
+def remember_running_grants(user: User, value: str) -> None:
+    # setattr, not the instance's __dict__: `request.user` is a lazy object that forwards
+    # attributes to the user, whose own methods (extra_patient_grants) read them back.
+    grants = [
+        Grant(access_id, patient_id, datetime.fromisoformat(expires_at))
+        for access_id, patient_id, expires_at in json.loads(value)
+    ]
+    setattr(user, READ_WITH_CLINICS, grants)
+
+
+USER_READ = UserRead(  # registered in compliance/apps.py
+    name="break_glass",
+    sql=running_grants_sql,
+    output_field=TextField(),
+    remember=remember_running_grants,
+)
+
+
 def current_grants(user: User, now: datetime | None = None) -> list[Grant]:
     """The user's break-glass accesses running now.
 
-    Only "none" is cached (the common case: no query on every page); a user with a running
-    access is always read from the database, so a cached value can never open a record, only
-    (for at most NO_GRANT_TTL, if the delete after a new access was lost) keep one closed.
+    In a request, CurrentClinicMiddleware has read them with the user's clinics (USER_READ):
+    exact, and no round trip of their own. Elsewhere only "none" is cached (the common case: no
+    query on every page); a user with a running access is always read from the database, so a
+    cached value can never open a record, only (for at most NO_GRANT_TTL, if the delete after a
+    new access was lost) keep one closed.
     """
+    read: list[Grant] | None = getattr(user, READ_WITH_CLINICS, None)
+    if now is None and read is not None:
+        now = timezone.now()
+        return [g for g in read if g.expires_at > now]
     now = now or timezone.now()
     key = _cache_key(user.pk)
     if softcache.get(key) == NO_GRANT:
@@ -179,6 +225,8 @@ def break_glass(
         # Forget "no access" now (this request) and again once committed (a concurrent request
         # may have cached the state before the commit).
         forget(user.pk)
+        if hasattr(user, READ_WITH_CLINICS):
+            delattr(user, READ_WITH_CLINICS)
         transaction.on_commit(lambda: forget(user.pk))
     return access
 

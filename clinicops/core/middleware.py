@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from .backends import group_names_sql, permission_names_sql, remember_permissions
-from .models import Clinic, Staff
+from .models import USER_READS, Clinic, Staff
 
 SESSION_LAST_ACTIVITY = "clinicops_last_activity"
 SESSION_STARTED = "clinicops_session_started"
@@ -152,12 +152,21 @@ class CurrentClinicMiddleware:
                             permission_names_sql(), [user.pk, user.pk], output_field=names
                         ),
                         group_names=RawSQL(group_names_sql(), [user.pk], output_field=names),  # noqa: S611
+                        # What apps read about the user on every page (the break-glass banner).
+                        **{
+                            f"user_read_{read.name}": RawSQL(  # noqa: S611
+                                read.sql(), [user.pk], output_field=read.output_field
+                            )
+                            for read in USER_READS
+                        },
                     )
                 )
                 user.__dict__["clinic_ids"] = [c.pk for c in clinics]
                 if clinics:
                     first = clinics[0]
                     remember_permissions(user, first.permission_names, first.group_names)
+                    for read in USER_READS:
+                        read.remember(user, getattr(first, f"user_read_{read.name}"))
             request.user_clinics = clinics  # type: ignore[attr-defined]
             chosen = request.session.get(SESSION_CLINIC)
             if chosen is None and len(clinics) > 1:

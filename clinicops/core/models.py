@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -58,6 +59,25 @@ def validate_npi(value: str) -> None:
 # app. Providers are asked once per user object (`User.extra_patient_grants`), so once a request.
 PatientGrantProvider = Callable[["User"], Mapping[int, int]]
 PATIENT_GRANT_PROVIDERS: list[PatientGrantProvider] = []
+
+
+@dataclass(frozen=True)
+class UserRead:
+    """A fact about the user an app has CurrentClinicMiddleware read in its one query (the
+    user's clinics, permissions and roles), so every page does not pay a round trip for it.
+
+    `sql()` is a scalar SQL expression with the user id as its only parameter, of type
+    `output_field`; `remember(user, value)` keeps the answer for the rest of the request (on
+    the user object). Apps register theirs in USER_READS; core imports no app.
+    """
+
+    name: str
+    sql: Callable[[], str]
+    output_field: models.Field[Any, Any]
+    remember: Callable[[User, Any], None]
+
+
+USER_READS: list[UserRead] = []
 
 
 class ClinicScopedQuerySet[M: models.Model](models.QuerySet[M]):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
+from django.conf import settings
 from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 
 
 @dataclass(frozen=True)
@@ -119,17 +121,39 @@ NAV_ITEMS: list[NavItem] = [
 ]
 
 
-def navigation_for(request: HttpRequest) -> list[dict[str, object]]:
-    items = []
+@lru_cache(maxsize=8)
+def _reversed(urlconf: str, script_prefix: str) -> tuple[tuple[NavItem, str], ...]:
+    """Each entry with its URL, reversed once per URLconf and script prefix (the arguments are
+    only the cache key: `reverse` reads both from the thread)."""
+    entries = []
     for item in NAV_ITEMS:
-        if not request.user.has_perm(item.permission):
-            continue
         try:
-            url = reverse(item.url_name)
+            entries.append((item, reverse(item.url_name)))
         except NoReverseMatch:
+            continue
+    return tuple(entries)
+
+
+def navigation_for(request: HttpRequest) -> list[dict[str, object]]:
+    """The entries the user may see, the current section marked; worked out once a request
+    (the header and the home page's cards both ask)."""
+    cached: list[dict[str, object]] | None = getattr(request, "_navigation", None)
+    if cached is not None:
+        return cached
+    # The permissions are read afresh for every request (CurrentClinicMiddleware): only the
+    # URLs, which depend on nothing but the code, are kept between requests.
+    user = request.user
+    # `has_perm` for each entry asked every backend in turn (a dozen imports a page); for the
+    # backends in settings its answer is "an active superuser, or a permission in
+    # get_all_permissions()" (the axes backend has no permissions of its own).
+    held = None if user.is_active and user.is_superuser else user.get_all_permissions()
+    items = []
+    for item, url in _reversed(get_urlconf(settings.ROOT_URLCONF), get_script_prefix()):
+        if held is not None and item.permission not in held:
             continue
         active = request.path == url if url == "/" else request.path.startswith(url)
         items.append(
             {"label": item.label, "url": url, "active": active, "description": item.description}
         )
+    request._navigation = items  # type: ignore[attr-defined]
     return items

@@ -313,3 +313,65 @@ def test_nobody_reviews_their_own_access(
     )
     with pytest.raises(Exception, match="own emergency access"):
         breakglass.approve(actor=both, access=access)
+
+
+def test_every_page_reads_the_running_access_with_the_clinics_not_from_the_cache(
+    client: Client, nurse: User, stranger: Patient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a running access, and every cache read recorded
+    login(client, nurse)
+    breakglass.break_glass(user=nurse, patient=stranger, reason="emergency", explanation="Fell")
+    asked: list[str] = []
+    real_get = breakglass.softcache.get
+    monkeypatch.setattr(
+        breakglass.softcache, "get", lambda key, *a: asked.append(key) or real_get(key, *a)
+    )
+    # when: a page with the banner, and the patient's page (scoping asks for the grants too)
+    home = client.get(reverse("home")).content.decode()
+    patient_page = client.get(detail(stranger))
+    # then
+    assert "data-break-glass" in home
+    assert "Farrow" in home
+    assert patient_page.status_code == 200
+    assert [key for key in asked if "break-glass" in key] == []
+
+
+def test_an_access_started_by_another_process_shows_at_once_despite_a_cached_none(
+    client: Client, nurse: User, stranger: Patient
+) -> None:
+    # given: "no access" cached for the nurse (the delete after a new access was lost)
+    login(client, nurse)
+    assert b"data-break-glass" not in client.get(reverse("home")).content
+    breakglass.softcache.set(f"break-glass:{nurse.pk}", breakglass.NO_GRANT, 300)
+    # when: an access starts without going through this process's cache
+    now = timezone.now()
+    BreakGlassAccess.objects.create(
+        user=nurse,
+        patient=stranger,
+        clinic_id=stranger.clinic_id,
+        reason="emergency",
+        explanation="Collapsed",
+        started_at=now,
+        expires_at=now + timedelta(minutes=60),
+    )
+    # then: the next page shows the banner and opens the patient
+    assert b"data-break-glass" in client.get(reverse("home")).content
+    assert client.get(detail(stranger)).status_code == 200
+
+
+def test_an_access_that_ran_out_is_not_read_with_the_clinics(
+    client: Client, nurse: User, stranger: Patient
+) -> None:
+    login(client, nurse)
+    now = timezone.now()
+    BreakGlassAccess.objects.create(
+        user=nurse,
+        patient=stranger,
+        clinic_id=stranger.clinic_id,
+        reason="emergency",
+        explanation="Collapsed",
+        started_at=now - timedelta(minutes=61),
+        expires_at=now - timedelta(minutes=1),
+    )
+    assert b"data-break-glass" not in client.get(reverse("home")).content
+    assert client.get(detail(stranger)).status_code == 404

@@ -66,16 +66,21 @@ def capture(parser: template.base.Parser, token: template.base.Token) -> Capture
     return CaptureNode(nodelist, bits[2])
 
 
+@register.simple_tag(takes_context=True)
+def app_header(context: template.Context) -> SafeString:
+    """The base layout's header (clinicops.core.layout: written in Python for speed)."""
+    from ..layout import header_html  # the layout imports this library's filters
+
+    return header_html(context)
+
+
 @register.simple_tag
-def form_field(field: BoundField, *, wide: bool = False) -> SafeString:
-    """{% form_field form.name wide=True %}: what `{% include "_partials/form_field.html" with
-    field=form.name wide=True %}` writes, in Python (a page's includes of it cost more than
-    the rest of its form)."""
-    # Every value went through escape in field_html; the widget is the renderer's safe HTML.
-    return mark_safe(field_html(field, wide=wide))  # noqa: S308
+def form_field(field: BoundField, wide: bool = False) -> SafeString:
+    """_partials/form_field.html's markup, written in Python (clinicops.core.formrender)."""
+    return mark_safe(field_html(field, wide=bool(wide)))  # noqa: S308 - escaped inside
 
 
 @register.simple_tag
 def field_errors(field: BoundField) -> SafeString:
-    """{% field_errors form.name %}: `_partials/field_errors.html`, in Python."""
-    return mark_safe(field_errors_html(field))  # noqa: S308
+    """_partials/field_errors.html's markup, written in Python (clinicops.core.formrender)."""
+    return mark_safe(field_errors_html(field) if field else "")  # noqa: S308 - escaped inside
