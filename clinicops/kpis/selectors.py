@@ -240,15 +240,42 @@ def status_of(
     between. Higher is better: the mirror image. A band: on target inside [target, target_high],
     alert when more than `alert_threshold` outside it, watch in between.
     """
-    if value is None:
-        return Status.NO_DATA
+    return statuses_of(
+        metric, [value], target=target, alert_threshold=alert_threshold, target_high=target_high
+    )[0]
+
+
+def statuses_of(
+    metric: Metric,
+    values: Iterable[Decimal | None],
+    *,
+    target: Decimal,
+    alert_threshold: Decimal,
+    target_high: Decimal | None = None,
+) -> list[Status]:
+    """`status_of` each of `values` against the same target (a trend's weeks), which is
+    rounded once rather than once a week."""
     # Judged as shown: a figure displayed as "7.0 %" meets a 7 % target whether it was 6.977
     # or 7.042 before rounding (half-up, `Metric.rounded`); so are the targets.
-    value = metric.rounded(value)
     target = metric.rounded(target)
     alert_threshold = metric.rounded(alert_threshold)
     target_high = metric.rounded(target_high)
     direction = metric.direction
+    return [
+        Status.NO_DATA
+        if value is None
+        else _judged(direction, metric.rounded(value), target, alert_threshold, target_high)
+        for value in values
+    ]
+
+
+def _judged(
+    direction: Direction,
+    value: Decimal,
+    target: Decimal,
+    alert_threshold: Decimal,
+    target_high: Decimal | None,
+) -> Status:
     if direction == Direction.BAND:
         high = target if target_high is None else target_high
         if target <= value <= high:
