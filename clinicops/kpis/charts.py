@@ -12,15 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
+from html import escape
 from typing import TYPE_CHECKING
 
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 from clinicops.core.templatetags.formats import fullday
 
 from .registry import Direction, Metric, Unit
-from .selectors import Status, WeekFigure, status_of
+from .selectors import Status, WeekFigure, statuses_of
 
 if TYPE_CHECKING:
     from .models import ClinicMetricChoice
@@ -28,6 +30,14 @@ if TYPE_CHECKING:
 WIDTH, HEIGHT = 600, 200
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 14, 30
 LABEL_EVERY = 3
+
+
+@lru_cache(maxsize=256)
+def _week_of(monday: date, language: str | None) -> str:
+    """`|fullday` of a week (the language is part of the key, as it is of the words): the
+    dashboard's charts list the same twelve weeks each, and Django's translated date format
+    was half the cost of a chart's markup."""
+    return fullday(monday)
 
 
 @dataclass(frozen=True)
@@ -170,9 +180,10 @@ class TrendChart:
             f'{e(metric_label)}</th><th scope="col">Status</th></tr></thead>\n'
             "      <tbody>\n"
         )
+        language = get_language()
         for point in self.points:
             out.append(
-                f'        <tr><th scope="row">{e(fullday(point.week_start))}</th>'
+                f'        <tr><th scope="row">{e(_week_of(point.week_start, language))}</th>'
                 f"<td>{e(point.value_text)}</td><td>{e(point.status.label)}</td></tr>\n"
             )
         out.append("      </tbody>\n    </table>\n  </div>\n</figure>")
@@ -227,8 +238,15 @@ def trend_chart(
 
     count = len(series)
     span = (WIDTH - RIGHT) - LEFT
+    statuses = statuses_of(
+        metric,
+        [week.value for week in series],
+        target=choice.target,
+        alert_threshold=choice.alert_threshold,
+        target_high=choice.target_high,
+    )
     points = []
-    for i, week in enumerate(series):
+    for i, (week, status) in enumerate(zip(series, statuses, strict=True)):
         x = round(LEFT + (span * i / (count - 1) if count > 1 else span / 2), 1)
         value = week.value
         points.append(
@@ -237,13 +255,7 @@ def trend_chart(
                 y=y_of(float(value)) if value is not None else None,
                 week_start=week.week_start,
                 value_text=metric.format(value),
-                status=status_of(
-                    metric,
-                    value,
-                    target=choice.target,
-                    alert_threshold=choice.alert_threshold,
-                    target_high=choice.target_high,
-                ),
+                status=status,
                 label=f"{week.week_start:%b} {week.week_start.day}",
             )
         )

@@ -318,7 +318,7 @@ class Metric:
         rounds; Python's default half-to-even would show 76.2). Statuses compare these."""
         if value is None:
             return None
-        shown = _decimal(value).quantize(Decimal(1).scaleb(-self.places), rounding=ROUND_HALF_UP)
+        shown = _decimal(value).quantize(_QUANTUM[self.places], rounding=ROUND_HALF_UP)
         return shown.copy_abs() if shown == 0 else shown  # never "-0.0 %"
 
     def format(self, value: Decimal | float | None) -> str:
@@ -338,6 +338,9 @@ class Metric:
 
 
 _PLACES = {Unit.PERCENT: 1, Unit.CURRENCY: 2, Unit.MINUTES: 0, Unit.DAYS: 1, Unit.COUNT: 1}
+# What `rounded` quantizes to for each number of places (the dashboard rounds a few hundred
+# figures, targets and thresholds per page).
+_QUANTUM = {places: Decimal(1).scaleb(-places) for places in set(_PLACES.values())}
 
 
 class AlreadyRegistered(ImproperlyConfigured):

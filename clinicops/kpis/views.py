@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from clinicops.core.models import Clinic
 from clinicops.core.web import HtmxHttpRequest, current_clinic, render_page
 
-from . import dashboard, registry, selectors, services
+from . import dashboard, markup, registry, selectors, services
 from .forms import MetricChoiceForm, WeekForm
 from .registry import Drilldown, Metric
 
@@ -65,6 +65,9 @@ def clinic_dashboard(request: HtmxHttpRequest, clinic_id: int | None = None) -> 
         "clinic": clinic,
         "form": form,
         "board": board,
+        "tiles_html": markup.tiles_html(
+            board.tiles, clinic_id=clinic.pk, week_start=board.week_start
+        ),
         "can_choose": request.user.has_perm("kpis.change_clinicmetricchoice"),
         "several_clinics": len(request.user.clinic_ids) > 1,
         "catalogue_size": len(registry.all_metrics()),
