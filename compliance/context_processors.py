@@ -20,7 +20,10 @@ def break_glass(request: HttpRequest) -> dict[str, Any]:
     grants = breakglass.current_grants(user)  # cached: no query for a user without any
     if not grants:
         return context
-    patients = Patient.objects.in_bulk([g.patient_id for g in grants])
+    # Read with the user's clinics on a page (Grant.patient); on their own only elsewhere.
+    patients = {g.patient_id: g.patient for g in grants if g.patient is not None}
+    if unread := [g.patient_id for g in grants if g.patient is None]:
+        patients.update(Patient.objects.in_bulk(unread))
     return {
         **context,
         "break_glass_grants": [

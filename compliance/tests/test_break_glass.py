@@ -8,7 +8,9 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
@@ -334,6 +336,27 @@ def test_every_page_reads_the_running_access_with_the_clinics_not_from_the_cache
     assert "Farrow" in home
     assert patient_page.status_code == 200
     assert [key for key in asked if "break-glass" in key] == []
+
+
+def test_the_banner_costs_no_query_of_its_own(
+    client: Client, nurse: User, stranger: Patient
+) -> None:
+    # given: a page's queries before the nurse breaks the glass
+    login(client, nurse)
+    page = reverse("core:patient_search")
+    client.get(page)
+    with CaptureQueriesContext(connection) as before:
+        assert b"data-break-glass" not in client.get(page).content
+    breakglass.break_glass(user=nurse, patient=stranger, reason="emergency", explanation="Fell")
+    client.get(page)
+    # when: the same page with the banner
+    with CaptureQueriesContext(connection) as during:
+        html = client.get(page).content.decode()
+    # then: the banner names the patient, read with the user's clinics
+    assert "data-break-glass" in html
+    assert f"{stranger.full_name} ({stranger.mrn})" in html
+    assert detail(stranger) in html
+    assert len(during) == len(before), [q["sql"] for q in during]
 
 
 def test_an_access_started_by_another_process_shows_at_once_despite_a_cached_none(
