@@ -10,7 +10,7 @@ so every event the user causes on that patient while the access runs carries its
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,6 +58,9 @@ class Grant:
     access_id: int
     patient_id: int
     expires_at: datetime
+    # The patient as the banner names them (name, MRN, clinic; other fields deferred), when read
+    # with the user's clinics; None when the grant was read on its own.
+    patient: Patient | None = field(default=None, compare=False)
 
 
 def _cache_key(user_id: int) -> str:
@@ -76,28 +79,48 @@ def _load(user_id: int, now: datetime) -> list[Grant]:
 READ_WITH_CLINICS = "_break_glass_grants"  # on the user object, for the request
 
 
+# What the banner shows of the patient (a Patient with only these fields loaded).
+BANNER_PATIENT_FIELDS = ("id", "clinic_id", "mrn", "first_name", "middle_name", "last_name")
+
+
+def _banner_patient_fields() -> list[Any]:
+    """The banner's fields in the model's order, the order Patient.from_db takes values in."""
+    return [f for f in Patient._meta.concrete_fields if f.attname in BANNER_PATIENT_FIELDS]
+
+
 def running_grants_sql() -> str:
-    """The user's running accesses as JSON text ([[access id, patient id, expires at], ...]),
-    a scalar SQL expression with the user id as its parameter: CurrentClinicMiddleware reads it
-    in the same query as the user's clinics (USER_READ)."""
+    """The user's running accesses as JSON text ([[access id, patient id, expires at, the
+    patient's BANNER_PATIENT_FIELDS...], ...]), a scalar SQL expression with the user id as its
+    parameter: CurrentClinicMiddleware reads it in the same query as the user's clinics
+    (USER_READ), so neither scoping nor the banner pays a round trip for it."""
     column = {f.name: f.column for f in BreakGlassAccess._meta.concrete_fields}
+    patient = ", ".join(f"p.{f.column}" for f in _banner_patient_fields())
     return f"""(
-        SELECT COALESCE(json_agg(json_build_array({column["id"]},
-                                                  {column["patient"]},
-                                                  {column["expires_at"]})
-                                 ORDER BY {column["expires_at"]}), '[]')::text
-          FROM {BreakGlassAccess._meta.db_table}
-         WHERE {column["user"]} = %s
-           AND {column["started_at"]} <= statement_timestamp()
-           AND {column["expires_at"]} > statement_timestamp())"""  # noqa: S608 - names from the model's metadata, the user id a parameter
+        SELECT COALESCE(json_agg(json_build_array(g.{column["id"]},
+                                                  g.{column["patient"]},
+                                                  g.{column["expires_at"]},
+                                                  {patient})
+                                 ORDER BY g.{column["expires_at"]}), '[]')::text
+          FROM {BreakGlassAccess._meta.db_table} g
+          JOIN {Patient._meta.db_table} p ON p.{Patient._meta.pk.column} = g.{column["patient"]}
+         WHERE g.{column["user"]} = %s
+           AND g.{column["started_at"]} <= statement_timestamp()
+           AND g.{column["expires_at"]} > statement_timestamp())"""  # noqa: S608 - names from the models' metadata, the user id a parameter
 
 
 def remember_running_grants(user: User, value: str) -> None:
     # setattr, not the instance's __dict__: `request.user` is a lazy object that forwards
     # attributes to the user, whose own methods (extra_patient_grants) read them back.
+    names = [f.attname for f in _banner_patient_fields()]
+    db = Patient.objects.db
     grants = [
-        Grant(access_id, patient_id, datetime.fromisoformat(expires_at))
-        for access_id, patient_id, expires_at in json.loads(value)
+        Grant(
+            access_id,
+            patient_id,
+            datetime.fromisoformat(expires_at),
+            Patient.from_db(db, names, patient),
+        )
+        for access_id, patient_id, expires_at, *patient in json.loads(value)
     ]
     setattr(user, READ_WITH_CLINICS, grants)
 

@@ -5,18 +5,24 @@ Django template engine spent most of a poll's budget (30 ms) on the rows alone: 
 variable look-ups, localisations and escapes per row. The rows are simple and all alike, so
 they are built here from the flat `BoardRow`s of the selector, every value passed through
 `html.escape` (the same five characters Django escapes, without its lazy-string wrapper).
-So are the step counts and each group's table around its rows, which every poll repeats too;
-the rest of the board (the flash, the panels, the page around it) stays in the template.
+So are the step counts and each group's table around its rows, which every poll repeats too,
+and on the full page the header's buttons and the form that arranges the board (permission
+checks, links and two option lists); the rest (the flash, the panels) stays in the template.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
+from typing import Any
 
+from django.conf import settings
+from django.http import QueryDict
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from .models import Step
-from .selectors import ArrivalRow, BoardGroup, BoardRow, StepCount
+from .selectors import GROUPS, SORTS, ArrivalRow, BoardGroup, BoardRow, StepCount
 
 _BADGE = {
     "red": ' <span class="badge badge--danger">Over {}</span>',
@@ -239,4 +245,78 @@ def group_html(group: BoardGroup, *, actions: bool, rows: str) -> SafeString:
             next='<th scope="col">Next</th>\n' if actions else "",
             rows=rows,
         )
+    )
+
+
+# -- The page around the board (the full page only; a poll renders the board alone) ---------
+
+
+@lru_cache(maxsize=8)
+def _page_urls(urlconf: str, script_prefix: str) -> dict[str, str]:
+    """The page's fixed links, reversed once per URLconf and script prefix (the arguments are
+    the cache key; `reverse` reads both from the thread)."""
+    names = [
+        "patientflow:board",
+        "patientflow:walk_in",
+        "patientflow:rooms",
+        "patientflow:thresholds",
+    ]
+    return {name: escape(reverse(name)) for name in names}
+
+
+def _urls() -> dict[str, str]:
+    return _page_urls(get_urlconf(settings.ROOT_URLCONF), get_script_prefix())
+
+
+def header_actions_html(user: Any, query: QueryDict, *, wall: bool) -> SafeString:
+    """The buttons of the page header: those the user may use, or the way off the wall screen.
+    `query` is the page's own (the wall screen's link keeps its grouping and sorting)."""
+    urls = _urls()
+    if wall:
+        return mark_safe(  # noqa: S308 - the URL is escaped
+            f'<a class="btn" href="{urls["patientflow:board"]}">Leave wall screen</a>'
+        )
+    buttons = []
+    if user.has_perm("patientflow.add_visit") and user.has_perm("scheduling.add_appointment"):
+        buttons.append(
+            f'<a class="btn btn--primary" href="{urls["patientflow:walk_in"]}">Walk-in</a>'
+        )
+    if user.has_perm("patientflow.view_roomturn"):
+        buttons.append(f'<a class="btn" href="{urls["patientflow:rooms"]}">Room board</a>')
+    # As {% querystring wall=1 %}: the page's query with wall=1.
+    to_wall = query.copy()
+    to_wall["wall"] = "1"
+    buttons.append(f'<a class="btn" href="?{escape(to_wall.urlencode())}">Wall screen</a>')
+    if user.has_perm("patientflow.change_stepthreshold"):
+        buttons.append(
+            f'<a class="btn btn--ghost" href="{urls["patientflow:thresholds"]}">Alert times</a>'
+        )
+    return mark_safe("\n".join(buttons))  # noqa: S308 - the URLs are escaped
+
+
+def _options(choices: dict[str, str], chosen: str) -> str:
+    return "".join(
+        f'<option value="{escape(key)}"{" selected" if key == chosen else ""}>'
+        f"{escape(label)}</option>"
+        for key, label in choices.items()
+    )
+
+
+def controls_html(params: dict[str, str]) -> SafeString:
+    """The form that arranges the board (group by, sort by), the page's choices selected."""
+    return mark_safe(  # noqa: S308 - every value escaped
+        f'<form class="flow-controls" method="get" action="{_urls()["patientflow:board"]}"'
+        ' aria-label="Arrange the board">\n'
+        '  <div class="flow-controls__field">\n'
+        '    <label for="board-group">Group by</label>\n'
+        '    <select id="board-group" name="group">\n'
+        f"      {_options(GROUPS, params['group'])}\n"
+        "    </select>\n  </div>\n"
+        '  <div class="flow-controls__field">\n'
+        '    <label for="board-sort">Sort by</label>\n'
+        '    <select id="board-sort" name="sort">\n'
+        f"      {_options(SORTS, params['sort'])}\n"
+        "    </select>\n  </div>\n"
+        '  <button type="submit" class="btn">Apply</button>\n'
+        "</form>"
     )

@@ -3,12 +3,16 @@ roles the setting allows, and the compliance officer's review."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.test import Client
+from django.db import connection
+from django.template import Context, Template
+from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
@@ -18,6 +22,7 @@ from clinicops.core import roles
 from clinicops.core.models import Clinic, Coverage, Patient, User
 from clinicops.core.tests.factories import CoverageFactory, PatientFactory
 from compliance import breakglass
+from compliance.context_processors import break_glass
 from compliance.models import BreakGlassAccess, Incident
 
 pytestmark = pytest.mark.django_db
@@ -334,6 +339,69 @@ def test_every_page_reads_the_running_access_with_the_clinics_not_from_the_cache
     assert "Farrow" in home
     assert patient_page.status_code == 200
     assert [key for key in asked if "break-glass" in key] == []
+
+
+def test_the_banner_costs_no_query_of_its_own(
+    client: Client, nurse: User, stranger: Patient
+) -> None:
+    # given: a page's queries before the nurse breaks the glass
+    login(client, nurse)
+    page = reverse("core:patient_search")
+    client.get(page)
+    with CaptureQueriesContext(connection) as before:
+        assert b"data-break-glass" not in client.get(page).content
+    breakglass.break_glass(user=nurse, patient=stranger, reason="emergency", explanation="Fell")
+    client.get(page)
+    # when: the same page with the banner
+    with CaptureQueriesContext(connection) as during:
+        html = client.get(page).content.decode()
+    # then: the banner names the patient, read with the user's clinics
+    assert "data-break-glass" in html
+    assert f"{stranger.full_name} ({stranger.mrn})" in html
+    assert detail(stranger) in html
+    assert len(during) == len(before), [q["sql"] for q in during]
+
+
+# templates/_partials/break_glass_banner.html as it was in the template language.
+OLD_BANNER = """{% if break_glass_grants %}
+<section class="break-glass-banner" aria-label="Emergency access in use" data-break-glass>
+  <p class="break-glass-banner__title"><strong>Emergency access (break-glass) in use.</strong> Every record you open under it is flagged in the audit trail and reviewed by the compliance officer.</p>
+  <ul class="break-glass-banner__list">
+    {% for grant in break_glass_grants %}
+    <li><a href="{% url 'core:patient_detail' grant.patient.pk %}">{{ grant.patient.full_name }} ({{ grant.patient.mrn }})</a> until {{ grant.expires_at|clock }}{% if grant.patient.clinic_id %} <span class="muted">· time shown in your clinic’s zone</span>{% endif %}</li>
+    {% endfor %}
+  </ul>
+</section>
+{% endif %}
+"""  # noqa: E501, RUF001 - the old template, verbatim
+
+
+def test_the_banner_is_the_templates_markup(nurse: User, stranger: Patient, clinic: Clinic) -> None:
+    # given: two running accesses, one to a patient with a name to escape
+    other = PatientFactory(clinic=stranger.clinic, first_name="Zoë <b>", last_name="O'Hara")
+    now = timezone.now()
+    for patient, minutes in ((stranger, 50), (other, 20)):
+        BreakGlassAccess.objects.create(
+            user=nurse,
+            patient=patient,
+            clinic_id=patient.clinic_id,
+            reason="emergency",
+            explanation="Collapsed",
+            started_at=now,
+            expires_at=now + timedelta(minutes=minutes),
+        )
+    breakglass.forget(nurse.pk)
+    request = RequestFactory().get("/")
+    request.user = nurse
+    # when
+    with timezone.override(clinic.tz):
+        context = break_glass(request)
+        old = Template(OLD_BANNER).render(Context(context))
+        new = context["break_glass_banner_html"]()
+    # then: the same markup, whitespace aside, soonest to end first
+    assert re.sub(r">\s+<", "><", new.strip()) == re.sub(r">\s+<", "><", old.strip())
+    assert new.index("O&#x27;Hara") < new.index("Farrow")
+    assert "Zoë &lt;b&gt;" in new
 
 
 def test_an_access_started_by_another_process_shows_at_once_despite_a_cached_none(

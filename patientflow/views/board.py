@@ -24,7 +24,15 @@ from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, ren
 from .. import selectors, services
 from ..forms import ChangeRoomForm, MoveForm, UndoForm
 from ..models import NEXT_STEPS, Step, Visit
-from ..rows import arrival_rows, board_rows, counts_html, finished_rows, group_html
+from ..rows import (
+    arrival_rows,
+    board_rows,
+    controls_html,
+    counts_html,
+    finished_rows,
+    group_html,
+    header_actions_html,
+)
 from ..services import housekeeping, moves
 from .common import _LEVELS, _first_error, _is_refresh, _record_view, _visit_for
 
@@ -133,9 +141,10 @@ def _render_board(
         "updated": selectors.clock(now, clinic.tz, seconds=True),
         "params": params,
         "wall": wall,
+        # The full page's only (callables: a poll, which renders the board alone, never asks).
+        "header_actions_html": lambda: header_actions_html(request.user, request.GET, wall=wall),
+        "controls_html": lambda: controls_html(params),
         "poll_url": f"{reverse('patientflow:board')}?{query.urlencode()}",
-        "groups": selectors.GROUPS,
-        "sorts": selectors.SORTS,
         "flash": flash,
         "flash_kind": flash_kind,
     }
