@@ -19,7 +19,9 @@ from clinicops.core.middleware import SESSION_CLINIC
 from clinicops.core.models import Clinic, Patient, Staff, User
 from clinicops.core.tests.factories import PatientFactory, StaffFactory
 from clinicops.core.tests.test_layout import assert_layout
+from scheduling import forms
 from scheduling.models import Appointment, AppointmentType, ScheduleTemplate, WaitlistOffer
+from scheduling.screens import clinic_providers
 from scheduling.services import booking, transitions
 from scheduling.tests.conftest import local
 from scheduling.tests.factories import (
@@ -156,6 +158,25 @@ def test_day_view_filters_by_provider(
     assert "Quimby" not in only
     assert f"week/?provider={other.pk}" in only
     assert f"week/?provider={provider.pk}&amp;" not in only
+
+
+def test_the_day_views_filter_builds_its_providers_query_only_to_check_a_choice(
+    desk_client: Client, booked: Appointment, provider: Staff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[Clinic] = []
+
+    def counted(clinic: Clinic) -> object:
+        built.append(clinic)
+        return clinic_providers(clinic)
+
+    monkeypatch.setattr(forms, "clinic_providers", counted)
+    # the filter's choices come with the day's reference data: no query to build
+    html = desk_client.get("/scheduling/day/").content.decode()
+    assert f'<option value="{provider.pk}">{provider}</option>' in html
+    assert built == []
+    # a chosen provider is checked against the clinic's providers
+    desk_client.get("/scheduling/day/", {"provider": provider.pk})
+    assert built == [booked.clinic]
 
 
 @pytest.mark.parametrize(
