@@ -494,7 +494,9 @@ def day_reference(*, user: User, clinic: Clinic, day: date) -> DayReference:
             clinic_providers=list(clinic_providers(clinic)),
         )
 
-    return refcache.cached(f"day:{clinic.pk}:{day.isoformat()}", compute)  # type: ignore[no-any-return]
+    # Held in the process while current: every day view reads it, and none changes it (the
+    # grid is built from it into new objects; the filter lists its providers).
+    return refcache.held(f"day:{clinic.pk}:{day.isoformat()}", compute)  # type: ignore[no-any-return]
 
 
 # The columns the day and week views read of an appointment (the grid, the cancelled list,
