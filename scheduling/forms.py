@@ -3,10 +3,13 @@ clinic, so an id from another clinic is an ordinary "not at this clinic" error."
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any, cast
 
 from django import forms
+from django.db.models import QuerySet
 
 from clinicops.core.fields import DateField, DateTimeField, SubmissionKeyField
 from clinicops.core.models import Clinic, Patient, Staff, User
@@ -48,6 +51,13 @@ class CachedChoiceIterator(forms.models.ModelChoiceIterator):
     """The choices from one plain query, kept for the request (Django's iterator opens a
     server-side cursor each time the select renders: DECLARE, FETCH, CLOSE round trips)."""
 
+    def __init__(self, field: CachedModelChoiceField) -> None:
+        self.field = field  # its queryset is read only if the choices are neither given nor cached
+
+    @property
+    def queryset(self) -> Any:
+        return self.field.queryset
+
     def __iter__(self) -> Any:
         if self.field.empty_label is not None:
             yield ("", self.field.empty_label)
@@ -65,11 +75,28 @@ class CachedChoiceIterator(forms.models.ModelChoiceIterator):
 
 
 class CachedModelChoiceField(forms.ModelChoiceField):
-    """A select of reference data: its choices come from the cache under `cache_key`."""
+    """A select of reference data: its choices come from the cache under `cache_key`.
+
+    Made with `queryset=None` and a `build_queryset`, it builds its queryset only when it
+    needs it: to check a submitted choice, or to read the choices on a cache miss. The day
+    view's unbound filter needs neither (its choices are preloaded), and building the clinic's
+    providers query was about 0.3 ms of CPU on every day view (docs/benchmarks.md, issue 18).
+    """
 
     iterator = CachedChoiceIterator
     cache_key = ""
     preloaded: list[Any] | None = None  # the choices, when the view has read them already
+    build_queryset: Callable[[], QuerySet[Any]] | None = None
+
+    @property  # type: ignore[override]
+    def queryset(self) -> QuerySet[Any] | None:
+        if self._queryset is None and self.build_queryset is not None:
+            self._queryset = self.build_queryset()
+        return self._queryset
+
+    @queryset.setter
+    def queryset(self, queryset: QuerySet[Any] | None) -> None:
+        self._set_queryset(queryset)
 
 
 class ProviderChoiceField(CachedModelChoiceField):
@@ -123,7 +150,7 @@ def _provider_field(
     clinic: Clinic, *, required: bool, empty_label: str = "Any provider"
 ) -> ProviderChoiceField:
     field = ProviderChoiceField(
-        queryset=clinic_providers(clinic),
+        queryset=None,
         required=required,
         label="Provider",
         empty_label=empty_label,
@@ -132,6 +159,7 @@ def _provider_field(
             "invalid_choice": f"This provider does not work at {clinic.name}.",
         },
     )
+    field.build_queryset = functools.partial(clinic_providers, clinic)
     field.cache_key = f"providers:{clinic.pk}"
     return field
 

@@ -34,6 +34,11 @@ def cached(name: str, compute: Callable[[], Any]) -> Any:
     return REFERENCE.cached(name, compute)
 
 
+def held(name: str, compute: Callable[[], Any]) -> Any:
+    """`cached`, also kept in the process (`Reference.held`): for values only read."""
+    return REFERENCE.held(name, compute)
+
+
 def bump() -> None:
     REFERENCE.bump()
 

@@ -82,6 +82,9 @@ class ColumnSource:
         )
 
 
+_NO_HTML = SafeString("")
+
+
 @dataclass
 class GridRow:
     minute: int
@@ -90,7 +93,7 @@ class GridRow:
     is_hour: bool
     cells: list[Cell]
     # The row's cells as HTML, made by `link_grid` (the grid's template prints it as it is).
-    cells_html: SafeString = field(default_factory=lambda: mark_safe(""))
+    cells_html: SafeString = _NO_HTML
     # The row the clinic's clock is in (today only): the day view opens scrolled to it.
     is_now: bool = False
 
@@ -494,7 +497,9 @@ def day_reference(*, user: User, clinic: Clinic, day: date) -> DayReference:
             clinic_providers=list(clinic_providers(clinic)),
         )
 
-    return refcache.cached(f"day:{clinic.pk}:{day.isoformat()}", compute)  # type: ignore[no-any-return]
+    # Held in the process while current: every day view reads it, and none changes it (the
+    # grid is built from it into new objects; the filter lists its providers).
+    return refcache.held(f"day:{clinic.pk}:{day.isoformat()}", compute)  # type: ignore[no-any-return]
 
 
 # The columns the day and week views read of an appointment (the grid, the cancelled list,
@@ -704,13 +709,16 @@ def day_schedule(
     templates = reference.templates
     time_off = reference.time_off
     closure = reference.closure
+    by_provider: dict[int, list[ScheduledAppointment]] = {}
+    for appointment in appointments:
+        by_provider.setdefault(appointment.provider_id, []).append(appointment)
     sources = [
         ColumnSource(
             label=str(p),
             sublabel=p.title,
             day=day,
             provider=p,
-            appointments=[a for a in appointments if a.provider_id == p.pk],
+            appointments=by_provider.get(p.pk, []),
             template=availability.template_for_day(templates.get(p.pk, []), day),
             time_off=time_off.get(p.pk, []),
             closure=(closure.reason or "Clinic closed") if closure else None,

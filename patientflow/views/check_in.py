@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import copy
-import functools
 from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -25,7 +23,7 @@ from clinicops.core.web import HtmxHttpRequest, current_clinic, is_fragment, pag
 from scheduling import selectors as scheduling_selectors
 from scheduling.models import Appointment
 
-from .. import balances, selectors, services
+from .. import balances, check_in_read, selectors, services
 from ..forms import CheckInForm, DemographicsForm, WalkInForm
 from ..models import Visit
 from ..services import checkin
@@ -34,28 +32,13 @@ from .common import _form_error, _pk
 CHECK_IN = "patientflow/check_in.html"
 
 
-@functools.cache
-def _check_in_appointments() -> QuerySet[Appointment]:
-    """Appointments with what the check-in screen shows of them: the visit, if there is one,
-    and the patient's open balance where billing answers (one query, not three). Built once
-    per process (after every app is ready, so billing has registered its balance): building
-    its joins and the balance's subquery cost about a millisecond of CPU on every request
-    (docs/benchmarks.md, issue 18). Each request scopes and filters a copy."""
-    appointments = Appointment.objects.select_related(
-        "patient__demographics_confirmed_by", "provider__user", "appointment_type", "visit"
-    )
-    balance = balances.patient_balance_expression("patient_id")
-    if balance is not None:
-        appointments = appointments.annotate(open_balance=balance)
-    return appointments
-
-
 def _appointment_for(request: HtmxHttpRequest, appointment_id: int) -> Appointment:
-    """The appointment, as `_check_in_appointments` reads it, among the user's. Its clinic is
-    one of the user's, which the middleware has read already (the join cost planning time)."""
-    appointment = get_object_or_404(
-        _check_in_appointments().for_user(request.user), pk=appointment_id
-    )
+    """The appointment, as `check_in_read` reads it, among the user's (404 otherwise). Its
+    clinic is one of the user's, which the middleware has read already (the join cost
+    planning time)."""
+    appointment = check_in_read.check_in_appointment(user=request.user, pk=appointment_id)
+    if appointment is None:
+        raise Http404("No appointment matches the given query.")
     clinics = getattr(request, "user_clinics", [])
     clinic = next((c for c in clinics if c.pk == appointment.clinic_id), None)
     if clinic is not None:

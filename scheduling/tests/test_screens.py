@@ -8,6 +8,7 @@ The views use the real clock, so the schedule here starts a week or more from to
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 from collections.abc import Callable
 
 import pytest
@@ -19,7 +20,9 @@ from clinicops.core.middleware import SESSION_CLINIC
 from clinicops.core.models import Clinic, Patient, Staff, User
 from clinicops.core.tests.factories import PatientFactory, StaffFactory
 from clinicops.core.tests.test_layout import assert_layout
+from scheduling import forms, refcache, screens
 from scheduling.models import Appointment, AppointmentType, ScheduleTemplate, WaitlistOffer
+from scheduling.screens import clinic_providers
 from scheduling.services import booking, transitions
 from scheduling.tests.conftest import local
 from scheduling.tests.factories import (
@@ -156,6 +159,44 @@ def test_day_view_filters_by_provider(
     assert "Quimby" not in only
     assert f"week/?provider={other.pk}" in only
     assert f"week/?provider={provider.pk}&amp;" not in only
+
+
+def test_the_day_views_filter_builds_its_providers_query_only_to_check_a_choice(
+    desk_client: Client, booked: Appointment, provider: Staff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[Clinic] = []
+
+    def counted(clinic: Clinic) -> object:
+        built.append(clinic)
+        return clinic_providers(clinic)
+
+    monkeypatch.setattr(forms, "clinic_providers", counted)
+    # the filter's choices come with the day's reference data: no query to build
+    html = desk_client.get("/scheduling/day/").content.decode()
+    assert f'<option value="{provider.pk}">{provider}</option>' in html
+    assert built == []
+    # a chosen provider is checked against the clinic's providers
+    desk_client.get("/scheduling/day/", {"provider": provider.pk})
+    assert built == [booked.clinic]
+
+
+def test_the_day_view_leaves_the_reference_it_shares_as_it_found_it(
+    desk_client: Client, desk: User, clinic: Clinic, booked: Appointment, monday: dt.date
+) -> None:
+    # the day's reference is held in the process and shared by every day view of that day
+    pages = [
+        {"date": monday.isoformat()},
+        {"date": monday.isoformat(), "provider": booked.provider_id},
+    ]
+    for params in pages:
+        assert desk_client.get("/scheduling/day/", params).status_code == 200
+        assert desk_client.get("/scheduling/day/", params, **HTMX).status_code == 200
+    held = screens.day_reference(user=desk, clinic=clinic, day=monday)
+    # as computed: the cache's copy, stored before any view read it (each compared as one
+    # round trip through pickle leaves it, which shares equal strings alike)
+    stored = refcache.cached(f"day:{clinic.pk}:{monday.isoformat()}", pytest.fail)
+    assert stored is not held
+    assert pickle.dumps(pickle.loads(pickle.dumps(held))) == pickle.dumps(stored)  # noqa: S301
 
 
 @pytest.mark.parametrize(

@@ -56,3 +56,49 @@ def test_none_is_a_value_too(reference: refcache.Reference) -> None:
     assert reference.cached("none", lambda: calls.append(1)) is None
     assert reference.cached("none", lambda: calls.append(1)) is None
     assert calls == [1]
+
+
+def test_a_held_value_is_read_with_the_version_alone_while_current(
+    reference: refcache.Reference, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    computed: list[int] = []
+
+    def compute() -> dict[str, Any]:
+        computed.append(1)
+        return {"n": len(computed)}
+
+    first = reference.held("k", compute)
+    assert first == {"n": 1}
+    reads: list[str] = []
+    real = softcache.get
+    monkeypatch.setattr(softcache, "get", lambda key, *a: reads.append(key) or real(key, *a))
+    monkeypatch.setattr(softcache, "get_many", lambda keys: pytest.fail("the entry is read"))
+    # the process's own copy: one read, of the version
+    assert reference.held("k", compute) is first
+    assert reads == [reference.version_key]
+    assert computed == [1]
+
+
+def test_a_held_value_is_not_used_after_a_change_or_its_ttl(
+    reference: refcache.Reference, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    computed: list[int] = []
+
+    def compute() -> int:
+        computed.append(1)
+        return len(computed)
+
+    assert reference.held("k", compute) == 1
+    reference.bump()  # a change, seen by this process or another one
+    assert reference.held("k", compute) == 2
+    assert reference.held("k", compute) == 2
+    # another process stored a newer value under a newer version: this one reads it
+    softcache.set(reference.version_key, "newer", None)
+    softcache.set(f"reference:{reference.name}:entry:k", ("newer", 99), 60)
+    assert reference.held("k", compute) == 99
+    # past the ttl the process's copy is not used, even under the same version
+    softcache.set(f"reference:{reference.name}:entry:k", ("newer", 100), 60)
+    later = refcache.time.monotonic() + reference.ttl + 1
+    monkeypatch.setattr(refcache.time, "monotonic", lambda: later)
+    assert reference.held("k", compute) == 100
+    assert computed == [1, 1]
