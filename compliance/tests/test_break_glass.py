@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -381,15 +381,7 @@ def test_the_banner_is_the_templates_markup(nurse: User, stranger: Patient, clin
     other = PatientFactory(clinic=stranger.clinic, first_name="Zoë <b>", last_name="O'Hara")
     now = timezone.now()
     for patient, minutes in ((stranger, 50), (other, 20)):
-        BreakGlassAccess.objects.create(
-            user=nurse,
-            patient=patient,
-            clinic_id=patient.clinic_id,
-            reason="emergency",
-            explanation="Collapsed",
-            started_at=now,
-            expires_at=now + timedelta(minutes=minutes),
-        )
+        running_access(nurse, patient, started=now, minutes=minutes)
     breakglass.forget(nurse.pk)
     request = RequestFactory().get("/")
     request.user = nurse
@@ -413,15 +405,7 @@ def test_an_access_started_by_another_process_shows_at_once_despite_a_cached_non
     breakglass.softcache.set(f"break-glass:{nurse.pk}", breakglass.NO_GRANT, 300)
     # when: an access starts without going through this process's cache
     now = timezone.now()
-    BreakGlassAccess.objects.create(
-        user=nurse,
-        patient=stranger,
-        clinic_id=stranger.clinic_id,
-        reason="emergency",
-        explanation="Collapsed",
-        started_at=now,
-        expires_at=now + timedelta(minutes=60),
-    )
+    running_access(nurse, stranger, started=now, minutes=60)
     # then: the next page shows the banner and opens the patient
     assert b"data-break-glass" in client.get(reverse("home")).content
     assert client.get(detail(stranger)).status_code == 200
@@ -432,14 +416,21 @@ def test_an_access_that_ran_out_is_not_read_with_the_clinics(
 ) -> None:
     login(client, nurse)
     now = timezone.now()
-    BreakGlassAccess.objects.create(
-        user=nurse,
-        patient=stranger,
-        clinic_id=stranger.clinic_id,
-        reason="emergency",
-        explanation="Collapsed",
-        started_at=now - timedelta(minutes=61),
-        expires_at=now - timedelta(minutes=1),
-    )
+    running_access(nurse, stranger, started=now - timedelta(minutes=61), minutes=60)
     assert b"data-break-glass" not in client.get(reverse("home")).content
     assert client.get(detail(stranger)).status_code == 404
+
+
+def running_access(
+    user: User, patient: Patient, *, started: datetime, minutes: int
+) -> BreakGlassAccess:
+    """An access written straight to the table (not through this process's service or cache)."""
+    return BreakGlassAccess.objects.create(
+        user=user,
+        patient=patient,
+        clinic_id=patient.clinic_id,
+        reason="emergency",
+        explanation="Collapsed",
+        started_at=started,
+        expires_at=started + timedelta(minutes=minutes),
+    )
