@@ -156,6 +156,41 @@ def test_a_damaged_batch_ends_with_findings_shown_and_is_kept(
     assert f"{batch.finding_count} findings: do not send" in listing
 
 
+def test_a_batch_downloads_only_once_checked(
+    client: Client,
+    visit: Any,
+    make_claim: Callable[..., Claim],
+    biller: User,
+    queued: list[int],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """A file nobody has checked could reach the clearinghouse broken: until pyx12 has read
+    it, the download answers with the batch page and a message, and exports nothing."""
+    make_claim(visit)
+    batch = exported(biller, visit.clinic, django_capture_on_commit_callbacks)
+    client.force_login(biller)
+    url = reverse("revenue:batch_download", args=[batch.pk])
+    exports = AuditEvent.objects.filter(
+        action=AuditEvent.Action.EXPORT, object_id=str(batch.pk), summary__startswith="Downloaded"
+    )
+    assert url not in client.get(reverse("revenue:batches")).content.decode()
+    assert url not in client.get(reverse("revenue:batch", args=[batch.pk])).content.decode()
+
+    response = client.get(url, follow=True)
+
+    assert response.redirect_chain == [(reverse("revenue:batch", args=[batch.pk]), 302)]
+    page = response.content.decode()
+    assert f"Batch {batch.interchange_control_number:09d} is not checked yet" in page
+    assert not exports.exists()
+    # once checked (valid or with findings, which still downloads to be looked into)
+    assert run_queued(queued) == ["valid"]
+    assert url in client.get(reverse("revenue:batches")).content.decode()
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.content == bytes(batch.content)
+    assert exports.count() == 1
+
+
 def test_the_same_check_twice_changes_nothing_the_second_time(
     visit: Any,
     make_claim: Callable[..., Claim],

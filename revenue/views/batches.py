@@ -160,10 +160,20 @@ def export_now(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 @permission_required("revenue.submit_claim", raise_exception=True)
 def download(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The stored file, byte for byte, once pyx12 has checked it: a file nobody has checked
+    could reach the clearinghouse broken. One with findings downloads (to look into), its page
+    and the list saying not to send it."""
     try:
         batch = ExportBatch.objects.for_user(request.user).get(pk=id_or_404(pk))
     except ExportBatch.DoesNotExist:
         raise Http404 from None
+    if batch.check_status == CheckStatus.PENDING:
+        messages.warning(
+            request,
+            f"Batch {batch.interchange_control_number:09d} is not checked yet: it can be "
+            "downloaded once pyx12 has checked it (a minute or two).",
+        )
+        return redirect("revenue:batch", pk=batch.pk)
     audit.record(
         actor=request.user,
         action=AuditEvent.Action.EXPORT,

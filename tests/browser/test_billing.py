@@ -105,16 +105,19 @@ def test_biller_codes_a_visit_and_exports_a_batch(
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.SUBMITTED
     batch = ExportBatch.objects.get()
+    # pyx12's check runs in a Celery task (no worker here: run it in-process); until it has
+    # run, the file cannot be downloaded. The list polls while it waits, then shows the verdict
+    # and the download, and so does the batch page.
+    expect(page.get_by_text("Being checked…")).to_be_visible()
+    expect(page.get_by_text("Download once checked")).to_be_visible()
+    expect(page.get_by_role("link", name="Download")).to_have_count(0)
+    assert check_export_batch(batch.pk) == "valid"
+    expect(page.get_by_text("Checked by pyx12: no findings")).to_be_visible(timeout=15_000)
     with page.expect_download() as download:
         page.get_by_role("link", name="Download").click()
     saved = Path(download.value.path())
     assert saved.read_bytes() == bytes(batch.content)
     assert validate_x12(saved.read_text()) == []
-    # pyx12's check runs in a Celery task (no worker here: run it in-process); the list, which
-    # polls while it waits, then shows the verdict, and so does the batch page.
-    expect(page.get_by_text("Being checked…")).to_be_visible()
-    assert check_export_batch(batch.pk) == "valid"
-    expect(page.get_by_text("Checked by pyx12: no findings")).to_be_visible(timeout=15_000)
     page.get_by_role("link", name=f"{batch.interchange_control_number:09d}").click()
     expect(page.get_by_role("heading", name="pyx12 check")).to_be_visible()
     expect(page.get_by_text("Checked by pyx12: no findings")).to_be_visible()
