@@ -158,7 +158,7 @@ def test_command_prints_counts_and_nothing_to_export(clinic, visit, make_claim, 
     out = tmp_path / "first.x12"
     stdout = StringIO()
     call_command("export_837", "--clinic", clinic.short_name, "--out", str(out), stdout=stdout)
-    assert "1 claims, 1 lines" in stdout.getvalue()
+    assert "1 claim, 1 line," in stdout.getvalue()
     assert out.read_bytes().startswith(b"ISA*")
     again = tmp_path / "second.x12"
     stdout = StringIO()

@@ -43,7 +43,7 @@ def test_biller_codes_a_visit_and_exports_from_the_screens(client, biller, visit
     batches = client.get(reverse("revenue:batches"))
     assert "1 scrubbed claim" in batches.content.decode()
     exported = client.post(reverse("revenue:export"), {"payer": ""}, follow=True)
-    assert "1 claims, 1 lines" in exported.content.decode()
+    assert "1 claim, 1 line." in exported.content.decode()
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.SUBMITTED
     assert ExportBatch.objects.count() == 1

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import permission_required
 from django.db.models import Count, Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -151,7 +152,8 @@ def export_now(request: HtmxHttpRequest) -> HttpResponse:
         messages.success(
             request,
             f"Exported batch {result.batch.interchange_control_number:09d}: "
-            f"{result.claims} claims, {result.lines} lines.",
+            f"{result.claims} claim{pluralize(result.claims)}, "
+            f"{result.lines} line{pluralize(result.lines)}.",
         )
     return redirect("revenue:batches")
 

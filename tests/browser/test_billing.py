@@ -100,7 +100,7 @@ def test_biller_codes_a_visit_and_exports_a_batch(
     page.get_by_role("link", name="Batch export").click()
     expect(page.get_by_role("heading", name="Waiting: 1 scrubbed claim")).to_be_visible()
     page.get_by_role("button", name="Export 837P batch").click()
-    expect(page.get_by_text("1 claims, 1 lines")).to_be_visible()
+    expect(page.get_by_text("1 claim, 1 line.")).to_be_visible()
     screenshot(page, "billing-batches")
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.SUBMITTED

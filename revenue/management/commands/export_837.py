@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
+from django.template.defaultfilters import pluralize
 
 from clinicops.core.models import Clinic, Payer
 from revenue.models import CheckStatus
@@ -66,7 +67,8 @@ class Command(BaseCommand):
         out.write_bytes(bytes(result.batch.content))
         self.stdout.write(
             self.style.SUCCESS(
-                f"Wrote {out}: {result.claims} claims, {result.lines} lines, interchange "
+                f"Wrote {out}: {result.claims} claim{pluralize(result.claims)}, "
+                f"{result.lines} line{pluralize(result.lines)}, interchange "
                 f"{result.batch.interchange_control_number:09d} (batch {result.batch.pk})."
             )
         )
