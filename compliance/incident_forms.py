@@ -337,6 +337,29 @@ class VerifyActionForm(ErrorListMixin, forms.Form):
         return data
 
 
+class ReassignActionForm(ErrorListMixin, forms.Form):
+    owner = UserChoiceField(
+        label="Owner",
+        queryset=User.objects.none(),
+        empty_label="Choose an owner…",
+        error_messages={"invalid_choice": "Choose someone from the list."},
+    )
+    due_date = DateField(label="Due date", widget=DateInput())
+    reason = forms.CharField(
+        label="Why",
+        error_messages={"required": "Say why the owner or due date changes."},
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = incidents.owners_for(clinic)  # type: ignore[attr-defined]
+
+    def clean_reason(self) -> str:
+        return _text(self, "reason", required_message="Say why the owner or due date changes.")
+
+
 class CancelActionForm(ErrorListMixin, forms.Form):
     reason = forms.CharField(
         label="Why cancel it",

@@ -33,6 +33,7 @@ from .incident_forms import (
     LinkFlagForm,
     MoveForm,
     ReasonForm,
+    ReassignActionForm,
     TriageForm,
     VerifyActionForm,
 )
@@ -286,6 +287,12 @@ def _detail(request: HtmxHttpRequest, incident: Incident, **bound: Any) -> HttpR
             or VerifyActionForm(prefix=f"a{action.pk}-verify"),
             "cancel": bound.get(f"cancel_{action.pk}")
             or CancelActionForm(prefix=f"a{action.pk}-cancel"),
+            "reassign": bound.get(f"reassign_{action.pk}")
+            or ReassignActionForm(
+                prefix=f"a{action.pk}-reassign",
+                clinic=clinic,
+                initial={"owner": action.owner_id, "due_date": action.due_date},
+            ),
         }
     pending = [a for a in actions if not a.is_finished]
     context: dict[str, Any] = {
@@ -605,6 +612,37 @@ def action_verify(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             f"Action {a.pk} is {a.get_status_display().lower()}"
             + (f", due again {a.due_date:%a %d %b %Y}." if a.status == "open" else ".")
         ),
+    )
+
+
+@require_POST
+@permission_required("compliance.change_incident", raise_exception=True)
+def action_reassign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """An open action's owner or due date changed, with why."""
+    action = _action(request, pk)
+    incident = _incident(request, action.incident_id)
+    form = ReassignActionForm(request.POST, prefix=f"a{action.pk}-reassign", clinic=incident.clinic)
+    if not form.is_valid():
+        return _detail(request, incident, **{f"reassign_{action.pk}": form})
+    data = form.cleaned_data
+    try:
+        outcome = incidents.reassign_action(
+            actor=_user(request),
+            action=action,
+            owner=data["owner"],
+            due_date=data["due_date"],
+            reason=data["reason"],
+        )
+    except (incidents.Refused, states.IllegalMove) as refused:
+        _refusal_on(form, refused)
+        return _detail(request, incident, **{f"reassign_{action.pk}": form})
+    stored = outcome.obj
+    return _done(
+        request,
+        incident.pk,
+        f"Action {stored.pk} is owned by {stored.owner.display_name}, due "
+        f"{stored.due_date:%a %d %b %Y}.",
+        outcome.replayed,
     )
 
 

@@ -577,6 +577,48 @@ def verify_action(
     return Outcome(locked)
 
 
+def reassign_action(
+    *, actor: User, action: CorrectiveAction | int, owner: User, due_date: date, reason: str
+) -> Outcome[CorrectiveAction]:
+    """An open action's new owner or due date (or both), with why; the same change twice
+    changes it once. The overdue alert may come again for a new due date."""
+    reason = reason.strip()
+    with transaction.atomic():
+        locked = _lock_action(action)
+        if locked.owner_id == owner.pk and locked.due_date == due_date:
+            return Outcome(locked, replayed=True)
+        if locked.status != A.OPEN:
+            raise IllegalMove(
+                f"Action {locked.pk} is {locked.get_status_display().lower()}: only an open "
+                "action changes owner or due date."
+            )
+        clinic = locked.incident.clinic
+        if not owners_for(clinic).filter(pk=owner.pk).exists():
+            raise Refused(f"Owner: choose someone who works at {clinic.name}.", "owner")
+        if due_date != locked.due_date and due_date < clinic.today():
+            raise Refused("Due date: choose today or a later day.", "due_date")
+        if not reason:
+            raise Refused("Why: say why the owner or due date changes.", "reason")
+        changes: dict[str, Any] = {"reason": reason}
+        if locked.owner_id != owner.pk:
+            changes["owner"] = [locked.owner.get_username(), owner.get_username()]
+        if locked.due_date != due_date:
+            changes["due_date"] = [locked.due_date, due_date]
+            locked.overdue_alerted_at = None
+        locked.owner, locked.due_date = owner, due_date
+        locked.save()
+        _audit(
+            actor,
+            AuditEvent.Action.UPDATE,
+            locked,
+            f"Incident {locked.incident_id}, action {locked.pk}: "
+            + " and ".join(k.replace("_", " ") for k in ("owner", "due_date") if k in changes)
+            + " changed",
+            changes,
+        )
+    return Outcome(locked)
+
+
 def cancel_action(
     *, actor: User, action: CorrectiveAction | int, reason: str
 ) -> Outcome[CorrectiveAction]:

@@ -32,6 +32,7 @@ urlpatterns = [
     path("actions/<int:pk>/done/", incident_views.action_done, name="action_done"),
     path("actions/<int:pk>/verify/", incident_views.action_verify, name="action_verify"),
     path("actions/<int:pk>/cancel/", incident_views.action_cancel, name="action_cancel"),
+    path("actions/<int:pk>/reassign/", incident_views.action_reassign, name="action_reassign"),
 ]
 
 urlpatterns += [

@@ -461,6 +461,7 @@ def world(clinic: Clinic, make_user: Callable[..., User], settings: Any) -> dict
         "compliance:action_done": {"pk": corrective.pk},
         "compliance:action_verify": {"pk": corrective.pk},
         "compliance:action_cancel": {"pk": corrective.pk},
+        "compliance:action_reassign": {"pk": corrective.pk},
         "compliance:break_glass_detail": {"pk": glass.pk},
         "compliance:access_review_detail": {"pk": review.pk},
         "compliance:hint_detail": {"pk": hint.pk},

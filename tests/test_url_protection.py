@@ -205,6 +205,7 @@ POST_URL_NAMES = {
     "compliance:action_done",
     "compliance:action_verify",
     "compliance:action_cancel",
+    "compliance:action_reassign",
     "compliance:break_glass",
     "compliance:break_glass_detail",
     "compliance:access_reviews",

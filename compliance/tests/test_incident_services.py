@@ -401,3 +401,63 @@ def test_monthly_counts_use_the_clinic_local_month(officer: User, clinic: Clinic
     assert (harm["no_harm"], harm["moderate"], harm["not_reached"]) == (1, 1, 1)
     assert by_category.totals[:3] == (1, 2, 0)
     assert by_category.total == 3
+
+
+def test_an_open_actions_owner_and_due_date_change_with_a_reason_once(
+    officer: User,
+    manager: User,
+    clinic: Clinic,
+    other_clinic: Clinic,
+    make_user: Callable[..., User],
+) -> None:
+    incident = analysed(officer, clinic, manager)
+    action = incident.actions.get()
+    action.overdue_alerted_at = timezone.now()
+    action.save()
+    later = clinic.today() + timedelta(days=21)
+    # refused, changing nothing: no reason, an owner from elsewhere, a past day
+    with pytest.raises(incidents.Refused, match="Why: say why"):
+        incidents.reassign_action(
+            actor=officer, action=action, owner=officer, due_date=later, reason=" "
+        )
+    stranger = make_user(roles.NURSE, clinics=[other_clinic], username="stranger")
+    with pytest.raises(incidents.Refused, match="Owner: choose someone who works at"):
+        incidents.reassign_action(
+            actor=officer, action=action, owner=stranger, due_date=later, reason="Leave"
+        )
+    with pytest.raises(incidents.Refused, match="Due date: choose today or a later day"):
+        incidents.reassign_action(
+            actor=officer,
+            action=action,
+            owner=officer,
+            due_date=clinic.today() - timedelta(days=1),
+            reason="Leave",
+        )
+    action.refresh_from_db()
+    assert action.owner == manager
+    # changed: both, audited with before and after, the overdue alert may come again
+    changed = incidents.reassign_action(
+        actor=officer, action=action, owner=officer, due_date=later, reason="Manager on leave"
+    )
+    assert not changed.replayed
+    action.refresh_from_db()
+    assert (action.owner, action.due_date, action.overdue_alerted_at) == (officer, later, None)
+    last = events(action)[-1]
+    assert last.summary == (
+        f"Incident {incident.pk}, action {action.pk}: owner and due date changed"
+    )
+    assert last.changes["owner"] == ["manager", "officer"]
+    assert last.changes["reason"] == "Manager on leave"
+    # the same change again changes nothing and records nothing
+    count = len(events(action))
+    again = incidents.reassign_action(
+        actor=officer, action=action, owner=officer, due_date=later, reason="Manager on leave"
+    )
+    assert again.replayed
+    assert len(events(action)) == count
+    # an action marked done keeps its owner
+    incidents.complete_action(actor=officer, action=action, note="Labels reprinted")
+    with pytest.raises(IllegalMove, match="only an open action changes owner or due date"):
+        incidents.reassign_action(
+            actor=officer, action=action, owner=manager, due_date=later, reason="x"
+        )

@@ -139,6 +139,10 @@ def test_another_clinics_incident_and_its_actions_are_not_found(
     for url, data in (
         (reverse("compliance:incident_close", args=[theirs.pk]), {"close-reason": "x"}),
         (reverse("compliance:action_done", args=[action.pk]), {f"a{action.pk}-done-note": "x"}),
+        (
+            reverse("compliance:action_reassign", args=[action.pk]),
+            {f"a{action.pk}-reassign-owner": officer.pk, f"a{action.pk}-reassign-reason": "x"},
+        ),
         (reverse("compliance:incident_move", args=[theirs.pk, "investigate"]), {}),
     ):
         assert client.post(url, data).status_code == 404
@@ -374,3 +378,40 @@ def test_the_list_and_monthly_pages_show_stored_counts(
     assert "<svg" in monthly
     assert "Did not reach a patient or person: 1" in monthly
     assert client.get(reverse("compliance:incident_monthly"), {"year": "\x00"}).status_code == 200
+
+
+def test_an_actions_owner_and_due_date_change_from_the_page(
+    client: Client, officer: User, manager: User, clinic: Clinic
+) -> None:
+    incident = triaged(officer, clinic)
+    action = add(officer, incident, manager)
+    client = logged_in(client, officer)
+    page = reverse("compliance:incident_detail", args=[incident.pk])
+    assert "Change owner or due date" in client.get(page).content.decode()
+    url = reverse("compliance:action_reassign", args=[action.pk])
+    prefix = f"a{action.pk}-reassign"
+    # bad input is answered on the page, naming the fields, and changes nothing
+    bad = client.post(
+        url, {f"{prefix}-owner": "999999", f"{prefix}-due_date": "soon", f"{prefix}-reason": ""}
+    ).content.decode()
+    assert "Owner: Choose someone from the list." in bad
+    assert "Due date:" in bad
+    assert "Why: Say why the owner or due date changes." in bad
+    assert CorrectiveAction.objects.get(pk=action.pk).owner == manager
+    # a change: the message says what was stored
+    due = clinic.today() + timedelta(days=30)
+    response = client.post(
+        url,
+        {
+            f"{prefix}-owner": officer.pk,
+            f"{prefix}-due_date": due.isoformat(),
+            f"{prefix}-reason": "Manager on leave",
+        },
+        follow=True,
+    )
+    stored = CorrectiveAction.objects.get(pk=action.pk)
+    assert (stored.owner, stored.due_date) == (officer, due)
+    assert (
+        f"Action {action.pk} is owned by {officer.display_name}, due {due:%a %d %b %Y}."
+        in response.content.decode()
+    )

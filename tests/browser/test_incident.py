@@ -109,6 +109,17 @@ def test_a_compliance_officer_works_an_incident_from_report_to_closed(
     page.get_by_role("button", name="Analysis done: carry out the actions").click()
     expect(page.get_by_text("is now actions under way")).to_be_visible()
 
+    # its due date moves, with why; the message says what was stored
+    later = clinic.today() + timedelta(days=10)
+    row = page.locator(f"#action-{action.pk}")
+    row.get_by_text("Change owner or due date").click()
+    row.get_by_label("Due date").fill(later.isoformat())
+    row.get_by_label("Why", exact=True).fill("The signs arrive next week")
+    row.get_by_role("button", name="Save the change").click()
+    expect(
+        page.get_by_text(f"Action {action.pk} is owned by Mara Lind, due {later:%a %d %b %Y}.")
+    ).to_be_visible()
+
     # the action is done, and the officer verifies it worked
     row = page.locator(f"#action-{action.pk}")
     row.get_by_text("Mark done").click()
