@@ -89,12 +89,21 @@ def incident_list(request: HtmxHttpRequest) -> HttpResponse:
     status = request.GET.get("status", "open")
     if status not in ("open", "all", *Incident.Status.values):
         status = "open"
-    rows = list(incidents.incident_list(clinic, status=status)[:200])
+    mine = request.GET.get("mine") == "1"
+    rows = list(
+        incidents.incident_list(clinic, status=status, mine=_user(request) if mine else None)[:200]
+    )
     statuses = [("open", "Open"), ("all", "All"), *Incident.Status.choices]
     return render(
         request,
         "compliance/incident_list.html",
-        {"clinic": clinic, "incidents": rows, "status": status, "statuses": statuses},
+        {
+            "clinic": clinic,
+            "incidents": rows,
+            "status": status,
+            "statuses": statuses,
+            "mine": mine,
+        },
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import ExtractMonth
 from django.urls import reverse
 from django.utils import timezone
@@ -785,8 +785,17 @@ def visible_incidents(user: User) -> QuerySet[Incident]:
     return Incident.objects.filter(clinic__in=Clinic.objects.for_user(user))
 
 
-def incident_list(clinic: Clinic, *, status: str = "open") -> QuerySet[Incident]:
+def incident_list(
+    clinic: Clinic, *, status: str = "open", mine: User | None = None
+) -> QuerySet[Incident]:
+    """The clinic's incidents by status; `mine`: only those the user leads or owns an
+    unfinished action of."""
     incidents = Incident.objects.filter(clinic=clinic).select_related("lead", "reported_by")
+    if mine is not None:
+        owns = CorrectiveAction.objects.filter(incident=OuterRef("pk"), owner=mine).exclude(
+            status__in=CorrectiveAction.FINISHED
+        )
+        incidents = incidents.filter(Q(lead=mine) | Exists(owns))
     if status == "open":
         incidents = incidents.exclude(status=S.CLOSED)
     elif status in S.values:

@@ -16,6 +16,7 @@ from clinicops.audit.models import AuditEvent
 from clinicops.core import roles
 from clinicops.core.models import Clinic, User
 from clinicops.core.tests.factories import PatientFactory
+from compliance import incidents
 from compliance.models import CorrectiveAction, Flag, Incident
 
 from .incident_helpers import add, analysed, report, triaged
@@ -415,3 +416,32 @@ def test_an_actions_owner_and_due_date_change_from_the_page(
         f"Action {action.pk} is owned by {officer.display_name}, due {due:%a %d %b %Y}."
         in response.content.decode()
     )
+
+
+def test_mine_lists_the_incidents_i_lead_or_own_an_unfinished_action_of(
+    client: Client, officer: User, clinic: Clinic, make_user: Callable[..., User]
+) -> None:
+    deputy = make_user(roles.COMPLIANCE, username="deputy")
+    triaged(officer, clinic, title="Led by the officer")
+    owned = triaged(deputy, clinic, title="Officer owns an action")
+    add(deputy, owned, officer)
+    finished = triaged(deputy, clinic, title="Officer's action cancelled")
+    gone = add(deputy, finished, officer)
+    incidents.cancel_action(actor=deputy, action=gone, reason="Not needed")
+    triaged(deputy, clinic, title="Someone else's")
+    client = logged_in(client, officer)
+    url = reverse("compliance:incident_list")
+
+    mine = client.get(url, {"status": "open", "mine": "1"}).content.decode()
+
+    assert "Led by the officer" in mine
+    assert "Officer owns an action" in mine
+    assert "Officer&#x27;s action cancelled" not in mine
+    assert "Someone else&#x27;s" not in mine
+    assert 'href="?status=triaged&amp;mine=1"' in mine  # the status filters keep "mine"
+    everyone = client.get(url, {"status": "open"}).content.decode()
+    assert "Someone else&#x27;s" in everyone
+    assert "Officer&#x27;s action cancelled" in everyone
+    # nothing of the officer's among the closed ones: the calm empty state
+    empty = client.get(url, {"status": "closed", "mine": "1"}).content.decode()
+    assert "Nothing of yours here." in empty

@@ -149,6 +149,9 @@ def test_a_compliance_officer_works_an_incident_from_report_to_closed(
 
     page.goto("/compliance/incidents/?status=all")
     expect(page.get_by_role("link", name=f"#{incident.pk} Patient slipped")).to_be_visible()
+    page.get_by_role("link", name="Mine: I lead it or own an action").click()
+    expect(page.get_by_role("link", name=f"#{incident.pk} Patient slipped")).to_be_visible()
+    assert "mine=1" in page.url
     assert axe_violations(page) == []
     screenshot(page, "incident-list")
     page.goto("/compliance/incidents/monthly/")
