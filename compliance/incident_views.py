@@ -570,13 +570,18 @@ def _action_post(
     request: HtmxHttpRequest,
     pk: int,
     name: str,
-    form_class: type[forms.Form],
+    form_class: Callable[..., forms.Form],
     call: Callable[[CorrectiveAction, dict[str, Any]], incidents.Outcome[CorrectiveAction]],
     say: Callable[[CorrectiveAction], str],
+    *,
+    chooses_owner: bool = False,
 ) -> HttpResponse:
+    """One action's form posted: the service called, the page again on bad input or a
+    refusal. A form that chooses an owner offers the incident's clinic's people."""
     action = _action(request, pk)
-    form = form_class(request.POST, prefix=f"a{action.pk}-{name}")
     incident = _incident(request, action.incident_id)
+    extra = {"clinic": incident.clinic} if chooses_owner else {}
+    form = form_class(request.POST, prefix=f"a{action.pk}-{name}", **extra)
     if not form.is_valid():
         return _detail(request, incident, **{f"{name}_{action.pk}": form})
     try:
@@ -628,30 +633,22 @@ def action_verify(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @permission_required("compliance.change_incident", raise_exception=True)
 def action_reassign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """An open action's owner or due date changed, with why."""
-    action = _action(request, pk)
-    incident = _incident(request, action.incident_id)
-    form = ReassignActionForm(request.POST, prefix=f"a{action.pk}-reassign", clinic=incident.clinic)
-    if not form.is_valid():
-        return _detail(request, incident, **{f"reassign_{action.pk}": form})
-    data = form.cleaned_data
-    try:
-        outcome = incidents.reassign_action(
+    return _action_post(
+        request,
+        pk,
+        "reassign",
+        ReassignActionForm,
+        lambda action, data: incidents.reassign_action(
             actor=_user(request),
             action=action,
             owner=data["owner"],
             due_date=data["due_date"],
             reason=data["reason"],
-        )
-    except (incidents.Refused, states.IllegalMove) as refused:
-        _refusal_on(form, refused)
-        return _detail(request, incident, **{f"reassign_{action.pk}": form})
-    stored = outcome.obj
-    return _done(
-        request,
-        incident.pk,
-        f"Action {stored.pk} is owned by {stored.owner.display_name}, due "
-        f"{stored.due_date:%a %d %b %Y}.",
-        outcome.replayed,
+        ),
+        lambda a: (
+            f"Action {a.pk} is owned by {a.owner.display_name}, due {a.due_date:%a %d %b %Y}."
+        ),
+        chooses_owner=True,
     )
 
 

@@ -448,10 +448,8 @@ def add_action(
                 f"Actions can be added once the incident is triaged and until it is closed; it "
                 f"is {locked.get_status_display().lower()}."
             )
-        if not owners_for(locked.clinic).filter(pk=owner.pk).exists():
-            raise Refused(f"Owner: choose someone who works at {locked.clinic.name}.", "owner")
-        if due_date < locked.clinic.today():
-            raise Refused("Due date: choose today or a later day.", "due_date")
+        _check_owner(locked.clinic, owner)
+        _check_due_date(locked.clinic, due_date)
         action = CorrectiveAction.objects.create(
             incident=locked,
             kind=CorrectiveAction.Kind(kind).value,
@@ -470,6 +468,16 @@ def add_action(
             {"owner": owner.get_username(), "due_date": due_date, "kind": action.kind},
         )
     return Outcome(action)
+
+
+def _check_owner(clinic: Clinic, owner: User) -> None:
+    if not owners_for(clinic).filter(pk=owner.pk).exists():
+        raise Refused(f"Owner: choose someone who works at {clinic.name}.", "owner")
+
+
+def _check_due_date(clinic: Clinic, due_date: date) -> None:
+    if due_date < clinic.today():
+        raise Refused("Due date: choose today or a later day.", "due_date")
 
 
 def _lock_action(action: CorrectiveAction | int) -> CorrectiveAction:
@@ -592,11 +600,9 @@ def reassign_action(
                 f"Action {locked.pk} is {locked.get_status_display().lower()}: only an open "
                 "action changes owner or due date."
             )
-        clinic = locked.incident.clinic
-        if not owners_for(clinic).filter(pk=owner.pk).exists():
-            raise Refused(f"Owner: choose someone who works at {clinic.name}.", "owner")
-        if due_date != locked.due_date and due_date < clinic.today():
-            raise Refused("Due date: choose today or a later day.", "due_date")
+        _check_owner(locked.incident.clinic, owner)
+        if due_date != locked.due_date:
+            _check_due_date(locked.incident.clinic, due_date)
         if not reason:
             raise Refused("Why: say why the owner or due date changes.", "reason")
         changes: dict[str, Any] = {"reason": reason}
