@@ -260,7 +260,26 @@ class AnalysisForm(ErrorListMixin, forms.Form):
         return _text(self, "root_cause")
 
 
-class ActionForm(ErrorListMixin, forms.Form):
+class _OwnerAndDueDateForm(ErrorListMixin, forms.Form):
+    """An action's owner, one of the clinic's people who may own actions, and its due date."""
+
+    owner = UserChoiceField(
+        label="Owner",
+        queryset=User.objects.none(),
+        empty_label="Choose an owner…",
+        error_messages={"invalid_choice": "Choose someone from the list."},
+    )
+    due_date = DateField(label="Due date", widget=DateInput())
+
+    def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clinic = clinic
+        self.fields["owner"].queryset = incidents.owners_for(clinic)  # type: ignore[attr-defined]
+
+
+class ActionForm(_OwnerAndDueDateForm):
+    field_order = ("kind", "description", "owner", "due_date", "submission_key")
+
     kind = forms.ChoiceField(
         label="Kind", choices=CorrectiveAction.Kind.choices, initial="corrective"
     )
@@ -270,19 +289,7 @@ class ActionForm(ErrorListMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": "Say what will be done."},
     )
-    owner = UserChoiceField(
-        label="Owner",
-        queryset=User.objects.none(),
-        empty_label="Choose an owner…",
-        error_messages={"invalid_choice": "Choose someone from the list."},
-    )
-    due_date = DateField(label="Due date", widget=DateInput())
     submission_key = SubmissionKeyField()
-
-    def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.clinic = clinic
-        self.fields["owner"].queryset = incidents.owners_for(clinic)  # type: ignore[attr-defined]
 
     def clean_description(self) -> str:
         return _text(self, "description", required_message="Say what will be done.")
@@ -337,24 +344,13 @@ class VerifyActionForm(ErrorListMixin, forms.Form):
         return data
 
 
-class ReassignActionForm(ErrorListMixin, forms.Form):
-    owner = UserChoiceField(
-        label="Owner",
-        queryset=User.objects.none(),
-        empty_label="Choose an owner…",
-        error_messages={"invalid_choice": "Choose someone from the list."},
-    )
-    due_date = DateField(label="Due date", widget=DateInput())
+class ReassignActionForm(_OwnerAndDueDateForm):
     reason = forms.CharField(
         label="Why",
         error_messages={"required": "Say why the owner or due date changes."},
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
-
-    def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = incidents.owners_for(clinic)  # type: ignore[attr-defined]
 
     def clean_reason(self) -> str:
         return _text(self, "reason", required_message="Say why the owner or due date changes.")
