@@ -115,6 +115,8 @@ def test_a_compliance_officer_works_an_incident_from_report_to_closed(
     row.get_by_text("Change owner or due date").click()
     row.get_by_label("Due date").fill(later.isoformat())
     row.get_by_label("Why", exact=True).fill("The signs arrive next week")
+    assert axe_violations(page) == []
+    screenshot(page, "incident-reassign")
     row.get_by_role("button", name="Save the change").click()
     expect(
         page.get_by_text(f"Action {action.pk} is owned by Mara Lind, due {later:%a %d %b %Y}.")
